@@ -1,0 +1,18 @@
+//! cdc_rs: apply change-data-capture feeds to tables, in Rust over Arrow.
+//!
+//! The core modules know nothing of Python; `python` (behind the `python` feature) is the
+//! only binding layer.
+pub mod decode;
+pub mod enrich;
+pub mod error;
+pub mod keys;
+pub mod latest;
+pub mod merge;
+pub mod pipeline;
+pub mod report;
+pub mod schema;
+
+#[cfg(feature = "python")]
+mod python;
+
+pub use error::{CdcError, Result};
