@@ -1,1 +1,331 @@
-//! (in progress)
+//! Spark DDL schema strings -> Arrow schemas, with the Arrow types PySpark's `toArrow()` gives.
+//!
+//! Grammar: `name TYPE [NOT NULL] [COMMENT 'text'], ...`; names plain identifiers or
+//! `backticked` (with ``` `` ``` escaping a backtick); inside `STRUCT<...>` a `:` may follow
+//! the name. A whole `STRUCT<...>` is also accepted as a schema. Type names are
+//! case-insensitive. Every field is nullable (as from_json makes them).
+use std::sync::Arc;
+
+use arrow::datatypes::{DataType, Field, Fields, Schema, SchemaRef, TimeUnit};
+
+use crate::error::{CdcError, Result};
+
+/// Parse a Spark DDL schema string (e.g. `a INT, b ARRAY<STRUCT<c: STRING>>`).
+pub fn parse_ddl(ddl: &str) -> Result<SchemaRef> {
+    let mut p = Parser { ddl, chars: ddl.chars().collect(), pos: 0 };
+    p.ws();
+    // A whole `STRUCT<...>` is a schema too (Spark's from_json accepts it).
+    let save = p.pos;
+    if let Some(w) = p.word() {
+        if w.eq_ignore_ascii_case("struct") {
+            p.ws();
+            if p.peek() == Some('<') {
+                p.pos = save;
+                if let DataType::Struct(fields) = p.data_type()? {
+                    p.ws();
+                    if p.pos == p.chars.len() {
+                        return Ok(Arc::new(Schema::new(fields)));
+                    }
+                    return Err(p.err("unexpected text after the schema"));
+                }
+            }
+        }
+    }
+    p.pos = save;
+    let fields = p.fields(false)?;
+    p.ws();
+    if p.pos != p.chars.len() {
+        return Err(p.err("expected ',' or the end of the schema"));
+    }
+    Ok(Arc::new(Schema::new(fields)))
+}
+
+struct Parser<'a> {
+    ddl: &'a str,
+    chars: Vec<char>,
+    pos: usize,
+}
+
+impl Parser<'_> {
+    fn err(&self, msg: impl Into<String>) -> CdcError {
+        self.err_at(self.pos, msg)
+    }
+    fn err_at(&self, position: usize, msg: impl Into<String>) -> CdcError {
+        CdcError::Schema { ddl: self.ddl.to_string(), position, message: msg.into() }
+    }
+    fn peek(&self) -> Option<char> {
+        self.chars.get(self.pos).copied()
+    }
+    fn ws(&mut self) {
+        while matches!(self.peek(), Some(c) if c.is_whitespace()) {
+            self.pos += 1;
+        }
+    }
+    fn eat(&mut self, c: char) -> bool {
+        self.ws();
+        if self.peek() == Some(c) {
+            self.pos += 1;
+            true
+        } else {
+            false
+        }
+    }
+    fn expect(&mut self, c: char) -> Result<()> {
+        if self.eat(c) {
+            Ok(())
+        } else {
+            Err(self.err(format!("expected '{c}'")))
+        }
+    }
+    /// A plain identifier word `[A-Za-z0-9_]+` (no whitespace skipping).
+    fn word(&mut self) -> Option<String> {
+        let start = self.pos;
+        while matches!(self.peek(), Some(c) if c.is_alphanumeric() || c == '_') {
+            self.pos += 1;
+        }
+        (self.pos > start).then(|| self.chars[start..self.pos].iter().collect())
+    }
+    fn keyword(&mut self, kw: &str) -> bool {
+        self.ws();
+        let save = self.pos;
+        match self.word() {
+            Some(w) if w.eq_ignore_ascii_case(kw) => true,
+            _ => {
+                self.pos = save;
+                false
+            }
+        }
+    }
+    fn name(&mut self) -> Result<String> {
+        self.ws();
+        if self.peek() == Some('`') {
+            let start = self.pos;
+            self.pos += 1;
+            let mut s = String::new();
+            loop {
+                match self.peek() {
+                    None => return Err(self.err_at(start, "unterminated `quoted` name")),
+                    Some('`') if self.chars.get(self.pos + 1) == Some(&'`') => {
+                        s.push('`');
+                        self.pos += 2;
+                    }
+                    Some('`') => {
+                        self.pos += 1;
+                        return Ok(s);
+                    }
+                    Some(c) => {
+                        s.push(c);
+                        self.pos += 1;
+                    }
+                }
+            }
+        }
+        self.word().ok_or_else(|| self.err("expected a field name"))
+    }
+    fn fields(&mut self, in_struct: bool) -> Result<Fields> {
+        let mut out: Vec<Field> = Vec::new();
+        if in_struct {
+            self.ws();
+            if self.peek() == Some('>') {
+                return Ok(Fields::empty());
+            }
+        }
+        loop {
+            self.ws();
+            if self.pos == self.chars.len() {
+                return Err(self.err("expected a field name"));
+            }
+            let name = self.name()?;
+            if in_struct {
+                self.eat(':');
+            }
+            let dt = self.data_type()?;
+            if self.keyword("not") {
+                if !self.keyword("null") {
+                    return Err(self.err("expected NULL after NOT"));
+                }
+            }
+            if self.keyword("comment") {
+                self.string_lit()?;
+            }
+            out.push(Field::new(name, dt, true));
+            if !self.eat(',') {
+                break;
+            }
+        }
+        Ok(out.into())
+    }
+    fn string_lit(&mut self) -> Result<String> {
+        self.ws();
+        let q = match self.peek() {
+            Some(q @ ('\'' | '"')) => q,
+            _ => return Err(self.err("expected a quoted comment string")),
+        };
+        let start = self.pos;
+        self.pos += 1;
+        let mut s = String::new();
+        loop {
+            match self.peek() {
+                None => return Err(self.err_at(start, "unterminated string")),
+                Some('\\') => {
+                    if let Some(c) = self.chars.get(self.pos + 1) {
+                        s.push(*c);
+                    }
+                    self.pos += 2;
+                }
+                Some(c) if c == q => {
+                    self.pos += 1;
+                    return Ok(s);
+                }
+                Some(c) => {
+                    s.push(c);
+                    self.pos += 1;
+                }
+            }
+        }
+    }
+    fn int_arg(&mut self) -> Result<u32> {
+        self.ws();
+        let start = self.pos;
+        while matches!(self.peek(), Some(c) if c.is_ascii_digit()) {
+            self.pos += 1;
+        }
+        let s: String = self.chars[start..self.pos].iter().collect();
+        s.parse::<u32>().map_err(|_| self.err_at(start, "expected an integer"))
+    }
+    fn data_type(&mut self) -> Result<DataType> {
+        self.ws();
+        let start = self.pos;
+        let Some(w) = self.word() else {
+            return Err(self.err("expected a data type"));
+        };
+        let lw = w.to_ascii_lowercase();
+        let ts_utc = DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()));
+        Ok(match lw.as_str() {
+            "boolean" | "bool" => DataType::Boolean,
+            "tinyint" | "byte" => DataType::Int8,
+            "smallint" | "short" => DataType::Int16,
+            "int" | "integer" => DataType::Int32,
+            "bigint" | "long" => DataType::Int64,
+            "float" | "real" => DataType::Float32,
+            "double" => DataType::Float64,
+            "string" => DataType::Utf8,
+            "binary" => DataType::Binary,
+            "date" => DataType::Date32,
+            "timestamp" | "timestamp_ltz" => ts_utc,
+            "timestamp_ntz" => DataType::Timestamp(TimeUnit::Microsecond, None),
+            "char" | "varchar" => {
+                self.expect('(')?;
+                let n = self.int_arg()?;
+                if n == 0 {
+                    return Err(self.err_at(start, format!("{w} length must be positive")));
+                }
+                self.expect(')')?;
+                DataType::Utf8
+            }
+            "decimal" | "dec" | "numeric" => {
+                let (mut p, mut s) = (10u32, 0u32);
+                if self.eat('(') {
+                    p = self.int_arg()?;
+                    if self.eat(',') {
+                        s = self.int_arg()?;
+                    }
+                    self.expect(')')?;
+                }
+                if p == 0 || p > 38 {
+                    return Err(self.err_at(start, format!("decimal precision {p} is out of range 1..=38")));
+                }
+                if s > p {
+                    return Err(self.err_at(start, format!("decimal scale {s} is larger than precision {p}")));
+                }
+                DataType::Decimal128(p as u8, s as i8)
+            }
+            "array" => {
+                self.expect('<')?;
+                let inner = self.data_type()?;
+                self.expect('>')?;
+                DataType::List(Arc::new(Field::new("element", inner, true)))
+            }
+            "map" => {
+                self.expect('<')?;
+                self.ws();
+                let kpos = self.pos;
+                let k = self.data_type()?;
+                if k != DataType::Utf8 {
+                    return Err(self.err_at(kpos, "only STRING map keys are supported"));
+                }
+                self.expect(',')?;
+                let v = self.data_type()?;
+                self.expect('>')?;
+                let entries = Field::new(
+                    "entries",
+                    DataType::Struct(
+                        vec![Field::new("key", DataType::Utf8, false), Field::new("value", v, true)].into(),
+                    ),
+                    false,
+                );
+                DataType::Map(Arc::new(entries), false)
+            }
+            "struct" => {
+                self.expect('<')?;
+                let f = self.fields(true)?;
+                self.expect('>')?;
+                DataType::Struct(f)
+            }
+            _ => return Err(self.err_at(start, format!("unsupported data type '{w}'"))),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pos(ddl: &str) -> usize {
+        match parse_ddl(ddl) {
+            Err(CdcError::Schema { position, .. }) => position,
+            other => panic!("expected a schema error for {ddl:?}, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn orders() {
+        let s = parse_ddl("order_id STRING, order_timestamp Timestamp, customer_id STRING, quantity BIGINT, total BIGINT, books ARRAY<STRUCT<book_id STRING, quantity BIGINT, subtotal BIGINT>>").unwrap();
+        assert_eq!(s.fields().len(), 6);
+        assert_eq!(s.field(1).data_type(), &DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())));
+        let DataType::List(el) = s.field(5).data_type() else { panic!() };
+        let DataType::Struct(f) = el.data_type() else { panic!() };
+        assert_eq!(f.len(), 3);
+        assert_eq!(f[2].data_type(), &DataType::Int64);
+    }
+
+    #[test]
+    fn forms() {
+        let s = parse_ddl(" `a``b` int NOT NULL COMMENT 'x, y', c struct<d: decimal, e dec(5,2)> , f map<string,array<bigint>>, g Timestamp_NTZ, h varchar(3)").unwrap();
+        assert_eq!(s.field(0).name(), "a`b");
+        assert!(s.field(0).is_nullable());
+        let DataType::Struct(f) = s.field(1).data_type() else { panic!() };
+        assert_eq!(f[0].data_type(), &DataType::Decimal128(10, 0));
+        assert_eq!(f[1].data_type(), &DataType::Decimal128(5, 2));
+        assert!(matches!(s.field(2).data_type(), DataType::Map(_, false)));
+        assert_eq!(s.field(3).data_type(), &DataType::Timestamp(TimeUnit::Microsecond, None));
+        assert_eq!(s.field(4).data_type(), &DataType::Utf8);
+        let s = parse_ddl("struct<a:int,b:string>").unwrap();
+        assert_eq!(s.fields().len(), 2);
+    }
+
+    #[test]
+    fn errors() {
+        assert_eq!(pos("a INT, b FOO"), 9);
+        assert_eq!(pos("a INT b"), 6);
+        assert_eq!(pos("a ARRAY<INT"), 11);
+        assert_eq!(pos(""), 0);
+        assert_eq!(pos("a INT,"), 6);
+        assert_eq!(pos("a DECIMAL(40,2)"), 2);
+        assert_eq!(pos("a MAP<INT, STRING>"), 6);
+        assert_eq!(pos("`a INT"), 0);
+        assert_eq!(pos("é INT, b"), 8);
+        let e = parse_ddl("a INT, b FOO").unwrap_err().to_string();
+        assert!(e.contains("unsupported data type"), "{e}");
+    }
+}

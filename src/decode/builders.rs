@@ -1,0 +1,394 @@
+//! Column builders that can be truncated back to an earlier length (the decoder's rollback for
+//! duplicate keys, failed conversions and malformed rows).
+use std::sync::Arc;
+
+use arrow::array::{
+    ArrayRef, BinaryArray, BooleanArray, ListArray, MapArray, PrimitiveArray, StringArray, StructArray,
+};
+use arrow::buffer::{BooleanBuffer, NullBuffer, OffsetBuffer, ScalarBuffer};
+use arrow::datatypes::{
+    ArrowPrimitiveType, DataType, Date32Type, Decimal128Type, Field, FieldRef, Fields, Float32Type,
+    Float64Type, Int16Type, Int32Type, Int64Type, Int8Type, TimestampMicrosecondType,
+};
+use arrow::array::builder::BooleanBufferBuilder;
+
+use crate::error::{CdcError, Result};
+
+fn nulls(mut v: BooleanBufferBuilder) -> Option<NullBuffer> {
+    let b = v.finish();
+    let n = NullBuffer::new(b);
+    (n.null_count() > 0).then_some(n)
+}
+
+pub(crate) struct Prim<T> {
+    pub vals: Vec<T>,
+    pub valid: BooleanBufferBuilder,
+}
+
+impl<T: Copy + Default> Prim<T> {
+    fn new() -> Self {
+        Prim { vals: Vec::new(), valid: BooleanBufferBuilder::new(0) }
+    }
+    #[inline]
+    pub fn push(&mut self, v: T) {
+        self.vals.push(v);
+        self.valid.append(true);
+    }
+    fn null(&mut self) {
+        self.vals.push(T::default());
+        self.valid.append(false);
+    }
+    fn truncate(&mut self, n: usize) {
+        self.vals.truncate(n);
+        self.valid.truncate(n);
+    }
+}
+
+impl<T: arrow::datatypes::ArrowNativeType> Prim<T> {
+    fn finish<P: ArrowPrimitiveType<Native = T>>(&mut self, dt: &DataType) -> ArrayRef {
+        let vals = std::mem::take(&mut self.vals);
+        let valid = std::mem::replace(&mut self.valid, BooleanBufferBuilder::new(0));
+        Arc::new(PrimitiveArray::<P>::new(ScalarBuffer::from(vals), nulls(valid)).with_data_type(dt.clone()))
+    }
+}
+
+pub(crate) struct Bytes {
+    pub offsets: Vec<i32>,
+    pub data: Vec<u8>,
+    pub valid: BooleanBufferBuilder,
+}
+
+impl Bytes {
+    fn new() -> Self {
+        Bytes { offsets: vec![0], data: Vec::new(), valid: BooleanBufferBuilder::new(0) }
+    }
+    #[inline]
+    pub fn push(&mut self, v: &[u8]) {
+        self.data.extend_from_slice(v);
+        self.offsets.push(self.data.len() as i32);
+        self.valid.append(true);
+    }
+    /// Close a value whose bytes were appended to `data` directly.
+    #[inline]
+    pub fn commit(&mut self) {
+        self.offsets.push(self.data.len() as i32);
+        self.valid.append(true);
+    }
+    fn null(&mut self) {
+        self.offsets.push(self.data.len() as i32);
+        self.valid.append(false);
+    }
+    fn truncate(&mut self, n: usize) {
+        self.offsets.truncate(n + 1);
+        self.data.truncate(*self.offsets.last().unwrap_or(&0) as usize);
+        self.valid.truncate(n);
+    }
+    fn check(&self) -> Result<()> {
+        if self.data.len() > i32::MAX as usize {
+            return Err(CdcError::Input("decoded string data exceeds 2 GiB in one chunk".into()));
+        }
+        Ok(())
+    }
+}
+
+pub(crate) struct ListB {
+    pub offsets: Vec<i32>,
+    pub valid: BooleanBufferBuilder,
+    pub child: Builder,
+    pub field: FieldRef,
+}
+
+pub(crate) struct StructB {
+    pub fields: Fields,
+    pub children: Vec<Builder>,
+    pub names: Vec<Box<[u8]>>,
+    pub map: Option<hashbrown::HashMap<Box<[u8]>, usize, foldhash::fast::RandomState>>,
+    pub valid: BooleanBufferBuilder,
+}
+
+impl StructB {
+    pub fn new(fields: &Fields) -> Self {
+        let names: Vec<Box<[u8]>> = fields.iter().map(|f| f.name().as_bytes().into()).collect();
+        let map = (names.len() > 8).then(|| {
+            let mut m = hashbrown::HashMap::with_hasher(foldhash::fast::RandomState::default());
+            for (i, n) in names.iter().enumerate() {
+                m.insert(n.clone(), i); // duplicate names: last wins
+            }
+            m
+        });
+        StructB {
+            fields: fields.clone(),
+            children: fields.iter().map(|f| Builder::new(f.data_type())).collect(),
+            names,
+            map,
+            valid: BooleanBufferBuilder::new(0),
+        }
+    }
+    /// Field index of `key`, trying `hint` (the field after the previous match) first.
+    #[inline]
+    pub fn find(&self, key: &[u8], hint: usize) -> Option<usize> {
+        if let Some(n) = self.names.get(hint) {
+            if **n == *key {
+                return Some(hint);
+            }
+        }
+        match &self.map {
+            Some(m) => m.get(key).copied(),
+            None => self.names.iter().rposition(|n| **n == *key),
+        }
+    }
+    pub fn len(&self) -> usize {
+        self.valid.len()
+    }
+    pub fn truncate(&mut self, n: usize) {
+        self.valid.truncate(n);
+        for c in &mut self.children {
+            c.truncate(n);
+        }
+    }
+    pub fn null(&mut self) {
+        self.valid.append(false);
+        for c in &mut self.children {
+            c.null();
+        }
+    }
+    pub fn finish_children(&mut self) -> Result<Vec<ArrayRef>> {
+        self.children.iter_mut().zip(self.fields.iter()).map(|(c, f)| c.finish(f.data_type())).collect()
+    }
+    fn finish(&mut self) -> Result<ArrayRef> {
+        let kids = self.finish_children()?;
+        let valid = std::mem::replace(&mut self.valid, BooleanBufferBuilder::new(0));
+        Ok(Arc::new(StructArray::try_new(self.fields.clone(), kids, nulls(valid))?))
+    }
+}
+
+pub(crate) struct MapB {
+    pub offsets: Vec<i32>,
+    pub valid: BooleanBufferBuilder,
+    pub keys: Bytes,
+    pub values: Builder,
+    pub entries: FieldRef,
+}
+
+pub(crate) enum Builder {
+    Bool(Prim<bool>),
+    I8(Prim<i8>),
+    I16(Prim<i16>),
+    I32(Prim<i32>),
+    I64(Prim<i64>),
+    F32(Prim<f32>),
+    F64(Prim<f64>),
+    Dec(Prim<i128>, u8, i8),
+    Date(Prim<i32>),
+    Ts(Prim<i64>),
+    TsNtz(Prim<i64>),
+    Str(Bytes),
+    Bin(Bytes),
+    List(Box<ListB>),
+    Struct(Box<StructB>),
+    Map(Box<MapB>),
+    /// A type the decoder does not produce (always null).
+    Null(usize, DataType),
+}
+
+impl Builder {
+    pub fn new(dt: &DataType) -> Builder {
+        match dt {
+            DataType::Boolean => Builder::Bool(Prim::new()),
+            DataType::Int8 => Builder::I8(Prim::new()),
+            DataType::Int16 => Builder::I16(Prim::new()),
+            DataType::Int32 => Builder::I32(Prim::new()),
+            DataType::Int64 => Builder::I64(Prim::new()),
+            DataType::Float32 => Builder::F32(Prim::new()),
+            DataType::Float64 => Builder::F64(Prim::new()),
+            DataType::Decimal128(p, s) => Builder::Dec(Prim::new(), *p, *s),
+            DataType::Date32 => Builder::Date(Prim::new()),
+            DataType::Timestamp(_, Some(_)) => Builder::Ts(Prim::new()),
+            DataType::Timestamp(_, None) => Builder::TsNtz(Prim::new()),
+            DataType::Utf8 => Builder::Str(Bytes::new()),
+            DataType::Binary => Builder::Bin(Bytes::new()),
+            DataType::List(f) => Builder::List(Box::new(ListB {
+                offsets: vec![0],
+                valid: BooleanBufferBuilder::new(0),
+                child: Builder::new(f.data_type()),
+                field: f.clone(),
+            })),
+            DataType::Struct(fs) => Builder::Struct(Box::new(StructB::new(fs))),
+            DataType::Map(entries, _) => {
+                let DataType::Struct(kv) = entries.data_type() else {
+                    return Builder::Null(0, dt.clone());
+                };
+                Builder::Map(Box::new(MapB {
+                    offsets: vec![0],
+                    valid: BooleanBufferBuilder::new(0),
+                    keys: Bytes::new(),
+                    values: Builder::new(kv[1].data_type()),
+                    entries: entries.clone(),
+                }))
+            }
+            other => Builder::Null(0, other.clone()),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        match self {
+            Builder::Bool(p) => p.vals.len(),
+            Builder::I8(p) => p.vals.len(),
+            Builder::I16(p) => p.vals.len(),
+            Builder::I32(p) | Builder::Date(p) => p.vals.len(),
+            Builder::I64(p) | Builder::Ts(p) | Builder::TsNtz(p) => p.vals.len(),
+            Builder::F32(p) => p.vals.len(),
+            Builder::F64(p) => p.vals.len(),
+            Builder::Dec(p, ..) => p.vals.len(),
+            Builder::Str(b) | Builder::Bin(b) => b.valid.len(),
+            Builder::List(l) => l.valid.len(),
+            Builder::Struct(s) => s.len(),
+            Builder::Map(m) => m.valid.len(),
+            Builder::Null(n, _) => *n,
+        }
+    }
+
+    pub fn null(&mut self) {
+        match self {
+            Builder::Bool(p) => p.null(),
+            Builder::I8(p) => p.null(),
+            Builder::I16(p) => p.null(),
+            Builder::I32(p) | Builder::Date(p) => p.null(),
+            Builder::I64(p) | Builder::Ts(p) | Builder::TsNtz(p) => p.null(),
+            Builder::F32(p) => p.null(),
+            Builder::F64(p) => p.null(),
+            Builder::Dec(p, ..) => p.null(),
+            Builder::Str(b) | Builder::Bin(b) => b.null(),
+            Builder::List(l) => {
+                l.offsets.push(*l.offsets.last().unwrap_or(&0));
+                l.valid.append(false);
+            }
+            Builder::Struct(s) => s.null(),
+            Builder::Map(m) => {
+                m.offsets.push(*m.offsets.last().unwrap_or(&0));
+                m.valid.append(false);
+            }
+            Builder::Null(n, _) => *n += 1,
+        }
+    }
+
+    pub fn truncate(&mut self, n: usize) {
+        if self.len() <= n {
+            return;
+        }
+        match self {
+            Builder::Bool(p) => p.truncate(n),
+            Builder::I8(p) => p.truncate(n),
+            Builder::I16(p) => p.truncate(n),
+            Builder::I32(p) | Builder::Date(p) => p.truncate(n),
+            Builder::I64(p) | Builder::Ts(p) | Builder::TsNtz(p) => p.truncate(n),
+            Builder::F32(p) => p.truncate(n),
+            Builder::F64(p) => p.truncate(n),
+            Builder::Dec(p, ..) => p.truncate(n),
+            Builder::Str(b) | Builder::Bin(b) => b.truncate(n),
+            Builder::List(l) => {
+                l.offsets.truncate(n + 1);
+                l.valid.truncate(n);
+                let c = *l.offsets.last().unwrap_or(&0) as usize;
+                l.child.truncate(c);
+            }
+            Builder::Struct(s) => s.truncate(n),
+            Builder::Map(m) => {
+                m.offsets.truncate(n + 1);
+                m.valid.truncate(n);
+                let c = *m.offsets.last().unwrap_or(&0) as usize;
+                m.keys.truncate(c);
+                m.values.truncate(c);
+            }
+            Builder::Null(k, _) => *k = n,
+        }
+    }
+
+    pub fn finish(&mut self, dt: &DataType) -> Result<ArrayRef> {
+        Ok(match self {
+            Builder::Bool(p) => {
+                let vals = std::mem::take(&mut p.vals);
+                let valid = std::mem::replace(&mut p.valid, BooleanBufferBuilder::new(0));
+                Arc::new(BooleanArray::new(BooleanBuffer::from(vals), nulls(valid)))
+            }
+            Builder::I8(p) => p.finish::<Int8Type>(dt),
+            Builder::I16(p) => p.finish::<Int16Type>(dt),
+            Builder::I32(p) => p.finish::<Int32Type>(dt),
+            Builder::Date(p) => p.finish::<Date32Type>(dt),
+            Builder::I64(p) => p.finish::<Int64Type>(dt),
+            Builder::Ts(p) | Builder::TsNtz(p) => p.finish::<TimestampMicrosecondType>(dt),
+            Builder::F32(p) => p.finish::<Float32Type>(dt),
+            Builder::F64(p) => p.finish::<Float64Type>(dt),
+            Builder::Dec(p, ..) => p.finish::<Decimal128Type>(dt),
+            Builder::Str(b) => {
+                b.check()?;
+                let (o, d, v) = take_bytes(b);
+                // SAFETY-free: validated UTF-8 was only ever appended (input is UTF-8, escapes
+                // decode to UTF-8); still use the checked constructor.
+                Arc::new(StringArray::try_new(o, d.into(), nulls(v))?)
+            }
+            Builder::Bin(b) => {
+                b.check()?;
+                let (o, d, v) = take_bytes(b);
+                Arc::new(BinaryArray::try_new(o, d.into(), nulls(v))?)
+            }
+            Builder::List(l) => {
+                let child = l.child.finish(l.field.data_type())?;
+                let offs = std::mem::replace(&mut l.offsets, vec![0]);
+                let valid = std::mem::replace(&mut l.valid, BooleanBufferBuilder::new(0));
+                Arc::new(ListArray::try_new(
+                    l.field.clone(),
+                    OffsetBuffer::new(ScalarBuffer::from(offs)),
+                    child,
+                    nulls(valid),
+                )?)
+            }
+            Builder::Struct(s) => s.finish()?,
+            Builder::Map(m) => {
+                let DataType::Struct(kv) = m.entries.data_type() else { unreachable!() };
+                let keys = Builder::Str(std::mem::replace(&mut m.keys, Bytes::new())).finish(&DataType::Utf8)?;
+                let vals = m.values.finish(kv[1].data_type())?;
+                let entries = StructArray::try_new(kv.clone(), vec![keys, vals], None)?;
+                let offs = std::mem::replace(&mut m.offsets, vec![0]);
+                let valid = std::mem::replace(&mut m.valid, BooleanBufferBuilder::new(0));
+                Arc::new(MapArray::try_new(
+                    m.entries.clone(),
+                    OffsetBuffer::new(ScalarBuffer::from(offs)),
+                    entries,
+                    nulls(valid),
+                    false,
+                )?)
+            }
+            Builder::Null(n, dt) => arrow::array::new_null_array(dt, *n),
+        })
+    }
+}
+
+fn take_bytes(b: &mut Bytes) -> (OffsetBuffer<i32>, Vec<u8>, BooleanBufferBuilder) {
+    let o = std::mem::replace(&mut b.offsets, vec![0]);
+    let d = std::mem::take(&mut b.data);
+    let v = std::mem::replace(&mut b.valid, BooleanBufferBuilder::new(0));
+    (OffsetBuffer::new(ScalarBuffer::from(o)), d, v)
+}
+
+/// The same type with every field (recursively) nullable, as from_json produces.
+pub(crate) fn nullable_type(dt: &DataType) -> DataType {
+    match dt {
+        DataType::List(f) => DataType::List(Arc::new(nullable_field(f))),
+        DataType::Struct(fs) => DataType::Struct(fs.iter().map(|f| nullable_field(f)).collect()),
+        DataType::Map(e, sorted) => {
+            let DataType::Struct(kv) = e.data_type() else { return dt.clone() };
+            let kv: Fields = vec![
+                Field::new(kv[0].name(), kv[0].data_type().clone(), false),
+                nullable_field(&kv[1]),
+            ]
+            .into();
+            DataType::Map(Arc::new(Field::new(e.name(), DataType::Struct(kv), false)), *sorted)
+        }
+        other => other.clone(),
+    }
+}
+
+pub(crate) fn nullable_field(f: &Field) -> Field {
+    Field::new(f.name(), nullable_type(f.data_type()), true).with_metadata(f.metadata().clone())
+}

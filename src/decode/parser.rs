@@ -1,0 +1,888 @@
+//! The byte-level JSON walker: parses one row's text straight into the column builders, with
+//! Jackson's (Spark's) grammar: single quotes allowed, NaN/Infinity allowed, no comments, no
+//! unquoted names, no leading zeros, no trailing commas, max nesting depth 1000.
+use super::builders::{Builder, ListB, MapB, StructB};
+use super::datetime::{parse_date, parse_timestamp, parse_timestamp_ntz};
+use super::numbers::{java_double_to_string, parse_decimal, parse_i64};
+use super::scan::{find_special, Cur};
+use super::tz::TimeZone;
+
+/// Malformed JSON: the whole row is malformed.
+#[derive(Debug)]
+pub(crate) struct Syn;
+
+/// Outcome of converting one value into a builder.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum R {
+    /// Converted (one entry appended).
+    Ok,
+    /// A struct that was appended but some field inside failed to convert (Spark's partial result).
+    Partial,
+    /// Wrong type / unparsable: the value was consumed; the builder may hold junk past the mark.
+    Fail,
+}
+
+const MAX_DEPTH: u32 = 1000;
+
+pub(crate) enum RowOutcome {
+    Null,
+    Ok,
+    Partial,
+    Malformed,
+}
+
+pub(crate) struct Parser<'t> {
+    pub tz: &'t TimeZone,
+    scratch: Vec<u8>,
+}
+
+enum Num<'a> {
+    Int(&'a [u8]),
+    Float(&'a [u8]),
+    NaN,
+    PosInf,
+    NegInf,
+}
+
+/// Where a just-read string lives.
+#[derive(Clone, Copy)]
+enum S {
+    Raw(usize, usize),
+    Scratch,
+}
+
+#[inline]
+fn lit(c: &mut Cur, word: &[u8]) -> Result<(), Syn> {
+    if c.b.len() >= c.i + word.len() && &c.b[c.i..c.i + word.len()] == word {
+        c.i += word.len();
+        Ok(())
+    } else {
+        Err(Syn)
+    }
+}
+
+#[inline]
+fn hex(c: u8) -> Option<u32> {
+    match c {
+        b'0'..=b'9' => Some((c - b'0') as u32),
+        b'a'..=b'f' => Some((c - b'a' + 10) as u32),
+        b'A'..=b'F' => Some((c - b'A' + 10) as u32),
+        _ => None,
+    }
+}
+
+fn hex4(b: &[u8], i: usize) -> Result<u32, Syn> {
+    if b.len() < i + 4 {
+        return Err(Syn);
+    }
+    let mut v = 0;
+    for k in 0..4 {
+        v = v * 16 + hex(b[i + k]).ok_or(Syn)?;
+    }
+    Ok(v)
+}
+
+fn push_char(out: &mut Vec<u8>, ch: u32) {
+    let c = char::from_u32(ch).unwrap_or('?');
+    let mut buf = [0u8; 4];
+    out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
+}
+
+/// Decode the rest of a string with escapes; `i` is at a backslash. Returns the index after the
+/// closing quote. Unpaired surrogates become '?' (Java's String -> UTF-8).
+fn decode_escaped(b: &[u8], mut i: usize, q: u8, out: &mut Vec<u8>) -> Result<usize, Syn> {
+    loop {
+        let j = find_special(b, i, q);
+        out.extend_from_slice(&b[i..j.min(b.len())]);
+        if j >= b.len() {
+            return Err(Syn);
+        }
+        let ch = b[j];
+        if ch == q {
+            return Ok(j + 1);
+        }
+        if ch != b'\\' {
+            return Err(Syn); // raw control character
+        }
+        let e = *b.get(j + 1).ok_or(Syn)?;
+        i = j + 2;
+        match e {
+            b'"' | b'\\' | b'/' | b'\'' => out.push(e),
+            b'b' => out.push(8),
+            b'f' => out.push(12),
+            b'n' => out.push(b'\n'),
+            b'r' => out.push(b'\r'),
+            b't' => out.push(b'\t'),
+            b'u' => {
+                let u = hex4(b, i)?;
+                i += 4;
+                if (0xD800..0xDC00).contains(&u) {
+                    if b.get(i) == Some(&b'\\') && b.get(i + 1) == Some(&b'u') {
+                        let lo = hex4(b, i + 2)?;
+                        if (0xDC00..0xE000).contains(&lo) {
+                            i += 6;
+                            push_char(out, 0x10000 + ((u - 0xD800) << 10) + (lo - 0xDC00));
+                            continue;
+                        }
+                    }
+                    out.push(b'?');
+                } else if (0xDC00..0xE000).contains(&u) {
+                    out.push(b'?');
+                } else {
+                    push_char(out, u);
+                }
+            }
+            _ => return Err(Syn),
+        }
+    }
+}
+
+/// Jackson-style JSON string escaping (control chars as \uXXXX with uppercase hex).
+fn write_json_string(s: &[u8], out: &mut Vec<u8>) {
+    out.push(b'"');
+    let mut start = 0;
+    for (k, &ch) in s.iter().enumerate() {
+        let esc: &[u8] = match ch {
+            b'"' => b"\\\"",
+            b'\\' => b"\\\\",
+            8 => b"\\b",
+            9 => b"\\t",
+            10 => b"\\n",
+            12 => b"\\f",
+            13 => b"\\r",
+            0..=31 => b"",
+            _ => continue,
+        };
+        out.extend_from_slice(&s[start..k]);
+        if esc.is_empty() {
+            const H: &[u8; 16] = b"0123456789ABCDEF";
+            out.extend_from_slice(b"\\u00");
+            out.push(H[(ch >> 4) as usize]);
+            out.push(H[(ch & 15) as usize]);
+        } else {
+            out.extend_from_slice(esc);
+        }
+        start = k + 1;
+    }
+    out.extend_from_slice(&s[start..]);
+    out.push(b'"');
+}
+
+/// Base64 like Jackson's MIME_NO_LINEFEEDS decoder. `Err(Syn)` where Jackson would have consumed
+/// the closing quote (Spark then misreads the rest of the record: malformed row).
+fn base64_jackson(s: &[u8], out: &mut Vec<u8>) -> Result<bool, Syn> {
+    #[inline]
+    fn val(c: u8) -> Option<u32> {
+        match c {
+            b'A'..=b'Z' => Some((c - b'A') as u32),
+            b'a'..=b'z' => Some((c - b'a' + 26) as u32),
+            b'0'..=b'9' => Some((c - b'0' + 52) as u32),
+            b'+' => Some(62),
+            b'/' => Some(63),
+            _ => None,
+        }
+    }
+    let mut i = 0;
+    let n = s.len();
+    loop {
+        while i < n && s[i] <= b' ' {
+            i += 1;
+        }
+        if i == n {
+            return Ok(true);
+        }
+        let Some(a) = val(s[i]) else { return Ok(false) };
+        i += 1;
+        if i == n {
+            return Err(Syn);
+        }
+        let Some(b) = val(s[i]) else { return Ok(false) };
+        i += 1;
+        let d = (a << 6) | b;
+        if i == n {
+            return Ok(false);
+        }
+        if s[i] == b'=' {
+            i += 1;
+            if i == n {
+                return Err(Syn);
+            }
+            if s[i] != b'=' {
+                return Ok(false);
+            }
+            i += 1;
+            out.push((d >> 4) as u8);
+            continue;
+        }
+        let Some(c) = val(s[i]) else { return Ok(false) };
+        i += 1;
+        let d = (d << 6) | c;
+        if i == n {
+            return Ok(false);
+        }
+        if s[i] == b'=' {
+            i += 1;
+            let d = d >> 2;
+            out.push((d >> 8) as u8);
+            out.push(d as u8);
+            continue;
+        }
+        let Some(e) = val(s[i]) else { return Ok(false) };
+        i += 1;
+        let d = (d << 6) | e;
+        out.extend_from_slice(&[(d >> 16) as u8, (d >> 8) as u8, d as u8]);
+    }
+}
+
+impl<'t> Parser<'t> {
+    pub fn new(tz: &'t TimeZone) -> Self {
+        Parser { tz, scratch: Vec::new() }
+    }
+
+    /// `c.i` is at the opening quote.
+    #[inline]
+    fn read_str(&mut self, c: &mut Cur) -> Result<S, Syn> {
+        let q = c.b[c.i];
+        let start = c.i + 1;
+        let j = find_special(c.b, start, q);
+        match c.b.get(j) {
+            Some(&ch) if ch == q => {
+                c.i = j + 1;
+                Ok(S::Raw(start, j))
+            }
+            Some(b'\\') => {
+                self.scratch.clear();
+                self.scratch.extend_from_slice(&c.b[start..j]);
+                c.i = decode_escaped(c.b, j, q, &mut self.scratch)?;
+                Ok(S::Scratch)
+            }
+            _ => Err(Syn),
+        }
+    }
+
+    #[inline]
+    fn sbytes<'x>(&'x self, c: &Cur<'x>, s: S) -> &'x [u8] {
+        match s {
+            S::Raw(a, b) => &c.b[a..b],
+            S::Scratch => &self.scratch,
+        }
+    }
+
+    /// Validate and skip a string; `c.i` at the opening quote.
+    #[inline]
+    fn skip_str(&mut self, c: &mut Cur) -> Result<(), Syn> {
+        let q = c.b[c.i];
+        let mut i = c.i + 1;
+        loop {
+            let j = find_special(c.b, i, q);
+            match c.b.get(j) {
+                Some(&ch) if ch == q => {
+                    c.i = j + 1;
+                    return Ok(());
+                }
+                Some(b'\\') => match c.b.get(j + 1) {
+                    Some(b'"' | b'\\' | b'/' | b'\'' | b'b' | b'f' | b'n' | b'r' | b't') => i = j + 2,
+                    Some(b'u') => {
+                        hex4(c.b, j + 2)?;
+                        i = j + 6;
+                    }
+                    _ => return Err(Syn),
+                },
+                _ => return Err(Syn),
+            }
+        }
+    }
+
+    fn scan_number<'a>(c: &mut Cur<'a>) -> Result<Num<'a>, Syn> {
+        let b = c.b;
+        let st = c.i;
+        let mut i = st;
+        match b.get(i) {
+            Some(b'N') => {
+                lit(c, b"NaN")?;
+                return Ok(Num::NaN);
+            }
+            Some(b'I') => {
+                lit(c, b"Infinity")?;
+                return Ok(Num::PosInf);
+            }
+            Some(b'+') => {
+                c.i += 1;
+                lit(c, b"Infinity")?;
+                return Ok(Num::PosInf);
+            }
+            Some(b'-') => {
+                i += 1;
+                if b.get(i) == Some(&b'I') {
+                    c.i = i;
+                    lit(c, b"Infinity")?;
+                    return Ok(Num::NegInf);
+                }
+            }
+            _ => {}
+        }
+        let d0 = i;
+        while i < b.len() && b[i].is_ascii_digit() {
+            i += 1;
+        }
+        if i == d0 || (b[d0] == b'0' && i - d0 > 1) {
+            return Err(Syn);
+        }
+        let mut int = true;
+        if i < b.len() && b[i] == b'.' {
+            int = false;
+            i += 1;
+            let f0 = i;
+            while i < b.len() && b[i].is_ascii_digit() {
+                i += 1;
+            }
+            if i == f0 {
+                return Err(Syn);
+            }
+        }
+        if i < b.len() && (b[i] == b'e' || b[i] == b'E') {
+            int = false;
+            i += 1;
+            if i < b.len() && (b[i] == b'+' || b[i] == b'-') {
+                i += 1;
+            }
+            let e0 = i;
+            while i < b.len() && b[i].is_ascii_digit() {
+                i += 1;
+            }
+            if i == e0 {
+                return Err(Syn);
+            }
+        }
+        c.i = i;
+        Ok(if int { Num::Int(&b[st..i]) } else { Num::Float(&b[st..i]) })
+    }
+
+    /// Validate and skip any value. `c.i` at the value's first byte.
+    pub fn skip(&mut self, c: &mut Cur, depth: u32) -> Result<(), Syn> {
+        match c.peek() {
+            Some(b'"' | b'\'') => self.skip_str(c),
+            Some(b'{') => {
+                if depth >= MAX_DEPTH {
+                    return Err(Syn);
+                }
+                c.i += 1;
+                c.ws();
+                if c.peek() == Some(b'}') {
+                    c.i += 1;
+                    return Ok(());
+                }
+                loop {
+                    match c.peek() {
+                        Some(b'"' | b'\'') => self.skip_str(c)?,
+                        _ => return Err(Syn),
+                    }
+                    c.ws();
+                    c.expect(b':')?;
+                    c.ws();
+                    self.skip(c, depth + 1)?;
+                    c.ws();
+                    match c.next() {
+                        Some(b',') => c.ws(),
+                        Some(b'}') => return Ok(()),
+                        _ => return Err(Syn),
+                    }
+                }
+            }
+            Some(b'[') => {
+                if depth >= MAX_DEPTH {
+                    return Err(Syn);
+                }
+                c.i += 1;
+                c.ws();
+                if c.peek() == Some(b']') {
+                    c.i += 1;
+                    return Ok(());
+                }
+                loop {
+                    self.skip(c, depth + 1)?;
+                    c.ws();
+                    match c.next() {
+                        Some(b',') => c.ws(),
+                        Some(b']') => return Ok(()),
+                        _ => return Err(Syn),
+                    }
+                }
+            }
+            Some(b't') => lit(c, b"true"),
+            Some(b'f') => lit(c, b"false"),
+            Some(b'n') => lit(c, b"null"),
+            Some(b'-' | b'0'..=b'9' | b'N' | b'I' | b'+') => Self::scan_number(c).map(|_| ()),
+            _ => Err(Syn),
+        }
+    }
+
+    /// Re-serialise a value like Jackson's `copyCurrentStructure` (a STRING field given a
+    /// non-string value): compact, strings re-escaped, floats as Java's Double.toString.
+    fn reserialize(&mut self, c: &mut Cur, out: &mut Vec<u8>, depth: u32) -> Result<(), Syn> {
+        match c.peek() {
+            Some(b'"' | b'\'') => {
+                let s = self.read_str(c)?;
+                let bytes = self.sbytes(c, s);
+                write_json_string(bytes, out);
+                Ok(())
+            }
+            Some(open @ (b'{' | b'[')) => {
+                if depth >= MAX_DEPTH {
+                    return Err(Syn);
+                }
+                let close = if open == b'{' { b'}' } else { b']' };
+                c.i += 1;
+                out.push(open);
+                c.ws();
+                if c.peek() == Some(close) {
+                    c.i += 1;
+                    out.push(close);
+                    return Ok(());
+                }
+                loop {
+                    if open == b'{' {
+                        if !matches!(c.peek(), Some(b'"' | b'\'')) {
+                            return Err(Syn);
+                        }
+                        self.reserialize(c, out, depth + 1)?;
+                        c.ws();
+                        c.expect(b':')?;
+                        out.push(b':');
+                        c.ws();
+                    }
+                    self.reserialize(c, out, depth + 1)?;
+                    c.ws();
+                    match c.next() {
+                        Some(b',') => {
+                            out.push(b',');
+                            c.ws();
+                        }
+                        Some(x) if x == close => {
+                            out.push(close);
+                            return Ok(());
+                        }
+                        _ => return Err(Syn),
+                    }
+                }
+            }
+            Some(b't') => lit(c, b"true").map(|_| out.extend_from_slice(b"true")),
+            Some(b'f') => lit(c, b"false").map(|_| out.extend_from_slice(b"false")),
+            Some(b'n') => lit(c, b"null").map(|_| out.extend_from_slice(b"null")),
+            Some(b'-' | b'0'..=b'9' | b'N' | b'I' | b'+') => {
+                let n = Self::scan_number(c)?;
+                write_number(n, out);
+                Ok(())
+            }
+            _ => Err(Syn),
+        }
+    }
+
+    /// Convert one value (any JSON value at `c.i`) into `b`.
+    pub fn value(&mut self, c: &mut Cur, b: &mut Builder, depth: u32) -> Result<R, Syn> {
+        let Some(ch) = c.peek() else { return Err(Syn) };
+        match ch {
+            b'"' | b'\'' => {
+                let s = self.read_str(c)?;
+                self.string_value(c, s, b)
+            }
+            b'{' => match b {
+                Builder::Struct(sb) => {
+                    if depth >= MAX_DEPTH {
+                        return Err(Syn);
+                    }
+                    c.i += 1;
+                    let partial = self.object(c, sb, depth + 1)?;
+                    Ok(if partial { R::Partial } else { R::Ok })
+                }
+                Builder::Map(m) => self.map(c, m, depth + 1),
+                Builder::Str(bytes) => {
+                    self.reserialize(c, &mut bytes.data, depth)?;
+                    bytes.commit();
+                    Ok(R::Ok)
+                }
+                _ => self.skip(c, depth).map(|_| R::Fail),
+            },
+            b'[' => match b {
+                Builder::List(l) => self.array(c, l, depth + 1),
+                Builder::Str(bytes) => {
+                    self.reserialize(c, &mut bytes.data, depth)?;
+                    bytes.commit();
+                    Ok(R::Ok)
+                }
+                _ => self.skip(c, depth).map(|_| R::Fail),
+            },
+            b't' | b'f' => {
+                let v = ch == b't';
+                lit(c, if v { b"true" } else { b"false" })?;
+                Ok(match b {
+                    Builder::Bool(p) => {
+                        p.push(v);
+                        R::Ok
+                    }
+                    Builder::Str(s) => {
+                        s.push(if v { b"true" } else { b"false" });
+                        R::Ok
+                    }
+                    _ => R::Fail,
+                })
+            }
+            b'n' => {
+                lit(c, b"null")?;
+                b.null();
+                Ok(R::Ok)
+            }
+            b'-' | b'0'..=b'9' | b'N' | b'I' | b'+' => {
+                let n = Self::scan_number(c)?;
+                Ok(number_value(n, b))
+            }
+            _ => Err(Syn),
+        }
+    }
+
+    fn string_value(&mut self, c: &Cur, s: S, b: &mut Builder) -> Result<R, Syn> {
+        let text = match s {
+            S::Raw(x, y) => &c.b[x..y],
+            S::Scratch => &self.scratch[..],
+        };
+        let ok = match b {
+            Builder::Str(out) => {
+                out.push(text);
+                true
+            }
+            Builder::Ts(p) => parse_timestamp(text, self.tz).map(|v| p.push(v)).is_some(),
+            Builder::TsNtz(p) => parse_timestamp_ntz(text).map(|v| p.push(v)).is_some(),
+            Builder::Date(p) => parse_date(text).map(|v| p.push(v)).is_some(),
+            Builder::Bin(out) => {
+                let mark = out.data.len();
+                if base64_jackson(text, &mut out.data)? {
+                    out.commit();
+                    true
+                } else {
+                    out.data.truncate(mark);
+                    false
+                }
+            }
+            Builder::F64(p) => special_float(text).map(|v| p.push(v)).is_some(),
+            Builder::F32(p) => special_float(text).map(|v| p.push(v as f32)).is_some(),
+            Builder::Dec(p, prec, scale) => {
+                let v = if text.contains(&b',') {
+                    let t: Vec<u8> = text.iter().copied().filter(|&x| x != b',').collect();
+                    parse_decimal(&t, *prec, *scale)
+                } else {
+                    parse_decimal(text, *prec, *scale)
+                };
+                v.map(|v| p.push(v)).is_some()
+            }
+            _ => false,
+        };
+        Ok(if ok { R::Ok } else { R::Fail })
+    }
+
+    /// Struct body; `c.i` just after '{'. Appends one struct entry. Returns whether some
+    /// field failed to convert (partial result).
+    pub fn object(&mut self, c: &mut Cur, sb: &mut StructB, depth: u32) -> Result<bool, Syn> {
+        let inst = sb.len();
+        let mut partial = false;
+        c.ws();
+        if c.peek() == Some(b'}') {
+            c.i += 1;
+        } else {
+            let mut hint = 0usize;
+            loop {
+                if !matches!(c.peek(), Some(b'"' | b'\'')) {
+                    return Err(Syn);
+                }
+                let s = self.read_str(c)?;
+                let idx = sb.find(self.sbytes(c, s), hint);
+                c.ws();
+                c.expect(b':')?;
+                c.ws();
+                match idx {
+                    None => self.skip(c, depth)?,
+                    Some(k) => {
+                        hint = k + 1;
+                        let child = &mut sb.children[k];
+                        if child.len() > inst {
+                            // duplicate key: last successful value wins
+                            let start = c.i;
+                            let mark = child.len();
+                            match self.value(c, child, depth)? {
+                                R::Fail => {
+                                    child.truncate(mark);
+                                    partial = true;
+                                }
+                                r => {
+                                    partial |= r == R::Partial;
+                                    let end = c.i;
+                                    child.truncate(inst);
+                                    c.i = start;
+                                    self.value(c, child, depth)?;
+                                    c.i = end;
+                                }
+                            }
+                        } else {
+                            match self.value(c, child, depth)? {
+                                R::Ok => {}
+                                R::Partial => partial = true,
+                                R::Fail => {
+                                    child.truncate(inst);
+                                    child.null();
+                                    partial = true;
+                                }
+                            }
+                        }
+                    }
+                }
+                c.ws();
+                match c.next() {
+                    Some(b',') => c.ws(),
+                    Some(b'}') => break,
+                    _ => return Err(Syn),
+                }
+            }
+        }
+        for ch in sb.children.iter_mut() {
+            if ch.len() == inst {
+                ch.null();
+            }
+        }
+        sb.valid.append(true);
+        Ok(partial)
+    }
+
+    /// `c.i` at '['.
+    fn array(&mut self, c: &mut Cur, l: &mut ListB, depth: u32) -> Result<R, Syn> {
+        if depth > MAX_DEPTH {
+            return Err(Syn);
+        }
+        c.i += 1;
+        c.ws();
+        let mut ok = true;
+        if c.peek() == Some(b']') {
+            c.i += 1;
+        } else {
+            loop {
+                if ok {
+                    if self.value(c, &mut l.child, depth)? != R::Ok {
+                        ok = false;
+                    }
+                } else {
+                    self.skip(c, depth)?;
+                }
+                c.ws();
+                match c.next() {
+                    Some(b',') => c.ws(),
+                    Some(b']') => break,
+                    _ => return Err(Syn),
+                }
+            }
+        }
+        if !ok {
+            return Ok(R::Fail);
+        }
+        l.offsets.push(l.child.len() as i32);
+        l.valid.append(true);
+        Ok(R::Ok)
+    }
+
+    /// `c.i` at '{'.
+    fn map(&mut self, c: &mut Cur, m: &mut MapB, depth: u32) -> Result<R, Syn> {
+        if depth > MAX_DEPTH {
+            return Err(Syn);
+        }
+        c.i += 1;
+        c.ws();
+        let mut ok = true;
+        if c.peek() == Some(b'}') {
+            c.i += 1;
+        } else {
+            loop {
+                if !matches!(c.peek(), Some(b'"' | b'\'')) {
+                    return Err(Syn);
+                }
+                if ok {
+                    let s = self.read_str(c)?;
+                    let k = self.sbytes(c, s);
+                    m.keys.push(k);
+                } else {
+                    self.skip_str(c)?;
+                }
+                c.ws();
+                c.expect(b':')?;
+                c.ws();
+                if ok {
+                    if self.value(c, &mut m.values, depth)? != R::Ok {
+                        ok = false;
+                    }
+                } else {
+                    self.skip(c, depth)?;
+                }
+                c.ws();
+                match c.next() {
+                    Some(b',') => c.ws(),
+                    Some(b'}') => break,
+                    _ => return Err(Syn),
+                }
+            }
+        }
+        if !ok {
+            return Ok(R::Fail);
+        }
+        m.offsets.push(m.keys.valid.len() as i32);
+        m.valid.append(true);
+        Ok(R::Ok)
+    }
+
+    /// One input row into the root struct builder (which gets exactly one entry).
+    pub fn row(&mut self, text: &[u8], root: &mut StructB) -> RowOutcome {
+        let mut c = Cur { b: text, i: 0 };
+        c.ws();
+        let n = root.len();
+        if c.i == text.len() {
+            root.null();
+            return RowOutcome::Null;
+        }
+        if text[c.i] == b'{' {
+            c.i += 1;
+            match self.object(&mut c, root, 1) {
+                Ok(false) => return RowOutcome::Ok,
+                Ok(true) => return RowOutcome::Partial,
+                Err(Syn) => {}
+            }
+        }
+        root.truncate(n);
+        root.null();
+        RowOutcome::Malformed
+    }
+}
+
+fn special_float(t: &[u8]) -> Option<f64> {
+    match t {
+        b"NaN" => Some(f64::NAN),
+        b"Infinity" | b"+Infinity" => Some(f64::INFINITY),
+        b"-Infinity" => Some(f64::NEG_INFINITY),
+        _ => None,
+    }
+}
+
+fn write_number(n: Num, out: &mut Vec<u8>) {
+    match n {
+        Num::Int(t) => {
+            if t == b"-0" {
+                out.push(b'0');
+            } else {
+                out.extend_from_slice(t);
+            }
+        }
+        Num::Float(t) => {
+            // SAFETY-free: the number grammar is ASCII.
+            let v: f64 = std::str::from_utf8(t).ok().and_then(|s| s.parse().ok()).unwrap_or(f64::NAN);
+            if v.is_finite() {
+                java_double_to_string(v, out);
+            } else if v > 0.0 {
+                out.extend_from_slice(b"\"Infinity\"");
+            } else {
+                out.extend_from_slice(b"\"-Infinity\"");
+            }
+        }
+        Num::NaN => out.extend_from_slice(b"\"NaN\""),
+        Num::PosInf => out.extend_from_slice(b"\"Infinity\""),
+        Num::NegInf => out.extend_from_slice(b"\"-Infinity\""),
+    }
+}
+
+#[inline]
+fn parse_f<T: std::str::FromStr>(t: &[u8]) -> Option<T> {
+    std::str::from_utf8(t).ok()?.parse().ok()
+}
+
+fn number_value(n: Num, b: &mut Builder) -> R {
+    let ok = match (&n, b) {
+        (Num::Int(t), Builder::I64(p)) => parse_i64(t).map(|v| p.push(v)).is_some(),
+        (Num::Int(t), Builder::I32(p)) => parse_i64(t).and_then(|v| i32::try_from(v).ok()).map(|v| p.push(v)).is_some(),
+        (Num::Int(t), Builder::I16(p)) => parse_i64(t).and_then(|v| i16::try_from(v).ok()).map(|v| p.push(v)).is_some(),
+        // Jackson's getByteValue accepts -128..=255 and wraps
+        (Num::Int(t), Builder::I8(p)) => {
+            parse_i64(t).filter(|v| (-128..=255).contains(v)).map(|v| p.push(v as u8 as i8)).is_some()
+        }
+        (Num::Int(t), Builder::Ts(p)) => parse_i64(t).map(|v| p.push(v.wrapping_mul(1_000_000))).is_some(),
+        (Num::Int(t) | Num::Float(t), Builder::F64(p)) => parse_f::<f64>(t).map(|v| p.push(v)).is_some(),
+        (Num::Int(t) | Num::Float(t), Builder::F32(p)) => parse_f::<f32>(t).map(|v| p.push(v)).is_some(),
+        (Num::Int(t) | Num::Float(t), Builder::Dec(p, prec, scale)) => {
+            parse_decimal(t, *prec, *scale).map(|v| p.push(v)).is_some()
+        }
+        (Num::NaN, Builder::F64(p)) => {
+            p.push(f64::NAN);
+            true
+        }
+        (Num::PosInf, Builder::F64(p)) => {
+            p.push(f64::INFINITY);
+            true
+        }
+        (Num::NegInf, Builder::F64(p)) => {
+            p.push(f64::NEG_INFINITY);
+            true
+        }
+        (Num::NaN, Builder::F32(p)) => {
+            p.push(f32::NAN);
+            true
+        }
+        (Num::PosInf, Builder::F32(p)) => {
+            p.push(f32::INFINITY);
+            true
+        }
+        (Num::NegInf, Builder::F32(p)) => {
+            p.push(f32::NEG_INFINITY);
+            true
+        }
+        (_, Builder::Str(s)) => {
+            write_number(n, &mut s.data);
+            s.commit();
+            true
+        }
+        _ => false,
+    };
+    if ok {
+        R::Ok
+    } else {
+        R::Fail
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base64() {
+        let d = |s: &str| {
+            let mut o = Vec::new();
+            base64_jackson(s.as_bytes(), &mut o).map(|ok| ok.then_some(o))
+        };
+        assert_eq!(d("Zm9v").unwrap(), Some(b"foo".to_vec()));
+        assert_eq!(d(" Zm9vYg== ").unwrap(), Some(b"foob".to_vec()));
+        assert_eq!(d("").unwrap(), Some(vec![]));
+        assert_eq!(d("Zm9vYg").unwrap(), None);
+        assert!(d("Zm9vY").is_err());
+        assert!(d("Zm9vYg=").is_err());
+        assert_eq!(d("Zm 9v").unwrap(), None);
+        assert_eq!(d("Zm9vYg==Zm9v").unwrap(), Some(b"foobfoo".to_vec()));
+    }
+
+    #[test]
+    fn escapes() {
+        let mut o = Vec::new();
+        let b = br#"a\u00e9\ud83d\ude00\n\/\"x""#;
+        let end = decode_escaped(b, 1, b'"', &mut o).unwrap();
+        assert_eq!(end, b.len());
+        assert_eq!(std::str::from_utf8(&o).unwrap(), "é😀\n/\"x".trim_start_matches('a'));
+        let mut o = Vec::new();
+        decode_escaped(br#"\ud83d""#, 0, b'"', &mut o).unwrap();
+        assert_eq!(o, b"?");
+        assert!(decode_escaped(br#"\x41""#, 0, b'"', &mut Vec::new()).is_err());
+        let mut o = Vec::new();
+        write_json_string(b"a\"b\\c\x01\x1f\n/", &mut o);
+        assert_eq!(o, br#""a\"b\\c\u0001\u001F\n/""#);
+    }
+}
