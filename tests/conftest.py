@@ -1,0 +1,133 @@
+"""Shared fixtures: customer events as in the notebook, and the input kinds the engine accepts."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta, timezone
+
+import pyarrow as pa
+import pytest
+
+CUSTOMERS = pa.schema(
+    [
+        ("customer_id", pa.string()),
+        ("email", pa.string()),
+        ("country_code", pa.string()),
+        ("row_status", pa.string()),
+        ("row_time", pa.timestamp("us", tz="UTC")),
+    ]
+)
+
+CUSTOMER_DDL = (
+    "customer_id STRING, email STRING, country_code STRING, row_status STRING, row_time TIMESTAMP"
+)
+
+COUNTRIES = pa.table(
+    {
+        "code": ["CN", "FR", "NL"],
+        "country": ["China", "France", "Netherlands"],
+        "calling_code": ["86", "33", "31"],
+    }
+)
+
+EPOCH = datetime(2022, 1, 31, tzinfo=timezone.utc)
+
+
+def at(minute: int) -> datetime:
+    """A row_time `minute` minutes into 2022-01-31 UTC."""
+    return EPOCH + timedelta(minutes=minute)
+
+
+def event(cid, minute, status="update", email=None, country="FR"):
+    """One customer event; `email` defaults to a value naming the event, so winners are visible."""
+    return {
+        "customer_id": cid,
+        "email": email if email is not None else f"{cid}@{minute}",
+        "country_code": country,
+        "row_status": status,
+        "row_time": None if minute is None else at(minute),
+    }
+
+
+def customers(*rows) -> pa.Table:
+    return pa.Table.from_pylist(list(rows), schema=CUSTOMERS)
+
+
+def bronze(*rows, topic="customers") -> pa.Table:
+    """Bronze rows: (topic, value) with value the JSON text of a customer event or a raw string."""
+    topics, values = [], []
+    for row in rows:
+        if isinstance(row, tuple):
+            row_topic, row = row
+        else:
+            row_topic = topic
+        if isinstance(row, dict):
+            row = json.dumps(
+                {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in row.items()}
+            )
+        topics.append(row_topic)
+        values.append(row)
+    return pa.table(
+        {
+            "key": pa.array([None] * len(values), pa.binary()),
+            "value": pa.array(values, pa.string()),
+            "topic": pa.array(topics, pa.string()),
+            "partition": pa.array([0] * len(values), pa.int32()),
+            "offset": pa.array(range(len(values)), pa.int64()),
+        }
+    )
+
+
+def _to_pandas(table: pa.Table):
+    return table.to_pandas()
+
+
+def _to_polars(table: pa.Table):
+    import polars as pl
+
+    return pl.from_arrow(table)
+
+
+FRAMES = {
+    "pyarrow": lambda table: table,
+    "pandas": _to_pandas,
+    "polars": _to_polars,
+}
+
+
+@pytest.fixture(params=sorted(FRAMES))
+def to_frame(request):
+    """Converts a pyarrow Table to each input kind a user may hand to the upsert."""
+    return FRAMES[request.param]
+
+
+def notebook_upsert(target=None, **overrides):
+    """The notebook's upsert: customers by customer_id, newest row_time, row_status operations."""
+    import cdc_rs
+
+    options = {"keys": ["customer_id"], "sequence_by": "row_time", "operation_column": "row_status"}
+    options.update(overrides)
+    return cdc_rs.batch_upsert(cdc_rs.MemoryTable() if target is None else target, **options)
+
+
+def emails(upsert) -> dict:
+    """customer_id -> email of the target: which event won for each customer."""
+    out = {}
+    for row in upsert.target.to_arrow().to_pylist():
+        assert row["customer_id"] not in out, f"{row['customer_id']} appears twice in the target"
+        out[row["customer_id"]] = row["email"]
+    return out
+
+
+def counts(report) -> dict:
+    """The non-zero counters of a report."""
+    from reference import COUNTERS
+
+    return {name: getattr(report, name) for name in COUNTERS if getattr(report, name)}
+
+
+def instant(value: datetime) -> datetime:
+    """A decoded TIMESTAMP as an aware UTC datetime (naive Arrow timestamps are UTC wall clocks)."""
+    if value.tzinfo is None:
+        return value.replace(tzinfo=timezone.utc)
+    return value.astimezone(timezone.utc)

@@ -1,0 +1,102 @@
+"""Rule 1 for nulls: null keys and null sequences are rejected, never merged; null values are data."""
+
+import pyarrow as pa
+from conftest import at, counts, customers, emails, event, notebook_upsert
+
+
+def test_a_row_with_a_null_key_is_rejected_with_reason_null_key():
+    upsert = notebook_upsert()
+    report = upsert(customers(event(None, 10), event("C1", 10)), 0)
+    assert counts(report) == {"null_keys": 1, "inserted": 1}
+    assert report.rejected.num_rows == 1
+    assert report.rejected["reason"].to_pylist() == ["null_key"]
+    assert report.rejected["email"].to_pylist() == ["None@10"]
+    assert emails(upsert) == {"C1": "C1@10"}
+
+
+def test_null_keys_from_every_input_kind_are_rejected(to_frame):
+    upsert = notebook_upsert()
+    report = upsert(to_frame(customers(event(None, 10), event("C1", 11), event(None, 12))), 0)
+    assert report.null_keys == 2
+    assert report.inserted == 1
+    assert len(upsert.target) == 1
+
+
+def test_null_in_any_part_of_a_composite_key_rejects_the_row():
+    schema = pa.schema([("region", pa.string()), ("id", pa.int64()), ("seq", pa.int64())])
+    batch = pa.Table.from_pylist(
+        [
+            {"region": None, "id": 1, "seq": 1},
+            {"region": "eu", "id": None, "seq": 1},
+            {"region": "eu", "id": 1, "seq": 1},
+        ],
+        schema=schema,
+    )
+    upsert = notebook_upsert(keys=["region", "id"], sequence_by="seq", operation_column=None)
+    report = upsert(batch, 0)
+    assert counts(report) == {"null_keys": 2, "inserted": 1}
+    assert report.rejected["reason"].to_pylist() == ["null_key", "null_key"]
+
+
+def test_a_row_with_a_null_sequence_is_rejected_with_reason_null_sequence():
+    upsert = notebook_upsert()
+    report = upsert(customers(event("C1", None), event("C2", 3)), 0)
+    assert counts(report) == {"null_sequences": 1, "inserted": 1}
+    assert report.rejected["reason"].to_pylist() == ["null_sequence"]
+    assert report.rejected["customer_id"].to_pylist() == ["C1"]
+
+
+def test_a_null_sequence_never_overwrites_an_existing_row():
+    upsert = notebook_upsert()
+    upsert(customers(event("C1", 10)), 0)
+    report = upsert(customers({**event("C1", None), "email": "no-time"}), 1)
+    assert counts(report) == {"null_sequences": 1}
+    assert emails(upsert) == {"C1": "C1@10"}
+
+
+def test_a_null_in_the_second_sequence_column_rejects_the_row():
+    schema = pa.schema([("customer_id", pa.string()), ("email", pa.string()),
+                        ("row_time", pa.timestamp("us", tz="UTC")), ("seq", pa.int64())])
+    batch = pa.Table.from_pylist(
+        [
+            {"customer_id": "C1", "email": "a", "row_time": at(1), "seq": None},
+            {"customer_id": "C1", "email": "b", "row_time": at(0), "seq": 0},
+        ],
+        schema=schema,
+    )
+    upsert = notebook_upsert(sequence_by=["row_time", "seq"], operation_column=None)
+    report = upsert(batch, 0)
+    assert counts(report) == {"null_sequences": 1, "inserted": 1}
+    assert emails(upsert) == {"C1": "b"}
+
+
+def test_a_null_key_is_counted_before_a_null_sequence():
+    upsert = notebook_upsert()
+    report = upsert(customers(event(None, None)), 0)
+    assert counts(report) == {"null_keys": 1}
+    assert report.rejected["reason"].to_pylist() == ["null_key"]
+
+
+def test_a_null_operation_is_ignored_not_rejected():
+    upsert = notebook_upsert()
+    report = upsert(customers(event("C1", 1, None), event(None, None, None)), 0)
+    assert counts(report) == {"ignored_operations": 2}
+    assert report.rejected.num_rows == 0
+    assert len(upsert.target) == 0
+
+
+def test_null_sequence_on_a_delete_is_rejected_and_deletes_nothing():
+    upsert = notebook_upsert(delete_operations=("delete",))
+    upsert(customers(event("C1", 1)), 0)
+    report = upsert(customers(event("C1", None, "delete")), 1)
+    assert counts(report) == {"null_sequences": 1}
+    assert emails(upsert) == {"C1": "C1@1"}
+
+
+def test_null_values_outside_keys_and_sequences_are_stored_as_nulls(to_frame):
+    upsert = notebook_upsert()
+    row = {**event("C1", 1), "email": None, "country_code": None}
+    report = upsert(to_frame(customers(row)), 0)
+    assert counts(report) == {"inserted": 1}
+    (stored,) = upsert.target.to_arrow().to_pylist()
+    assert stored["email"] is None and stored["country_code"] is None

@@ -1,0 +1,240 @@
+"""Random event streams, split into random batches, against the reference model.
+
+Streams use a small key space and a small sequence space, so ties, late events, duplicates,
+deletes, null keys and sequences and unknown operations are common. For every stream:
+
+* the engine's per-batch counters and rejected reasons equal the incremental model's;
+* the final table equals the closed form, whatever the split (one event per batch, all in one);
+* re-sending any earlier batch with its old id changes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+import cdc_rs
+import pyarrow as pa
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from reference import COUNTERS, Config, ReferenceUpsert, closed_form, keyed, project
+
+SETTINGS = settings(max_examples=300, deadline=None,
+                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+
+BASE = datetime(2022, 1, 31, tzinfo=timezone.utc)
+ZONES = ["UTC", "Asia/Tokyo", "America/New_York"]
+OFFSETS = [timezone.utc, timezone(timedelta(hours=9)), timezone(timedelta(hours=-5))]
+MALFORMED = ["{bad", "[1, 2]", "42", '"text"', "", "nul"]
+LOOKUP = [{"code": "FR", "country": "France"}, {"code": "CN", "country": "China"}]
+
+
+@dataclass(frozen=True)
+class Scenario:
+    composite_key: bool
+    sequence: str  # "int" | "timestamp" | "pair"
+    zone: str
+    with_operations: bool
+    with_deletes: bool
+    lookup_how: str | None
+    bronze: bool
+    topic_filter: bool
+
+    @property
+    def keys(self):
+        return ["k1", "k2"] if self.composite_key else ["k1"]
+
+    @property
+    def sequence_by(self):
+        return ["s1", "s2"] if self.sequence == "pair" else ["s1"]
+
+    def fields(self):
+        """(name, arrow type, DDL type) of the event columns."""
+        s1 = (pa.timestamp("us", tz=self.zone), "TIMESTAMP") if self.sequence == "timestamp" \
+            else (pa.int64(), "BIGINT")
+        out = [("k1", pa.string(), "STRING")]
+        if self.composite_key:
+            out.append(("k2", pa.int64(), "BIGINT"))
+        out.append(("s1", *s1))
+        if self.sequence == "pair":
+            out.append(("s2", pa.int64(), "BIGINT"))
+        out += [("op", pa.string(), "STRING"), ("p", pa.string(), "STRING"),
+                ("cc", pa.string(), "STRING")]
+        return out
+
+    def config(self) -> Config:
+        return Config(
+            keys=self.keys,
+            sequence_by=self.sequence_by,
+            operation_column="op" if self.with_operations else None,
+            delete_operations=("delete",) if self.with_deletes else (),
+            topic="customers" if self.topic_filter else None,
+            value_fields=[(n, ddl) for n, _, ddl in self.fields()] if self.bronze else None,
+            lookup=LOOKUP if self.lookup_how else None,
+            lookup_on={"cc": "code"} if self.lookup_how else None,
+            lookup_how=self.lookup_how or "inner",
+        )
+
+    def upsert(self):
+        options = dict(keys=self.keys, sequence_by=self.sequence_by)
+        if self.with_operations:
+            options["operation_column"] = "op"
+        if self.with_deletes:
+            options["delete_operations"] = ("delete",)
+        if self.lookup_how:
+            options.update(lookup=pa.Table.from_pylist(LOOKUP), lookup_on={"cc": "code"},
+                           lookup_how=self.lookup_how)
+        if self.bronze:
+            options["value_schema"] = ", ".join(f"{n} {ddl}" for n, _, ddl in self.fields())
+            if self.topic_filter:
+                options["topic"] = "customers"
+        return cdc_rs.batch_upsert(cdc_rs.MemoryTable(), **options)
+
+    def table(self, rows: list[dict]) -> pa.Table:
+        if self.bronze:
+            return pa.table({"topic": pa.array([r["topic"] for r in rows], pa.string()),
+                             "value": pa.array([r["value"] for r in rows], pa.string())})
+        schema = pa.schema([(n, t) for n, t, _ in self.fields()])
+        return pa.Table.from_pylist(rows, schema=schema)
+
+    def columns(self):
+        """The target columns the model pins (the lookup's join column may or may not be kept)."""
+        return [n for n, _, _ in self.fields()] + (["country"] if self.lookup_how else [])
+
+
+@st.composite
+def scenarios(draw):
+    with_operations = draw(st.booleans())
+    bronze = draw(st.booleans())
+    return Scenario(
+        composite_key=draw(st.booleans()),
+        sequence=draw(st.sampled_from(["int", "timestamp", "pair"])),
+        zone=draw(st.sampled_from(ZONES)),
+        with_operations=with_operations,
+        with_deletes=with_operations and draw(st.booleans()),
+        lookup_how=draw(st.sampled_from([None, "inner", "left"])),
+        bronze=bronze,
+        topic_filter=bronze and draw(st.booleans()),
+    )
+
+
+def json_text(event: dict, draw) -> str:
+    out = {}
+    for name, value in event.items():
+        if isinstance(value, datetime):
+            value = value.astimezone(draw(st.sampled_from(OFFSETS)))
+            value = value.isoformat().replace("+00:00", draw(st.sampled_from(["Z", "+00:00"])))
+        out[name] = value
+    return json.dumps(out)
+
+
+@st.composite
+def streams(draw, max_events=30):
+    """A scenario and its stream of input rows (bronze rows when the scenario is bronze)."""
+    scenario = draw(scenarios())
+    n = draw(st.integers(0, max_events))
+    rows: list[dict] = []
+    for i in range(n):
+        if rows and draw(st.integers(0, 7)) == 0:
+            rows.append(dict(draw(st.sampled_from(rows))))  # an exact duplicate row
+            continue
+        event = {"k1": draw(st.sampled_from(["a", "a", "b", "b", "c", None]))}
+        if scenario.composite_key:
+            event["k2"] = draw(st.sampled_from([1, 1, 2, None]))
+        if scenario.sequence == "timestamp":
+            minute = draw(st.sampled_from([0, 1, 2, 3, None]))
+            event["s1"] = None if minute is None else BASE + timedelta(minutes=minute)
+        else:
+            event["s1"] = draw(st.sampled_from([0, 1, 2, 3, None]))
+        if scenario.sequence == "pair":
+            event["s2"] = draw(st.sampled_from([0, 1, 1, None]))
+        event["op"] = draw(st.sampled_from(["insert", "update", "update", "delete", "delete",
+                                            "merge", None]))
+        event["p"] = f"e{i}"
+        event["cc"] = draw(st.sampled_from(["FR", "CN", "ZZ", None]))
+        if scenario.bronze:
+            value = json_text(event, draw)
+            if draw(st.integers(0, 9)) == 0:
+                value = draw(st.sampled_from(MALFORMED))
+            topic = draw(st.sampled_from(["customers"] * 5 + ["orders", None]))
+            rows.append({"topic": topic, "value": value})
+        else:
+            rows.append(event)
+    return scenario, rows
+
+
+@st.composite
+def splits(draw, n):
+    """Cut points splitting n rows into consecutive batches (empty batches allowed)."""
+    cuts = sorted(draw(st.lists(st.integers(0, n), max_size=max(n, 1))))
+    return [0, *cuts, n]
+
+
+def batches_of(rows, cuts):
+    return [rows[a:b] for a, b in zip(cuts, cuts[1:])]
+
+
+def state(upsert, scenario) -> dict:
+    return project(keyed(upsert.target.to_arrow().to_pylist(), scenario.keys), scenario.columns())
+
+
+def expected_state(scenario, rows) -> dict:
+    return project(closed_form(scenario.config(), rows), scenario.columns())
+
+
+def run(scenario, batches, first_id=0):
+    upsert = scenario.upsert()
+    for batch_id, batch in enumerate(batches, start=first_id):
+        upsert(scenario.table(batch), batch_id)
+    return state(upsert, scenario)
+
+
+@SETTINGS
+@given(data=st.data(), stream=streams())
+def test_per_batch_counters_and_the_final_table_follow_the_reference(data, stream):
+    scenario, rows = stream
+    batches = batches_of(rows, data.draw(splits(len(rows))))
+    upsert, model = scenario.upsert(), ReferenceUpsert(scenario.config())
+    batch_id = data.draw(st.integers(0, 3))
+    for batch in batches:
+        report = upsert(scenario.table(batch), batch_id)
+        expected = model.apply(batch, batch_id)
+        got = {name: getattr(report, name) for name in (*COUNTERS, "rows_in", "skipped_replay")}
+        assert got == {name: expected[name] for name in got}
+        assert sum(got[name] for name in COUNTERS) == len(batch)
+        reasons = Counter(report.rejected["reason"].to_pylist())
+        assert reasons == Counter(reason for _, reason in expected["rejected"])
+        batch_id += data.draw(st.integers(1, 3))
+    assert state(upsert, scenario) == project(model.table(), scenario.columns())
+    assert state(upsert, scenario) == expected_state(scenario, rows)
+
+
+@SETTINGS
+@given(data=st.data(), stream=streams())
+def test_every_split_of_a_stream_gives_the_same_table(data, stream):
+    scenario, rows = stream
+    expected = expected_state(scenario, rows)
+    assert run(scenario, [rows]) == expected
+    assert run(scenario, [[row] for row in rows], first_id=5) == expected
+    assert run(scenario, batches_of(rows, data.draw(splits(len(rows))))) == expected
+
+
+@SETTINGS
+@given(data=st.data(), stream=streams())
+def test_resending_an_earlier_batch_with_its_old_id_changes_nothing(data, stream):
+    scenario, rows = stream
+    batches = batches_of(rows, data.draw(splits(len(rows))))
+    upsert = scenario.upsert()
+    sent = []
+    for batch_id, batch in enumerate(batches):
+        upsert(scenario.table(batch), batch_id)
+        sent.append((batch_id, batch))
+        for _ in range(data.draw(st.integers(0, 2))):
+            old_id, old = data.draw(st.sampled_from(sent))
+            before = state(upsert, scenario)
+            report = upsert(scenario.table(old), old_id)
+            assert report.skipped_replay is True
+            assert state(upsert, scenario) == before
+    assert state(upsert, scenario) == expected_state(scenario, rows)
