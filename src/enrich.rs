@@ -1,1 +1,183 @@
-//! (in progress)
+//! Broadcast hash join: the lookup table is hashed once, every batch probes it.
+use std::sync::Arc;
+
+use arrow::array::{ArrayRef, RecordBatch, UInt32Array};
+use arrow::compute::take;
+use arrow::datatypes::{Field, Schema, SchemaRef};
+use arrow::util::display::{ArrayFormatter, FormatOptions};
+use hashbrown::HashMap;
+
+use crate::error::{CdcError, Result};
+use crate::keys::RowEncoder;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum JoinHow {
+    Inner,
+    Left,
+}
+
+impl std::str::FromStr for JoinHow {
+    type Err = CdcError;
+    fn from_str(s: &str) -> Result<Self> {
+        match s.to_ascii_lowercase().as_str() {
+            "inner" => Ok(Self::Inner),
+            "left" | "left_outer" | "leftouter" => Ok(Self::Left),
+            _ => Err(CdcError::Config(format!("lookup_how must be 'inner' or 'left', got {s:?}"))),
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct Lookup {
+    /// Batch-side join columns, paired by position with the lookup-side ones.
+    probe_columns: Vec<String>,
+    encoder: RowEncoder,
+    index: HashMap<Box<[u8]>, u32, foldhash::fast::RandomState>,
+    /// The lookup columns appended to each batch.
+    payload: RecordBatch,
+    how: JoinHow,
+}
+
+impl Lookup {
+    /// `on` pairs (batch column, lookup column). A lookup join column with the same name as its
+    /// batch column is not appended again (it would only repeat the batch's value).
+    pub fn new(table: RecordBatch, on: &[(String, String)], how: JoinHow) -> Result<Self> {
+        if on.is_empty() {
+            return Err(CdcError::Config("lookup_on must name at least one column pair".into()));
+        }
+        let build_columns = on
+            .iter()
+            .map(|(_, build)| column(&table, build, "lookup"))
+            .collect::<Result<Vec<_>>>()?;
+        let encoder = RowEncoder::new(build_columns.iter().map(|c| c.data_type().clone()).collect())?;
+        let rows = encoder.encode(&build_columns)?;
+        let mut index = HashMap::with_capacity_and_hasher(table.num_rows(), Default::default());
+        for i in 0..table.num_rows() {
+            if build_columns.iter().any(|c| c.is_null(i)) {
+                continue; // null keys never match
+            }
+            if index.insert(Box::<[u8]>::from(rows.row(i).data()), i as u32).is_some() {
+                return Err(CdcError::Config(format!(
+                    "lookup has duplicate key {} in {:?}: a lookup key must identify one row",
+                    display_row(&build_columns, i),
+                    on.iter().map(|(_, b)| b.as_str()).collect::<Vec<_>>()
+                )));
+            }
+        }
+        let keep: Vec<usize> = (0..table.num_columns())
+            .filter(|&i| {
+                let name = table.schema().field(i).name().clone();
+                !on.iter().any(|(probe, build)| *build == name && *probe == name)
+            })
+            .collect();
+        let payload = table.project(&keep)?;
+        let probe_columns = on.iter().map(|(probe, _)| probe.clone()).collect();
+        Ok(Self { probe_columns, encoder, index, payload, how })
+    }
+
+    pub fn how(&self) -> JoinHow {
+        self.how
+    }
+
+    pub fn probe_columns(&self) -> &[String] {
+        &self.probe_columns
+    }
+
+    /// The lookup row matched by each batch row (None: no match).
+    pub fn probe(&self, batch: &RecordBatch) -> Result<Vec<Option<u32>>> {
+        let columns = self
+            .probe_columns
+            .iter()
+            .map(|name| column(batch, name, "batch"))
+            .collect::<Result<Vec<_>>>()?;
+        let rows = self.encoder.encode(&columns)?;
+        Ok((0..batch.num_rows())
+            .map(|i| {
+                if columns.iter().any(|c| c.is_null(i)) {
+                    None
+                } else {
+                    self.index.get(rows.row(i).data()).copied()
+                }
+            })
+            .collect())
+    }
+
+    /// `batch` with the lookup's columns appended; rows with no match get nulls there.
+    pub fn append(&self, batch: &RecordBatch, matches: &[Option<u32>]) -> Result<RecordBatch> {
+        let indices = UInt32Array::from(matches.to_vec());
+        let mut fields: Vec<Arc<Field>> = batch.schema().fields().iter().cloned().collect();
+        let mut columns: Vec<ArrayRef> = batch.columns().to_vec();
+        for (field, values) in self.payload.schema().fields().iter().zip(self.payload.columns()) {
+            if batch.schema().column_with_name(field.name()).is_some() {
+                return Err(CdcError::Config(format!(
+                    "lookup column {:?} clashes with a batch column of the same name; rename one of them",
+                    field.name()
+                )));
+            }
+            fields.push(Arc::new(field.as_ref().clone().with_nullable(true)));
+            columns.push(take(values.as_ref(), &indices, None)?);
+        }
+        let schema: SchemaRef = Arc::new(Schema::new(fields));
+        Ok(RecordBatch::try_new(schema, columns)?)
+    }
+}
+
+fn column(batch: &RecordBatch, name: &str, side: &str) -> Result<ArrayRef> {
+    batch.column_by_name(name).cloned().ok_or_else(|| {
+        let names: Vec<_> = batch.schema().fields().iter().map(|f| f.name().clone()).collect();
+        CdcError::Config(format!("{side} has no column {name:?} (columns: {names:?})"))
+    })
+}
+
+fn display_row(columns: &[ArrayRef], row: usize) -> String {
+    let options = FormatOptions::default();
+    let values: Vec<String> = columns
+        .iter()
+        .map(|c| match ArrayFormatter::try_new(c.as_ref(), &options) {
+            Ok(f) => format!("{:?}", f.value(row).to_string()),
+            Err(_) => "?".into(),
+        })
+        .collect();
+    values.join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow::array::{Array, StringArray};
+
+    fn countries() -> RecordBatch {
+        RecordBatch::try_from_iter(vec![
+            ("code", Arc::new(StringArray::from(vec![Some("FR"), Some("CN"), None])) as ArrayRef),
+            ("country", Arc::new(StringArray::from(vec!["France", "China", "Nowhere"])) as ArrayRef),
+        ])
+        .unwrap()
+    }
+
+    #[test]
+    fn matches_and_misses() {
+        let lookup = Lookup::new(countries(), &[("cc".into(), "code".into())], JoinHow::Inner).unwrap();
+        let batch = RecordBatch::try_from_iter(vec![(
+            "cc",
+            Arc::new(StringArray::from(vec![Some("CN"), Some("XX"), None])) as ArrayRef,
+        )])
+        .unwrap();
+        let m = lookup.probe(&batch).unwrap();
+        assert_eq!(m, vec![Some(1), None, None]);
+        let out = lookup.append(&batch, &m).unwrap();
+        assert_eq!(out.num_columns(), 3);
+        let country = out.column_by_name("country").unwrap();
+        assert_eq!(country.null_count(), 2);
+    }
+
+    #[test]
+    fn duplicate_keys_are_rejected_by_name() {
+        let t = RecordBatch::try_from_iter(vec![(
+            "code",
+            Arc::new(StringArray::from(vec!["FR", "FR"])) as ArrayRef,
+        )])
+        .unwrap();
+        let err = Lookup::new(t, &[("cc".into(), "code".into())], JoinHow::Inner).unwrap_err();
+        assert!(err.to_string().contains("\"FR\""), "{err}");
+    }
+}

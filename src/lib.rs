@@ -11,6 +11,8 @@ pub mod merge;
 pub mod pipeline;
 pub mod report;
 pub mod schema;
+pub mod store;
+pub mod table;
 
 #[cfg(feature = "python")]
 mod python;

@@ -1,0 +1,39 @@
+"""cdc_rs: apply change-data-capture feeds to tables — a Rust engine over Arrow.
+
+The reference Databricks pipeline (``from_json`` → broadcast join → newest event per key →
+``MERGE``) as one picklable callable that ``foreachBatch`` takes directly and that pandas,
+polars and pyarrow notebooks call with a batch::
+
+    import cdc_rs
+    upsert = cdc_rs.batch_upsert(cdc_rs.MemoryTable(), keys=["customer_id"],
+                                 sequence_by="row_time", value_schema=SCHEMA, topic="customers",
+                                 operation_column="row_status", lookup=countries,
+                                 lookup_on={"country_code": "code"})
+    report = upsert(bronze_batch, batch_id)
+    silver = upsert.target.to_arrow()
+"""
+
+from __future__ import annotations
+
+from ._cdc_rs import __version__
+from ._json import from_json, parse_schema
+from ._report import BatchReport, reports_to_arrow
+from ._table import MemoryTable
+from ._upsert import BatchUpsert, batch_upsert
+from .exceptions import CdcError, ConfigError, DecodeError, InputError, SchemaError
+
+__all__ = [
+    "BatchReport",
+    "BatchUpsert",
+    "CdcError",
+    "ConfigError",
+    "DecodeError",
+    "InputError",
+    "MemoryTable",
+    "SchemaError",
+    "__version__",
+    "batch_upsert",
+    "from_json",
+    "parse_schema",
+    "reports_to_arrow",
+]

@@ -1,0 +1,57 @@
+"""Type stubs of the Rust extension. The public API wraps these; see ``cdc_rs``."""
+
+from typing import Any
+
+import pyarrow as pa
+
+__version__: str
+
+class TableCore:
+    """State of a :class:`cdc_rs.MemoryTable`: rows, per-key sequences and tombstones."""
+
+    def __init__(self) -> None: ...
+    def __len__(self) -> int: ...
+    @property
+    def last_batch_id(self) -> int | None: ...
+    @property
+    def keys_tracked(self) -> int: ...
+    def to_arrow(self) -> pa.Table:
+        """The live rows."""
+    def state(self) -> pa.Table | None:
+        """Per-key bookkeeping: ``key.*``, ``sequence.*`` and ``row`` (null = tombstone)."""
+    @staticmethod
+    def restore(rows: Any, state: Any, last_batch_id: int | None = None) -> TableCore:
+        """Rebuild from ``to_arrow()`` and ``state()``."""
+    def mark_applied(self, batch_id: int) -> None:
+        """Record a batch id as applied without changes."""
+
+class Pipeline:
+    """A validated ``batch_upsert`` configuration; the lookup is hashed once here."""
+
+    def __init__(
+        self,
+        *,
+        keys: list[str],
+        sequence_by: list[str],
+        value_schema: str | None = None,
+        value_column: str = "value",
+        topic: str | None = None,
+        topic_column: str = "topic",
+        operation_column: str | None = None,
+        upsert_operations: list[str] = ...,
+        delete_operations: list[str] = ...,
+        lookup: Any = None,
+        lookup_on: list[tuple[str, str]] = ...,
+        lookup_how: str = "inner",
+        columns: list[str] | None = None,
+        except_columns: list[str] = ...,
+        time_zone: str = "UTC",
+    ) -> None: ...
+    def run(self, batch: Any, batch_id: int, table: TableCore) -> tuple[dict[str, int], bool, pa.Table | None]:
+        """Apply one micro-batch: (counters, skipped_replay, rejected rows or None)."""
+
+def from_json(values: Any, schema: str, mode: str = "PERMISSIVE", time_zone: str = "UTC") -> pa.StructArray:
+    """Spark's ``from_json`` over string or binary values."""
+
+def parse_schema(ddl: str) -> pa.Schema:
+    """The Arrow schema of a Spark DDL string."""

@@ -1,0 +1,36 @@
+"""Turn what users hand us (pyarrow, polars, duckdb, pandas, PySpark…) into Arrow."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def as_arrow(data: Any) -> Any:
+    """An object Rust can read through the Arrow PyCapsule interface, zero-copy where possible.
+
+    pandas goes through ``pyarrow.Table.from_pandas`` (without its index) and a PySpark
+    DataFrame through ``toArrow()``; anything exporting ``__arrow_c_stream__`` or
+    ``__arrow_c_array__`` (pyarrow, polars, arro3, duckdb results) is passed as is.
+    """
+    if _is_pandas(data):
+        import pyarrow as pa
+
+        return pa.Table.from_pandas(data, preserve_index=False)
+    if _is_spark(data):
+        return data.toArrow()
+    if hasattr(data, "__arrow_c_stream__") or hasattr(data, "__arrow_c_array__"):
+        return data
+    if hasattr(data, "arrow") and callable(data.arrow):  # duckdb relations of older versions
+        return data.arrow()
+    raise TypeError(
+        f"expected Arrow data (pyarrow, polars, duckdb…), a pandas or a PySpark DataFrame; "
+        f"got {type(data).__module__}.{type(data).__qualname__}"
+    )
+
+
+def _is_pandas(data: Any) -> bool:
+    return type(data).__module__.startswith("pandas") and hasattr(data, "to_numpy")
+
+
+def _is_spark(data: Any) -> bool:
+    return type(data).__module__.startswith("pyspark") and hasattr(data, "toArrow")

@@ -1,0 +1,191 @@
+"""``batch_upsert``: the reference notebook's ``foreachBatch`` function, in Rust."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from html import escape
+from typing import Any, Protocol
+
+import pyarrow as pa
+
+from . import _cdc_rs
+from ._input import as_arrow
+from ._report import BatchReport
+from ._table import MemoryTable
+
+
+class Target(Protocol):
+    """What ``batch_upsert`` writes to: :class:`MemoryTable`, or a durable table."""
+
+    def _apply(self, pipeline: Any, batch: Any, batch_id: int) -> tuple[dict[str, int], bool, pa.Table | None]: ...
+
+
+class BatchUpsert:
+    """A configured upsert: call it with ``(micro_batch, batch_id)``, as ``foreachBatch`` does.
+
+    Built by :func:`batch_upsert`. Picklable (pickle and cloudpickle): the copy carries its
+    configuration and a copy of its target. Calls on one target are serialised.
+    """
+
+    def __init__(self, target: Target, config: dict[str, Any]) -> None:
+        self._target = target
+        self._config = config
+        self._pipeline = _build_pipeline(config)
+
+    @property
+    def target(self) -> Target:
+        """The table this upsert writes to."""
+        return self._target
+
+    def __call__(self, micro_batch: Any, batch_id: int) -> BatchReport:
+        """Apply one micro-batch to the target.
+
+        Args:
+            micro_batch: pyarrow Table/RecordBatch/RecordBatchReader, polars, duckdb, pandas or
+                PySpark DataFrame — bronze rows when ``value_schema`` is set, else parsed rows.
+            batch_id: increasing batch number; an id at or below the last applied one is
+                skipped (a retried ``foreachBatch`` changes nothing).
+
+        Returns:
+            A :class:`BatchReport` accounting for every input row.
+        """
+        started = time.perf_counter()
+        counts, skipped, rejected = self._target._apply(self._pipeline, as_arrow(micro_batch), int(batch_id))
+        report = BatchReport(
+            batch_id=int(batch_id),
+            skipped_replay=skipped,
+            seconds=time.perf_counter() - started,
+            **counts,
+        )
+        if rejected is not None:
+            object.__setattr__(report, "rejected", rejected)
+        return report
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (BatchUpsert, (self._target, self._config))
+
+    def __repr__(self) -> str:
+        shown = {k: v for k, v in self._config.items() if k != "lookup" and v not in (None, (), [])}
+        args = ", ".join(f"{k}={v!r}" for k, v in shown.items())
+        return f"BatchUpsert({self._target!r}, {args})"
+
+    def _repr_html_(self) -> str:
+        rows = "".join(
+            f"<tr><td>{escape(k)}</td><td><code>{escape(repr(v))}</code></td></tr>"
+            for k, v in self._config.items()
+            if k != "lookup" and v not in (None, (), [])
+        )
+        return f"<div><strong>BatchUpsert</strong> → {escape(repr(self._target))}<table>{rows}</table></div>"
+
+
+def batch_upsert(
+    target: Target | None = None,
+    *,
+    keys: str | Sequence[str],
+    sequence_by: str | Sequence[str],
+    value_schema: str | None = None,
+    topic: str | None = None,
+    operation_column: str | None = None,
+    upsert_operations: Sequence[str] = ("insert", "update"),
+    delete_operations: Sequence[str] = (),
+    lookup: Any = None,
+    lookup_on: Mapping[str, str] | Sequence[tuple[str, str]] | str | None = None,
+    lookup_how: str = "inner",
+    columns: Sequence[str] | None = None,
+    except_column_list: Sequence[str] | None = None,
+    time_zone: str = "UTC",
+    value_column: str = "value",
+    topic_column: str = "topic",
+) -> BatchUpsert:
+    """Build the CDC upsert of the reference notebook: parse, enrich, keep the newest event
+    per key, and merge it into ``target``.
+
+    Args:
+        target: the silver table (default: a new :class:`MemoryTable`).
+        keys: key column(s) identifying a row.
+        sequence_by: column(s) ordering events, compared left to right; the newest wins, and
+            among equal sequences the earliest-arriving event.
+        value_schema: a Spark DDL schema; when set, batches are bronze rows whose ``value``
+            holds JSON, decoded like Spark's ``from_json`` (PERMISSIVE). Malformed values are
+            rejected with reason ``malformed_json``.
+        topic: keep only bronze rows of this topic (others are counted as ``other_topics``).
+        operation_column: column holding the operation (e.g. ``row_status``); without it every
+            row is an upsert.
+        upsert_operations: operations applied as insert-or-update.
+        delete_operations: operations applied as deletes (leaving a tombstone).
+        lookup: a small table joined to every upsert (a broadcast join), hashed once here.
+        lookup_on: ``{batch_column: lookup_column}`` (or one name for both sides).
+        lookup_how: ``"inner"`` (a miss rejects the row: ``lookup_miss``) or ``"left"``.
+        columns: target columns, by name (default: every column of the enriched rows).
+        except_column_list: or every column but these.
+        time_zone: zone of timestamps written without an offset.
+        value_column: bronze column holding the JSON (default ``value``).
+        topic_column: bronze column holding the topic (default ``topic``).
+
+    Returns:
+        A picklable :class:`BatchUpsert`, callable as ``upsert(micro_batch, batch_id)``.
+
+    Raises:
+        ConfigError: an option that cannot work (e.g. duplicate lookup keys, naming the key).
+        SchemaError: ``value_schema`` does not parse.
+
+    Example:
+        >>> import cdc_rs, pyarrow as pa
+        >>> upsert = cdc_rs.batch_upsert(keys="id", sequence_by="ts",
+        ...                              operation_column="op", delete_operations=["delete"])
+        >>> batch = pa.table({"id": [1, 1, 2], "ts": [1, 2, 1],
+        ...                   "op": ["insert", "update", "insert"], "v": ["a", "b", "c"]})
+        >>> upsert(batch, 0).inserted
+        2
+        >>> upsert.target.to_arrow().sort_by("id").column("v").to_pylist()
+        ['b', 'c']
+    """
+    if columns is not None and except_column_list is not None:
+        from .exceptions import ConfigError
+
+        raise ConfigError("give columns or except_column_list, not both")
+    config = {
+        "keys": _names(keys),
+        "sequence_by": _names(sequence_by),
+        "value_schema": value_schema,
+        "topic": topic,
+        "operation_column": operation_column,
+        "upsert_operations": list(upsert_operations),
+        "delete_operations": list(delete_operations),
+        "lookup": None if lookup is None else pa.table(as_arrow(lookup)),
+        "lookup_on": _pairs(lookup_on),
+        "lookup_how": lookup_how,
+        "columns": None if columns is None else list(columns),
+        "except_column_list": list(except_column_list or ()),
+        "time_zone": time_zone,
+        "value_column": value_column,
+        "topic_column": topic_column,
+    }
+    return BatchUpsert(MemoryTable() if target is None else target, config)
+
+
+def _build_pipeline(config: dict[str, Any]) -> Any:
+    c = dict(config)
+    c["except_columns"] = c.pop("except_column_list")
+    if c["operation_column"] is None:
+        c["upsert_operations"] = []
+    if c["lookup"] is not None and not c["lookup_on"]:
+        from .exceptions import ConfigError
+
+        raise ConfigError("lookup needs lookup_on, e.g. {'country_code': 'code'}")
+    return _cdc_rs.Pipeline(**c)
+
+
+def _names(value: str | Sequence[str]) -> list[str]:
+    return [value] if isinstance(value, str) else list(value)
+
+
+def _pairs(on: Mapping[str, str] | Sequence[tuple[str, str]] | str | None) -> list[tuple[str, str]]:
+    if on is None:
+        return []
+    if isinstance(on, str):
+        return [(on, on)]
+    if isinstance(on, Mapping):
+        return list(on.items())
+    return [(a, b) for a, b in on]

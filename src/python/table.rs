@@ -1,0 +1,81 @@
+//! The embedded target's state, held for the Python `cdc_rs.MemoryTable`.
+use std::sync::Arc;
+
+use arrow::datatypes::Schema;
+use arrow::record_batch::RecordBatch;
+use pyo3::prelude::*;
+use pyo3_arrow::input::AnyRecordBatch;
+use pyo3_arrow::PyTable;
+
+use super::errors::IntoPyResult;
+use crate::error::CdcError;
+use crate::table::MemoryTable;
+
+#[pyclass(module = "cdc_rs._cdc_rs")]
+#[derive(Default)]
+pub struct TableCore {
+    pub inner: MemoryTable,
+}
+
+fn to_pyarrow(py: Python<'_>, batch: Option<RecordBatch>) -> PyResult<Py<PyAny>> {
+    let batch = batch.unwrap_or_else(|| RecordBatch::new_empty(Arc::new(Schema::empty())));
+    let schema = batch.schema();
+    Ok(PyTable::try_new(vec![batch], schema)?.into_pyarrow(py)?.unbind())
+}
+
+fn one_batch(input: AnyRecordBatch) -> PyResult<RecordBatch> {
+    let table = input.into_table()?;
+    let (batches, schema) = table.into_inner();
+    Ok(arrow::compute::concat_batches(&schema, &batches).map_err(CdcError::from).py()?)
+}
+
+#[pymethods]
+impl TableCore {
+    #[new]
+    fn new() -> Self {
+        Self::default()
+    }
+
+    fn __len__(&self) -> usize {
+        self.inner.len()
+    }
+
+    #[getter]
+    fn last_batch_id(&self) -> Option<i64> {
+        self.inner.last_batch_id()
+    }
+
+    #[getter]
+    fn keys_tracked(&self) -> usize {
+        self.inner.keys_tracked()
+    }
+
+    /// The live rows as a pyarrow Table.
+    fn to_arrow(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        let batch = py.detach(|| self.inner.to_batch()).py()?;
+        to_pyarrow(py, batch)
+    }
+
+    /// Per-key bookkeeping (keys, sequences, row or tombstone) as a pyarrow Table, or None.
+    fn state(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
+        match py.detach(|| self.inner.state_batch()).py()? {
+            None => Ok(None),
+            batch => Ok(Some(to_pyarrow(py, batch)?)),
+        }
+    }
+
+    /// Rebuilds a table from `to_arrow()` and `state()` (pickling, durable targets).
+    #[staticmethod]
+    #[pyo3(signature = (rows, state, last_batch_id=None))]
+    fn restore(rows: AnyRecordBatch, state: AnyRecordBatch, last_batch_id: Option<i64>) -> PyResult<Self> {
+        let rows = one_batch(rows)?;
+        let state = one_batch(state)?;
+        let inner = MemoryTable::restore(rows, &state, last_batch_id).py()?;
+        Ok(Self { inner })
+    }
+
+    /// Records a batch id as applied without changes.
+    fn mark_applied(&mut self, batch_id: i64) {
+        self.inner.mark_applied(batch_id);
+    }
+}

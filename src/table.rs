@@ -1,0 +1,271 @@
+//! The embedded target: rows in a `RowStore`, per-key state in a `KeyState`, and the id of
+//! the last batch applied (for exactly-once replays).
+use std::sync::Arc;
+
+use arrow::array::{Array, ArrayRef, BinaryArray, RecordBatch, UInt32Array};
+use arrow::compute::take;
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use arrow::row::Rows;
+
+use crate::error::{CdcError, Result};
+use crate::keys::RowEncoder;
+use crate::merge::{Action, KeyState, MergeCounts};
+use crate::store::RowStore;
+
+/// Winning events of one batch, ready to merge: encoded keys and sequences, and the rows
+/// (target columns) to write for upserts.
+pub struct Changes {
+    pub keys: Rows,
+    pub sequences: Rows,
+    pub rows: RecordBatch,
+    pub is_delete: Vec<bool>,
+}
+
+/// How keys and sequences are identified; fixed by the first batch.
+#[derive(Clone, Debug)]
+pub struct Layout {
+    pub key_fields: Vec<Field>,
+    pub sequence_fields: Vec<Field>,
+    pub keys: RowEncoder,
+    pub sequences: RowEncoder,
+}
+
+impl Layout {
+    pub fn new(key_fields: Vec<Field>, sequence_fields: Vec<Field>) -> Result<Self> {
+        let types = |fs: &[Field]| fs.iter().map(|f| f.data_type().clone()).collect::<Vec<_>>();
+        Ok(Self {
+            keys: RowEncoder::new(types(&key_fields))?,
+            sequences: RowEncoder::new(types(&sequence_fields))?,
+            key_fields,
+            sequence_fields,
+        })
+    }
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct MemoryTable {
+    store: Option<RowStore>,
+    layout: Option<Layout>,
+    state: KeyState,
+    last_batch_id: Option<i64>,
+}
+
+impl MemoryTable {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn len(&self) -> usize {
+        self.store.as_ref().map_or(0, RowStore::live_rows)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn schema(&self) -> Option<&SchemaRef> {
+        self.store.as_ref().map(RowStore::schema)
+    }
+
+    pub fn layout(&self) -> Option<&Layout> {
+        self.layout.as_ref()
+    }
+
+    pub fn last_batch_id(&self) -> Option<i64> {
+        self.last_batch_id
+    }
+
+    /// Keys ever seen, tombstones included.
+    pub fn keys_tracked(&self) -> usize {
+        self.state.len()
+    }
+
+    /// Fixes the row schema and key layout on the first batch; later batches must agree.
+    pub fn bind(&mut self, schema: &SchemaRef, layout: Layout) -> Result<()> {
+        match &self.store {
+            None => self.store = Some(RowStore::new(schema.clone())),
+            Some(store) => {
+                let names = |s: &Schema| s.fields().iter().map(|f| f.name().clone()).collect::<Vec<_>>();
+                if names(store.schema()) != names(schema) {
+                    return Err(CdcError::Config(format!(
+                        "target already holds columns {:?}; this batch would write {:?}",
+                        names(store.schema()),
+                        names(schema)
+                    )));
+                }
+            }
+        }
+        if self.layout.is_none() {
+            self.layout = Some(layout);
+        }
+        Ok(())
+    }
+
+    /// The action each change would take; the table is not modified.
+    pub fn plan(&self, changes: &Changes) -> Vec<Action> {
+        (0..changes.keys.num_rows())
+            .map(|i| {
+                self.state.decide(
+                    changes.keys.row(i).data(),
+                    changes.sequences.row(i).data(),
+                    changes.is_delete[i],
+                )
+            })
+            .collect()
+    }
+
+    /// Applies a plan made by `plan` on this same state, and records `batch_id`.
+    pub fn apply(&mut self, changes: &Changes, actions: &[Action], batch_id: i64) -> Result<MergeCounts> {
+        let store = self
+            .store
+            .as_mut()
+            .ok_or_else(|| CdcError::Config("target has no schema yet; bind it first".into()))?;
+        let written: Vec<u32> = (0..actions.len() as u32)
+            .filter(|&i| matches!(actions[i as usize], Action::Insert | Action::Update { .. }))
+            .collect();
+        let rows = take_rows(&changes.rows, &written, store.schema())?;
+        let first = store.append(rows);
+        let mut counts = MergeCounts::default();
+        let mut next_row = first;
+        for (i, &action) in actions.iter().enumerate() {
+            counts.count(action);
+            let (key, sequence) = (changes.keys.row(i).data(), changes.sequences.row(i).data());
+            match action {
+                Action::Insert | Action::Update { .. } => {
+                    if let Action::Update { row } = action {
+                        store.retire(row);
+                    }
+                    self.state.set(key, sequence, Some(next_row));
+                    next_row += 1;
+                }
+                Action::Delete { row } => {
+                    store.retire(row);
+                    self.state.set(key, sequence, None);
+                }
+                Action::Tombstone => self.state.set(key, sequence, None),
+                Action::Stale => {}
+            }
+        }
+        if let Some(moved) = store.compact_if_sparse()? {
+            self.state.renumber_rows(&moved);
+        }
+        self.last_batch_id = Some(batch_id);
+        Ok(counts)
+    }
+
+    /// Records a batch that changed nothing (e.g. an empty micro-batch).
+    pub fn mark_applied(&mut self, batch_id: i64) {
+        self.last_batch_id = Some(batch_id);
+    }
+
+    pub fn to_batch(&self) -> Result<Option<RecordBatch>> {
+        self.store.as_ref().map(RowStore::to_batch).transpose()
+    }
+
+    /// Per-key bookkeeping as columns: `key.<name>…`, `sequence.<name>…`, `row` (null for a
+    /// tombstone; else the row's position in `to_batch()`).
+    pub fn state_batch(&self) -> Result<Option<RecordBatch>> {
+        let (Some(layout), Some(store)) = (&self.layout, &self.store) else {
+            return Ok(None);
+        };
+        // Row positions in `to_batch()` order: rank of each live store row.
+        let live_rank = store.live_ranks();
+        let mut keys = Vec::with_capacity(self.state.len());
+        let mut sequences = Vec::with_capacity(self.state.len());
+        let mut rows = Vec::with_capacity(self.state.len());
+        for (key, slot) in self.state.iter() {
+            keys.push(key);
+            sequences.push(&*slot.sequence);
+            rows.push(slot.row.map(|r| live_rank[r as usize]));
+        }
+        let mut fields = Vec::new();
+        let mut columns = layout.keys.decode(keys)?;
+        columns.extend(layout.sequences.decode(sequences)?);
+        for f in &layout.key_fields {
+            fields.push(f.clone().with_name(format!("key.{}", f.name())).with_nullable(true));
+        }
+        for f in &layout.sequence_fields {
+            fields.push(f.clone().with_name(format!("sequence.{}", f.name())).with_nullable(true));
+        }
+        fields.push(Field::new("row", DataType::UInt32, true));
+        columns.push(Arc::new(UInt32Array::from(rows)));
+        Ok(Some(RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)?))
+    }
+
+    /// Rebuilds a table from `to_batch()` rows and a `state_batch()`.
+    pub fn restore(rows: RecordBatch, state: &RecordBatch, last_batch_id: Option<i64>) -> Result<Self> {
+        let bad = |what: &str| CdcError::Input(format!("cannot restore table state: {what}"));
+        let schema = state.schema();
+        let pick = |prefix: &str| -> (Vec<Field>, Vec<ArrayRef>) {
+            schema
+                .fields()
+                .iter()
+                .zip(state.columns())
+                .filter_map(|(f, c)| {
+                    let name = f.name().strip_prefix(prefix)?;
+                    Some((f.as_ref().clone().with_name(name), c.clone()))
+                })
+                .unzip()
+        };
+        let (key_fields, key_columns) = pick("key.");
+        let (sequence_fields, sequence_columns) = pick("sequence.");
+        let row = state
+            .column_by_name("row")
+            .and_then(|c| c.as_any().downcast_ref::<UInt32Array>())
+            .ok_or_else(|| bad("no UInt32 column 'row'"))?;
+        if key_fields.is_empty() || sequence_fields.is_empty() {
+            return Err(bad("no key.* or sequence.* columns"));
+        }
+        let layout = Layout::new(key_fields, sequence_fields)?;
+        let keys = layout.keys.encode(&key_columns)?;
+        let sequences = layout.sequences.encode(&sequence_columns)?;
+        let mut table = MemoryTable::new();
+        let mut store = RowStore::new(rows.schema());
+        let live = rows.num_rows() as u32;
+        store.append(rows);
+        for i in 0..state.num_rows() {
+            let r = (!row.is_null(i)).then(|| row.value(i));
+            if r.is_some_and(|r| r >= live) {
+                return Err(bad("row position out of range"));
+            }
+            table.state.set(keys.row(i).data(), sequences.row(i).data(), r);
+        }
+        table.store = Some(store);
+        table.layout = Some(layout);
+        table.last_batch_id = last_batch_id;
+        Ok(table)
+    }
+}
+
+/// `rows` at `indices`, cast to the target's column types where a batch differs.
+fn take_rows(rows: &RecordBatch, indices: &[u32], schema: &SchemaRef) -> Result<RecordBatch> {
+    let indices = UInt32Array::from(indices.to_vec());
+    let columns = schema
+        .fields()
+        .iter()
+        .map(|field| {
+            let column = rows.column_by_name(field.name()).ok_or_else(|| {
+                CdcError::Input(format!("batch has no column {:?} for the target", field.name()))
+            })?;
+            let taken = take(column.as_ref(), &indices, None)?;
+            if taken.data_type() == field.data_type() {
+                Ok(taken)
+            } else {
+                arrow::compute::cast(&taken, field.data_type()).map_err(|e| {
+                    CdcError::Input(format!(
+                        "column {:?} is {} in this batch but {} in the target: {e}",
+                        field.name(),
+                        taken.data_type(),
+                        field.data_type()
+                    ))
+                })
+            }
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(RecordBatch::try_new(schema.clone(), columns)?)
+}
+
+/// Turns an encoded-bytes column back into rows for a layout (used by tests and restore).
+pub fn binary_rows(encoder: &RowEncoder, bytes: &BinaryArray) -> Result<Vec<ArrayRef>> {
+    encoder.decode(bytes.iter().flatten())
+}
