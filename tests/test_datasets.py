@@ -81,13 +81,21 @@ def test_batch_sizes_sum_to_events(events: int, batches: int):
     assert sum(len(b) for b in ds.bronze) == events
 
 
-def test_arrival_order_and_kafka_offsets(ds: Bookstore):
-    t = ds.bronze_table()
-    ts = t.column("timestamp").cast(pa.int64()).to_numpy()
-    assert (ts[1:] >= ts[:-1]).all()
-    df = t.select(["topic", "partition", "offset"]).to_pandas()
-    for _, g in df.groupby(["topic", "partition"]):
+def test_kafka_layout_offsets_and_timestamps(ds: Bookstore):
+    """Within a topic-partition, records come in offset order 0, 1, 2, ... with
+    non-decreasing timestamps, across all micro-batches; a batch holds whole time slices."""
+    df = ds.bronze_table().select(["topic", "partition", "offset", "timestamp"]).to_pandas()
+    for _, g in df.groupby(["topic", "partition"], sort=False):
         assert g["offset"].tolist() == list(range(len(g)))
+        assert g["timestamp"].is_monotonic_increasing
+    ends = [b["timestamp"].to_pandas().max() for b in ds.bronze]
+    begins = [b["timestamp"].to_pandas().min() for b in ds.bronze]
+    assert all(e <= b for e, b in zip(ends, begins[1:]))
+
+
+def test_customer_keys_partitioned(ds: Bookstore):
+    t = ds.bronze_table().filter(pc.field("topic") == "customers").to_pandas()
+    assert (t.dropna(subset=["key"]).groupby("key")["partition"].nunique() == 1).all()
 
 
 def test_topic_proportions(ds: Bookstore):

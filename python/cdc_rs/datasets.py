@@ -297,31 +297,20 @@ def bookstore(
     n_cust_events = len(positions[0])
     n_customers = customers if customers is not None else events // 10
     n_customers = max(1, min(n_customers, n_cust_events)) if n_cust_events else 0
-    cust, signup_ms = _customers_feed(rng, arrival_ms[positions[0]], n_customers, rates)
-    orders = _orders_feed(rng, arrival_ms[positions[1]], signup_ms, rates)
-    books = _books_feed(rng, arrival_ms[positions[2]], rates)
-
-    order = np.concatenate(positions)
-    to_arrival = np.empty(events, dtype=np.int64)
-    to_arrival[order] = np.arange(events)
-    feeds = [cust, orders, books]
-    key = _assemble(feeds, "key", to_arrival)
-    value = _assemble(feeds, "value", to_arrival)
-    partition = np.concatenate([f.partition for f in feeds])[to_arrival]
-
-    table = pa.table(
-        [
-            key,
-            value,
-            pa.array(TOPICS).take(topic),
-            pa.array(partition, pa.int32()),
-            pa.array(_kafka_offsets(topic, partition), pa.int64()),
-            pa.array(arrival_ms, pa.int64()).cast(pa.timestamp("ms", tz="UTC")),
-        ],
-        schema=BRONZE_SCHEMA,
-    )
     bounds = np.linspace(0, events, batches + 1).round().astype(np.int64)
-    bronze = [table.slice(a, b - a) for a, b in zip(bounds[:-1], bounds[1:])]
+    batch = np.repeat(np.arange(batches), np.diff(bounds))  # micro-batch of each event
+    cust, signup_ms = _customers_feed(rng, arrival_ms[positions[0]], batch[positions[0]],
+                                      n_customers, rates)
+    orders = _orders_feed(rng, arrival_ms[positions[1]], batch[positions[1]], signup_ms, rates)
+    books = _books_feed(rng, arrival_ms[positions[2]], batch[positions[2]], rates)
+
+    feeds = [f.table(name) for f, name in zip([cust, orders, books], TOPICS)]
+    sizes = np.stack([np.bincount(batch[p], minlength=batches) for p in positions])
+    starts = np.cumsum(sizes, axis=1) - sizes
+    bronze = [
+        pa.concat_tables([f.slice(starts[t, b], sizes[t, b]) for t, f in enumerate(feeds)])
+        for b in range(batches)
+    ]
     return Bookstore(bronze=bronze, country_lookup=country_lookup(),
                      customers=n_customers, seed=seed)
 
@@ -331,32 +320,45 @@ def bookstore(
 
 @dataclass
 class _Feed:
-    """One topic's records, in that topic's arrival order."""
+    """One topic's records laid out as Spark's Kafka source lands them in the bronze table:
+    by micro-batch, then partition, then offset (see :func:`_kafka_layout`)."""
 
     key: pa.Array  # binary
     value: pa.Array  # binary
-    partition: np.ndarray  # int32
-    bad_at: np.ndarray  # positions whose value is replaced by the malformed one in ``bad``
-    bad: pa.Array  # binary
+    partition: np.ndarray
+    offset: np.ndarray
+    arrival_ms: np.ndarray
+
+    def table(self, topic: str) -> pa.Table:
+        """The records as a bronze table of :data:`BRONZE_SCHEMA`."""
+        n = len(self.value)
+        return pa.table(
+            [
+                self.key,
+                self.value,
+                pa.array([topic]).take(pa.array(np.zeros(n, np.int64))),
+                pa.array(self.partition, pa.int32()),
+                pa.array(self.offset, pa.int64()),
+                pa.array(self.arrival_ms, pa.int64()).cast(pa.timestamp("ms", tz="UTC")),
+            ],
+            schema=BRONZE_SCHEMA,
+        )
 
 
-def _feed(key: pa.Array, value: pa.Array, partition: np.ndarray,
-          corrupted: tuple[np.ndarray, pa.Array]) -> _Feed:
-    return _Feed(key, value, partition, *corrupted)
+def _kafka_layout(partition: np.ndarray, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Where a topic's records (given in arrival order) go in the bronze table.
 
+    Kafka keeps order only within a partition, and Spark's Kafka source reads a micro-batch
+    one topic-partition at a time, so records are laid out by micro-batch, then partition,
+    then arrival.
 
-def _assemble(feeds: list[_Feed], column: str, to_arrival: np.ndarray) -> pa.Array:
-    """One column of all feeds in arrival order (malformed patches applied), in one take."""
-    if column == "key":
-        return pa.chunked_array([f.key for f in feeds], pa.binary()).take(to_arrival).combine_chunks()
-    sizes = [len(f.value) for f in feeds]
-    index = np.arange(sum(sizes), dtype=np.int64)
-    base, bad_base = np.cumsum([0] + sizes), sum(sizes)
-    for f, b in zip(feeds, base):
-        index[b + f.bad_at] = bad_base + np.arange(len(f.bad_at))
-        bad_base += len(f.bad_at)
-    parts = [f.value for f in feeds] + [f.bad for f in feeds]
-    return pa.chunked_array(parts, pa.binary()).take(index[to_arrival]).combine_chunks()
+    Returns:
+        ``(order, offset)``: the arrival indices in layout order, and each record's Kafka
+        offset (its rank in its partition), in layout order.
+    """
+    order = np.lexsort((np.arange(len(partition)), partition, batch))
+    rank, _, _ = _group_ranks(partition)
+    return order, rank[order]
 
 
 def _join(*pieces: pa.Array | str) -> pa.Array:
@@ -396,12 +398,6 @@ def _group_ranks(group: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]
     prev[order[1:][same]] = order[:-1][same]
     nxt[order[:-1][same]] = order[1:][same]
     return rank, prev, nxt
-
-
-def _kafka_offsets(topic: np.ndarray, partition: np.ndarray) -> np.ndarray:
-    """Per (topic, partition) consecutive offsets 0, 1, 2, ... in arrival order."""
-    rank, _, _ = _group_ranks(topic.astype(np.int64) * 64 + partition)
-    return rank
 
 
 def _increasing_within(group: np.ndarray, values: np.ndarray) -> np.ndarray:
@@ -571,8 +567,8 @@ def _city_json() -> tuple[pa.Array, int]:
     return pa.array(out), len(_CITIES)
 
 
-def _customers_feed(rng: np.random.Generator, arrival_ms: np.ndarray, n: int,
-                    rates: Anomalies) -> tuple[_Feed, np.ndarray]:
+def _customers_feed(rng: np.random.Generator, arrival_ms: np.ndarray, batch: np.ndarray,
+                    n: int, rates: Anomalies) -> tuple[_Feed, np.ndarray]:
     """The customers topic: one JSON value per event, see :func:`bookstore`.
 
     Returns:
@@ -580,9 +576,9 @@ def _customers_feed(rng: np.random.Generator, arrival_ms: np.ndarray, n: int,
     """
     m = len(arrival_ms)
     if m == 0:
-        empty = pa.array([], pa.binary())
         nothing = np.zeros(0, np.int64)
-        return _Feed(empty, empty, nothing.astype(np.int32), nothing, empty), nothing
+        empty = pa.array([], pa.binary())
+        return _Feed(empty, empty, nothing, nothing, nothing), nothing
     cust = _signup_customers(rng, m, n)
     rank, prev, nxt = _group_ranks(cust)
     first, last = rank == 0, nxt < 0
@@ -623,6 +619,9 @@ def _customers_feed(rng: np.random.Generator, arrival_ms: np.ndarray, n: int,
     src = np.arange(m)
     back = (rng.random(len(replay)) * np.minimum(replay, 5_000)).astype(np.int64)
     src[replay] = replay - 1 - back
+    partition = cust[src] % _PARTITIONS[0]
+    order, offset = _kafka_layout(partition, batch)
+    src = src[order]  # from here on, everything is in bronze layout order
     ids = pa.concat_arrays([prof["id_json"], pa.array(['{"customer_id":null,', "{"])])
     emails = pa.concat_arrays([prof["emails"], pa.array(['"email":null,', ""])])
     streets = pa.concat_arrays([prof["streets"], pa.array(['"street":null,', ""])])
@@ -637,9 +636,8 @@ def _customers_feed(rng: np.random.Generator, arrival_ms: np.ndarray, n: int,
     ).cast(pa.binary())
     key = pc.if_else(pa.array(null_key[src]), pa.scalar(None, pa.binary()),
                      _pick(prof["id"], cust[src]).cast(pa.binary()))
-    partition = (cust[src] % _PARTITIONS[0]).astype(np.int32)
-    feed = _feed(key, value, partition,
-                 _corrupt(rng, value, np.flatnonzero(role == _ROLE_MALFORMED)))
+    value = _corrupt(rng, value, role[order] == _ROLE_MALFORMED)
+    feed = _Feed(key, value, partition[order], offset, arrival_ms[order])
     return feed, arrival_ms[first][np.argsort(cust[first])]
 
 
@@ -655,45 +653,39 @@ _GARBAGE = ["customer updated", "ERROR 502 Bad Gateway", "<html><body>503</body>
             "C00042,jdoe@example.com,John,Doe"]
 
 
-def _corrupt(rng: np.random.Generator, value: pa.Array,
-             where: np.ndarray) -> tuple[np.ndarray, pa.Array]:
-    """Malformed replacements for ``value[where]``: truncated JSON, plain text, empty
-    strings and invalid UTF-8 (about a quarter each).
-
-    Returns:
-        ``(positions, replacements)`` (the positions reordered to match).
-    """
+def _corrupt(rng: np.random.Generator, value: pa.Array, mask: np.ndarray) -> pa.Array:
+    """``value`` with the masked entries made malformed: truncated JSON, plain text, empty
+    strings and invalid UTF-8 (about a quarter each)."""
+    where = np.flatnonzero(mask)
     if len(where) == 0:
-        return np.zeros(0, np.int64), pa.array([], pa.binary())
+        return value
     kind = rng.permutation(len(where)) % 4
-    bad = []
-    for k in range(4):
-        orig = value.take(pa.array(where[kind == k], pa.int64()))
-        count = len(orig)
-        if k == 0:  # truncated mid-way
-            bad.append(pc.binary_slice(orig, 0, 37))
-        elif k == 1:  # plain text
-            bad.append(_pick(_GARBAGE, rng.integers(0, len(_GARBAGE), count)).cast(pa.binary()))
-        elif k == 2:  # empty value
-            bad.append(pa.array([b""] * count, pa.binary()))
-        else:  # a Latin-1 byte in a JSON document, or a stray UTF-16 byte-order mark
-            latin1 = pc.replace_substring(orig, pattern=b'"city":"', replacement=b'"city":"S\xe9')
-            bom = pc.binary_join_element_wise(pa.scalar(b"\xff\xfe"), orig, b"")
-            bad.append(pc.if_else(pc.equal(latin1, orig), bom, latin1))
-    order = np.concatenate([where[kind == k] for k in range(4)])
-    return order, pa.concat_arrays(bad)
+    orig = value.take(pa.array(where, pa.int64()))
+    truncated = pc.binary_slice(orig, 0, 37)
+    text = _pick(_GARBAGE, rng.integers(0, len(_GARBAGE), len(where))).cast(pa.binary())
+    empty = pa.array([b""] * len(where), pa.binary())
+    # a Latin-1 byte in a JSON document, or else a stray UTF-16 byte-order mark
+    latin1 = pc.replace_substring(orig, pattern=b'"city":"', replacement=b'"city":"S\xe9')
+    bom = pc.binary_join_element_wise(pa.scalar(b"\xff\xfe"), orig, b"")
+    bad_bytes = pc.if_else(pc.equal(latin1, orig), bom, latin1)
+    choices = pa.StructArray.from_arrays([truncated, text, empty, bad_bytes], list("abcd"))
+    bad = pc.choose(pa.array(kind, pa.int8()), *choices.flatten())
+    return pc.replace_with_mask(value, pa.array(mask), bad)
 
 
 # ---------------------------------------------------------------------- orders, books
 
 
-def _orders_feed(rng: np.random.Generator, arrival_ms: np.ndarray, signup_ms: np.ndarray,
-                 rates: Anomalies) -> _Feed:
+def _orders_feed(rng: np.random.Generator, arrival_ms: np.ndarray, batch: np.ndarray,
+                 signup_ms: np.ndarray, rates: Anomalies) -> _Feed:
     """The orders topic: each order has 1-3 books, quantity/total consistent with them,
-    placed by a customer who signed up before (``signup_ms``: sorted sign-up times)."""
+    placed by a customer who had signed up (``signup_ms``: sorted sign-up times)."""
     m = len(arrival_ms)
-    oid = _str(np.arange(1, m + 1)).cast(pa.string())
-    oid = pc.utf8_lpad(oid, 15, "0")
+    seq = np.arange(1, m + 1)
+    partition = seq % _PARTITIONS[1]
+    order, offset = _kafka_layout(partition, batch)
+    seq, arrival_ms = seq[order], arrival_ms[order]
+    oid = pc.utf8_lpad(_str(seq), 15, "0")
     items = _draw(rng, m, [0.6, 0.3, 0.1]) + 1
     offsets = np.concatenate([[0], np.cumsum(items)])
     book = rng.integers(0, len(_BOOKS), offsets[-1])
@@ -713,18 +705,21 @@ def _orders_feed(rng: np.random.Generator, arrival_ms: np.ndarray, signup_ms: np
     value = _join('{"order_id":"', oid, '","order_timestamp":"', _iso_minutes(minutes),
                   '","customer_id":"C', customer, '","quantity":', _str(quantity),
                   ',"total":', _str(total), ',"books":[', books, "]}").cast(pa.binary())
-    partition = (np.arange(1, m + 1) % _PARTITIONS[1]).astype(np.int32)
-    return _feed(oid.cast(pa.binary()), value, partition,
-                 _corrupt(rng, value, _sample(rng, m, rates.malformed)))
+    value = _corrupt(rng, value, _sample(rng, m, rates.malformed))
+    return _Feed(oid.cast(pa.binary()), value, partition[order], offset, arrival_ms)
 
 
-def _books_feed(rng: np.random.Generator, arrival_ms: np.ndarray, rates: Anomalies) -> _Feed:
+def _books_feed(rng: np.random.Generator, arrival_ms: np.ndarray, batch: np.ndarray,
+                rates: Anomalies) -> _Feed:
     """The books topic: catalogue inserts, then price updates."""
     m = len(arrival_ms)
     book = rng.integers(0, len(_BOOKS), m)
     rank, _, _ = _group_ranks(book)
     base = np.array([b[4] for b in _BOOKS])[book]
     price = np.where(rank == 0, base, np.maximum(base + rng.integers(-5, 6, m), 5))
+    partition = book % _PARTITIONS[2]
+    order, offset = _kafka_layout(partition, batch)
+    book, rank, price, arrival_ms = book[order], rank[order], price[order], arrival_ms[order]
     static = [f'{{"book_id":"{b}","title":{t},"author":{a},"category":{c},"price":'
               for (b, *_), t, a, c in zip(_BOOKS, _json_str([b[1] for b in _BOOKS]),
                                            _json_str([b[2] for b in _BOOKS]),
@@ -735,13 +730,15 @@ def _books_feed(rng: np.random.Generator, arrival_ms: np.ndarray, rates: Anomali
                         (rank > 0).astype(np.int64)),
                   '"row_time":"', _iso_minutes(minutes), '"}').cast(pa.binary())
     key = _pick([b[0] for b in _BOOKS], book).cast(pa.binary())
-    return _feed(key, value, (book % _PARTITIONS[2]).astype(np.int32),
-                 _corrupt(rng, value, _sample(rng, m, rates.malformed)))
+    value = _corrupt(rng, value, _sample(rng, m, rates.malformed))
+    return _Feed(key, value, partition[order], offset, arrival_ms)
 
 
 def _sample(rng: np.random.Generator, m: int, rate: float) -> np.ndarray:
-    """About ``rate * m`` distinct indices below ``m``, sorted."""
-    return np.sort(rng.choice(m, size=min(round(rate * m), m), replace=False))
+    """A mask of length ``m`` with about ``rate * m`` distinct entries set."""
+    mask = np.zeros(m, dtype=bool)
+    mask[rng.choice(m, size=min(round(rate * m), m), replace=False)] = True
+    return mask
 
 
 # ------------------------------------------------------------------- country lookup
