@@ -1,0 +1,244 @@
+"""The ``cdc-rs`` command line (also ``python -m cdc_rs``).
+
+``cdc-rs demo`` runs the reference notebook end to end without Spark: it generates a bronze
+bookstore feed (:func:`cdc_rs.datasets.bookstore`), lands it as Parquet micro-batches,
+streams them through :func:`cdc_rs.batch_upsert` with the country lookup, writes the
+``customers_silver`` table and runs the reference's own check (one row per customer).
+
+Example:
+    $ cdc-rs demo --events 200000 --batches 5 --out /tmp/demo
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+__all__ = ["main", "build_parser", "run_demo", "DemoResult"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``cdc-rs`` (one sub-command per task)."""
+    parser = argparse.ArgumentParser(
+        prog="cdc-rs",
+        description="Change-data-capture upserts, bronze -> silver, with a Rust engine.",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    demo = commands.add_parser(
+        "demo",
+        help="generate a bookstore CDC feed and upsert it into customers_silver",
+        description="Generate a bronze bookstore feed, land it as Parquet micro-batches, "
+        "stream them through batch_upsert (with the country lookup) into customers_silver, "
+        "print the per-batch reports and run the reference notebook's unit test.",
+    )
+    demo.add_argument("--events", type=_positive, default=1_000_000,
+                      help="bronze events to generate (default: %(default)s)")
+    demo.add_argument("--batches", type=_positive, default=10,
+                      help="micro-batches (default: %(default)s)")
+    demo.add_argument("--out", type=Path, default=Path("out/demo"),
+                      help="output directory (default: %(default)s)")
+    demo.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
+    demo.add_argument("--no-progress", action="store_true", help="no progress bar")
+    demo.set_defaults(func=_demo_command)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``cdc-rs`` console script.
+
+    Args:
+        argv: arguments without the program name (default: ``sys.argv[1:]``).
+
+    Returns:
+        The exit code: 0 on success, 1 when the demo's unit test fails.
+    """
+    args = build_parser().parse_args(argv)
+    return args.func(args)
+
+
+@dataclass
+class DemoResult:
+    """What :func:`run_demo` did.
+
+    Attributes:
+        reports: one row per micro-batch (the :class:`cdc_rs.BatchReport` counters).
+        silver_rows: rows in ``customers_silver``.
+        distinct_customers: distinct ``customer_id`` values in it.
+        timings: wall seconds per stage (``generate``, ``write bronze``, ``read + upsert``,
+            ``write silver``).
+        engine_seconds: time spent inside ``batch_upsert`` calls (sum of ``report.seconds``).
+        events: bronze events processed.
+        paths: files written (``bronze``, ``silver``, ``rejected``).
+    """
+
+    reports: pa.Table
+    silver_rows: int
+    distinct_customers: int
+    timings: dict[str, float]
+    engine_seconds: float
+    events: int
+    paths: dict[str, Path]
+
+    @property
+    def passed(self) -> bool:
+        """The reference's check: one silver row per customer id."""
+        return self.silver_rows == self.distinct_customers
+
+
+def run_demo(events: int = 1_000_000, batches: int = 10, out: str | Path = "out/demo",
+             seed: int = 0, progress: bool = True) -> DemoResult:
+    """Run the demo pipeline and return its reports (printing nothing but the progress bar).
+
+    Args:
+        events: bronze events to generate.
+        batches: number of micro-batches.
+        out: output directory; gets ``bronze/`` (Parquet micro-batches and the country
+            lookup), ``customers_silver.parquet`` and ``rejected.parquet``.
+        seed: seed of the generated data.
+        progress: show a tqdm progress bar (on stderr).
+
+    Returns:
+        A :class:`DemoResult`.
+    """
+    import cdc_rs
+    from cdc_rs.datasets import (CUSTOMERS_SCHEMA, SILVER_COLUMNS, bookstore,
+                                 read_country_lookup)
+
+    out = Path(out)
+    timings: dict[str, float] = {}
+    with _timed(timings, "generate"):
+        data = bookstore(events=events, batches=batches, seed=seed)
+    with _timed(timings, "write bronze"):
+        bronze_dir = out / "bronze"
+        data.write_parquet(bronze_dir)
+
+    upsert = cdc_rs.batch_upsert(
+        cdc_rs.MemoryTable(), keys=["customer_id"], sequence_by="row_time",
+        value_schema=CUSTOMERS_SCHEMA, topic="customers", operation_column="row_status",
+        upsert_operations=("insert", "update"), delete_operations=("delete",),
+        lookup=read_country_lookup(bronze_dir), lookup_on={"country_code": "code"},
+        lookup_how="inner", columns=SILVER_COLUMNS)
+    reports, rejected = [], []
+    with _timed(timings, "read + upsert"), _progress(events, progress) as bar:
+        for batch_id, batch in enumerate(_stream_parquet(bronze_dir)):
+            report = upsert(batch, batch_id)
+            reports.append(report)
+            if report.rejected.num_rows:
+                rejected.append(report.rejected.append_column(
+                    "batch_id", pa.array([batch_id] * report.rejected.num_rows, pa.int64())))
+            bar.update(batch.num_rows)
+            bar.set_postfix(silver=f"{len(upsert.target):,}")
+
+    with _timed(timings, "write silver"):
+        silver = upsert.target.to_arrow()
+        paths = {"bronze": bronze_dir, "silver": out / "customers_silver.parquet",
+                 "rejected": out / "rejected.parquet"}
+        pq.write_table(silver, paths["silver"])
+        if rejected:
+            pq.write_table(pa.concat_tables(rejected, promote_options="permissive"),
+                           paths["rejected"])
+    distinct = pc.count_distinct(silver.column("customer_id"), mode="all").as_py()
+    return DemoResult(reports=cdc_rs.reports_to_arrow(reports), silver_rows=silver.num_rows,
+                      distinct_customers=distinct, timings=timings,
+                      engine_seconds=sum(r.seconds for r in reports), events=events,
+                      paths=paths)
+
+
+def _demo_command(args: argparse.Namespace) -> int:
+    print(f"cdc-rs demo: {args.events:,} events in {args.batches} micro-batches "
+          f"(seed {args.seed}) -> {args.out}")
+    result = run_demo(events=args.events, batches=args.batches, out=args.out, seed=args.seed,
+                      progress=not args.no_progress)
+    print()
+    print("Per-batch reports:")
+    print(format_reports(result.reports))
+    print()
+    print(format_timings(result))
+    print()
+    silver = result.paths["silver"]
+    print(f"customers_silver: {result.silver_rows:,} rows, "
+          f"{result.distinct_customers:,} distinct customer_id -> {silver}")
+    # The reference notebook's last cell.
+    if not result.passed:
+        print("Unit test failed", file=sys.stderr)
+        return 1
+    print("Unit test passed")
+    return 0
+
+
+def format_reports(reports: pa.Table) -> str:
+    """The per-batch reports as a text table, with a ``total`` row.
+
+    Example:
+        >>> t = pa.table({"batch_id": [0, 1], "rows_in": [10, 12], "seconds": [0.5, 0.25]})
+        >>> print(format_reports(t))
+                  rows_in  seconds
+        batch_id                  
+        0              10    0.500
+        1              12    0.250
+        total          22    0.750
+    """
+    import pandas as pd
+
+    df = reports.to_pandas().set_index("batch_id")
+    df.index = df.index.astype(object)
+    bools = df.select_dtypes(bool).columns
+    df[bools] = df[bools].astype(int)
+    df.loc["total"] = df.sum()
+    with pd.option_context("display.width", 250, "display.max_columns", None):
+        return df.to_string(float_format=lambda x: f"{x:.3f}")
+
+
+def format_timings(result: DemoResult) -> str:
+    """Seconds and events/s per stage of the demo, as a text table."""
+    import pandas as pd
+
+    stages = list(result.timings.items())
+    at = [name for name, _ in stages].index("read + upsert") + 1 if "read + upsert" in \
+        result.timings else len(stages)
+    stages.insert(at, ("  of which batch_upsert", result.engine_seconds))
+    stages.append(("total", sum(result.timings.values())))
+    rows = [(stage, s, result.events / s if s > 0 else float("nan")) for stage, s in stages]
+    df = pd.DataFrame(rows, columns=["stage", "seconds", "events/s"]).set_index("stage")
+    return df.to_string(formatters={"seconds": "{:.2f}".format, "events/s": "{:,.0f}".format})
+
+
+def _stream_parquet(directory: Path) -> Iterator[pa.Table]:
+    """Read the bronze micro-batches one file at a time, as a stream would."""
+    for path in sorted(directory.glob("bronze-*.parquet")):
+        yield pq.read_table(path)
+
+
+class _timed:
+    """``with _timed(timings, "stage"):`` records the block's wall time."""
+
+    def __init__(self, timings: dict[str, float], stage: str) -> None:
+        self.timings, self.stage = timings, stage
+
+    def __enter__(self) -> None:
+        self.start = time.perf_counter()
+
+    def __exit__(self, *exc: object) -> None:
+        self.timings[self.stage] = time.perf_counter() - self.start
+
+
+def _progress(total: int, enabled: bool):
+    from tqdm import tqdm
+
+    return tqdm(total=total, unit="ev", unit_scale=True, desc="upsert", disable=not enabled,
+                file=sys.stderr, dynamic_ncols=True)
+
+
+def _positive(text: str) -> int:
+    value = int(text.replace("_", ""))
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {text}")
+    return value

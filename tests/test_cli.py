@@ -1,0 +1,109 @@
+"""Tests of the ``cdc-rs`` command line (``python -m cdc_rs``)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+import pytest
+
+from cdc_rs.cli import build_parser, format_reports, main
+from cdc_rs.datasets import SILVER_COLUMNS, read_parquet_batches
+
+
+def _run(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONIOENCODING": "utf-8"}
+    return subprocess.run([sys.executable, "-m", "cdc_rs", *args], capture_output=True,
+                          text=True, timeout=timeout, env=env)
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.CompletedProcess, Path]:
+    out = tmp_path_factory.mktemp("demo")
+    return _run("demo", "--events", "20000", "--batches", "3", "--out", str(out)), out
+
+
+def test_demo_exits_zero_and_passes(demo):
+    proc, _ = demo
+    assert proc.returncode == 0, proc.stderr
+    assert "Unit test passed" in proc.stdout
+    assert "Unit test failed" not in proc.stdout + proc.stderr
+
+
+def test_demo_writes_bronze_and_silver(demo):
+    _, out = demo
+    bronze = read_parquet_batches(out / "bronze")
+    assert len(bronze) == 3 and sum(len(b) for b in bronze) == 20_000
+    assert (out / "bronze" / "country_lookup.parquet").exists()
+    silver = pq.read_table(out / "customers_silver.parquet")
+    assert silver.column_names == SILVER_COLUMNS
+    assert 0 < silver.num_rows <= 2_000
+    assert pc.count_distinct(silver["customer_id"]).as_py() == silver.num_rows
+    assert silver["country"].null_count == 0
+    rejected = pq.read_table(out / "rejected.parquet")
+    assert "reason" in rejected.column_names and rejected.num_rows > 0
+
+
+def test_demo_prints_report_table(demo):
+    proc, _ = demo
+    out = proc.stdout
+    for column in ("rows_in", "inserted", "updated", "deleted", "malformed", "lookup_misses",
+                   "stale", "events/s"):
+        assert column in out
+    lines = out.splitlines()
+    header = next(i for i, line in enumerate(lines) if "rows_in" in line)
+    assert [line.split()[0] for line in lines[header + 2: header + 6]] == ["0", "1", "2", "total"]
+    total = lines[header + 5].split()
+    assert int(total[1]) == 20_000  # rows_in of all batches
+    assert "20,000 events" in out or "20000" in out
+
+
+def test_demo_is_deterministic(demo, tmp_path):
+    _, out = demo
+    proc = _run("demo", "--events", "20000", "--batches", "3", "--out", str(tmp_path),
+                "--no-progress")
+    assert proc.returncode == 0, proc.stderr
+    a = pq.read_table(out / "customers_silver.parquet").sort_by("customer_id")
+    b = pq.read_table(tmp_path / "customers_silver.parquet").sort_by("customer_id")
+    assert a.equals(b)
+
+
+def test_help_lists_demo():
+    proc = _run("--help", timeout=60)
+    assert proc.returncode == 0 and "demo" in proc.stdout
+    proc = _run("demo", "--help", timeout=60)
+    assert proc.returncode == 0
+    for option in ("--events", "--batches", "--out", "--seed"):
+        assert option in proc.stdout
+
+
+def test_defaults():
+    args = build_parser().parse_args(["demo"])
+    assert (args.events, args.batches, args.out, args.seed) == (1_000_000, 10, Path("out/demo"), 0)
+
+
+@pytest.mark.parametrize("argv", [[], ["demo", "--events", "0"], ["demo", "--batches", "x"],
+                                  ["nope"]])
+def test_bad_arguments_exit_2(argv, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    assert exc.value.code == 2
+
+
+def test_main_in_process(tmp_path, capsys):
+    code = main(["demo", "--events", "3000", "--batches", "2", "--out", str(tmp_path),
+                 "--no-progress", "--seed", "4"])
+    assert code == 0
+    assert "Unit test passed" in capsys.readouterr().out
+
+
+def test_format_reports_total_row():
+    t = pa.table({"batch_id": [0, 1], "rows_in": [5, 7], "skipped_replay": [False, True],
+                  "seconds": [0.5, 0.25]})
+    lines = format_reports(t).splitlines()
+    assert lines[-1].split() == ["total", "12", "1", "0.750"]
