@@ -7,6 +7,11 @@ generates such a bronze table, split into micro-batches, together with the count
 table the reference joins against. Everything is vectorised (numpy + pyarrow compute): one
 million events take about a second.
 
+The micro-batches are consecutive slices of time. Inside one, records are grouped by topic
+and Kafka partition, in offset order — the way Spark's Kafka source lands them: Kafka only
+orders records within a partition, and a customer's events all go to the partition of its
+key, so each customer's events keep their arrival order.
+
 The customers feed is deliberately dirty, the way real feeds are: updates, deletes, late
 (out-of-order) events, exact replays, ties on ``row_time``, null and missing fields, unknown
 country codes, several timestamp spellings, a few malformed values and a few unexpected
@@ -141,7 +146,8 @@ class Bookstore:
     """A generated bronze table (as micro-batches) and its country lookup.
 
     Attributes:
-        bronze: micro-batches in arrival order, each a table of :data:`BRONZE_SCHEMA`.
+        bronze: micro-batches in arrival order, each a table of :data:`BRONZE_SCHEMA`
+            (grouped by topic and partition, in offset order).
         country_lookup: ``calling_code``, ``code``, ``country`` (ISO 3166-1 alpha-2).
         customers: number of distinct customer ids in the customers feed.
         seed: the seed it was generated with (``None`` when read back from Parquet).
@@ -258,8 +264,8 @@ def bookstore(
 
     Args:
         events: number of bronze records.
-        batches: number of micro-batches (contiguous slices in arrival order, sizes as
-            equal as possible).
+        batches: number of micro-batches: consecutive slices of time with as equal a
+            number of records as possible, each grouped by topic and partition.
         seed: seed of the numpy random generator.
         customers: distinct customer ids; default ``events // 10`` (at most the number of
             customers events, at least 1).
@@ -303,16 +309,24 @@ def bookstore(
                                       n_customers, rates)
     orders = _orders_feed(rng, arrival_ms[positions[1]], batch[positions[1]], signup_ms, rates)
     books = _books_feed(rng, arrival_ms[positions[2]], batch[positions[2]], rates)
-
-    feeds = [f.table(name) for f, name in zip([cust, orders, books], TOPICS)]
     sizes = np.stack([np.bincount(batch[p], minlength=batches) for p in positions])
+    return Bookstore(bronze=_micro_batches([cust, orders, books], sizes),
+                     country_lookup=country_lookup(), customers=n_customers, seed=seed)
+
+
+def _micro_batches(feeds: list[_Feed], sizes: np.ndarray) -> list[pa.Table]:
+    """Cut the topics' records into micro-batches (zero-copy slices).
+
+    Args:
+        feeds: one per topic, in :data:`TOPICS` order, each laid out by micro-batch.
+        sizes: ``sizes[topic, batch]`` = number of the topic's records in the batch.
+    """
+    tables = [f.table(name) for f, name in zip(feeds, TOPICS)]
     starts = np.cumsum(sizes, axis=1) - sizes
-    bronze = [
-        pa.concat_tables([f.slice(starts[t, b], sizes[t, b]) for t, f in enumerate(feeds)])
-        for b in range(batches)
+    return [
+        pa.concat_tables([t.slice(starts[i, b], sizes[i, b]) for i, t in enumerate(tables)])
+        for b in range(sizes.shape[1])
     ]
-    return Bookstore(bronze=bronze, country_lookup=country_lookup(),
-                     customers=n_customers, seed=seed)
 
 
 # --------------------------------------------------------------------------- helpers
@@ -356,9 +370,8 @@ def _kafka_layout(partition: np.ndarray, batch: np.ndarray) -> tuple[np.ndarray,
         ``(order, offset)``: the arrival indices in layout order, and each record's Kafka
         offset (its rank in its partition), in layout order.
     """
-    order = np.lexsort((np.arange(len(partition)), partition, batch))
-    rank, _, _ = _group_ranks(partition)
-    return order, rank[order]
+    order = _stable_argsort(batch.astype(np.int64) * 64 + partition)
+    return order, _group(partition).rank[order]
 
 
 def _join(*pieces: pa.Array | str) -> pa.Array:
@@ -377,40 +390,58 @@ def _str(ints: np.ndarray) -> pa.Array:
     return pc.cast(pa.array(ints, pa.int64()), pa.string())
 
 
-def _group_ranks(group: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Rank of each element within its group (arrival order kept), and prev/next indices.
+def _stable_argsort(keys: np.ndarray) -> np.ndarray:
+    """Stable argsort; small non-negative keys go through int16 (numpy's radix sort)."""
+    if len(keys) and keys.min() >= 0 and keys.max() < 2**15:
+        keys = keys.astype(np.int16)
+    return np.argsort(keys, kind="stable")
 
-    Returns ``(rank, prev, next)`` where ``prev[i]``/``next[i]`` is the index of the
-    previous/next element of the same group, or -1.
+
+@dataclass
+class _Groups:
+    """Elements grouped by a key, arrival order kept within each group.
+
+    Attributes:
+        order: element indices sorted by group (stably).
+        rank: each element's rank within its group (0 = first).
+        prev: index of the previous element of the same group, or -1.
+        next: index of the next element of the same group, or -1.
     """
-    n = len(group)
-    order = np.argsort(group, kind="stable")
-    g = group[order]
+
+    order: np.ndarray
+    rank: np.ndarray
+    prev: np.ndarray
+    next: np.ndarray
+
+
+def _group(key: np.ndarray) -> _Groups:
+    """Group elements by ``key`` (see :class:`_Groups`)."""
+    n = len(key)
+    order = _stable_argsort(key)
+    k = key[order]
     new_group = np.ones(n, dtype=bool)
-    new_group[1:] = g[1:] != g[:-1]
+    new_group[1:] = k[1:] != k[:-1]
     starts = np.flatnonzero(new_group)
-    sizes = np.diff(np.append(starts, n))
     rank = np.empty(n, dtype=np.int64)
-    rank[order] = np.arange(n) - np.repeat(starts, sizes)
+    rank[order] = np.arange(n) - np.repeat(starts, np.diff(np.append(starts, n)))
     prev = np.full(n, -1, dtype=np.int64)
     nxt = np.full(n, -1, dtype=np.int64)
     same = ~new_group[1:]
     prev[order[1:][same]] = order[:-1][same]
     nxt[order[:-1][same]] = order[1:][same]
-    return rank, prev, nxt
+    return _Groups(order, rank, prev, nxt)
 
 
-def _increasing_within(group: np.ndarray, values: np.ndarray) -> np.ndarray:
-    """Nudge ``values`` up so they are strictly increasing within each group (arrival order)."""
+def _increasing_within(groups: _Groups, key: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Nudge ``values`` up so they are strictly increasing within each group."""
     if len(values) == 0:
         return values
-    rank, _, _ = _group_ranks(group)
-    order = np.lexsort((np.arange(len(group)), group))
-    base = values - rank - values.min()
+    order, rank = groups.order, groups.rank
+    base = values - rank - values.min()  # strictly increasing <=> base non-decreasing
     span = int(base.max()) + 1
-    shifted = base[order] + group[order].astype(np.int64) * span
+    offset = key[order].astype(np.int64) * span  # keeps groups apart in one running max
     out = np.empty_like(values)
-    out[order] = np.maximum.accumulate(shifted) - group[order].astype(np.int64) * span
+    out[order] = np.maximum.accumulate(base[order] + offset) - offset
     return out + rank + values.min()
 
 
@@ -580,14 +611,15 @@ def _customers_feed(rng: np.random.Generator, arrival_ms: np.ndarray, batch: np.
         empty = pa.array([], pa.binary())
         return _Feed(empty, empty, nothing, nothing, nothing), nothing
     cust = _signup_customers(rng, m, n)
-    rank, prev, nxt = _group_ranks(cust)
-    first, last = rank == 0, nxt < 0
+    groups = _group(cust)
+    prev = groups.prev
+    first, last = groups.rank == 0, groups.next < 0
     role = _assign_roles(rng, first, last, prev, rates)
 
     # Event time: a few minutes before arrival, strictly increasing per customer, then
     # late events moved before their predecessor and ties set equal to it.
     minutes = arrival_ms // _MINUTE_MS - rng.geometric(0.4, m) + 1
-    minutes = _increasing_within(cust, minutes)
+    minutes = _increasing_within(groups, cust, minutes)
     late = np.flatnonzero(role == _ROLE_LATE)
     minutes[late] = minutes[prev[late]] - rng.integers(1, 3 * _DAY_MIN, len(late))
     tie = np.flatnonzero(role == _ROLE_TIE)
@@ -714,7 +746,7 @@ def _books_feed(rng: np.random.Generator, arrival_ms: np.ndarray, batch: np.ndar
     """The books topic: catalogue inserts, then price updates."""
     m = len(arrival_ms)
     book = rng.integers(0, len(_BOOKS), m)
-    rank, _, _ = _group_ranks(book)
+    rank = _group(book).rank
     base = np.array([b[4] for b in _BOOKS])[book]
     price = np.where(rank == 0, base, np.maximum(base + rng.integers(-5, 6, m), 5))
     partition = book % _PARTITIONS[2]
