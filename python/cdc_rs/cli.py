@@ -18,6 +18,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -101,7 +102,8 @@ def run_demo(events: int = 1_000_000, batches: int = 10, out: str | Path = "out/
         events: bronze events to generate.
         batches: number of micro-batches.
         out: output directory; gets ``bronze/`` (Parquet micro-batches and the country
-            lookup), ``customers_silver.parquet`` and ``rejected.parquet``.
+            lookup), ``customers_silver.parquet`` and, if any row was rejected,
+            ``rejected.parquet`` (the rejected bronze rows with ``reason`` and ``batch_id``).
         seed: seed of the generated data.
         progress: show a tqdm progress bar (on stderr).
 
@@ -132,8 +134,8 @@ def run_demo(events: int = 1_000_000, batches: int = 10, out: str | Path = "out/
             report = upsert(batch, batch_id)
             reports.append(report)
             if report.rejected.num_rows:
-                rejected.append(report.rejected.append_column(
-                    "batch_id", pa.array([batch_id] * report.rejected.num_rows, pa.int64())))
+                ids = pa.array(np.full(report.rejected.num_rows, batch_id, dtype=np.int64))
+                rejected.append(report.rejected.append_column("batch_id", ids))
             bar.update(batch.num_rows)
             bar.set_postfix(silver=f"{len(upsert.target):,}")
 
@@ -142,6 +144,7 @@ def run_demo(events: int = 1_000_000, batches: int = 10, out: str | Path = "out/
         paths = {"bronze": bronze_dir, "silver": out / "customers_silver.parquet",
                  "rejected": out / "rejected.parquet"}
         pq.write_table(silver, paths["silver"])
+        paths["rejected"].unlink(missing_ok=True)
         if rejected:
             pq.write_table(pa.concat_tables(rejected, promote_options="permissive"),
                            paths["rejected"])
