@@ -102,6 +102,24 @@ def test_main_in_process(tmp_path, capsys):
     assert "Unit test passed" in capsys.readouterr().out
 
 
+def test_failed_unit_test_exits_1(monkeypatch, tmp_path, capsys):
+    import cdc_rs.cli as cli
+
+    real = cli.run_demo
+
+    def duplicated(**kwargs):
+        result = real(**kwargs)
+        result.silver_rows += 1  # as if a customer had two rows
+        return result
+
+    monkeypatch.setattr(cli, "run_demo", duplicated)
+    code = main(["demo", "--events", "2000", "--batches", "2", "--no-progress",
+                 "--out", str(tmp_path)])
+    captured = capsys.readouterr()
+    assert code == 1
+    assert "Unit test failed" in captured.err and "Unit test passed" not in captured.out
+
+
 def test_format_reports_total_row():
     t = pa.table({"batch_id": [0, 1], "rows_in": [5, 7], "skipped_replay": [False, True],
                   "seconds": [0.5, 0.25]})

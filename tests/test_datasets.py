@@ -12,8 +12,10 @@ import pyarrow.compute as pc
 import pytest
 
 from cdc_rs.datasets import (
+    BOOKS_SCHEMA,
     BRONZE_SCHEMA,
     CUSTOMERS_SCHEMA,
+    ORDERS_SCHEMA,
     SILVER_COLUMNS,
     Anomalies,
     Bookstore,
@@ -225,6 +227,23 @@ def test_orders_and_books_valid(ds: Bookstore):
         assert set(b) == {"book_id", "title", "author", "category", "price", "row_status",
                           "row_time"}
         assert b["row_status"] in ("insert", "update") and b["price"] > 0
+
+
+@pytest.mark.parametrize("topic,schema", [("customers", CUSTOMERS_SCHEMA),
+                                          ("orders", ORDERS_SCHEMA), ("books", BOOKS_SCHEMA)])
+def test_values_decode_with_their_schema(ds: Bookstore, topic: str, schema: str):
+    """Every well-formed value decodes with the topic's schema (Spark's from_json, FAILFAST),
+    and every customers row_time spelling means the instant it should."""
+    import cdc_rs
+
+    rows = ds.bronze_table().filter(pc.field("topic") == topic)["value"].to_pylist()
+    values = [v for v in rows if _parse(v) is not None]
+    decoded = cdc_rs.from_json(pa.array(values, pa.binary()), schema, mode="FAILFAST")
+    assert len(decoded) == len(values) and decoded.null_count == 0
+    if topic == "customers":
+        for value, row in zip(values, decoded.to_pylist()):
+            text = _parse(value).get("row_time")
+            assert row["row_time"] == (None if text is None else _utc(text))
 
 
 def test_keys_match_values(customers: list[dict]):
