@@ -3,8 +3,8 @@
 import cdc_rs
 import pyarrow as pa
 import pytest
-from conftest import (CUSTOMER_DDL, CUSTOMERS, at, bronze, counts, customers, emails, event,
-                      instant, notebook_upsert)
+from conftest import (CUSTOMER_DDL, CUSTOMERS, FRAMES, at, bronze, counts, customers, emails,
+                      event, instant, notebook_upsert)
 from reference import COUNTERS, Config, ReferenceUpsert, keyed, project
 
 MIXED = [
@@ -27,6 +27,13 @@ def test_every_input_kind_gives_the_reference_table(to_frame):
         assert report.rows_in == expected["rows_in"]
     got = keyed(upsert.target.to_arrow().to_pylist(), ["customer_id"])
     assert project(got, CUSTOMERS.names) == project(model.table(), CUSTOMERS.names)
+
+
+def test_one_upsert_takes_a_different_input_kind_at_every_batch():
+    upsert = notebook_upsert()
+    for batch_id, convert in enumerate(FRAMES.values()):
+        upsert(convert(customers(event(f"K{batch_id}", 1), event("C1", 10 + batch_id))), batch_id)
+    assert emails(upsert) == {"K0": "K0@1", "K1": "K1@1", "K2": "K2@1", "C1": "C1@12"}
 
 
 def test_a_record_batch_is_accepted():

@@ -1,7 +1,8 @@
 """Rule 1 for nulls: null keys and null sequences are rejected, never merged; null values are data."""
 
 import pyarrow as pa
-from conftest import at, counts, customers, emails, event, notebook_upsert
+from conftest import (CUSTOMER_DDL, at, bronze, counts, customers, emails, event,
+                      notebook_upsert)
 
 
 def test_a_row_with_a_null_key_is_rejected_with_reason_null_key():
@@ -100,3 +101,17 @@ def test_null_values_outside_keys_and_sequences_are_stored_as_nulls(to_frame):
     assert counts(report) == {"inserted": 1}
     (stored,) = upsert.target.to_arrow().to_pylist()
     assert stored["email"] is None and stored["country_code"] is None
+
+
+def test_a_json_object_whose_sequence_is_not_a_timestamp_has_a_null_sequence_not_malformed():
+    upsert = notebook_upsert(value_schema=CUSTOMER_DDL, topic="customers")
+    report = upsert(bronze({**event("C1", 1), "row_time": "not a time"}, event("C2", 1)), 0)
+    assert counts(report) == {"null_sequences": 1, "inserted": 1}
+    assert report.rejected["reason"].to_pylist() == ["null_sequence"]
+
+
+def test_a_json_object_without_the_key_has_a_null_key():
+    upsert = notebook_upsert(value_schema=CUSTOMER_DDL, topic="customers")
+    report = upsert(bronze('{"row_status": "insert", "row_time": "2022-01-31T00:00:00Z"}'), 0)
+    assert counts(report) == {"null_keys": 1}
+    assert report.rejected["reason"].to_pylist() == ["null_key"]

@@ -11,6 +11,8 @@ deletes, null keys and sequences and unknown operations are common. For every st
 from __future__ import annotations
 
 import json
+import os
+import random
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -21,13 +23,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from reference import COUNTERS, Config, ReferenceUpsert, closed_form, keyed, project
 
-SETTINGS = settings(max_examples=300, deadline=None,
+# CDC_EXAMPLES=5000 for a long run; the default keeps the suite quick.
+SETTINGS = settings(max_examples=int(os.environ.get("CDC_EXAMPLES", "300")), deadline=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 BASE = datetime(2022, 1, 31, tzinfo=timezone.utc)
 ZONES = ["UTC", "Asia/Tokyo", "America/New_York"]
 OFFSETS = [timezone.utc, timezone(timedelta(hours=9)), timezone(timedelta(hours=-5))]
-MALFORMED = ["{bad", "[1, 2]", "42", '"text"', "", "nul"]
+MALFORMED = ["{bad", "[1, 2]", "42", '"text"', "nul"]  # blank texts: see test_report
 LOOKUP = [{"code": "FR", "country": "France"}, {"code": "CN", "country": "China"}]
 
 
@@ -120,14 +123,44 @@ def scenarios(draw):
     )
 
 
-def json_text(event: dict, draw) -> str:
+def json_text(event: dict, choose) -> str:
     out = {}
     for name, value in event.items():
         if isinstance(value, datetime):
-            value = value.astimezone(draw(st.sampled_from(OFFSETS)))
-            value = value.isoformat().replace("+00:00", draw(st.sampled_from(["Z", "+00:00"])))
+            value = value.astimezone(choose(OFFSETS))
+            value = value.isoformat().replace("+00:00", choose(["Z", "+00:00"]))
         out[name] = value
     return json.dumps(out)
+
+
+def make_rows(scenario: Scenario, n: int, choose, n_keys: int = 3, n_sequences: int = 4):
+    """n input rows; `choose(options)` picks one option (a hypothesis draw or a seeded random)."""
+    keys = [f"k{i}" for i in range(n_keys) for _ in range(2)] + [None]
+    sequences = list(range(n_sequences)) + [None]
+    rows: list[dict] = []
+    for i in range(n):
+        if rows and choose(range(8)) == 0:
+            rows.append(dict(choose(rows)))  # an exact duplicate row
+            continue
+        event = {"k1": choose(keys)}
+        if scenario.composite_key:
+            event["k2"] = choose([1, 1, 2, None])
+        event["s1"] = choose(sequences)
+        if scenario.sequence == "timestamp" and event["s1"] is not None:
+            event["s1"] = BASE + timedelta(minutes=event["s1"])
+        if scenario.sequence == "pair":
+            event["s2"] = choose([0, 1, 1, None])
+        event["op"] = choose(["insert", "update", "update", "delete", "delete", "merge", None])
+        event["p"] = f"e{i}"
+        event["cc"] = choose(["FR", "CN", "ZZ", None])
+        if scenario.bronze:
+            value = json_text(event, choose)
+            if choose(range(10)) == 0:
+                value = choose(MALFORMED)
+            rows.append({"topic": choose(["customers"] * 5 + ["orders", None]), "value": value})
+        else:
+            rows.append(event)
+    return rows
 
 
 @st.composite
@@ -135,34 +168,7 @@ def streams(draw, max_events=30):
     """A scenario and its stream of input rows (bronze rows when the scenario is bronze)."""
     scenario = draw(scenarios())
     n = draw(st.integers(0, max_events))
-    rows: list[dict] = []
-    for i in range(n):
-        if rows and draw(st.integers(0, 7)) == 0:
-            rows.append(dict(draw(st.sampled_from(rows))))  # an exact duplicate row
-            continue
-        event = {"k1": draw(st.sampled_from(["a", "a", "b", "b", "c", None]))}
-        if scenario.composite_key:
-            event["k2"] = draw(st.sampled_from([1, 1, 2, None]))
-        if scenario.sequence == "timestamp":
-            minute = draw(st.sampled_from([0, 1, 2, 3, None]))
-            event["s1"] = None if minute is None else BASE + timedelta(minutes=minute)
-        else:
-            event["s1"] = draw(st.sampled_from([0, 1, 2, 3, None]))
-        if scenario.sequence == "pair":
-            event["s2"] = draw(st.sampled_from([0, 1, 1, None]))
-        event["op"] = draw(st.sampled_from(["insert", "update", "update", "delete", "delete",
-                                            "merge", None]))
-        event["p"] = f"e{i}"
-        event["cc"] = draw(st.sampled_from(["FR", "CN", "ZZ", None]))
-        if scenario.bronze:
-            value = json_text(event, draw)
-            if draw(st.integers(0, 9)) == 0:
-                value = draw(st.sampled_from(MALFORMED))
-            topic = draw(st.sampled_from(["customers"] * 5 + ["orders", None]))
-            rows.append({"topic": topic, "value": value})
-        else:
-            rows.append(event)
-    return scenario, rows
+    return scenario, make_rows(scenario, n, lambda options: draw(st.sampled_from(options)))
 
 
 @st.composite
@@ -199,7 +205,11 @@ def test_per_batch_counters_and_the_final_table_follow_the_reference(data, strea
     upsert, model = scenario.upsert(), ReferenceUpsert(scenario.config())
     batch_id = data.draw(st.integers(0, 3))
     for batch in batches:
-        report = upsert(scenario.table(batch), batch_id)
+        # Several record batches (some empty) in one micro-batch: arrival order spans them.
+        table = scenario.table(batch)
+        cuts = data.draw(splits(len(batch)))
+        table = pa.concat_tables([table.slice(a, b - a) for a, b in zip(cuts, cuts[1:])])
+        report = upsert(table, batch_id)
         expected = model.apply(batch, batch_id)
         got = {name: getattr(report, name) for name in (*COUNTERS, "rows_in", "skipped_replay")}
         assert got == {name: expected[name] for name in got}
@@ -237,4 +247,23 @@ def test_resending_an_earlier_batch_with_its_old_id_changes_nothing(data, stream
             report = upsert(scenario.table(old), old_id)
             assert report.skipped_replay is True
             assert state(upsert, scenario) == before
+    assert state(upsert, scenario) == expected_state(scenario, rows)
+
+
+@settings(SETTINGS, max_examples=min(SETTINGS.max_examples, 25))
+@given(scenario=scenarios(), seed=st.integers(0, 2**32 - 1))
+def test_large_streams_follow_the_reference(scenario, seed):
+    # Thousands of rows per batch, in many record batches: the sizes where a kernel goes parallel.
+    rng = random.Random(seed)
+    rows = make_rows(scenario, 40_000, rng.choice, n_keys=300,
+                     n_sequences=50)
+    cuts = sorted(rng.sample(range(len(rows)), 4))
+    upsert, model = scenario.upsert(), ReferenceUpsert(scenario.config())
+    for batch_id, (a, b) in enumerate(zip([0, *cuts], [*cuts, len(rows)])):
+        batch = rows[a:b]
+        table = scenario.table(batch)
+        table = pa.Table.from_batches(table.to_batches(max_chunksize=rng.randint(1000, 30_000)))
+        report = upsert(table, batch_id)
+        expected = model.apply(batch, batch_id)
+        assert {n: getattr(report, n) for n in COUNTERS} == {n: expected[n] for n in COUNTERS}
     assert state(upsert, scenario) == expected_state(scenario, rows)

@@ -59,9 +59,20 @@ def test_other_topic_is_counted_before_malformed():
 
 
 def test_malformed_is_counted_before_everything_it_hides():
-    report = bronze_upsert()(bronze("", "null-ish", '"a string"', "42"), 0)
+    report = bronze_upsert()(bronze("null-ish", '"a string"', "42", "[]"), 0)
     assert counts(report) == {"malformed": 4}
     assert report.rejected["reason"].to_pylist() == ["malformed_json"] * 4
+
+
+@pytest.mark.parametrize("value", ["", "   "])
+def test_a_blank_bronze_value_is_never_merged(value):
+    # Spark's from_json reads a blank text as null rather than as a corrupt record, so whether
+    # it counts as malformed is left open; it must still be counted once and merge nothing.
+    upsert = bronze_upsert()
+    report = upsert(bronze(value), 0)
+    assert sum(getattr(report, name) for name in COUNTERS) == report.rows_in == 1
+    assert report.inserted == report.tombstoned == 0
+    assert len(upsert.target) == 0
 
 
 def test_ignored_operation_is_counted_before_null_key_and_null_sequence():
@@ -124,7 +135,9 @@ def test_to_dict_holds_every_counter_with_its_value():
 
 
 def test_html_repr_shows_the_counters():
-    report = notebook_upsert()(customers(event("C1", 1)), 12)
+    upsert = notebook_upsert()
+    upsert(customers(event("C1", 5)), 11)
+    report = upsert(customers(event("C2", 1), event("C2", 2), event("C1", 4)), 12)
     html = report._repr_html_()
     assert isinstance(html, str) and html.lstrip().startswith("<")
     for name in ("inserted", "stale", "superseded"):
