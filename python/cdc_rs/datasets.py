@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import html
 from dataclasses import dataclass, replace
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -338,7 +339,7 @@ class _Feed:
     by micro-batch, then partition, then offset (see :func:`_kafka_layout`)."""
 
     key: pa.Array  # binary
-    value: pa.Array  # binary
+    value: pa.ChunkedArray  # binary
     partition: np.ndarray
     offset: np.ndarray
     arrival_ms: np.ndarray
@@ -454,8 +455,7 @@ def _minute_pieces(minutes: np.ndarray) -> tuple[pa.Array, pa.Array]:
     first = int(day.min())
     days = np.arange(first, int(day.max()) + 1).astype("datetime64[D]")
     day_names = np.datetime_as_string(days).tolist()
-    clock = [f"{h:02d}:{m:02d}" for h in range(24) for m in range(60)]
-    return _pick(day_names, day - first), _pick(clock, minutes % _DAY_MIN)
+    return _pick(day_names, day - first), _pick(_CLOCK, minutes % _DAY_MIN)
 
 
 def _iso_minutes(minutes: np.ndarray) -> pa.Array:
@@ -478,21 +478,73 @@ def _time_spellings(rng: np.random.Generator, n: int, other_rate: float) -> np.n
     return spelling
 
 
-def _row_time_json(minutes: np.ndarray, spelling: np.ndarray, null: np.ndarray) -> list:
-    """Pieces of the ``"row_time":"..."}`` fragment (to be joined), or ``"row_time":null}``.
+_CLOCK = [f"{h:02d}:{m:02d}" for h in range(24) for m in range(60)]
+
+
+@dataclass
+class _Piece:
+    """A column of JSON fragments, ``table[index]`` per event, to be joined with others.
+
+    ``table`` is binary and ends with an empty fragment (index :attr:`blank`), so that an
+    event's fragment can be dropped, or swapped for another entry, by re-pointing ``index``.
+    """
+
+    table: pa.Array
+    index: np.ndarray
+
+    @classmethod
+    def of(cls, fragments: list[str | bytes] | pa.Array, index: np.ndarray) -> _Piece:
+        if not isinstance(fragments, pa.Array):
+            fragments = pa.array([f.encode() if isinstance(f, str) else f for f in fragments],
+                                 pa.binary())
+        table = pa.concat_arrays([fragments.cast(pa.binary()), pa.array([b""], pa.binary())])
+        return cls(table, np.array(index, dtype=np.int64))
+
+    @property
+    def blank(self) -> int:
+        return len(self.table) - 1
+
+    def fragments(self, start: int, stop: int) -> pa.Array:
+        """The fragments of events ``start:stop``."""
+        return self.table.take(pa.array(self.index[start:stop], pa.int64()))
+
+
+def _join_pieces(pieces: list[_Piece], start: int, stop: int) -> pa.Array:
+    """The fragments of events ``start:stop`` concatenated, in piece order (binary)."""
+    return pc.binary_join_element_wise(*[p.fragments(start, stop) for p in pieces], b"")
+
+
+_CHUNK = 1 << 16
+
+
+def _chunked(n: int, build: Callable[[int, int], pa.Array]) -> pa.ChunkedArray:
+    """``build(start, stop)`` over consecutive slices of at most ``_CHUNK`` events, as one
+    chunked array: building slice by slice keeps the temporary fragments small (fresh memory
+    is slow to touch)."""
+    chunks = [build(a, min(a + _CHUNK, n)) for a in range(0, n, _CHUNK)]
+    return pa.chunked_array(chunks, pa.binary())
+
+
+def _row_time_pieces(minutes: np.ndarray, spelling: np.ndarray,
+                     null: np.ndarray) -> dict[str, _Piece]:
+    """The ``"row_time":"..."}`` fragment as pieces ``date``, ``sep``, ``clock``, ``tail``.
 
     ``spelling`` (see :func:`_time_spellings`) picks ``2022-01-31T23:06:00.000Z``,
-    ``2022-01-31 23:06:00`` (UTC) or local time ``2022-01-31T23:06:00+02:00``.
+    ``2022-01-31 23:06:00`` (UTC) or local time ``2022-01-31T23:06:00+02:00``; where
+    ``null`` is set the fragment is ``"row_time":null}``.
     """
     local = minutes + _SUFFIX_MINUTES[spelling]
-    date, clock = _minute_pieces(local)
-    is_null = pa.array(null)
-    head = pc.if_else(is_null, pa.scalar('"row_time":null}'), _join('"row_time":"', date))
-    sep = _pick(["T", " ", ""], np.where(null, 2, (spelling == 1).astype(np.int64)))
-    clock = pc.if_else(is_null, pa.scalar(""), clock)
-    tail = [":00.000Z", ":00"] + [":00" + x for x in _TIME_SUFFIXES[2:]]
-    tail = _pick([t + '"}' for t in tail] + [""], np.where(null, len(tail), spelling))
-    return [head, sep, clock, tail]
+    day = local // _DAY_MIN
+    first = int(day.min())
+    days = np.datetime_as_string(np.arange(first, int(day.max()) + 1).astype("datetime64[D]"))
+    tails = [":00.000Z", ":00"] + [":00" + x for x in _TIME_SUFFIXES[2:]]
+    return {
+        "date": _Piece.of(['"row_time":"' + d for d in days.tolist()] + ['"row_time":null}'],
+                          np.where(null, len(days), day - first)),
+        "sep": _Piece.of(["T", " "], np.where(null, 2, (spelling == 1).astype(np.int64))),
+        "clock": _Piece.of(_CLOCK, np.where(null, len(_CLOCK), local % _DAY_MIN)),
+        "tail": _Piece.of([t + '"}' for t in tails], np.where(null, len(tails), spelling)),
+    }
 
 
 def _draw(rng: np.random.Generator, n: int, probs: list[float]) -> np.ndarray:
@@ -590,12 +642,15 @@ def _customer_profiles(rng: np.random.Generator, n: int) -> dict[str, pa.Array |
 
 def _city_json() -> tuple[pa.Array, int]:
     """``"city":"...","country_code":"..",`` for each city, then each city with each
-    unknown country code (index ``len(_CITIES) * (1 + u) + city``)."""
+    unknown country code (index ``len(_CITIES) * (1 + u) + city``), then a few cities
+    encoded in Latin-1 (invalid UTF-8). Binary."""
     names = _json_str([c for c, _ in _CITIES])
     out = [f'"city":{c},"country_code":"{cc}",' for c, (_, cc) in zip(names, _CITIES)]
     for bad in _UNKNOWN_COUNTRIES:
         out += [f'"city":{c},"country_code":"{bad}",' for c in names]
-    return pa.array(out), len(_CITIES)
+    latin1 = [f'"city":"{c}","country_code":"{cc}",'.encode("latin-1")
+              for c, cc in _LATIN1_CITIES]
+    return pa.array([o.encode() for o in out] + latin1, pa.binary()), len(_CITIES)
 
 
 def _customers_feed(rng: np.random.Generator, arrival_ms: np.ndarray, batch: np.ndarray,
@@ -609,7 +664,7 @@ def _customers_feed(rng: np.random.Generator, arrival_ms: np.ndarray, batch: np.
     if m == 0:
         nothing = np.zeros(0, np.int64)
         empty = pa.array([], pa.binary())
-        return _Feed(empty, empty, nothing, nothing, nothing), nothing
+        return _Feed(empty, pa.chunked_array([], pa.binary()), nothing, nothing, nothing), nothing
     cust = _signup_customers(rng, m, n)
     groups = _group(cust)
     prev = groups.prev
@@ -654,23 +709,48 @@ def _customers_feed(rng: np.random.Generator, arrival_ms: np.ndarray, batch: np.
     partition = cust[src] % _PARTITIONS[0]
     order, offset = _kafka_layout(partition, batch)
     src = src[order]  # from here on, everything is in bronze layout order
-    ids = pa.concat_arrays([prof["id_json"], pa.array(['{"customer_id":null,', "{"])])
-    emails = pa.concat_arrays([prof["emails"], pa.array(['"email":null,', ""])])
-    streets = pa.concat_arrays([prof["streets"], pa.array(['"street":null,', ""])])
-    value = _join(
-        _pick(ids, id_i[src]),
-        _pick(emails, email_i[src]),
-        _pick(prof["names"], cust[src]),
-        _pick(streets, street_i[src]),
-        _pick(city_table, city_i[src]),
-        _pick([f'"row_status":"{s}",' for s in _STATUSES], status[src]),
-        *_row_time_json(minutes[src], spelling[src], role[src] == _ROLE_NULL_TIME),
-    ).cast(pa.binary())
+    id_json = pa.concat_arrays([prof["id_json"], pa.array(['{"customer_id":null,', "{"]
+                                                          + _GARBAGE)])
+    pieces = {
+        "id": _Piece.of(id_json, id_i[src]),
+        "email": _Piece.of(pa.concat_arrays([prof["emails"], pa.array(['"email":null,', ""])]),
+                           email_i[src]),
+        "names": _Piece.of(prof["names"], cust[src]),
+        "street": _Piece.of(pa.concat_arrays([prof["streets"],
+                                              pa.array(['"street":null,', ""])]), street_i[src]),
+        "city": _Piece.of(city_table, city_i[src]),
+        "status": _Piece.of([f'"row_status":"{s}",' for s in _STATUSES], status[src]),
+        **_row_time_pieces(minutes[src], spelling[src], role[src] == _ROLE_NULL_TIME),
+    }
+    _malform(rng, pieces, role[order] == _ROLE_MALFORMED, garbage=n + 2, latin1=n_cities * (
+        1 + len(_UNKNOWN_COUNTRIES)))
+    value = _chunked(m, lambda a, b: _join_pieces(list(pieces.values()), a, b))
     key = pc.if_else(pa.array(null_key[src]), pa.scalar(None, pa.binary()),
                      _pick(prof["id"], cust[src]).cast(pa.binary()))
-    value = _corrupt(rng, value, role[order] == _ROLE_MALFORMED)
     feed = _Feed(key, value, partition[order], offset, arrival_ms[order])
     return feed, arrival_ms[first][np.argsort(cust[first])]
+
+
+def _malform(rng: np.random.Generator, pieces: dict[str, _Piece], mask: np.ndarray,
+             garbage: int, latin1: int) -> None:
+    """Make the masked events' values malformed by re-pointing their fragments, in place:
+    truncated JSON (cut inside the ``row_time`` string), plain text, empty values and
+    invalid UTF-8 (a Latin-1 city), about a quarter each.
+
+    Args:
+        garbage: index of the first plain-text entry in the ``id`` piece's table.
+        latin1: index of the first Latin-1 entry in the ``city`` piece's table.
+    """
+    where = np.flatnonzero(mask)
+    kind = rng.permutation(len(where)) % 4
+    truncated, text, empty, bad_bytes = (where[kind == k] for k in range(4))
+    pieces["tail"].index[truncated] = pieces["tail"].blank
+    for piece in pieces.values():
+        piece.index[text] = piece.blank
+        piece.index[empty] = piece.blank
+    pieces["id"].index[text] = garbage + rng.integers(0, len(_GARBAGE), len(text))
+    pieces["city"].index[bad_bytes] = latin1 + rng.integers(0, len(_LATIN1_CITIES),
+                                                            len(bad_bytes))
 
 
 def _nullable(rng: np.random.Generator, index: np.ndarray, size: int, rate: float) -> np.ndarray:
@@ -723,22 +803,30 @@ def _orders_feed(rng: np.random.Generator, arrival_ms: np.ndarray, batch: np.nda
     book = rng.integers(0, len(_BOOKS), offsets[-1])
     qty = _draw(rng, offsets[-1], [0.7, 0.2, 0.1]) + 1
     subtotal = qty * np.array([b[4] for b in _BOOKS])[book]
-    book_ids = [f'{{"book_id":"{b[0]}","quantity":' for b in _BOOKS]
-    item_json = _join(_pick(book_ids, book), _str(qty), ',"subtotal":', _str(subtotal), "}")
-    books = pc.binary_join(pa.ListArray.from_arrays(pa.array(offsets, pa.int32()), item_json),
-                           ",")
-    starts = offsets[:-1]
-    quantity = np.add.reduceat(qty, starts) if m else np.zeros(0, np.int64)
-    total = np.add.reduceat(subtotal, starts) if m else np.zeros(0, np.int64)
+    quantity = np.add.reduceat(qty, offsets[:-1]) if m else np.zeros(0, np.int64)
+    total = np.add.reduceat(subtotal, offsets[:-1]) if m else np.zeros(0, np.int64)
     width = max(5, len(str(len(signup_ms))))
     known = np.maximum(np.searchsorted(signup_ms, arrival_ms, side="right"), 1)
-    customer = pc.utf8_lpad(_str((rng.random(m) * known).astype(np.int64) + 1), width, "0")
+    customer = (rng.random(m) * known).astype(np.int64) + 1
     minutes = arrival_ms // _MINUTE_MS - rng.geometric(0.5, m) + 1
-    value = _join('{"order_id":"', oid, '","order_timestamp":"', _iso_minutes(minutes),
-                  '","customer_id":"C', customer, '","quantity":', _str(quantity),
-                  ',"total":', _str(total), ',"books":[', books, "]}").cast(pa.binary())
-    value = _corrupt(rng, value, _sample(rng, m, rates.malformed))
-    return _Feed(oid.cast(pa.binary()), value, partition[order], offset, arrival_ms)
+    bad = _sample(rng, m, rates.malformed)
+    book_ids = [f'{{"book_id":"{b[0]}","quantity":' for b in _BOOKS]
+
+    def build(a: int, b: int) -> pa.Array:
+        i, j = offsets[a], offsets[b]
+        item_json = _join(_pick(book_ids, book[i:j]), _str(qty[i:j]), ',"subtotal":',
+                          _str(subtotal[i:j]), "}")
+        items_of = pa.ListArray.from_arrays(pa.array(offsets[a:b + 1] - i, pa.int32()),
+                                            item_json)
+        value = _join('{"order_id":"', oid.slice(a, b - a), '","order_timestamp":"',
+                      _iso_minutes(minutes[a:b]), '","customer_id":"C',
+                      pc.utf8_lpad(_str(customer[a:b]), width, "0"), '","quantity":',
+                      _str(quantity[a:b]), ',"total":', _str(total[a:b]), ',"books":[',
+                      pc.binary_join(items_of, ","), "]}")
+        return _corrupt(rng, value.cast(pa.binary()), bad[a:b])
+
+    return _Feed(oid.cast(pa.binary()), _chunked(m, build), partition[order], offset,
+                 arrival_ms)
 
 
 def _books_feed(rng: np.random.Generator, arrival_ms: np.ndarray, batch: np.ndarray,
@@ -757,13 +845,17 @@ def _books_feed(rng: np.random.Generator, arrival_ms: np.ndarray, batch: np.ndar
                                            _json_str([b[2] for b in _BOOKS]),
                                            _json_str([b[3] for b in _BOOKS]))]
     minutes = arrival_ms // _MINUTE_MS
-    value = _join(_pick(static, book), _str(price), ".0,",
-                  _pick(['"row_status":"insert",', '"row_status":"update",'],
-                        (rank > 0).astype(np.int64)),
-                  '"row_time":"', _iso_minutes(minutes), '"}').cast(pa.binary())
+    status = (rank > 0).astype(np.int64)
+    bad = _sample(rng, m, rates.malformed)
+
+    def build(a: int, b: int) -> pa.Array:
+        value = _join(_pick(static, book[a:b]), _str(price[a:b]), ".0,",
+                      _pick(['"row_status":"insert",', '"row_status":"update",'], status[a:b]),
+                      '"row_time":"', _iso_minutes(minutes[a:b]), '"}')
+        return _corrupt(rng, value.cast(pa.binary()), bad[a:b])
+
     key = _pick([b[0] for b in _BOOKS], book).cast(pa.binary())
-    value = _corrupt(rng, value, _sample(rng, m, rates.malformed))
-    return _Feed(key, value, partition[order], offset, arrival_ms)
+    return _Feed(key, _chunked(m, build), partition[order], offset, arrival_ms)
 
 
 def _sample(rng: np.random.Generator, m: int, rate: float) -> np.ndarray:
@@ -830,6 +922,9 @@ _GENDERS = ["Female", "Male", "Agender", "Bigender", "Genderfluid", "Genderqueer
             "Non-binary", "Polygender"]
 _GENDER_WEIGHTS = [0.45, 0.45, 0.015, 0.015, 0.015, 0.02, 0.015, 0.015]
 _UNKNOWN_COUNTRIES = ["XX", "ZZ", "UK"]
+_LATIN1_CITIES = [("São Paulo", "BR"), ("Göteborg", "SE"), ("Medellín", "CO"),
+                  ("Kraków", "PL")]  # sent Latin-1 encoded by a misconfigured producer
+
 _TAGS = [a + b for a in "abcdefghijklmnopqrstuvwxyz0123456789"
          for b in "abcdefghijklmnopqrstuvwxyz0123456789"]
 
