@@ -137,7 +137,7 @@ def test_customers_values_parse_with_schema_fields(customers: list[dict]):
 
 def test_first_event_insert_then_updates_and_deletes(customers: list[dict]):
     seen: set[str] = set()
-    statuses = Counter()
+    statuses: Counter[str] = Counter()
     for r in customers:
         doc = r["doc"]
         if not doc or doc.get("customer_id") is None:
@@ -242,7 +242,7 @@ def test_values_decode_with_their_schema(ds: Bookstore, topic: str, schema: str)
     assert len(decoded) == len(values) and decoded.null_count == 0
     if topic == "customers":
         for value, row in zip(values, decoded.to_pylist()):
-            text = _parse(value).get("row_time")
+            text = (_parse(value) or {}).get("row_time")
             assert row["row_time"] == (None if text is None else _utc(text))
 
 

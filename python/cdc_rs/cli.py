@@ -122,8 +122,9 @@ def run_demo(events: int = 1_000_000, batches: int = 10, out: str | Path = "out/
         bronze_dir = out / "bronze"
         data.write_parquet(bronze_dir)
 
+    target = cdc_rs.MemoryTable()
     upsert = cdc_rs.batch_upsert(
-        cdc_rs.MemoryTable(), keys=["customer_id"], sequence_by="row_time",
+        target, keys=["customer_id"], sequence_by="row_time",
         value_schema=CUSTOMERS_SCHEMA, topic="customers", operation_column="row_status",
         upsert_operations=("insert", "update"), delete_operations=("delete",),
         lookup=read_country_lookup(bronze_dir), lookup_on={"country_code": "code"},
@@ -137,10 +138,10 @@ def run_demo(events: int = 1_000_000, batches: int = 10, out: str | Path = "out/
                 ids = pa.array(np.full(report.rejected.num_rows, batch_id, dtype=np.int64))
                 rejected.append(report.rejected.append_column("batch_id", ids))
             bar.update(batch.num_rows)
-            bar.set_postfix(silver=f"{len(upsert.target):,}")
+            bar.set_postfix(silver=f"{len(target):,}")
 
     with _timed(timings, "write silver"):
-        silver = upsert.target.to_arrow()
+        silver = target.to_arrow()
         paths = {"bronze": bronze_dir, "silver": out / "customers_silver.parquet",
                  "rejected": out / "rejected.parquet"}
         pq.write_table(silver, paths["silver"])

@@ -568,8 +568,8 @@ _STATUSES = ["insert", "update", "delete", "snapshot", "heartbeat"]
 def _signup_customers(rng: np.random.Generator, m: int, n: int) -> np.ndarray:
     """Customer index of each of ``m`` events: customer k's first event is its sign-up,
     in id order; each later event belongs to a customer already signed up."""
-    signup = np.sort(rng.choice(np.arange(1, m), size=n - 1, replace=False)) if n > 1 else []
-    signup = np.concatenate([[0], signup]).astype(np.int64)
+    later = rng.choice(np.arange(1, m), size=max(n - 1, 0), replace=False)
+    signup = np.concatenate([[0], np.sort(later)]).astype(np.int64)
     known = np.searchsorted(signup, np.arange(m), side="right")  # customers signed up so far
     cust = (rng.random(m) * known).astype(np.int64)
     cust[signup] = np.arange(n)
