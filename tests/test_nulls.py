@@ -1,5 +1,6 @@
 """Rule 1 for nulls: null keys and null sequences are rejected, never merged; null values are data."""
 
+import cdc_rs
 import pyarrow as pa
 from conftest import (CUSTOMER_DDL, at, bronze, counts, customers, emails, event,
                       notebook_upsert)
@@ -115,3 +116,32 @@ def test_a_json_object_without_the_key_has_a_null_key():
     report = upsert(bronze('{"row_status": "insert", "row_time": "2022-01-31T00:00:00Z"}'), 0)
     assert counts(report) == {"null_keys": 1}
     assert report.rejected["reason"].to_pylist() == ["null_key"]
+
+
+# A later batch whose key or sequence column has another type than the target's: refusing the
+# batch is fine; quietly turning unreadable values into nulls after the null checks is not.
+
+
+def test_a_key_that_does_not_fit_the_targets_type_never_becomes_a_null_key():
+    upsert = cdc_rs.batch_upsert(keys="k", sequence_by="s")
+    upsert(pa.table({"k": [1], "s": [1]}), 0)
+    try:
+        report = upsert(pa.table({"k": ["abc", "def"], "s": [1, 2]}), 1)
+    except (ValueError, cdc_rs.CdcError):
+        pass
+    else:
+        assert report.superseded == 0, "two different keys cannot supersede each other"
+        assert report.inserted == 0
+    assert upsert.target.to_arrow().to_pylist() == [{"k": 1, "s": 1}]
+
+
+def test_a_sequence_that_does_not_fit_the_targets_type_never_becomes_a_null_sequence():
+    upsert = cdc_rs.batch_upsert(keys="k", sequence_by="s")
+    upsert(pa.table({"k": ["a"], "s": [1]}), 0)
+    try:
+        report = upsert(pa.table({"k": ["b", "c"], "s": ["not a number", "1" + "0" * 30]}), 1)
+    except (ValueError, cdc_rs.CdcError):
+        pass
+    else:
+        assert report.inserted == 0
+    assert upsert.target.to_arrow().to_pylist() == [{"k": "a", "s": 1}]
