@@ -282,6 +282,9 @@ def test_parquet_round_trip(tmp_path, ds: Bookstore):
     assert len(batches) == 4
     assert all(a.equals(b) for a, b in zip(batches, ds.bronze))
     assert read_country_lookup(tmp_path).equals(ds.country_lookup)
+    again = Bookstore.read_parquet(tmp_path)
+    assert again.bronze_table().equals(ds.bronze_table())
+    assert (again.customers, again.seed) == (ds.customers, None)
     # rewriting fewer batches leaves no stale files behind
     bookstore(100, batches=2).write_parquet(tmp_path)
     assert len(read_parquet_batches(tmp_path)) == 2

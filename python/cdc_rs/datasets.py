@@ -210,6 +210,22 @@ class Bookstore:
         paths.append(lookup)
         return paths
 
+    @classmethod
+    def read_parquet(cls, directory: str | Path) -> Bookstore:
+        """Read back a data set written by :meth:`write_parquet` (its ``seed`` is unknown).
+
+        Example:
+            >>> import tempfile
+            >>> d = tempfile.mkdtemp()
+            >>> _ = bookstore(events=500, batches=2, seed=3).write_parquet(d)
+            >>> Bookstore.read_parquet(d)
+            Bookstore(events=500, batches=2, customers=50, seed=None)
+        """
+        bronze = read_parquet_batches(directory)
+        keys = pa.concat_tables(bronze).filter(pc.field("topic") == "customers")["key"]
+        return cls(bronze=bronze, country_lookup=read_country_lookup(directory),
+                   customers=pc.count_distinct(keys).as_py())
+
     def __repr__(self) -> str:
         return (
             f"Bookstore(events={self.events}, batches={len(self.bronze)}, "
