@@ -125,3 +125,12 @@ def test_format_reports_total_row():
                   "seconds": [0.5, 0.25]})
     lines = format_reports(t).splitlines()
     assert lines[-1].split() == ["total", "12", "1", "0.750"]
+
+
+def test_docstring_examples():
+    import doctest
+
+    import cdc_rs.cli
+
+    result = doctest.testmod(cdc_rs.cli)
+    assert result.attempted > 0 and result.failed == 0

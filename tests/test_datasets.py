@@ -308,3 +308,12 @@ def test_invalid_arguments():
         bookstore(10, batches=0)
     with pytest.raises(ValueError):
         bookstore(10, topic_shares=(0, 0, 0))
+
+
+def test_docstring_examples():
+    import doctest
+
+    import cdc_rs.datasets
+
+    result = doctest.testmod(cdc_rs.datasets, optionflags=doctest.ELLIPSIS)
+    assert result.attempted > 10 and result.failed == 0
