@@ -64,3 +64,19 @@ def test_a_copy_of_a_used_upsert_applies_the_next_batch_to_its_own_target(roundt
     assert report.skipped_replay is False
     assert "C2" in emails(copy)
     assert "C2" not in emails(original)
+
+
+def test_a_copy_that_carries_the_rows_carries_their_sequences_and_tombstones_too(roundtrip):
+    original = notebook_upsert(delete_operations=("delete",))
+    original(customers(*[event(f"C{i}", 10) for i in range(5000)]), 0)
+    original(customers(*[event(f"C{i}", 20 + (i % 2)) for i in range(5000)]), 1)  # compacts
+    original(customers(event("C0", 30, "delete"), event("T", 30, "delete")), 2)
+    copy = roundtrip(original)
+    if len(copy.target) == 0:
+        pytest.skip("this copy starts from an empty target")
+    later = customers(event("C1", 20), event("C2", 22), event("C0", 25), event("T", 29),
+                      event("C0", 30), event("C3", 5, "delete"))
+    a, b = original(later, 3), copy(later, 3)
+    assert {n: getattr(b, n) for n in COUNTERS} == {n: getattr(a, n) for n in COUNTERS}
+    assert emails(copy) == emails(original)
+    assert copy(customers(event("C9", 99)), 3).skipped_replay is True

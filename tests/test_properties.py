@@ -260,9 +260,9 @@ def test_resending_an_earlier_batch_with_its_old_id_changes_nothing(data, stream
 def test_large_streams_follow_the_reference(scenario, seed):
     # Thousands of rows per batch, in many record batches: the sizes where a kernel goes parallel.
     rng = random.Random(seed)
-    rows = make_rows(scenario, 40_000, rng.choice, n_keys=300,
-                     n_sequences=50)
-    cuts = sorted(rng.sample(range(len(rows)), 4))
+    # Enough keys and batches that thousands of rows are overwritten or deleted in the target.
+    rows = make_rows(scenario, 40_000, rng.choice, n_keys=rng.choice([30, 3000]), n_sequences=50)
+    cuts = sorted(rng.sample(range(len(rows)), 7))
     upsert, model = scenario.upsert(), ReferenceUpsert(scenario.config())
     for batch_id, (a, b) in enumerate(zip([0, *cuts], [*cuts, len(rows)])):
         batch = rows[a:b]
