@@ -145,3 +145,42 @@ def test_a_sequence_that_does_not_fit_the_targets_type_never_becomes_a_null_sequ
     else:
         assert report.inserted == 0
     assert upsert.target.to_arrow().to_pylist() == [{"k": "a", "s": 1}]
+
+
+# Arrow's `null` type: what pyarrow infers for a column of Nones, and what pandas object columns
+# and polars Null columns of a small batch become.
+
+
+def all_null_column_batch(column: str) -> pa.Table:
+    table = customers(event("C1", 1), event("C2", 2))
+    return table.set_column(table.column_names.index(column), column, pa.nulls(2))
+
+
+def test_a_key_column_of_null_type_holds_only_null_keys(to_frame):
+    upsert = notebook_upsert()
+    report = upsert(to_frame(all_null_column_batch("customer_id")), 0)
+    assert counts(report) == {"null_keys": 2}
+    assert len(upsert.target) == 0
+
+
+def test_a_sequence_column_of_null_type_holds_only_null_sequences(to_frame):
+    upsert = notebook_upsert()
+    report = upsert(to_frame(all_null_column_batch("row_time")), 0)
+    assert counts(report) == {"null_sequences": 2}
+    assert len(upsert.target) == 0
+
+
+def test_a_column_that_is_all_null_in_the_first_batch_takes_values_later(to_frame):
+    upsert = notebook_upsert()
+    upsert(to_frame(all_null_column_batch("email")), 0)
+    report = upsert(to_frame(customers(event("C1", 5), event("C3", 5))), 1)
+    assert counts(report) == {"updated": 1, "inserted": 1}
+    assert emails(upsert) == {"C1": "C1@5", "C2": None, "C3": "C3@5"}
+
+
+def test_keys_that_are_all_null_in_the_first_batch_do_not_fix_the_key_type(to_frame):
+    upsert = notebook_upsert()
+    upsert(to_frame(all_null_column_batch("customer_id")), 0)
+    report = upsert(to_frame(customers(event("C1", 5))), 1)
+    assert counts(report) == {"inserted": 1}
+    assert emails(upsert) == {"C1": "C1@5"}
