@@ -2,7 +2,9 @@
 
 import pickle
 
+import cdc_rs
 import cloudpickle
+import pyarrow as pa
 import pytest
 from conftest import (COUNTRIES, CUSTOMER_DDL, bronze, customers, emails, event,
                       notebook_upsert)
@@ -80,3 +82,14 @@ def test_a_copy_that_carries_the_rows_carries_their_sequences_and_tombstones_too
     assert {n: getattr(b, n) for n in COUNTERS} == {n: getattr(a, n) for n in COUNTERS}
     assert emails(copy) == emails(original)
     assert copy(customers(event("C9", 99)), 3).skipped_replay is True
+
+
+def test_an_upsert_whose_keys_are_dictionary_encoded_pickles_after_a_batch(roundtrip):
+    # pandas Categorical columns arrive as Arrow dictionaries.
+    upsert = cdc_rs.batch_upsert(keys="k", sequence_by="s")
+    keys = pa.array(["a", "b"]).dictionary_encode()
+    upsert(pa.table({"k": keys, "s": [1, 1], "v": ["x", "y"]}), 0)
+    copy = roundtrip(upsert)
+    copy(pa.table({"k": ["b", "c"], "s": [2, 2], "v": ["y2", "z"]}), 1)
+    got = {r["k"]: r["v"] for r in copy.target.to_arrow().to_pylist()}
+    assert got["b"] == "y2" and got["c"] == "z"
