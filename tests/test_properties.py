@@ -272,3 +272,16 @@ def test_large_streams_follow_the_reference(scenario, seed):
         expected = model.apply(batch, batch_id)
         assert {n: getattr(report, n) for n in COUNTERS} == {n: expected[n] for n in COUNTERS}
     assert state(upsert, scenario) == expected_state(scenario, rows)
+
+
+@settings(SETTINGS, max_examples=min(SETTINGS.max_examples, 3))
+@given(seed=st.integers(0, 2**32 - 1), sequence=st.sampled_from(["int", "timestamp", "pair"]))
+def test_a_bronze_batch_big_enough_to_decode_in_parallel_follows_the_reference(seed, sequence):
+    scenario = Scenario(composite_key=True, sequence=sequence, zone="UTC", with_operations=True,
+                        with_deletes=True, lookup_how="left", bronze=True, topic_filter=True)
+    rng = random.Random(seed)
+    rows = make_rows(scenario, 150_000, rng.choice, n_keys=2000, n_sequences=20)
+    upsert, model = scenario.upsert(), ReferenceUpsert(scenario.config())
+    report, expected = upsert(scenario.table(rows), 0), model.apply(rows, 0)
+    assert {n: getattr(report, n) for n in COUNTERS} == {n: expected[n] for n in COUNTERS}
+    assert state(upsert, scenario) == project(model.table(), scenario.columns())
