@@ -272,10 +272,8 @@ impl Builder {
         }
     }
 
+    /// Back to `n` entries, also dropping any junk a failed parse left in children.
     pub fn truncate(&mut self, n: usize) {
-        if self.len() <= n {
-            return;
-        }
         match self {
             Builder::Bool(p) => p.truncate(n),
             Builder::I8(p) => p.truncate(n),
@@ -300,7 +298,7 @@ impl Builder {
                 m.keys.truncate(c);
                 m.values.truncate(c);
             }
-            Builder::Null(k, _) => *k = n,
+            Builder::Null(k, _) => *k = (*k).min(n),
         }
     }
 

@@ -220,3 +220,23 @@ fn throughput() {
         rayon::current_num_threads()
     );
 }
+
+#[test]
+fn failed_nested_values_leave_no_junk() {
+    let d = run(
+        "a ARRAY<INT>, s STRUCT<b: ARRAY<STRING>, c INT>, m MAP<STRING, INT>",
+        &[
+            Some(r#"{"a": [1, 2], "m": {"k": 1}}"#),
+            Some(r#"{"a": [1, "x", 3], "m": {"k": 1, "j": "x"}, "s": {"b": ["q", "r"], "c": 1}}"#),
+            Some(r#"{"a": [], "m": {}, "s": {"b": ["z"], "c": "#),
+            Some(r#"{"a": [7], "m": {"z": 9}, "s": {"b": [], "c": 2}}"#),
+        ],
+    );
+    let a = col::<ListArray>(&d, 0);
+    assert!(a.is_null(1) && a.is_null(2));
+    assert_eq!(a.value(3).as_primitive::<arrow::datatypes::Int32Type>().values().to_vec(), vec![7]);
+    assert!(d.malformed.value(2));
+    let m = d.batch.column(2).as_map();
+    assert_eq!(m.value(3).len(), 1);
+    d.batch.columns().iter().for_each(|c| c.to_data().validate_full().unwrap());
+}
