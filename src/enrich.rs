@@ -52,8 +52,9 @@ impl Lookup {
         let encoder = RowEncoder::new(build_columns.iter().map(|c| c.data_type().clone()).collect())?;
         let rows = encoder.encode(&build_columns)?;
         let mut index = HashMap::with_capacity_and_hasher(table.num_rows(), Default::default());
+        let null_key = crate::pipeline::any_null(&build_columns);
         for i in 0..table.num_rows() {
-            if build_columns.iter().any(|c| c.is_null(i)) {
+            if null_key[i] {
                 continue; // null keys never match
             }
             if index.insert(Box::<[u8]>::from(rows.row(i).data()), i as u32).is_some() {
@@ -91,9 +92,10 @@ impl Lookup {
             .map(|name| column(batch, name, "batch"))
             .collect::<Result<Vec<_>>>()?;
         let rows = self.encoder.encode(&columns)?;
+        let null_key = crate::pipeline::any_null(&columns);
         Ok((0..batch.num_rows())
             .map(|i| {
-                if columns.iter().any(|c| c.is_null(i)) {
+                if null_key[i] {
                     None
                 } else {
                     self.index.get(rows.row(i).data()).copied()

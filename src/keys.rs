@@ -1,11 +1,17 @@
 //! Composite keys and sequences as byte strings: arrow's row format makes a tuple of columns
 //! hashable, and its byte order equals the tuple's sort order, so "newer" is a memcmp.
 use arrow::array::ArrayRef;
-use arrow::compute::cast;
+use arrow::compute::{cast_with_options, CastOptions};
 use arrow::datatypes::DataType;
 use arrow::row::{RowConverter, Rows, SortField};
 
 use crate::error::{CdcError, Result};
+
+/// Casts that fail instead of turning a value into null: a key must never change.
+pub const STRICT: CastOptions<'static> = CastOptions {
+    safe: false,
+    format_options: arrow::util::display::FormatOptions::new(),
+};
 
 /// Encodes a fixed list of columns (types fixed at construction) into comparable rows.
 #[derive(Debug)]
@@ -35,7 +41,7 @@ impl RowEncoder {
                 if column.data_type() == to {
                     Ok(column.clone())
                 } else {
-                    cast(column, to).map_err(|e| {
+                    cast_with_options(column, to, &STRICT).map_err(|e| {
                         CdcError::Input(format!(
                             "column of type {} cannot be compared with earlier batches' {to}: {e}",
                             column.data_type()

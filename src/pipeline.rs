@@ -120,6 +120,11 @@ impl Pipeline {
             return Ok(Outcome { counts, skipped_replay: false, rejected });
         };
         let candidates = concat_batches(&first.rows.schema(), screened.iter().map(|s| &s.rows))?;
+        if candidates.num_rows() == 0 && table.schema().is_none() {
+            // Nothing to write: let a batch with rows fix the target's columns and types.
+            table.mark_applied(batch_id);
+            return Ok(Outcome { counts, skipped_replay: false, rejected });
+        }
         let is_delete: Vec<bool> = screened.iter().flat_map(|s| s.is_delete.iter().copied()).collect();
 
         let target_schema = self.target_schema(table, &candidates.schema())?;
@@ -176,9 +181,10 @@ impl Pipeline {
                 let values = selected.column_by_name(&c.value_column).ok_or_else(|| {
                     missing(&selected.schema(), &c.value_column, "the bronze value column")
                 })?;
+                let value_nulls = any_null(std::slice::from_ref(values));
                 let decoded = decode::from_json(values.as_ref(), schema, &c.decode)?;
                 let good: Vec<bool> = (0..values.len())
-                    .map(|i| values.is_valid(i) && !decoded.malformed.value(i))
+                    .map(|i| !value_nulls[i] && !decoded.malformed.value(i))
                     .collect();
                 let mut keep = Vec::with_capacity(at.len());
                 for (i, &ok) in good.iter().enumerate() {
@@ -196,8 +202,8 @@ impl Pipeline {
 
         // Per-row decisions over `rows`; one filter at the end.
         let ops = self.operations(&rows)?;
-        let key_columns = self.columns(&rows, &c.keys)?;
-        let sequence_columns = self.columns(&rows, &c.sequence_by)?;
+        let null_key = any_null(&self.columns(&rows, &c.keys)?);
+        let null_sequence = any_null(&self.columns(&rows, &c.sequence_by)?);
         let matches = match &c.lookup {
             Some(lookup) => Some(lookup.probe(&rows)?),
             None => None,
@@ -210,10 +216,10 @@ impl Pipeline {
             let reason = if op == Op::Ignored {
                 counts.ignored_operations += 1;
                 continue;
-            } else if key_columns.iter().any(|k| k.is_null(i)) {
+            } else if null_key[i] {
                 counts.null_keys += 1;
                 Reason::NullKey
-            } else if sequence_columns.iter().any(|s| s.is_null(i)) {
+            } else if null_sequence[i] {
                 counts.null_sequences += 1;
                 Reason::NullSequence
             } else {
@@ -307,9 +313,21 @@ impl Pipeline {
                     .collect()
             }
         };
+        // Later batches may list the same columns in another order: keep the target's.
+        let names = match table.schema() {
+            Some(existing) if same_names(existing, &names) => {
+                existing.fields().iter().map(|f| f.name().clone()).collect()
+            }
+            _ => names,
+        };
         let fields = names
             .iter()
             .map(|name| match table.schema().and_then(|s| s.field_with_name(name).ok()) {
+                // A column that was all null so far takes the first real type it meets.
+                Some(existing) if existing.data_type() == &DataType::Null => Ok(enriched
+                    .field_with_name(name)
+                    .map(|f| canonical(f).with_nullable(true))
+                    .unwrap_or_else(|_| existing.clone())),
                 Some(existing) => Ok(existing.clone()),
                 None => enriched
                     .field_with_name(name)
@@ -321,14 +339,41 @@ impl Pipeline {
     }
 }
 
+/// Per row: is any of `columns` null? Logical nulls, so a `Null`-typed column counts too.
+pub(crate) fn any_null(columns: &[ArrayRef]) -> Vec<bool> {
+    let len = columns.first().map_or(0, |c| c.len());
+    let mut out = vec![false; len];
+    for column in columns {
+        if let Some(nulls) = column.logical_nulls() {
+            for (flag, valid) in out.iter_mut().zip(nulls.iter()) {
+                *flag |= !valid;
+            }
+        }
+    }
+    out
+}
+
+fn same_names(schema: &Schema, names: &[String]) -> bool {
+    let mut have: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
+    let mut want: Vec<&str> = names.iter().map(String::as_str).collect();
+    have.sort_unstable();
+    want.sort_unstable();
+    have == want
+}
+
 /// Views and large variants stored as their plain types, so every batch agrees.
+/// Dictionaries are stored decoded (the row format decodes them anyway).
 fn canonical(field: &Field) -> Field {
-    let data_type = match field.data_type() {
+    field.clone().with_data_type(canonical_type(field.data_type()))
+}
+
+fn canonical_type(data_type: &DataType) -> DataType {
+    match data_type {
         DataType::Utf8View | DataType::LargeUtf8 => DataType::Utf8,
         DataType::BinaryView | DataType::LargeBinary => DataType::Binary,
+        DataType::Dictionary(_, values) => canonical_type(values),
         other => other.clone(),
-    };
-    field.clone().with_data_type(data_type)
+    }
 }
 
 fn missing(schema: &Schema, name: &str, what: &str) -> CdcError {

@@ -1,7 +1,7 @@
 //! Append-only row storage with a liveness mask: an update appends the new row and retires
 //! the old one, so a batch costs in proportion to its size, not the table's.
 use arrow::array::{BooleanArray, RecordBatch};
-use arrow::compute::{concat_batches, filter_record_batch};
+use arrow::compute::{cast, concat_batches, filter_record_batch};
 use arrow::datatypes::SchemaRef;
 
 use crate::error::Result;
@@ -25,6 +25,21 @@ impl RowStore {
 
     pub fn live_rows(&self) -> usize {
         self.live_rows
+    }
+
+    /// Gives columns that were all null (type `Null`) the type `schema` now has for them.
+    pub fn widen_null_columns(&mut self, schema: &SchemaRef) -> Result<()> {
+        for chunk in &mut self.chunks {
+            let columns = chunk
+                .columns()
+                .iter()
+                .zip(schema.fields())
+                .map(|(c, f)| if c.data_type() == f.data_type() { Ok(c.clone()) } else { cast(c, f.data_type()) })
+                .collect::<std::result::Result<Vec<_>, _>>()?;
+            *chunk = RecordBatch::try_new(schema.clone(), columns)?;
+        }
+        self.schema = schema.clone();
+        Ok(())
     }
 
     /// Appends rows (all live); returns the position of the first.

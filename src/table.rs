@@ -93,6 +93,9 @@ impl MemoryTable {
                         names(schema)
                     )));
                 }
+                if store.schema() != schema {
+                    self.store.as_mut().unwrap().widen_null_columns(schema)?;
+                }
             }
         }
         if self.layout.is_none() {
@@ -251,7 +254,7 @@ fn take_rows(rows: &RecordBatch, indices: &[u32], schema: &SchemaRef) -> Result<
             if taken.data_type() == field.data_type() {
                 Ok(taken)
             } else {
-                arrow::compute::cast(&taken, field.data_type()).map_err(|e| {
+                arrow::compute::cast_with_options(&taken, field.data_type(), &crate::keys::STRICT).map_err(|e| {
                     CdcError::Input(format!(
                         "column {:?} is {} in this batch but {} in the target: {e}",
                         field.name(),

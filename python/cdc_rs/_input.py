@@ -18,6 +18,12 @@ def as_arrow(data: Any) -> Any:
         return pa.Table.from_pandas(data, preserve_index=False)
     if _is_spark(data):
         return data.toArrow()
+    if _is_polars_with_null_columns(data):
+        # polars exports Null columns with a buffer the Arrow C spec does not have; pyarrow
+        # accepts it and re-exports them in the standard layout.
+        import pyarrow as pa
+
+        return pa.table(data)
     if hasattr(data, "__arrow_c_stream__") or hasattr(data, "__arrow_c_array__"):
         return data
     if hasattr(data, "arrow") and callable(data.arrow):  # duckdb relations of older versions
@@ -34,3 +40,10 @@ def _is_pandas(data: Any) -> bool:
 
 def _is_spark(data: Any) -> bool:
     return type(data).__module__.startswith("pyspark") and hasattr(data, "toArrow")
+
+
+def _is_polars_with_null_columns(data: Any) -> bool:
+    if not type(data).__module__.startswith("polars"):
+        return False
+    schema = getattr(data, "schema", None)
+    return schema is not None and any(str(dtype) == "Null" for dtype in schema.values())
