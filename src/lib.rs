@@ -9,6 +9,7 @@ pub mod keys;
 pub mod latest;
 pub mod merge;
 pub mod pipeline;
+pub mod plan;
 pub mod report;
 pub mod schema;
 pub mod store;

@@ -12,6 +12,7 @@ use crate::enrich::{JoinHow, Lookup};
 use crate::error::{CdcError, Result};
 use crate::latest::latest_per_key;
 use crate::report::{Counts, Reason};
+use crate::plan::{Outcome, Plan};
 use crate::table::{Changes, Layout, MemoryTable};
 
 /// Everything `batch_upsert` is configured with, already validated and parsed.
@@ -33,14 +34,6 @@ pub struct Config {
     pub decode: DecodeOptions,
 }
 
-/// What one batch did.
-#[derive(Debug)]
-pub struct Outcome {
-    pub counts: Counts,
-    pub skipped_replay: bool,
-    /// Rejected input rows plus a `reason` column, in input order.
-    pub rejected: Option<RecordBatch>,
-}
 
 pub struct Pipeline {
     config: Config,
@@ -100,30 +93,33 @@ impl Pipeline {
 
     /// Applies one micro-batch (given as its record batches) to `table`.
     pub fn run(&self, chunks: &[RecordBatch], batch_id: i64, table: &mut MemoryTable) -> Result<Outcome> {
+        let plan = self.plan(chunks, batch_id, table)?;
+        table.commit(plan)
+    }
+
+    /// Everything `run` would do to `table`, decided without changing it: a durable target
+    /// writes the plan out first and commits it to its in-memory state only once that held.
+    pub fn plan(&self, chunks: &[RecordBatch], batch_id: i64, table: &MemoryTable) -> Result<Plan> {
         let rows_in: u64 = chunks.iter().map(|c| c.num_rows() as u64).sum();
+        let mut plan = Plan::new(batch_id, table, Counts { rows_in, ..Counts::default() });
         if table.last_batch_id().is_some_and(|last| batch_id <= last) {
-            let counts = Counts { rows_in, ..Counts::default() };
-            return Ok(Outcome { counts, skipped_replay: true, rejected: None });
+            plan.skipped_replay = true;
+            return Ok(plan);
         }
         let screened = chunks
             .par_iter()
             .map(|chunk| self.screen(chunk))
             .collect::<Result<Vec<_>>>()?;
-        let mut counts = Counts { rows_in, ..Counts::default() };
         for s in &screened {
-            counts.add(&s.counts);
+            plan.counts.add(&s.counts);
         }
-        let rejected = rejected_rows(chunks, &screened)?;
+        plan.rejected = rejected_rows(chunks, &screened)?;
         let Some(first) = screened.first() else {
-            // A micro-batch with no record batches still counts as applied.
-            table.mark_applied(batch_id);
-            return Ok(Outcome { counts, skipped_replay: false, rejected });
+            return Ok(plan); // no record batches: applied, changing nothing
         };
         let candidates = concat_batches(&first.rows.schema(), screened.iter().map(|s| &s.rows))?;
         if candidates.num_rows() == 0 && table.schema().is_none() {
-            // Nothing to write: let a batch with rows fix the target's columns and types.
-            table.mark_applied(batch_id);
-            return Ok(Outcome { counts, skipped_replay: false, rejected });
+            return Ok(plan); // let a batch with rows fix the target's columns and types
         }
         let is_delete: Vec<bool> = screened.iter().flat_map(|s| s.is_delete.iter().copied()).collect();
 
@@ -132,13 +128,11 @@ impl Pipeline {
             Some(layout) => layout.clone(),
             None => self.layout(&candidates.schema())?,
         };
-        table.bind(&target_schema, layout.clone())?;
-
         let latest = latest_per_key(
             &layout.keys.encode(&self.columns(&candidates, &self.config.keys)?)?,
             &layout.sequences.encode(&self.columns(&candidates, &self.config.sequence_by)?)?,
         );
-        counts.superseded = latest.superseded as u64;
+        plan.counts.superseded = latest.superseded as u64;
         let winners = take_record_batch(&candidates, &UInt32Array::from(latest.winners.clone()))?;
         let changes = Changes {
             keys: layout.keys.encode(&self.columns(&winners, &self.config.keys)?)?,
@@ -147,14 +141,8 @@ impl Pipeline {
             rows: winners,
         };
         let actions = table.plan(&changes);
-        let merged = table.apply(&changes, &actions, batch_id)?;
-        counts.inserted = merged.inserted;
-        counts.updated = merged.updated;
-        counts.deleted = merged.deleted;
-        counts.tombstoned = merged.tombstoned;
-        counts.stale = merged.stale;
-        debug_assert_eq!(counts.accounted(), counts.rows_in);
-        Ok(Outcome { counts, skipped_replay: false, rejected })
+        plan.set_changes(changes, actions, target_schema, layout);
+        Ok(plan)
     }
 
     /// Screens one input chunk, in the report's order.

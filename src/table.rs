@@ -10,6 +10,7 @@ use arrow::row::Rows;
 use crate::error::{CdcError, Result};
 use crate::keys::RowEncoder;
 use crate::merge::{Action, KeyState, MergeCounts};
+use crate::plan::{Outcome, Plan};
 use crate::store::RowStore;
 
 /// Winning events of one batch, ready to merge: encoded keys and sequences, and the rows
@@ -48,6 +49,8 @@ pub struct MemoryTable {
     layout: Option<Layout>,
     state: KeyState,
     last_batch_id: Option<i64>,
+    /// Bumped by every change, so a plan is only committed to the state it was made on.
+    version: u64,
 }
 
 impl MemoryTable {
@@ -73,6 +76,29 @@ impl MemoryTable {
 
     pub fn last_batch_id(&self) -> Option<i64> {
         self.last_batch_id
+    }
+
+    pub fn version(&self) -> u64 {
+        self.version
+    }
+
+    /// Applies a plan made against this table (and not changed since).
+    pub fn commit(&mut self, plan: Plan) -> Result<Outcome> {
+        if plan.table_version != self.version {
+            return Err(CdcError::Config(
+                "the target changed after this batch was planned; plan it again".into(),
+            ));
+        }
+        if !plan.skipped_replay {
+            match &plan.merge {
+                Some(m) => {
+                    self.bind(&m.schema, m.layout.clone())?;
+                    self.apply(&m.changes, &m.actions, plan.batch_id)?;
+                }
+                None => self.mark_applied(plan.batch_id),
+            }
+        }
+        Ok(Outcome { counts: plan.counts, skipped_replay: plan.skipped_replay, rejected: plan.rejected })
     }
 
     /// Keys ever seen, tombstones included.
@@ -153,11 +179,13 @@ impl MemoryTable {
             self.state.renumber_rows(&moved);
         }
         self.last_batch_id = Some(batch_id);
+        self.version += 1;
         Ok(counts)
     }
 
     /// Records a batch that changed nothing (e.g. an empty micro-batch).
     pub fn mark_applied(&mut self, batch_id: i64) {
+        self.version += 1;
         self.last_batch_id = Some(batch_id);
     }
 
@@ -241,7 +269,7 @@ impl MemoryTable {
 }
 
 /// `rows` at `indices`, cast to the target's column types where a batch differs.
-fn take_rows(rows: &RecordBatch, indices: &[u32], schema: &SchemaRef) -> Result<RecordBatch> {
+pub(crate) fn take_rows(rows: &RecordBatch, indices: &[u32], schema: &SchemaRef) -> Result<RecordBatch> {
     let indices = UInt32Array::from(indices.to_vec());
     let columns = schema
         .fields()

@@ -24,6 +24,26 @@ class TableCore:
         """Rebuild from ``to_arrow()`` and ``state()``."""
     def mark_applied(self, batch_id: int) -> None:
         """Record a batch id as applied without changes."""
+    def commit(self, plan: PlanCore) -> tuple[dict[str, int], bool, pa.Table | None]:
+        """Apply a plan made on this table: (counters, skipped_replay, rejected rows or None)."""
+
+class PlanCore:
+    """A batch's decided effect on a table, not yet applied (see ``Pipeline.plan``)."""
+
+    @property
+    def batch_id(self) -> int: ...
+    @property
+    def skipped_replay(self) -> bool: ...
+    @property
+    def counts(self) -> dict[str, int]: ...
+    def rejected(self) -> pa.Table | None:
+        """Rejected input rows with a ``reason``."""
+    def upserts(self) -> pa.Table | None:
+        """Rows to insert or update, in the target's columns."""
+    def deletes(self) -> pa.Table | None:
+        """Key columns of the rows this batch deletes."""
+    def state_changes(self) -> pa.Table | None:
+        """Key state written: ``key.*``, ``sequence.*``, ``live`` (false: tombstone)."""
 
 class Pipeline:
     """A validated ``batch_upsert`` configuration; the lookup is hashed once here."""
@@ -47,6 +67,8 @@ class Pipeline:
         except_columns: list[str] = ...,
         time_zone: str = "UTC",
     ) -> None: ...
+    def plan(self, batch: Any, batch_id: int, table: TableCore) -> PlanCore:
+        """Decide one micro-batch against ``table`` without changing it."""
     def run(self, batch: Any, batch_id: int, table: TableCore) -> tuple[dict[str, int], bool, pa.Table | None]:
         """Apply one micro-batch: (counters, skipped_replay, rejected rows or None)."""
 

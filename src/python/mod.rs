@@ -3,6 +3,7 @@
 mod errors;
 mod json;
 mod pipeline;
+mod plan;
 mod table;
 
 use pyo3::prelude::*;
@@ -12,6 +13,7 @@ fn _cdc_rs(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add_class::<pipeline::Pipeline>()?;
     m.add_class::<table::TableCore>()?;
+    m.add_class::<plan::PlanCore>()?;
     m.add_function(wrap_pyfunction!(json::from_json, m)?)?;
     m.add_function(wrap_pyfunction!(json::parse_schema, m)?)?;
     Ok(())

@@ -4,9 +4,9 @@ use std::collections::HashMap;
 use arrow::record_batch::RecordBatch;
 use pyo3::prelude::*;
 use pyo3_arrow::input::AnyRecordBatch;
-use pyo3_arrow::PyTable;
 
 use super::errors::IntoPyResult;
+use super::plan::{table_or_none, PlanCore};
 use super::table::TableCore;
 use crate::decode::{DecodeOptions, Mode};
 use crate::enrich::{JoinHow, Lookup};
@@ -88,6 +88,15 @@ impl Pipeline {
         Ok(Self { inner: pipeline::Pipeline::new(config).py()? })
     }
 
+    /// Decides one micro-batch against `table` without changing it (commit with `TableCore.commit`).
+    fn plan(&self, py: Python<'_>, batch: AnyRecordBatch, batch_id: i64, table: &Bound<'_, TableCore>) -> PyResult<PlanCore> {
+        let chunks = collect(batch)?;
+        let table = table.borrow();
+        let target = &table.inner;
+        let plan = py.detach(|| self.inner.plan(&chunks, batch_id, target)).py()?;
+        Ok(PlanCore { inner: Some(plan) })
+    }
+
     /// Applies one micro-batch; returns (counters, skipped_replay, rejected pyarrow Table or None).
     fn run(
         &self,
@@ -100,13 +109,7 @@ impl Pipeline {
         let mut table = table.borrow_mut();
         let target = &mut table.inner;
         let outcome = py.detach(|| self.inner.run(&chunks, batch_id, target)).py()?;
-        let rejected = match outcome.rejected {
-            None => None,
-            Some(batch) => {
-                let schema = batch.schema();
-                Some(PyTable::try_new(vec![batch], schema)?.into_pyarrow(py)?.unbind())
-            }
-        };
+        let rejected = table_or_none(py, outcome.rejected)?;
         Ok((outcome.counts.fields().into_iter().collect(), outcome.skipped_replay, rejected))
     }
 }

@@ -1,0 +1,79 @@
+//! `PlanCore`: a batch's decided effect, for targets that write it out before committing.
+use arrow::record_batch::RecordBatch;
+use pyo3::prelude::*;
+use pyo3_arrow::PyTable;
+use std::collections::HashMap;
+
+use super::errors::IntoPyResult;
+use crate::error::{CdcError, Result};
+use crate::plan::Plan;
+
+#[pyclass(module = "cdc_rs._cdc_rs")]
+pub struct PlanCore {
+    pub inner: Option<Plan>,
+}
+
+pub fn table_or_none(py: Python<'_>, batch: Option<RecordBatch>) -> PyResult<Option<Py<PyAny>>> {
+    match batch {
+        None => Ok(None),
+        Some(batch) => {
+            let schema = batch.schema();
+            Ok(Some(PyTable::try_new(vec![batch], schema)?.into_pyarrow(py)?.unbind()))
+        }
+    }
+}
+
+impl PlanCore {
+    fn plan(&self) -> PyResult<&Plan> {
+        self.inner.as_ref().ok_or_else(|| super::errors::to_py(CdcError::Config("this plan was already committed".into())))
+    }
+
+    fn export(
+        &self,
+        py: Python<'_>,
+        part: impl FnOnce(&Plan) -> Result<Option<RecordBatch>> + Send,
+    ) -> PyResult<Option<Py<PyAny>>> {
+        let plan = self.plan()?;
+        let batch = py.detach(|| part(plan)).py()?;
+        table_or_none(py, batch)
+    }
+}
+
+#[pymethods]
+impl PlanCore {
+    #[getter]
+    fn batch_id(&self) -> PyResult<i64> {
+        Ok(self.plan()?.batch_id)
+    }
+
+    #[getter]
+    fn skipped_replay(&self) -> PyResult<bool> {
+        Ok(self.plan()?.skipped_replay)
+    }
+
+    #[getter]
+    fn counts(&self) -> PyResult<HashMap<&'static str, u64>> {
+        Ok(self.plan()?.counts.fields().into_iter().collect())
+    }
+
+    /// Rejected input rows with a `reason`, or None.
+    fn rejected(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
+        let rejected = self.plan()?.rejected.clone();
+        table_or_none(py, rejected)
+    }
+
+    /// Rows to insert or update (target columns), or None when the batch writes nothing.
+    fn upserts(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
+        self.export(py, Plan::upserts)
+    }
+
+    /// Key columns of rows this batch deletes, or None.
+    fn deletes(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
+        self.export(py, Plan::deletes)
+    }
+
+    /// The key state written: `key.*`, `sequence.*`, `live`, one row per changed key; or None.
+    fn state_changes(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
+        self.export(py, Plan::state_changes)
+    }
+}
