@@ -1,0 +1,623 @@
+"""cdc_rs on PySpark: the reference notebook's pieces as Spark building blocks.
+
+Three ways to run the CDC upsert with Spark:
+
+* **driver side** — ``foreachBatch(upsert)`` with :func:`cdc_rs.batch_upsert`: each
+  micro-batch is collected to the driver (``toArrow()``) and merged by the Rust engine into
+  a :class:`cdc_rs.MemoryTable`. :class:`CheckpointedUpsert` makes that target durable
+  (and is the working pattern under Spark Connect, where ``foreachBatch`` runs in a separate
+  Python process on the server).
+* **Spark-managed silver table** — :class:`SparkMergeTarget`: cdc_rs decodes, enriches and
+  ranks (one change per key), Spark runs ``MERGE INTO`` (e.g. a Delta table); the SQL comes
+  from :func:`merge_statement`.
+* **executor side** — :func:`from_json` (our decoder inside ``mapInArrow``) and
+  :func:`latest` (per-partition pre-ranking, a shuffle by key, a final ranking): only one
+  row per key leaves the executors.
+
+Spark ships these functions to its Python workers: set ``PYSPARK_PYTHON`` to an interpreter
+that has cdc_rs installed (e.g. ``os.environ["PYSPARK_PYTHON"] = sys.executable`` before the
+session starts).
+
+Example:
+    >>> import cdc_rs.spark as cs                                       # doctest: +SKIP
+    >>> events = cs.from_json(spark.read.parquet(bronze_dir), "value", CUSTOMERS_SCHEMA)
+    >>> silver = cs.latest(events, ["customer_id"], "row_time", ["partition", "offset"])
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import tempfile
+import uuid
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from . import _cdc_rs
+from ._json import from_json as _decode
+from ._json import parse_schema
+from ._report import BatchReport, reports_to_arrow
+from ._table import MemoryTable
+from ._upsert import BatchUpsert, batch_upsert
+from .exceptions import ConfigError
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+    from pyspark.sql.types import StructType
+
+__all__ = [
+    "CHANGE_OPERATION_COLUMN",
+    "CheckpointedUpsert",
+    "SparkMergeTarget",
+    "checkpointed",
+    "from_json",
+    "latest",
+    "merge_statement",
+    "spark_schema",
+]
+
+#: Column of the change set :class:`SparkMergeTarget` hands to ``MERGE``: ``upsert`` or ``delete``.
+CHANGE_OPERATION_COLUMN = "_cdc_rs_operation"
+
+_ARRIVAL_COLUMN = "_cdc_rs_arrival"
+
+
+# --------------------------------------------------------------------------------------------
+# Executor side: from_json and latest inside mapInArrow
+# --------------------------------------------------------------------------------------------
+
+
+def spark_schema(schema: str) -> StructType:
+    """The Spark ``StructType`` that :func:`cdc_rs.from_json` decodes a DDL schema to.
+
+    ``TIMESTAMP`` becomes ``TimestampType``, ``TIMESTAMP_NTZ`` ``TimestampNTZType``; every
+    field is nullable, as in Spark's own ``from_json``.
+
+    Args:
+        schema: a Spark DDL schema, e.g. ``"id STRING, ts TIMESTAMP"``.
+
+    Raises:
+        SchemaError: the schema does not parse.
+
+    Example:
+        >>> import cdc_rs.spark
+        >>> cdc_rs.spark.spark_schema("id STRING, ts TIMESTAMP").simpleString()
+        'struct<id:string,ts:timestamp>'
+    """
+    from pyspark.sql.pandas.types import from_arrow_schema
+
+    return from_arrow_schema(parse_schema(schema))
+
+
+class _Decoder:
+    """The ``mapInArrow`` function of :func:`from_json` (a plain class: cheap to pickle)."""
+
+    def __init__(self, names: list[str], column: str, schema: str, mode: str, time_zone: str,
+                 arrow_schema: pa.Schema) -> None:
+        self.names = names
+        self.column = column
+        self.schema = schema
+        self.mode = mode
+        self.time_zone = time_zone
+        self.arrow_schema = arrow_schema
+
+    def __call__(self, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        for batch in batches:
+            decoded = _decode(batch.column(self.column), self.schema, mode=self.mode,  # type: ignore[arg-type]
+                              time_zone=self.time_zone)
+            fields = decoded.flatten()  # respects null values: a null value gives null fields
+            arrays: list[pa.Array] = []
+            for name in self.names:
+                if name == self.column:
+                    arrays.extend(fields)
+                else:
+                    arrays.append(batch.column(name))
+            yield pa.RecordBatch.from_arrays(arrays, schema=self.arrow_schema)
+
+
+def from_json(
+    df: DataFrame,
+    column: str,
+    schema: str,
+    time_zone: str | None = None,
+    *,
+    mode: Literal["PERMISSIVE", "FAILFAST"] = "PERMISSIVE",
+) -> DataFrame:
+    """Decode a JSON column on the executors with cdc_rs (inside ``mapInArrow``).
+
+    The same result as ``df.select(..., F.from_json(F.col(column).cast("string"), schema)
+    .alias("v")).select(..., "v.*")``: the schema's fields replace ``column`` at its position,
+    every other column is kept, and the types are Spark's (``TIMESTAMP`` → ``TimestampType``).
+    A malformed value gives nulls in PERMISSIVE mode; FAILFAST fails the Spark task.
+
+    Args:
+        df: a DataFrame (batch or streaming) with a string or binary ``column``.
+        column: the column holding JSON text (bronze ``value``).
+        schema: a Spark DDL schema.
+        time_zone: zone of timestamps written without an offset; default: the session's
+            ``spark.sql.session.timeZone``, as Spark's ``from_json``.
+        mode: ``"PERMISSIVE"`` or ``"FAILFAST"``.
+
+    Returns:
+        A DataFrame: the columns before ``column``, the decoded fields, the columns after it.
+
+    Raises:
+        ConfigError: ``column`` is missing, or a decoded field has the name of a kept column.
+        SchemaError: ``schema`` does not parse.
+
+    Example:
+        >>> import cdc_rs.spark as cs                                   # doctest: +SKIP
+        >>> bronze = spark.createDataFrame([(0, '{"id": "a", "ts": "2022-01-31T23:06:00Z"}')],
+        ...                                "offset BIGINT, value STRING")
+        >>> cs.from_json(bronze, "value", "id STRING, ts TIMESTAMP").columns
+        ['offset', 'id', 'ts']
+    """
+    from pyspark.sql.pandas.types import to_arrow_schema
+    from pyspark.sql.types import StructType
+
+    names = list(df.columns)
+    if column not in names:
+        raise ConfigError(f"from_json: no column {column!r} in {names}")
+    decoded = spark_schema(schema)
+    kept = {n.lower(): n for n in names if n != column}
+    clashes = [f.name for f in decoded.fields if f.name.lower() in kept]
+    if clashes:
+        raise ConfigError(
+            f"from_json: decoded field(s) {clashes} would clash with existing column(s) "
+            f"{[kept[c.lower()] for c in clashes]}; rename or drop them first"
+        )
+    fields = []
+    for field in df.schema.fields:
+        if field.name == column:
+            fields.extend(decoded.fields)
+        else:
+            fields.append(field)
+    out = StructType(fields)
+    zone = time_zone or _session_time_zone(df)
+    arrow_schema = to_arrow_schema(out, timezone="UTC", prefers_large_types=False)
+    return df.mapInArrow(_Decoder(names, column, schema, mode, zone, arrow_schema), out)
+
+
+class _Ranker:
+    """The ``mapInArrow`` function of :func:`latest`: the newest row per key of a partition."""
+
+    def __init__(self, keys: list[str], sequence_by: list[str], order: list[str],
+                 arrow_schema: pa.Schema) -> None:
+        self.keys = keys
+        self.sequence_by = sequence_by
+        self.order = order
+        self.arrow_schema = arrow_schema
+
+    def rank(self, table: pa.Table) -> pa.Table:
+        """One row per key: the greatest sequence, among equals the smallest order value."""
+        if self.order:
+            table = table.sort_by([(c, "ascending") for c in self.order])
+        upsert = batch_upsert(MemoryTable(), keys=self.keys, sequence_by=self.sequence_by)
+        upsert(table, 0)
+        return upsert.target.to_arrow().select(self.arrow_schema.names).cast(self.arrow_schema)  # type: ignore[attr-defined]
+
+    def __call__(self, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        kept: pa.Table | None = None
+        for batch in batches:
+            if batch.num_rows == 0:
+                continue
+            table = pa.Table.from_batches([batch])
+            kept = self.rank(table if kept is None else pa.concat_tables([kept, table]))
+        if kept is not None:
+            yield from kept.to_batches()
+
+
+def latest(
+    df: DataFrame,
+    keys: str | Sequence[str],
+    sequence_by: str | Sequence[str],
+    order_column: str | Sequence[str] | None = None,
+) -> DataFrame:
+    """The newest row per key, ranked by cdc_rs on the executors.
+
+    Each partition is pre-ranked in ``mapInArrow`` (at most one row per key and partition),
+    shuffled by key (``repartition(*keys)``) and ranked again: only one row per key leaves
+    the executors. The same rows as ``row_number().over(Window.partitionBy(*keys)
+    .orderBy(*[desc(s) for s in sequence_by], *order_column))`` ``== 1``, except that rows
+    with a null key or a null sequence are dropped (``batch_upsert`` rejects them too).
+
+    Args:
+        df: a DataFrame of change events (all its columns are kept).
+        keys: key column(s).
+        sequence_by: column(s) ordering events, compared left to right; the greatest wins.
+        order_column: arrival column(s) breaking ties between equal sequences, ascending —
+            the first-arriving event wins, e.g. bronze ``["partition", "offset"]``. Default:
+            a ``monotonically_increasing_id()`` taken before the shuffle, i.e. the input's
+            partition and row order.
+
+    Returns:
+        A DataFrame with ``df``'s schema and one row per key.
+
+    Raises:
+        ConfigError: a named column is missing.
+
+    Example:
+        >>> import cdc_rs.spark as cs                                   # doctest: +SKIP
+        >>> events = spark.createDataFrame(
+        ...     [("a", 1, 0, "x"), ("a", 2, 1, "y"), ("a", 2, 2, "z"), ("b", 1, 3, "w")],
+        ...     "id STRING, ts INT, offset BIGINT, v STRING")
+        >>> sorted(r.v for r in cs.latest(events, "id", "ts", "offset").collect())
+        ['w', 'y']
+    """
+    from pyspark.sql import functions as F
+    from pyspark.sql.pandas.types import to_arrow_schema
+
+    key_names, sequence_names = _names(keys), _names(sequence_by)
+    order = [] if order_column is None else _names(order_column)
+    missing = [c for c in (*key_names, *sequence_names, *order) if c not in df.columns]
+    if missing:
+        raise ConfigError(f"latest: no column(s) {missing} in {df.columns}")
+    if not key_names or not sequence_names:
+        raise ConfigError("latest: give at least one key and one sequence column")
+    if order_column is None:
+        df = df.withColumn(_ARRIVAL_COLUMN, F.monotonically_increasing_id())
+        order = [_ARRIVAL_COLUMN]
+    arrow_schema = to_arrow_schema(df.schema, timezone="UTC", prefers_large_types=False)
+    ranker = _Ranker(key_names, sequence_names, order, arrow_schema)
+    out = df.mapInArrow(ranker, df.schema).repartition(*key_names).mapInArrow(ranker, df.schema)
+    return out.drop(_ARRIVAL_COLUMN) if order_column is None else out
+
+
+def _session_time_zone(df: DataFrame) -> str:
+    try:
+        zone = df.sparkSession.conf.get("spark.sql.session.timeZone")
+    except Exception:  # pragma: no cover - a session without the conf
+        zone = None
+    return zone or "UTC"
+
+
+# --------------------------------------------------------------------------------------------
+# MERGE INTO a Spark-managed table
+# --------------------------------------------------------------------------------------------
+
+
+def merge_statement(
+    target_table: str,
+    source: str,
+    *,
+    columns: Sequence[str],
+    keys: str | Sequence[str],
+    sequence_by: str | Sequence[str],
+    operation_column: str | None = CHANGE_OPERATION_COLUMN,
+    delete_operations: Sequence[str] = ("delete",),
+) -> str:
+    """The ``MERGE INTO`` applying ranked changes (one row per key) with cdc_rs's rules.
+
+    * a key absent from the target is inserted (unless the change is a delete);
+    * a present key is updated only when the change's sequence is strictly newer
+      (``sequence_by`` compared left to right, as a tuple);
+    * a delete removes the row when it is strictly newer.
+
+    Unlike :class:`cdc_rs.MemoryTable`, a table has no tombstones: an event older than a
+    delete that arrives in a *later* batch inserts the key again.
+
+    Args:
+        target_table: the table to merge into (e.g. ``main.bookstore.customers_silver``;
+            inserted as written).
+        source: a table or temporary view of changes, one row per key.
+        columns: the target columns, written from the source columns of the same names.
+        keys: key column(s); changes must not have null keys.
+        sequence_by: sequence column(s).
+        operation_column: the source column naming the operation; ``None`` when every change
+            is an upsert. Its value is compared with ``delete_operations``.
+        delete_operations: operations that delete.
+
+    Returns:
+        The SQL text.
+
+    Raises:
+        ConfigError: a key or sequence column is not among ``columns``, or no columns.
+
+    Example:
+        >>> from cdc_rs.spark import merge_statement
+        >>> print(merge_statement("silver", "changes", columns=["id", "ts", "v"], keys="id",
+        ...                       sequence_by="ts", operation_column="op"))
+        MERGE INTO silver AS t
+        USING changes AS s
+        ON t.`id` = s.`id`
+        WHEN MATCHED AND s.`op` IN ('delete') AND (t.`ts` < s.`ts`) THEN DELETE
+        WHEN MATCHED AND (s.`op` IS NULL OR s.`op` NOT IN ('delete')) AND (t.`ts` < s.`ts`) THEN UPDATE SET t.`id` = s.`id`, t.`ts` = s.`ts`, t.`v` = s.`v`
+        WHEN NOT MATCHED AND (s.`op` IS NULL OR s.`op` NOT IN ('delete')) THEN INSERT (`id`, `ts`, `v`) VALUES (s.`id`, s.`ts`, s.`v`)
+    """
+    columns = list(columns)
+    key_names, sequence_names = _names(keys), _names(sequence_by)
+    if not columns:
+        raise ConfigError("merge_statement: no columns")
+    missing = [c for c in (*key_names, *sequence_names) if c not in columns]
+    if missing:
+        raise ConfigError(f"merge_statement: key/sequence column(s) {missing} not in columns")
+    if not key_names or not sequence_names:
+        raise ConfigError("merge_statement: give at least one key and one sequence column")
+    q = _quote
+    on = " AND ".join(f"t.{q(k)} = s.{q(k)}" for k in key_names)
+    newer = _strictly_newer(sequence_names)
+    lines = [f"MERGE INTO {target_table} AS t", f"USING {source} AS s", f"ON {on}"]
+    if operation_column is not None and delete_operations:
+        ops = ", ".join(_literal(o) for o in delete_operations)
+        op = f"s.{q(operation_column)}"
+        is_delete, is_upsert = f"{op} IN ({ops})", f"({op} IS NULL OR {op} NOT IN ({ops}))"
+        lines.append(f"WHEN MATCHED AND {is_delete} AND {newer} THEN DELETE")
+        update_when, insert_when = f" AND {is_upsert} AND {newer}", f" AND {is_upsert}"
+    else:
+        update_when, insert_when = f" AND {newer}", ""
+    sets = ", ".join(f"t.{q(c)} = s.{q(c)}" for c in columns)
+    lines.append(f"WHEN MATCHED{update_when} THEN UPDATE SET {sets}")
+    names = ", ".join(q(c) for c in columns)
+    values = ", ".join(f"s.{q(c)}" for c in columns)
+    lines.append(f"WHEN NOT MATCHED{insert_when} THEN INSERT ({names}) VALUES ({values})")
+    return "\n".join(lines)
+
+
+def _strictly_newer(sequence: list[str]) -> str:
+    """``(t.a, t.b) < (s.a, s.b)`` spelled out (row comparison is not SQL everywhere)."""
+    q = _quote
+    terms = []
+    for i, name in enumerate(sequence):
+        equal = [f"t.{q(p)} = s.{q(p)}" for p in sequence[:i]]
+        terms.append(" AND ".join([*equal, f"t.{q(name)} < s.{q(name)}"]))
+    if len(terms) == 1:
+        return f"({terms[0]})"
+    return "(" + " OR ".join(f"({t})" for t in terms) + ")"
+
+
+def _quote(name: str) -> str:
+    return "`" + name.replace("`", "``") + "`"
+
+
+def _literal(value: str) -> str:
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+class SparkMergeTarget:
+    """A Spark-managed silver table (e.g. Delta) as the target of :func:`cdc_rs.batch_upsert`.
+
+    cdc_rs does the per-batch work — decode, topic filter, lookup, rejects, the newest change
+    per key (deletes included) — and hands Spark that change set, one row per key, with a
+    ``_cdc_rs_operation`` column (``upsert``/``delete``). Spark then runs
+    :func:`merge_statement` (strict-newer update, insert, strict-newer delete). Replaying a
+    batch is harmless: the same changes are no longer strictly newer.
+
+    The report's ``inserted``/``updated``/``deleted`` come from the MERGE's metrics when the
+    table format returns them (Delta does); changes the MERGE left alone are counted as
+    ``stale`` (upserts) or ``tombstoned`` (deletes). Unlike a :class:`cdc_rs.MemoryTable`
+    there are no tombstones: an event older than a delete, arriving in a later batch,
+    inserts the key again.
+
+    Args:
+        table_name: the target table (it must exist with the upsert's output columns).
+        keys: key column(s), as given to ``batch_upsert``.
+        sequence_by: sequence column(s), as given to ``batch_upsert``.
+        spark: the session running the MERGE; default: the active session when a batch
+            arrives (it is not pickled).
+
+    Example:
+        >>> import cdc_rs, cdc_rs.spark as cs                           # doctest: +SKIP
+        >>> silver = cs.SparkMergeTarget("customers_silver", keys="customer_id",
+        ...                              sequence_by="row_time")
+        >>> upsert = cdc_rs.batch_upsert(silver, keys="customer_id", sequence_by="row_time",
+        ...                              value_schema=CUSTOMERS_SCHEMA, topic="customers",
+        ...                              operation_column="row_status",
+        ...                              delete_operations=["delete"], columns=SILVER_COLUMNS)
+        >>> stream.writeStream.foreachBatch(upsert).start()
+    """
+
+    def __init__(self, table_name: str, *, keys: str | Sequence[str],
+                 sequence_by: str | Sequence[str], spark: SparkSession | None = None) -> None:
+        self.table_name = table_name
+        self.keys = _names(keys)
+        self.sequence_by = _names(sequence_by)
+        self._spark = spark
+        self.last_statement: str | None = None
+
+    def changes(self, pipeline: Any, batch: Any, batch_id: int) -> tuple[dict[str, int], pa.Table | None, pa.Table]:
+        """Run the cdc_rs pipeline on one batch: (counters, rejected rows, change set).
+
+        The change set has the output columns plus ``_cdc_rs_operation``; deleted keys carry
+        only their key and sequence columns (the others are null).
+        """
+        core = _cdc_rs.TableCore()
+        counts, _, rejected = pipeline.run(batch, batch_id, core)
+        rows = core.to_arrow()
+        state = core.state()
+        upserts = rows.append_column(CHANGE_OPERATION_COLUMN, pa.repeat("upsert", len(rows)).cast(pa.string()))
+        if state is None or state.num_rows == len(rows):
+            return counts, rejected, upserts
+        dead = state.filter(pc.is_null(state.column("row")))
+        arrays = []
+        for field in upserts.schema:
+            source = f"key.{field.name}" if f"key.{field.name}" in dead.column_names else f"sequence.{field.name}"
+            if field.name == CHANGE_OPERATION_COLUMN:
+                arrays.append(pa.repeat("delete", len(dead)).cast(pa.string()))
+            elif source in dead.column_names:
+                arrays.append(dead.column(source).cast(field.type))
+            else:
+                arrays.append(pa.nulls(len(dead), field.type))
+        deletes = pa.Table.from_arrays(arrays, schema=upserts.schema)
+        return counts, rejected, pa.concat_tables([upserts, deletes])
+
+    def _apply(self, pipeline: Any, batch: Any, batch_id: int) -> tuple[dict[str, int], bool, pa.Table | None]:
+        counts, rejected, changes = self.changes(pipeline, batch, batch_id)
+        if changes.num_rows == 0:
+            return counts, False, rejected
+        spark = self._session()
+        columns = [c for c in changes.column_names if c != CHANGE_OPERATION_COLUMN]
+        view = f"_cdc_rs_changes_{uuid.uuid4().hex}"
+        statement = merge_statement(self.table_name, view, columns=columns, keys=self.keys,
+                                    sequence_by=self.sequence_by)
+        self.last_statement = statement
+        spark.createDataFrame(changes).createOrReplaceTempView(view)
+        try:
+            metrics = self._execute(spark, statement)
+        finally:
+            spark.catalog.dropTempView(view)
+        return _merged_counts(counts, changes, metrics), False, rejected
+
+    def _execute(self, spark: SparkSession, statement: str) -> dict[str, int]:
+        rows = spark.sql(statement).collect()
+        return {k: int(v) for k, v in rows[0].asDict().items() if v is not None} if rows else {}
+
+    def _session(self) -> SparkSession:
+        if self._spark is not None:
+            return self._spark
+        from pyspark.sql import SparkSession
+
+        spark = SparkSession.getActiveSession()
+        if spark is None:
+            raise ConfigError("SparkMergeTarget: no active Spark session; pass spark=")
+        return spark
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state["_spark"] = None
+        return state
+
+    def __repr__(self) -> str:
+        return f"SparkMergeTarget({self.table_name!r}, keys={self.keys}, sequence_by={self.sequence_by})"
+
+
+def _merged_counts(counts: dict[str, int], changes: pa.Table, metrics: dict[str, int]) -> dict[str, int]:
+    if "num_inserted_rows" not in metrics:
+        return counts
+    deletes = pc.sum(pc.equal(changes.column(CHANGE_OPERATION_COLUMN), "delete")).as_py() or 0
+    upserts = changes.num_rows - deletes
+    out = dict(counts)
+    out["inserted"] = metrics.get("num_inserted_rows", 0)
+    out["updated"] = metrics.get("num_updated_rows", 0)
+    out["deleted"] = metrics.get("num_deleted_rows", 0)
+    out["stale"] = upserts - out["inserted"] - out["updated"]
+    out["tombstoned"] = deletes - out["deleted"]
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# A durable MemoryTable for foreachBatch (and the working pattern under Spark Connect)
+# --------------------------------------------------------------------------------------------
+
+
+class CheckpointedUpsert:
+    """A ``foreachBatch`` function that keeps its :class:`cdc_rs.MemoryTable` in a directory.
+
+    After every micro-batch it saves the target (rows, per-key sequences, tombstones, last
+    batch id) atomically to ``directory/target.pickle`` and the batch's report to
+    ``directory/reports/``; when it runs in a process whose copy is behind the saved one
+    (a restarted query, a fresh Python worker), it loads the saved target first.
+
+    Why: under Spark Connect, ``foreachBatch`` runs in a Python process next to the server,
+    not in your program — the upsert there is a pickled *copy*, and its MemoryTable lives
+    and dies in that process. Read the silver table and the reports back with
+    :meth:`target` and :meth:`reports`. With classic PySpark it also makes the target
+    survive a driver restart, in step with the stream's checkpoint.
+
+    Args:
+        upsert: a :class:`cdc_rs.BatchUpsert` whose target is a :class:`cdc_rs.MemoryTable`.
+        directory: where the target and the reports live (local or shared filesystem).
+
+    Example:
+        >>> import cdc_rs, cdc_rs.spark as cs                           # doctest: +SKIP
+        >>> sink = cs.checkpointed(cdc_rs.batch_upsert(keys="customer_id",
+        ...                                            sequence_by="row_time"), "/tmp/silver")
+        >>> stream.writeStream.foreachBatch(sink).start().awaitTermination()
+        >>> sink.target().to_arrow().num_rows, sink.reports().num_rows
+        (200, 3)
+    """
+
+    def __init__(self, upsert: BatchUpsert, directory: str | os.PathLike[str]) -> None:
+        if not isinstance(upsert.target, MemoryTable):
+            raise ConfigError("checkpointed: the upsert's target must be a cdc_rs.MemoryTable")
+        self.upsert = upsert
+        self.directory = str(directory)
+
+    @property
+    def _state_path(self) -> Path:
+        return Path(self.directory) / "target.pickle"
+
+    @property
+    def _reports_dir(self) -> Path:
+        return Path(self.directory) / "reports"
+
+    def __call__(self, micro_batch: Any, batch_id: int) -> BatchReport:
+        """Apply one micro-batch (any input :func:`cdc_rs.batch_upsert` takes), then save."""
+        saved = self.target()
+        if saved.last_batch_id is not None and (
+            self.upsert.target.last_batch_id is None
+            or saved.last_batch_id > self.upsert.target.last_batch_id  # type: ignore[attr-defined]
+        ):
+            self.upsert = BatchUpsert(saved, self.upsert._config)
+        report = self.upsert(micro_batch, batch_id)
+        if not report.skipped_replay:
+            self._save_target()
+        self._save_report(report)
+        return report
+
+    def target(self) -> MemoryTable:
+        """The saved target (an empty MemoryTable before the first batch)."""
+        try:
+            data = self._state_path.read_bytes()
+        except FileNotFoundError:
+            return MemoryTable()
+        table: MemoryTable = pickle.loads(data)
+        return table
+
+    def reports(self) -> pa.Table:
+        """One row per applied micro-batch (the :class:`cdc_rs.BatchReport` counters), by id."""
+        import pyarrow.parquet as pq
+
+        files = sorted(self._reports_dir.glob("batch-*.parquet"))
+        if not files:
+            return reports_to_arrow([])
+        return pa.concat_tables([pq.read_table(f) for f in files]).sort_by("batch_id")
+
+    def _save_target(self) -> None:
+        _atomic_write(self._state_path, pickle.dumps(self.upsert.target))
+
+    def _save_report(self, report: BatchReport) -> None:
+        import pyarrow.parquet as pq
+
+        self._reports_dir.mkdir(parents=True, exist_ok=True)
+        sink = pa.BufferOutputStream()
+        pq.write_table(reports_to_arrow([report]), sink)
+        _atomic_write(self._reports_dir / f"batch-{report.batch_id:012d}.parquet", sink.getvalue().to_pybytes())
+
+    def __repr__(self) -> str:
+        return f"CheckpointedUpsert({self.upsert!r}, {self.directory!r})"
+
+
+def checkpointed(upsert: BatchUpsert, directory: str | os.PathLike[str]) -> CheckpointedUpsert:
+    """Wrap ``upsert`` so its MemoryTable and reports are saved in ``directory`` after each
+    micro-batch — the pattern that works under Spark Connect. See :class:`CheckpointedUpsert`.
+
+    Example:
+        >>> import cdc_rs, cdc_rs.spark, pyarrow as pa, tempfile
+        >>> sink = cdc_rs.spark.checkpointed(cdc_rs.batch_upsert(keys="id", sequence_by="ts"),
+        ...                                  tempfile.mkdtemp())
+        >>> _ = sink(pa.table({"id": [1, 1], "ts": [1, 2]}), 0)
+        >>> sink.target().to_arrow().to_pydict(), sink.reports()["inserted"].to_pylist()
+        ({'id': [1], 'ts': [2]}, [1])
+    """
+    return CheckpointedUpsert(upsert, directory)
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def _names(value: str | Sequence[str]) -> list[str]:
+    return [value] if isinstance(value, str) else list(value)
