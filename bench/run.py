@@ -1,0 +1,303 @@
+"""Benchmark: the reference CDC pipeline in cdc_rs vs polars, DuckDB, delta-rs, pandas, PySpark.
+
+    ./dev bench                                   # quick: 100k,1M events, 1 and 10 batches
+    ./dev bench --sizes 100k,1M,5M --batches 1,10 --repeat 3
+    .venv/bin/python bench/run.py --contenders cdc_rs,polars --sizes 100k
+
+Data: ``cdc_rs.datasets.bookstore(events=N, batches=B, seed=S)`` written once as Parquet (one
+file per micro-batch) under ``bench/data/``; every contender reads the same files. Each run
+of each contender is a fresh subprocess (``bench/worker.py``); its wall time covers reading
+the Parquet files through to the final silver table as a pyarrow Table (the Spark session
+start is excluded and reported apart). Peak RSS is the peak of the summed RSS of the
+process tree (the Spark JVM included), sampled every 20 ms. Every contender's silver table is
+compared with cdc_rs's; a contender that disagrees is reported as MISMATCH (not timed as a
+valid result).
+
+Writes the results between markers in ``bench/RESULTS.md``, a plot to ``bench/results.png``
+and the raw figures to ``bench/data/results-*.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import pyarrow.parquet as pq  # noqa: E402
+
+from common import (BENCH, DATA, compare, ensure_dataset, machine, parse_size,  # noqa: E402
+                    size_label)
+from contenders import NAMES  # noqa: E402
+
+PY = sys.executable
+BEGIN, END = "<!-- bench/run.py: begin -->", "<!-- bench/run.py: end -->"
+
+
+def run_tree(cmd: list[str], env: dict[str, str], timeout: float) -> tuple[int, float, str]:
+    """Run ``cmd``; returns (exit code, peak summed RSS of its process tree in bytes, stderr tail)."""
+    err_path = DATA / f"tmp-stderr-{os.getpid()}.log"
+    with open(err_path, "wb") as err:
+        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=err)
+        root = psutil.Process(proc.pid)
+        peak = 0
+        started = time.monotonic()
+        while proc.poll() is None:
+            total = 0
+            try:
+                procs = [root, *root.children(recursive=True)]
+            except psutil.Error:
+                procs = []
+            for p in procs:
+                try:
+                    total += p.memory_info().rss
+                except psutil.Error:
+                    pass
+            peak = max(peak, total)
+            if time.monotonic() - started > timeout:
+                for p in reversed(procs):
+                    try:
+                        p.kill()
+                    except psutil.Error:
+                        pass
+                proc.wait()
+                break
+            time.sleep(0.02)
+    tail = err_path.read_text(errors="replace")[-2000:]
+    err_path.unlink(missing_ok=True)
+    return proc.returncode, peak, tail
+
+
+def engine_info(env: dict[str, str]) -> dict[str, str]:
+    code = ("import cdc_rs, cdc_rs._cdc_rs as m, os, json; "
+            "print(json.dumps({'file': m.__file__, 'size_mb': round(os.path.getsize(m.__file__)/2**20, 1),"
+            " 'mtime': os.path.getmtime(m.__file__), 'version': cdc_rs.__version__}))")
+    out = subprocess.run([PY, "-c", code], env=env, capture_output=True, text=True, check=True)
+    info = json.loads(out.stdout)
+    info["mtime"] = dt.datetime.fromtimestamp(info["mtime"], dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return info
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--sizes", default="100k,1M", help="events per data set (default %(default)s)")
+    ap.add_argument("--batches", default="1,10", help="micro-batches (default %(default)s)")
+    ap.add_argument("--repeat", type=int, default=3, help="runs per contender (median)")
+    ap.add_argument("--spark-repeat", type=int, default=None,
+                    help="runs of PySpark (default: --repeat; it is slow)")
+    ap.add_argument("--contenders", default=",".join(NAMES))
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--timeout", type=float, default=1800, help="seconds per run")
+    ap.add_argument("--engine-path", default=None,
+                    help="directory put first on PYTHONPATH to pick a cdc_rs build "
+                         "(e.g. an unpacked release wheel)")
+    ap.add_argument("--no-floor", action="store_true")
+    ap.add_argument("--results", default=str(BENCH / "RESULTS.md"))
+    ap.add_argument("--plot", default=str(BENCH / "results.png"))
+    args = ap.parse_args(argv)
+
+    sizes = [parse_size(s) for s in args.sizes.split(",")]
+    batch_counts = [int(b) for b in args.batches.split(",")]
+    contenders = [c.strip() for c in args.contenders.split(",")]
+    if "cdc_rs" not in contenders:
+        contenders.insert(0, "cdc_rs")
+    contenders.sort(key=lambda c: (c != "cdc_rs", NAMES.index(c) if c in NAMES else 99))
+    env = dict(os.environ, PYSPARK_PYTHON=PY, PYSPARK_DRIVER_PYTHON=PY, PYTHONWARNINGS="ignore")
+    if args.engine_path:
+        env["PYTHONPATH"] = os.pathsep.join([args.engine_path, env.get("PYTHONPATH", "")])
+    DATA.mkdir(parents=True, exist_ok=True)
+    info = {"machine": machine(), "engine": engine_info(env), "args": vars(args),
+            "started": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")}
+    print(f"machine: {info['machine']}\nengine: {info['engine']}", flush=True)
+
+    results = []
+    for events in sizes:
+        for batches in batch_counts:
+            d = ensure_dataset(events, batches, args.seed)
+            case = {"events": events, "batches": batches, "contenders": {}}
+            results.append(case)
+            if not args.no_floor:
+                out = subprocess.run([PY, str(BENCH / "floor.py"), str(d), str(args.repeat)],
+                                     env=env, capture_output=True, text=True)
+                if out.returncode == 0:
+                    case["floor"] = json.loads(out.stdout.strip().splitlines()[-1])
+                else:
+                    print(out.stderr[-2000:], file=sys.stderr)
+            expected = None
+            for name in contenders:
+                reps = args.spark_repeat if (name == "pyspark" and args.spark_repeat) else args.repeat
+                secs, setups, rss, status, note = [], [], [], "ok", ""
+                for r in range(reps):
+                    prefix = DATA / f"tmp-{name}-{size_label(events)}-b{batches}-{r}"
+                    code, peak, tail = run_tree(
+                        [PY, str(BENCH / "worker.py"), name, str(d), str(prefix)], env,
+                        args.timeout)
+                    if code != 0:
+                        status, note = "error", tail.strip().splitlines()[-1:] or ["?"]
+                        note = note[0][:300]
+                        break
+                    got = json.loads(prefix.with_suffix(".json").read_text())
+                    silver = pq.read_table(prefix.with_suffix(".parquet"))
+                    prefix.with_suffix(".json").unlink()
+                    prefix.with_suffix(".parquet").unlink()
+                    if name == "cdc_rs" and expected is None:
+                        expected = silver
+                    elif expected is not None and r == 0:
+                        problems = compare(expected, silver)
+                        if problems:
+                            status, note = "MISMATCH", "; ".join(problems)
+                    secs.append(got["seconds"])
+                    setups.append(got["setup_seconds"])
+                    rss.append(peak)
+                    if status != "ok":
+                        break
+                entry = {"status": status, "note": note, "runs": secs, "rss": rss,
+                         "setup": setups}
+                if secs:
+                    entry["seconds"] = statistics.median(secs)
+                    entry["events_per_s"] = events / entry["seconds"]
+                    entry["peak_rss_mb"] = max(rss) / 2**20
+                case["contenders"][name] = entry
+                shown = f"{entry.get('seconds', float('nan')):.3f}s" if secs else "-"
+                print(f"{size_label(events):>5} x{batches:<3} {name:<10} {status:<8} {shown} "
+                      f"{note[:200]}", flush=True)
+    info["finished"] = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S")
+    (DATA / f"results-{stamp}.json").write_text(json.dumps({"info": info, "results": results},
+                                                           indent=1))
+    md = render(info, results, contenders)
+    print(md)
+    write_section(Path(args.results), md, BEGIN, END)
+    plot(results, contenders, Path(args.plot))
+    return 0
+
+
+def render(info: dict, results: list[dict], contenders: list[str]) -> str:
+    m, e, a = info["machine"], info["engine"], info["args"]
+    lines = [
+        "## End to end (bench/run.py)",
+        "",
+        f"Run {info['started']} – {info['finished']}; `nproc` = {m['nproc']}, CPU: {m['cpu']}, "
+        f"memory: {m['memory']}, Python {m['python']}, kernel {m['kernel']}.",
+        f"Engine: `{e['file']}` ({e['size_mb']} MB, built {e['mtime']}), cdc_rs {e['version']}.",
+        f"Command: `bench/run.py --sizes {a['sizes']} --batches {a['batches']} "
+        f"--repeat {a['repeat']}" + (f" --spark-repeat {a['spark_repeat']}" if a['spark_repeat'] else "")
+        + "`.",
+        "",
+        "Wall time: median over the runs, from reading the Parquet micro-batches to the final "
+        "silver table (Spark session start excluded). Peak RSS: the whole process tree "
+        "(interpreter, libraries, data; the JVM for PySpark). × cdc_rs: contender time / "
+        "cdc_rs time in the same run (higher = cdc_rs faster).",
+        "",
+        "| events | batches | contender | status | runs | wall s (median) | events/s | "
+        "peak RSS MB | × cdc_rs |",
+        "|---:|---:|---|---|---:|---:|---:|---:|---:|",
+    ]
+    for case in results:
+        base = case["contenders"].get("cdc_rs", {}).get("seconds")
+        for name in contenders:
+            c = case["contenders"].get(name)
+            if c is None:
+                continue
+            if "seconds" in c:
+                ratio = f"{c['seconds'] / base:.1f}×" if base else "-"
+                row = (f"{len(c['runs'])} | {c['seconds']:.3f} | {c['events_per_s']:,.0f} | "
+                       f"{c['peak_rss_mb']:,.0f} | {ratio}")
+            else:
+                row = "0 | - | - | - | -"
+            status = c["status"] if c["status"] == "ok" else f"**{c['status']}**"
+            lines.append(f"| {size_label(case['events'])} | {case['batches']} | {name} | "
+                         f"{status} | {row} |")
+    notes = [(case, n, c["note"]) for case in results for n, c in case["contenders"].items()
+             if c["status"] != "ok"]
+    if notes:
+        lines += ["", "Contenders that failed or disagreed with cdc_rs:", ""]
+        lines += [f"- {size_label(case['events'])} × {case['batches']} {n}: {note}"
+                  for case, n, note in notes]
+    spark = [(case, case["contenders"]["pyspark"]) for case in results
+             if "pyspark" in case["contenders"] and case["contenders"]["pyspark"].get("setup")]
+    if spark:
+        s = statistics.median(x for _, c in spark for x in c["setup"])
+        lines += ["", f"PySpark session start (excluded above): {s:.1f} s median."]
+    floors = [case for case in results if "floor" in case]
+    if floors:
+        lines += [
+            "",
+            "### Floor on the same data",
+            "",
+            "`read`: pyarrow reads `topic` and `value` of every micro-batch file. JSON: the "
+            "customers values alone (valid objects only, in memory), parsed by DuckDB "
+            "`json_transform` (all fields VARCHAR), polars `str.json_decode` (all String), "
+            "and `cdc_rs.from_json` with `CUSTOMERS_SCHEMA` (row_time parsed to a timestamp). "
+            "MB/s = value bytes / time.",
+            "",
+            "| events | batches | read s | customers values | MB | cdc_rs.from_json s (MB/s) | "
+            "DuckDB json_transform s (MB/s) | polars json_decode s (MB/s) | cdc_rs end to end s |",
+            "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        ]
+        for case in floors:
+            f = case["floor"]
+            mb = f["json_bytes"] / 1e6
+            e2e = case["contenders"].get("cdc_rs", {}).get("seconds")
+            cell = lambda k: f"{f[k]:.3f} ({mb / f[k]:,.0f})"  # noqa: E731
+            lines.append(
+                f"| {size_label(case['events'])} | {case['batches']} | {f['read']:.3f} | "
+                f"{f['json_values']:,} | {mb:,.1f} | {cell('json_cdc_rs')} | "
+                f"{cell('json_duckdb')} | {cell('json_polars')} | "
+                + (f"{e2e:.3f}" if e2e else "-") + " |")
+    return "\n".join(lines) + "\n"
+
+
+def write_section(path: Path, body: str, begin: str, end: str) -> None:
+    text = path.read_text() if path.exists() else "# Benchmark results\n\n"
+    block = f"{begin}\n{body}{end}"
+    if begin in text and end in text:
+        head, rest = text.split(begin, 1)
+        _, tail = rest.split(end, 1)
+        text = head + block + tail
+    else:
+        text = text.rstrip("\n") + "\n\n" + block + "\n"
+    path.write_text(text)
+
+
+def plot(results: list[dict], contenders: list[str], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    cases = [c for c in results if c["contenders"]]
+    fig, ax = plt.subplots(figsize=(max(6, 1.6 * len(cases) + 3), 4.5))
+    width = 0.8 / max(1, len(contenders))
+    for j, name in enumerate(contenders):
+        xs, ys = [], []
+        for i, case in enumerate(cases):
+            c = case["contenders"].get(name)
+            if c and c["status"] == "ok" and "events_per_s" in c:
+                xs.append(i + (j - (len(contenders) - 1) / 2) * width)
+                ys.append(c["events_per_s"])
+        ax.bar(xs, ys, width, label=name)
+    ax.set_yscale("log")
+    ax.set_xticks(range(len(cases)))
+    ax.set_xticklabels([f"{size_label(c['events'])} events\n{c['batches']} batch"
+                        + ("es" if c["batches"] > 1 else "") for c in cases])
+    ax.set_ylabel("events/s (log scale, higher is better)")
+    ax.set_title("Bronze → silver CDC pipeline, end to end")
+    ax.grid(axis="y", which="both", alpha=0.3)
+    ax.legend(fontsize=8, ncols=3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

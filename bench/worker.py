@@ -1,0 +1,41 @@
+"""Run one contender once in this (fresh) process: ``worker.py CONTENDER DATA_DIR OUT_PREFIX``.
+
+Writes ``OUT_PREFIX.json`` (seconds of ``run`` alone, setup seconds) and
+``OUT_PREFIX.parquet`` (the normalised silver table). The parent measures peak RSS of the
+whole process tree (the Spark JVM included).
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import pyarrow.parquet as pq  # noqa: E402
+
+from common import bronze_files, lookup_file, normalise  # noqa: E402
+
+
+def main() -> None:
+    name, data_dir, out = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3])
+    mod = importlib.import_module(f"contenders.{name}")
+    files, lookup = bronze_files(data_dir), lookup_file(data_dir)
+    t0 = time.perf_counter()
+    if hasattr(mod, "setup"):
+        mod.setup()
+    t1 = time.perf_counter()
+    silver = mod.run(files, lookup)
+    t2 = time.perf_counter()
+    if hasattr(mod, "teardown"):
+        mod.teardown()
+    pq.write_table(normalise(silver), out.with_suffix(".parquet"))
+    out.with_suffix(".json").write_text(json.dumps(
+        {"seconds": t2 - t1, "setup_seconds": t1 - t0, "rows": silver.num_rows}))
+
+
+if __name__ == "__main__":
+    main()
