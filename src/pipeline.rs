@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, AsArray, BooleanArray, RecordBatch, StringArray, UInt32Array};
-use arrow::compute::{cast, concat_batches, filter_record_batch, take_record_batch};
+use arrow::compute::{cast, concat_batches, filter, filter_record_batch, take_record_batch};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use rayon::prelude::*;
 
@@ -153,23 +153,32 @@ impl Pipeline {
 
         // Input rows still in play, and the rows (decoded or as given) they stand for.
         let mut at: Vec<u32> = (0..chunk.num_rows() as u32).collect();
+        let mut in_topic = None;
         if let Some(topic) = &c.topic {
             let topics = string_column(chunk, &c.topic_column, "topic")?;
-            at.retain(|&i| topics.is_valid(i as usize) && topics.value(i as usize) == topic);
+            let mask: BooleanArray =
+                (0..chunk.num_rows()).map(|i| Some(topics.is_valid(i) && topics.value(i) == topic)).collect();
+            at.retain(|&i| mask.value(i as usize));
             counts.other_topics = (chunk.num_rows() - at.len()) as u64;
+            if at.len() < chunk.num_rows() {
+                in_topic = Some(mask);
+            }
         }
-        let selected = if at.len() == chunk.num_rows() {
-            chunk.clone()
-        } else {
-            take_record_batch(chunk, &UInt32Array::from(at.clone()))?
-        };
         let mut rows = match &c.value_schema {
-            None => selected,
+            None => match &in_topic {
+                None => chunk.clone(),
+                Some(mask) => filter_record_batch(chunk, mask)?,
+            },
             Some(schema) => {
-                let values = selected.column_by_name(&c.value_column).ok_or_else(|| {
-                    missing(&selected.schema(), &c.value_column, "the bronze value column")
-                })?;
-                let value_nulls = any_null(std::slice::from_ref(values));
+                // Only the JSON column is needed (rejects are taken from the input later).
+                let values = chunk
+                    .column_by_name(&c.value_column)
+                    .ok_or_else(|| missing(&chunk.schema(), &c.value_column, "the bronze value column"))?;
+                let values = match &in_topic {
+                    None => values.clone(),
+                    Some(mask) => filter(values.as_ref(), mask)?,
+                };
+                let value_nulls = any_null(std::slice::from_ref(&values));
                 let decoded = decode::from_json(values.as_ref(), schema, &c.decode)?;
                 let good: Vec<bool> = (0..values.len())
                     .map(|i| !value_nulls[i] && !decoded.malformed.value(i))
@@ -183,8 +192,12 @@ impl Pipeline {
                     }
                 }
                 counts.malformed = (at.len() - keep.len()) as u64;
-                at = keep;
-                filter_record_batch(&decoded.batch, &BooleanArray::from(good))?
+                if keep.len() == at.len() {
+                    decoded.batch
+                } else {
+                    at = keep;
+                    filter_record_batch(&decoded.batch, &BooleanArray::from(good))?
+                }
             }
         };
 
@@ -226,7 +239,9 @@ impl Pipeline {
             rejected.push((at[i], reason));
         }
         rejected.sort_unstable_by_key(|(row, _)| *row);
-        rows = filter_record_batch(&rows, &BooleanArray::from(keep))?;
+        if keep.iter().any(|k| !k) {
+            rows = filter_record_batch(&rows, &BooleanArray::from(keep))?;
+        }
         if let Some(lookup) = &c.lookup {
             rows = lookup.append(&rows, &enrich_with)?;
         }
