@@ -1,15 +1,17 @@
 """Type stubs of the Rust extension. The public API wraps these; see ``cdc_rs``."""
 
-from typing import Any
+from typing import Any, final
 
 import pyarrow as pa
 
+__all__ = ["Pipeline", "PlanCore", "TableCore", "__version__", "from_json", "parse_schema"]
 __version__: str
 
+@final
 class TableCore:
     """State of a :class:`cdc_rs.MemoryTable`: rows, per-key sequences and tombstones."""
 
-    def __init__(self) -> None: ...
+    def __new__(cls) -> TableCore: ...
     def __len__(self) -> int: ...
     @property
     def last_batch_id(self) -> int | None: ...
@@ -27,6 +29,7 @@ class TableCore:
     def commit(self, plan: PlanCore) -> tuple[dict[str, int], bool, pa.Table | None]:
         """Apply a plan made on this table: (counters, skipped_replay, rejected rows or None)."""
 
+@final
 class PlanCore:
     """A batch's decided effect on a table, not yet applied (see ``Pipeline.plan``)."""
 
@@ -45,18 +48,19 @@ class PlanCore:
     def state_changes(self) -> pa.Table | None:
         """Key state written: ``key.*``, ``sequence.*``, ``live`` (false: tombstone)."""
 
+@final
 class Pipeline:
     """A validated ``batch_upsert`` configuration; the lookup is hashed once here."""
 
-    def __init__(
-        self,
+    def __new__(
+        cls,
         *,
         keys: list[str],
         sequence_by: list[str],
         value_schema: str | None = None,
-        value_column: str = "value",
+        value_column: str = ...,
         topic: str | None = None,
-        topic_column: str = "topic",
+        topic_column: str = ...,
         operation_column: str | None = None,
         upsert_operations: list[str] = ...,
         delete_operations: list[str] = ...,
@@ -66,7 +70,7 @@ class Pipeline:
         columns: list[str] | None = None,
         except_columns: list[str] = ...,
         time_zone: str = "UTC",
-    ) -> None: ...
+    ) -> Pipeline: ...
     def plan(self, batch: Any, batch_id: int, table: TableCore) -> PlanCore:
         """Decide one micro-batch against ``table`` without changing it."""
     def run(self, batch: Any, batch_id: int, table: TableCore) -> tuple[dict[str, int], bool, pa.Table | None]:

@@ -1,0 +1,43 @@
+"""The public surface: stubs match the extension, docstring examples run, names are exported."""
+
+import doctest
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import cdc_rs
+from cdc_rs import _json, _table, _upsert
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_the_type_stubs_match_the_compiled_extension():
+    result = subprocess.run(
+        [sys.executable, "-m", "mypy.stubtest", "cdc_rs._cdc_rs", "--mypy-config-file", str(ROOT / "pyproject.toml")],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("module", [_json, _table, _upsert], ids=lambda m: m.__name__)
+def test_docstring_examples_run(module):
+    result = doctest.testmod(module, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted > 0
+    assert result.failed == 0
+
+
+def test_every_exported_name_exists_and_is_documented():
+    for name in cdc_rs.__all__:
+        obj = getattr(cdc_rs, name)
+        if callable(obj):
+            assert obj.__doc__, f"{name} has no docstring"
+
+
+def test_every_error_is_a_cdc_error_and_a_value_error():
+    for error in (cdc_rs.SchemaError, cdc_rs.DecodeError, cdc_rs.ConfigError, cdc_rs.InputError):
+        assert issubclass(error, cdc_rs.CdcError)
+        assert issubclass(error, ValueError)
