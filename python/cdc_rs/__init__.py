@@ -22,6 +22,20 @@ from ._table import MemoryTable
 from ._upsert import BatchUpsert, batch_upsert
 from .exceptions import CdcError, ConfigError, DecodeError, InputError, SchemaError
 
+_LAZY = {"DeltaTarget": ".delta", "DeltaSource": ".stream", "FolderSource": ".stream",
+         "stream": ".stream"}
+
+
+def __getattr__(name: str):  # lazy: ``import cdc_rs`` does not need deltalake
+    if name in _LAZY:
+        from importlib import import_module
+
+        value = getattr(import_module(_LAZY[name], __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'cdc_rs' has no attribute {name!r}")
+
+
 __all__ = [
     "BatchReport",
     "BatchUpsert",
@@ -36,4 +50,8 @@ __all__ = [
     "from_json",
     "parse_schema",
     "reports_to_arrow",
+    "DeltaTarget",
+    "DeltaSource",
+    "FolderSource",
+    "stream",
 ]

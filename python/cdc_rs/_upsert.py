@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Mapping, Sequence
 from html import escape
@@ -162,6 +163,10 @@ def batch_upsert(
         "value_column": value_column,
         "topic_column": topic_column,
     }
+    if isinstance(target, (str, os.PathLike)):  # a path: a Delta table
+        from .delta import DeltaTarget
+
+        target = DeltaTarget(target)
     return BatchUpsert(MemoryTable() if target is None else target, config)
 
 

@@ -49,6 +49,25 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
     demo.add_argument("--no-progress", action="store_true", help="no progress bar")
     demo.set_defaults(func=_demo_command)
+    run = commands.add_parser(
+        "run",
+        help="stream a bronze folder (or Delta table) into a Delta silver table",
+        description="Apply every bronze file (or Delta version) the checkpoint has not "
+        "committed to a Delta silver table, one atomic commit per micro-batch, then stop "
+        "(Spark's trigger(availableNow=True)). Safe to kill and re-run.",
+    )
+    run.add_argument("--source", required=True,
+                     help="folder of bronze Parquet / JSON-lines files, or a Delta table "
+                     "(delta://PATH or a folder with _delta_log)")
+    run.add_argument("--target", required=True, type=Path, help="Delta silver table folder")
+    run.add_argument("--checkpoint", required=True, type=Path, help="checkpoint folder")
+    run.add_argument("--config", required=True, type=Path,
+                     help="pipeline config (TOML; YAML with PyYAML): batch_upsert options")
+    run.add_argument("--pattern", default=None, help="file-name pattern of bronze files")
+    run.add_argument("--max-rows-per-batch", type=_positive, default=None,
+                     help="cut files into micro-batches of at most this many rows")
+    run.add_argument("--no-progress", action="store_true", help="no progress bar")
+    run.set_defaults(func=_run_command)
     return parser
 
 
@@ -59,7 +78,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         argv: arguments without the program name (default: ``sys.argv[1:]``).
 
     Returns:
-        The exit code: 0 on success, 1 when the demo's unit test fails.
+        The exit code: 0 on success, 1 when the demo's unit test fails or ``run`` fails.
     """
     args = build_parser().parse_args(argv)
     return args.func(args)
@@ -102,7 +121,9 @@ def run_demo(events: int = 1_000_000, batches: int = 10, out: str | Path = "out/
         events: bronze events to generate.
         batches: number of micro-batches.
         out: output directory; gets ``bronze/`` (Parquet micro-batches and the country
-            lookup), ``customers_silver.parquet`` and, if any row was rejected,
+            lookup), the Delta table ``customers_silver/`` (written one commit per batch by
+            :func:`cdc_rs.stream`, checkpoint in ``_checkpoints/``), a copy of it as
+            ``customers_silver.parquet`` and, if any row was rejected,
             ``rejected.parquet`` (the rejected bronze rows with ``reason`` and ``batch_id``).
         seed: seed of the generated data.
         progress: show a tqdm progress bar (on stderr).
@@ -122,28 +143,34 @@ def run_demo(events: int = 1_000_000, batches: int = 10, out: str | Path = "out/
         bronze_dir = out / "bronze"
         data.write_parquet(bronze_dir)
 
-    target = cdc_rs.MemoryTable()
+    import shutil
+
+    from cdc_rs.delta import DeltaTarget
+    from cdc_rs.stream import FolderSource, stream
+
+    paths = {"bronze": bronze_dir, "silver": out / "customers_silver.parquet",
+             "rejected": out / "rejected.parquet", "delta": out / "customers_silver",
+             "checkpoint": out / "_checkpoints" / "customers_silver"}
+    for fresh in (paths["delta"], paths["checkpoint"]):  # the demo regenerates everything
+        shutil.rmtree(fresh, ignore_errors=True)
+    target = DeltaTarget(paths["delta"])
     upsert = cdc_rs.batch_upsert(
         target, keys=["customer_id"], sequence_by="row_time",
         value_schema=CUSTOMERS_SCHEMA, topic="customers", operation_column="row_status",
         upsert_operations=("insert", "update"), delete_operations=("delete",),
         lookup=read_country_lookup(bronze_dir), lookup_on={"country_code": "code"},
         lookup_how="inner", columns=SILVER_COLUMNS)
-    reports, rejected = [], []
-    with _timed(timings, "read + upsert"), _progress(events, progress) as bar:
-        for batch_id, batch in enumerate(_stream_parquet(bronze_dir)):
-            report = upsert(batch, batch_id)
-            reports.append(report)
-            if report.rejected.num_rows:
-                ids = pa.array(np.full(report.rejected.num_rows, batch_id, dtype=np.int64))
-                rejected.append(report.rejected.append_column("batch_id", ids))
-            bar.update(batch.num_rows)
-            bar.set_postfix(silver=f"{len(target):,}")
+    with _timed(timings, "read + upsert"):
+        streamed = stream(FolderSource(bronze_dir, pattern="bronze-*.parquet"), upsert,
+                          checkpoint=paths["checkpoint"], progress=progress)
+    reports = [cdc_rs.BatchReport(**{k: v for k, v in r.to_dict().items()
+                                     if k not in ("source", "quarantined")}) for r in streamed]
+    rejected = [r.rejected.append_column(
+        "batch_id", pa.array(np.full(r.rejected.num_rows, r.batch_id, dtype=np.int64)))
+        for r in streamed if r.rejected.num_rows]
 
     with _timed(timings, "write silver"):
         silver = target.to_arrow()
-        paths = {"bronze": bronze_dir, "silver": out / "customers_silver.parquet",
-                 "rejected": out / "rejected.parquet"}
         pq.write_table(silver, paths["silver"])
         paths["rejected"].unlink(missing_ok=True)
         if rejected:
@@ -170,11 +197,50 @@ def _demo_command(args: argparse.Namespace) -> int:
     silver = result.paths["silver"]
     print(f"customers_silver: {result.silver_rows:,} rows, "
           f"{result.distinct_customers:,} distinct customer_id -> {silver}")
+    if "delta" in result.paths:
+        print(f"customers_silver (Delta table): {result.paths['delta']}")
     # The reference notebook's last cell.
     if not result.passed:
         print("Unit test failed", file=sys.stderr)
         return 1
     print("Unit test passed")
+    return 0
+
+
+def _run_command(args: argparse.Namespace) -> int:
+    import cdc_rs
+    from cdc_rs.config import load_config
+    from cdc_rs.stream import open_source, stream
+
+    try:
+        config = load_config(args.config)
+        options = dict(config.stream)
+        pattern = args.pattern or options.pop("pattern", "*")
+        options.pop("pattern", None)
+        if args.max_rows_per_batch is not None:
+            options["max_rows_per_batch"] = args.max_rows_per_batch
+        upsert = config.build(args.target)
+        source = open_source(args.source, pattern=pattern)
+        print(f"cdc-rs run: {args.source} -> {args.target} (checkpoint {args.checkpoint})")
+        started = time.perf_counter()
+        reports = stream(source, upsert, checkpoint=args.checkpoint,
+                         progress=not args.no_progress, **options)
+    except cdc_rs.CdcError as exc:
+        print(f"cdc-rs run: error: {exc}", file=sys.stderr)
+        return 1
+    seconds = time.perf_counter() - started
+    if not reports:
+        print("nothing new to apply")
+    else:
+        print()
+        print("Per-batch reports:")
+        table = cdc_rs.reports_to_arrow(reports).drop_columns(["source"])
+        print(format_reports(table))
+    quarantined = sum(r.quarantined for r in reports)
+    if quarantined:
+        print(f"{quarantined:,} unparseable lines quarantined in {args.checkpoint / 'quarantine'}")
+    print(f"{len(reports)} batches in {seconds:.2f} s; {args.target}: {len(upsert.target):,} rows, "
+          f"last batch {upsert.target.last_batch_id}")
     return 0
 
 

@@ -1,0 +1,575 @@
+"""``DeltaTarget``: a silver table stored as a Delta Lake table (needs ``deltalake``).
+
+Each micro-batch becomes ONE Delta commit — a ``MERGE`` keyed on the key columns that
+deletes, updates and inserts in one go — carrying the Delta ``txn`` action
+``(app_id, batch_id)``, so a replayed batch id is recognised even in a fresh process.
+
+The per-key bookkeeping the engine needs (each key's last sequence, and the tombstones of
+deleted keys) is not in the table, so Delta readers see only the silver rows. It lives in
+``<table>/_cdc_rs/<app_id>/``: one small Parquet file of key-state changes per batch, written
+*before* the Delta commit (a file whose batch id is above the table's recorded ``txn``
+version belongs to a batch that never committed and is ignored), folded into a snapshot
+every ``snapshot_every`` batches. Delta readers and ``VACUUM`` ignore folders starting with
+``_``.
+
+Example:
+    >>> import cdc_rs, pyarrow as pa                                  # doctest: +SKIP
+    >>> upsert = cdc_rs.batch_upsert(cdc_rs.DeltaTarget("/data/silver"), keys="id",
+    ...                              sequence_by="ts")                # doctest: +SKIP
+    >>> upsert(pa.table({"id": [1], "ts": [1], "v": ["a"]}), 0)       # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import json
+import os
+import re
+import threading
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from . import _cdc_rs
+from .exceptions import CdcError, SchemaError
+
+__all__ = ["DeltaTarget", "DeltaTargetError", "ConcurrentWriteError", "TargetStateError"]
+
+_DELETE_FLAG = "__cdc_rs_delete"
+_ROWS_SCHEMA_KEY = b"cdc_rs.rows_schema"
+_CHANGES = re.compile(r"^changes-(\d{20})-([0-9a-f]{16})\.parquet$")
+_SNAPSHOT = re.compile(r"^snapshot-(\d{20})\.parquet$")
+_PRETABLE = "pretable.json"
+
+
+class DeltaTargetError(CdcError, OSError):
+    """The Delta target cannot be read or written (missing permissions, broken storage…).
+
+    Nothing of the failed batch is visible: either its Delta commit happened or it did not.
+    """
+
+
+class ConcurrentWriteError(DeltaTargetError):
+    """Another writer kept committing to the table; the batch was re-planned ``max_retries``
+    times and never committed (nothing of it is applied — run it again)."""
+
+
+class TargetStateError(DeltaTargetError):
+    """The table and its ``_cdc_rs`` bookkeeping disagree (the table was changed by another
+    tool, or bookkeeping files were removed): cdc_rs refuses to guess."""
+
+
+class DeltaTarget:
+    """A silver table stored as a Delta table, written one atomic commit per micro-batch.
+
+    Pass it (or just a path string) as the target of :func:`cdc_rs.batch_upsert`. The table is
+    created on the first batch that has rows, with exactly the target columns, and is readable
+    by any Delta reader (deltalake, polars ``read_delta``, duckdb ``delta_scan``, Spark).
+
+    Args:
+        path: the table's folder (local path).
+        partition_by: partition columns used when the table is created.
+        storage_options: passed to deltalake.
+        app_id: the Delta ``txn`` application id recording the last applied batch id. Default:
+            ``"cdc_rs-"`` + a hash of the absolute table path and the key columns, stable
+            across processes for the same table and query. Give distinct ids to distinct
+            queries writing the same table, the same id to re-runs of one query.
+        snapshot_every: fold the per-batch bookkeeping into one snapshot every so many batches.
+        max_retries: re-plans after a conflicting concurrent commit before
+            :class:`ConcurrentWriteError`.
+
+    Batches at or below the recorded batch id are skipped (``report.skipped_replay``).
+    The whole table is mirrored in memory (rows and key state), loaded when first used.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], *, partition_by: str | list[str] | None = None,
+                 storage_options: dict[str, str] | None = None, app_id: str | None = None,
+                 snapshot_every: int = 100, max_retries: int = 5) -> None:
+        text = os.fspath(path)
+        if "://" in text and not text.startswith("file://"):
+            raise DeltaTargetError(f"DeltaTarget needs a local path for now, got {text!r}")
+        self._path = Path(text.removeprefix("file://")).absolute()
+        self._partition_by = [partition_by] if isinstance(partition_by, str) else partition_by
+        self._storage_options = storage_options
+        self._app_id = app_id
+        self._snapshot_every = max(1, int(snapshot_every))
+        self._max_retries = max(0, int(max_retries))
+        self._lock = threading.Lock()
+        self._reset()
+
+    def _reset(self) -> None:
+        self._mirror: Any = None  # _cdc_rs.TableCore once opened
+        self._dt: Any = None  # deltalake.DeltaTable (None: no table yet)
+        self._rows_schema: pa.Schema | None = None
+        self._since_snapshot = 0
+
+    # ------------------------------------------------------------------ public API
+
+    @property
+    def path(self) -> Path:
+        """The table's folder."""
+        return self._path
+
+    @property
+    def app_id(self) -> str | None:
+        """The Delta ``txn`` application id (``None`` until the first batch if derived)."""
+        return self._app_id
+
+    @property
+    def last_batch_id(self) -> int | None:
+        """The last batch id committed to the table by this ``app_id`` (reads the table)."""
+        if self._app_id is None:  # not derived yet: the table's only app, if any
+            apps = self._existing_apps()
+            return self._txn_version(apps[0]) if len(apps) == 1 else None
+        with self._lock:
+            self._open()
+            return self._mirror.last_batch_id
+
+    def _txn_version(self, app_id: str) -> int | None:
+        """The last batch id the table recorded for ``app_id`` (None: never written)."""
+        from deltalake import DeltaTable
+
+        if DeltaTable.is_deltatable(str(self._path), self._storage_options):
+            return DeltaTable(str(self._path), storage_options=self._storage_options) \
+                .transaction_version(app_id)
+        book = self._path / "_cdc_rs" / _safe_name(app_id)
+        return _read_json(book / _PRETABLE, {}).get("batch_id")
+
+    def to_arrow(self) -> pa.Table:
+        """The table's rows as read by a Delta reader (``deltalake.DeltaTable.to_pyarrow_table``)."""
+        from deltalake import DeltaTable
+
+        if not DeltaTable.is_deltatable(str(self._path), self._storage_options):
+            return pa.table({})
+        return DeltaTable(str(self._path), storage_options=self._storage_options).to_pyarrow_table()
+
+    def to_pandas(self) -> Any:
+        """The table's rows as a pandas DataFrame."""
+        return self.to_arrow().to_pandas()
+
+    def delta_table(self) -> Any:
+        """A ``deltalake.DeltaTable`` of the current version."""
+        from deltalake import DeltaTable
+
+        return DeltaTable(str(self._path), storage_options=self._storage_options)
+
+    def state(self) -> pa.Table | None:
+        """Per-key bookkeeping of the mirror (``key.*``, ``sequence.*``, ``row``)."""
+        with self._lock:
+            self._open()
+            return self._mirror.state()
+
+    def __len__(self) -> int:
+        with self._lock:
+            if self._app_id is None:
+                return self.to_arrow().num_rows
+            self._open()
+            return len(self._mirror)
+
+    def __repr__(self) -> str:
+        return f"DeltaTarget({str(self._path)!r}, app_id={self._app_id!r})"
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"path": str(self._path), "partition_by": self._partition_by,
+                "storage_options": self._storage_options, "app_id": self._app_id,
+                "snapshot_every": self._snapshot_every, "max_retries": self._max_retries}
+
+    def __setstate__(self, saved: dict[str, Any]) -> None:
+        path = saved.pop("path")
+        self.__init__(path, **saved)  # type: ignore[misc]
+
+    # ------------------------------------------------------------------ the Target protocol
+
+    def _apply(self, pipeline: Any, batch: Any, batch_id: int) -> tuple[dict[str, int], bool, pa.Table | None]:
+        try:
+            data = pa.table(batch)  # planned more than once on a conflict: materialise a stream
+        except (TypeError, ValueError, pa.ArrowInvalid):
+            data = batch
+        with self._lock:
+            if self._app_id is None:
+                self._app_id = self._derive_app_id(pipeline, data, batch_id)
+            for _ in range(self._max_retries + 1):
+                self._open()
+                plan = pipeline.plan(data, batch_id, self._mirror)
+                if plan.skipped_replay:
+                    return self._mirror.commit(plan)
+                try:
+                    self._write(plan, batch_id)
+                except _Conflict:
+                    self._reset()  # someone else committed: re-open and re-plan
+                    continue
+                fallback = (plan.counts, False, plan.rejected())
+                try:
+                    result = self._mirror.commit(plan)
+                except CdcError:
+                    # The Delta commit is done; the mirror could not follow (e.g. its first
+                    # rows after tombstone-only batches): re-open it from the table next time.
+                    self._reset()
+                    return fallback
+                self._since_snapshot += 1
+                if self._since_snapshot >= self._snapshot_every:
+                    self._snapshot()
+                return result
+            raise ConcurrentWriteError(
+                f"batch {batch_id}: {self._path} kept changing under concurrent writers; "
+                f"gave up after {self._max_retries + 1} attempts, nothing of the batch applied")
+
+    def _derive_app_id(self, pipeline: Any, data: Any, batch_id: int) -> str:
+        # The key columns name the query: plan against an empty table once to learn them.
+        probe = pipeline.plan(data, batch_id, _cdc_rs.TableCore())
+        names = None
+        for table in (probe.state_changes(), probe.deletes()):
+            if table is not None:
+                names = [n.removeprefix("key.") for n in table.column_names if n.startswith("key.")] \
+                    if table is probe.state_changes() else table.column_names
+                break
+        if names is None:  # a batch changing nothing: the keys do not show; use the table's own
+            existing = self._existing_apps()
+            if len(existing) == 1:
+                return existing[0]
+            names = []
+        digest = hashlib.sha1(json.dumps([str(self._path), names]).encode()).hexdigest()[:16]
+        return f"cdc_rs-{digest}"
+
+    def _existing_apps(self) -> list[str]:
+        root = self._path / "_cdc_rs"
+        return sorted(p.name for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
+
+    # ------------------------------------------------------------------ opening
+
+    @property
+    def _book(self) -> Path:
+        return self._path / "_cdc_rs" / _safe_name(self._app_id)
+
+    def _open(self) -> None:
+        if self._mirror is not None:
+            return
+        from deltalake import DeltaTable
+
+        try:
+            exists = DeltaTable.is_deltatable(str(self._path), self._storage_options)
+            self._dt = DeltaTable(str(self._path), storage_options=self._storage_options) if exists else None
+        except Exception as exc:  # noqa: BLE001 - deltalake raises many kinds
+            raise DeltaTargetError(f"cannot open Delta table {self._path}: {exc}") from exc
+        if self._dt is not None:
+            txn = self._dt.transaction_version(self._app_id)
+        else:
+            txn = _read_json(self._book / _PRETABLE, {}).get("batch_id")
+        state, rows_schema, since = self._load_state(txn)
+        self._rows_schema = rows_schema
+        self._since_snapshot = since
+        if self._dt is None or rows_schema is None:
+            if self._dt is not None and self._dt.to_pyarrow_dataset().count_rows():
+                raise TargetStateError(
+                    f"{self._path} has rows but no cdc_rs bookkeeping for app_id {self._app_id!r}; "
+                    "write it with the app_id that created it, or to a new table")
+            core = _cdc_rs.TableCore()
+            if state is not None and state.num_rows:
+                core = _restore(pa.table({}), state, txn, None)
+            elif txn is not None:
+                core.mark_applied(txn)
+            self._mirror = core
+            return
+        rows = self._dt.to_pyarrow_table()
+        try:
+            rows = rows.select(rows_schema.names).cast(rows_schema)
+        except (KeyError, pa.ArrowInvalid, ValueError) as exc:
+            raise TargetStateError(f"{self._path}: columns {rows.schema.names} no longer match "
+                                   f"the pipeline's {rows_schema.names}: {exc}") from exc
+        self._mirror = _restore(rows, state, txn, self._path)
+
+    def _load_state(self, txn: int | None) -> tuple[pa.Table | None, pa.Schema | None, int]:
+        """Fold the committed bookkeeping: the last snapshot at or below ``txn`` plus the
+        change files after it (one per committed batch id, ignoring leftovers above ``txn``)."""
+        if txn is None or not self._book.is_dir():
+            return None, None, 0
+        snapshots, changes = {}, {}
+        for entry in self._book.iterdir():
+            if m := _SNAPSHOT.match(entry.name):
+                snapshots[int(m[1])] = entry
+            elif m := _CHANGES.match(entry.name):
+                changes.setdefault(int(m[1]), []).append(entry)
+        base = max((i for i in snapshots if i <= txn), default=None)
+        parts: list[pa.Table] = []
+        schema_bytes = None
+        if base is not None:
+            snap = pq.read_table(snapshots[base])
+            schema_bytes = (snap.schema.metadata or {}).get(_ROWS_SCHEMA_KEY)
+            parts.append(snap)
+        todo = sorted(i for i in changes if (base is None or i > base) and i <= txn)
+        for batch_id in todo:
+            path = self._committed_file(batch_id, changes[batch_id])
+            if path is None:
+                continue
+            table = pq.read_table(path)
+            schema_bytes = (table.schema.metadata or {}).get(_ROWS_SCHEMA_KEY) or schema_bytes
+            parts.append(table)
+        if not parts:
+            return None, None, 0
+        state = _fold(parts)
+        rows_schema = _schema_from(schema_bytes) if schema_bytes else None
+        return state, rows_schema, len(todo)
+
+    def _committed_file(self, batch_id: int, candidates: list[Path]) -> Path | None:
+        if len(candidates) == 1:
+            return candidates[0]
+        # Several attempts wrote state for this batch id (different plans: concurrent
+        # writers); the Delta commit names the one that won.
+        if self._dt is not None:
+            for commit in self._dt.history():
+                if commit.get("cdc_rs.app_id") == self._app_id and \
+                        str(commit.get("cdc_rs.batch_id")) == str(batch_id):
+                    name = commit.get("cdc_rs.changes")
+                    for c in candidates:
+                        if c.name == name:
+                            return c
+        pre = _read_json(self._book / _PRETABLE, {})
+        for c in candidates:
+            if c.name == pre.get("changes"):
+                return c
+        raise TargetStateError(f"{self._book}: cannot tell which of {[c.name for c in candidates]} "
+                               f"batch {batch_id} committed")
+
+    # ------------------------------------------------------------------ writing
+
+    def _write(self, plan: Any, batch_id: int) -> None:
+        from deltalake import CommitProperties, Transaction, write_deltalake
+        from deltalake.exceptions import CommitFailedError
+
+        upserts, deletes, changes = plan.upserts(), plan.deletes(), plan.state_changes()
+        if upserts is not None and upserts.num_rows:
+            if self._rows_schema is None:
+                self._rows_schema = upserts.schema.remove_metadata()
+            elif upserts.schema.names != self._rows_schema.names or (
+                    upserts.schema.remove_metadata() != self._rows_schema
+                    and not _castable(upserts.schema, self._rows_schema)):
+                raise SchemaError(
+                    f"batch {batch_id}: target columns changed from {_describe(self._rows_schema)} "
+                    f"to {_describe(upserts.schema)}; nothing of the batch was written")
+        changes_name = None
+        if changes is not None and changes.num_rows:
+            changes_name = self._write_changes(changes, batch_id)
+        metadata = {"cdc_rs.app_id": self._app_id, "cdc_rs.batch_id": str(batch_id),
+                    "cdc_rs.changes": changes_name or ""}
+        props = CommitProperties(custom_metadata=metadata, max_commit_retries=0,
+                                 app_transactions=[Transaction(self._app_id, batch_id)])
+        try:
+            if self._dt is None:
+                if upserts is None or upserts.num_rows == 0:
+                    # No table yet and no row to create it with: remember the batch (and its
+                    # tombstones) beside the future table.
+                    _atomic_write(self._book / _PRETABLE, json.dumps(
+                        {"batch_id": batch_id, "changes": changes_name}).encode())
+                    return
+                write_deltalake(str(self._path), upserts, mode="error",
+                                partition_by=self._partition_by,
+                                storage_options=self._storage_options, commit_properties=props)
+            else:
+                source = _merge_source(upserts, deletes, self._rows_schema)
+                if source is None:
+                    self._dt.create_write_transaction([], mode="append", schema=self._dt.schema(),
+                                                      commit_properties=props)
+                else:
+                    on = " AND ".join(f"t.{_q(k)} = s.{_q(k)}" for k in _keys_of(changes))
+                    (self._dt.merge(source, predicate=on, source_alias="s", target_alias="t",
+                                    error_on_type_mismatch=False, commit_properties=props)
+                     .when_matched_delete(predicate=f"s.{_DELETE_FLAG}")
+                     .when_matched_update_all(predicate=f"NOT s.{_DELETE_FLAG}")
+                     .when_not_matched_insert_all(predicate=f"NOT s.{_DELETE_FLAG}")
+                     .execute())
+        except CommitFailedError as exc:
+            raise _Conflict() from exc
+        except Exception as exc:  # noqa: BLE001
+            if self._dt is None and "already exists" in str(exc).lower():
+                raise _Conflict() from exc
+            if isinstance(exc, CdcError):
+                raise
+            raise DeltaTargetError(f"batch {batch_id}: writing {self._path} failed, nothing "
+                                   f"committed: {exc}") from exc
+        _crash_point("after_commit")
+        if self._dt is None:
+            from deltalake import DeltaTable
+
+            self._dt = DeltaTable(str(self._path), storage_options=self._storage_options)
+        else:
+            self._dt.update_incremental()
+
+    def _write_changes(self, changes: pa.Table, batch_id: int) -> str:
+        sink = io.BytesIO()
+        with pa.ipc.new_stream(sink, changes.schema) as writer:
+            writer.write_table(changes)
+        token = hashlib.sha1(sink.getvalue()).hexdigest()[:16]
+        name = f"changes-{batch_id:020d}-{token}.parquet"
+        table = changes.replace_schema_metadata({_ROWS_SCHEMA_KEY: _schema_bytes(self._rows_schema)}) \
+            if self._rows_schema is not None else changes
+        _atomic_parquet(table, self._book / name)
+        _crash_point("before_commit")
+        return name
+
+    def _snapshot(self) -> None:
+        state = self._mirror.state()
+        last = self._mirror.last_batch_id
+        if state is None or last is None:
+            return
+        live = pc.is_valid(state.column("row"))
+        snap = state.drop_columns(["row"]).append_column("live", live)
+        if self._rows_schema is not None:
+            snap = snap.replace_schema_metadata({_ROWS_SCHEMA_KEY: _schema_bytes(self._rows_schema)})
+        try:
+            _atomic_parquet(snap, self._book / f"snapshot-{last:020d}.parquet")
+            _crash_point("after_snapshot")
+            for entry in self._book.iterdir():
+                m = _CHANGES.match(entry.name) or _SNAPSHOT.match(entry.name)
+                if m and int(m[1]) < last or (_CHANGES.match(entry.name) and int(m[1]) == last):
+                    entry.unlink(missing_ok=True)
+        except OSError:
+            return  # a snapshot is an optimisation; the change files still hold the state
+        self._since_snapshot = 0
+
+
+class _Conflict(Exception):
+    pass
+
+
+# ---------------------------------------------------------------------- helpers
+
+
+_CRASH_HITS: dict[str, int] = {}
+
+
+def _crash_point(name: str) -> None:
+    """Test hook: with ``CDC_RS_CRASH_AT=<name>`` the process kills itself (SIGKILL) at
+    the ``CDC_RS_CRASH_SKIP+1``-th time it reaches the point ``name`` (default: the first)."""
+    if os.environ.get("CDC_RS_CRASH_AT") != name:
+        return
+    hits = _CRASH_HITS[name] = _CRASH_HITS.get(name, 0) + 1
+    if hits > int(os.environ.get("CDC_RS_CRASH_SKIP", "0")):
+        import signal
+
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _describe(schema: pa.Schema) -> str:
+    return "(" + ", ".join(f"{f.name} {f.type}" for f in schema) + ")"
+
+
+def _castable(a: pa.Schema, b: pa.Schema) -> bool:
+    try:
+        a.empty_table().cast(b)
+        return True
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, ValueError):
+        return False
+
+
+def _q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _keys_of(changes: pa.Table) -> list[str]:
+    return [n.removeprefix("key.") for n in changes.column_names if n.startswith("key.")]
+
+
+def _merge_source(upserts: pa.Table | None, deletes: pa.Table | None,
+                  schema: pa.Schema) -> pa.Table | None:
+    """One merge source: the upserts, then the deleted keys padded with nulls, flagged."""
+    parts = []
+    if upserts is not None and upserts.num_rows:
+        parts.append(upserts.cast(schema).append_column(_DELETE_FLAG,
+                                                        pa.repeat(False, upserts.num_rows)))
+    if deletes is not None and deletes.num_rows:
+        n = deletes.num_rows
+        cols = [deletes.column(f.name).cast(f.type) if f.name in deletes.column_names
+                else pa.nulls(n, f.type) for f in schema]
+        padded = pa.Table.from_arrays(cols, schema=schema)
+        parts.append(padded.append_column(_DELETE_FLAG, pa.repeat(True, n)))
+    if not parts:
+        return None
+    return pa.concat_tables(parts) if len(parts) == 2 else parts[0]
+
+
+def _fold(parts: list[pa.Table]) -> pa.Table:
+    """The last state per key over tables of ``key.*``, ``sequence.*``, ``live`` in order."""
+    names = parts[-1].column_names
+    parts = [p.select(names).cast(parts[-1].schema, safe=False).replace_schema_metadata(None)
+             for p in parts]
+    table = pa.concat_tables(parts)
+    keys = [n for n in names if n.startswith("key.")]
+    table = table.append_column("__i", pa.array(range(table.num_rows), pa.int64()))
+    last = table.group_by(keys, use_threads=False).aggregate([("__i", "max")])
+    picked = pc.sort_indices(last.column("__i_max"))
+    return table.take(last.column("__i_max").take(picked)).drop_columns(["__i"])
+
+
+def _restore(rows: pa.Table, state: pa.Table, txn: int | None, path: Path | None) -> Any:
+    """A TableCore from the table's rows and the folded key state (row index by key join)."""
+    keys = [n for n in state.column_names if n.startswith("key.")]
+    plain = [k.removeprefix("key.") for k in keys]
+    live = state.column("live")
+    n_live = pc.sum(live).as_py() or 0
+    if rows.num_rows != n_live:
+        raise TargetStateError(f"{path}: {rows.num_rows} rows but {n_live} live keys in the "
+                               "cdc_rs bookkeeping; was the table changed by another writer?")
+    state = state.append_column("__s", pa.array(range(state.num_rows), pa.int64()))
+    if rows.num_rows:
+        index = pa.table({**{f"key.{k}": rows.column(k).cast(state.schema.field(f"key.{k}").type)
+                             for k in plain},
+                          "__r": pa.array(range(rows.num_rows), pa.int64())})
+        joined = state.filter(live).select([*keys, "__s"]).join(index, keys=keys, join_type="inner")
+        if joined.num_rows != rows.num_rows:
+            raise TargetStateError(f"{path}: rows and cdc_rs bookkeeping disagree on keys; "
+                                   "was the table changed by another writer?")
+        row = pa.array([None] * state.num_rows, pa.uint32())
+        order = joined.column("__s").to_numpy()
+        import numpy as np
+
+        values = np.full(state.num_rows, -1, dtype=np.int64)
+        values[order] = joined.column("__r").to_numpy()
+        row = pa.array(values, mask=values < 0).cast(pa.uint32())
+    else:
+        row = pa.nulls(state.num_rows, pa.uint32())
+    full = state.drop_columns(["live", "__s"]).append_column("row", row)
+    return _cdc_rs.TableCore.restore(rows, full, txn)
+
+
+def _schema_bytes(schema: pa.Schema) -> bytes:
+    return base64.b64encode(schema.serialize().to_pybytes())
+
+
+def _schema_from(data: bytes) -> pa.Schema:
+    return pa.ipc.read_schema(pa.py_buffer(base64.b64decode(data)))
+
+
+def _safe_name(text: str | None) -> str:
+    return re.sub(r"[^A-Za-z0-9_.=-]", "_", text or "default")
+
+
+def _read_json(path: Path, default: Any) -> Any:
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        return default
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except OSError as exc:
+        raise DeltaTargetError(f"cannot write {path}: {exc.strerror or exc}") from exc
+
+
+def _atomic_parquet(table: pa.Table, path: Path) -> None:
+    sink = pa.BufferOutputStream()
+    pq.write_table(table, sink)
+    _atomic_write(path, sink.getvalue().to_pybytes())

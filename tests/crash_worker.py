@@ -1,0 +1,43 @@
+"""Helper of tests/test_crash.py: stream a bronze folder into a Delta table, then exit 0.
+
+    python tests/crash_worker.py BRONZE TARGET CHECKPOINT [MAX_ROWS_PER_BATCH]
+
+The test kills it (SIGKILL) at named points (``CDC_RS_CRASH_AT`` / ``CDC_RS_CRASH_SKIP``,
+see ``cdc_rs.delta._crash_point``) or ``CRASH_WORKER_KILL_AFTER`` seconds after the stream
+starts, and restarts it until it exits 0.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+
+import cdc_rs
+from cdc_rs.datasets import CUSTOMERS_SCHEMA, SILVER_COLUMNS, read_country_lookup
+
+
+def build(bronze: str, target) -> cdc_rs.BatchUpsert:
+    return cdc_rs.batch_upsert(
+        target, keys=["customer_id"], sequence_by="row_time", value_schema=CUSTOMERS_SCHEMA,
+        topic="customers", operation_column="row_status", delete_operations=["delete"],
+        lookup=read_country_lookup(bronze), lookup_on={"country_code": "code"},
+        columns=SILVER_COLUMNS)
+
+
+def main(argv: list[str]) -> int:
+    bronze, target, checkpoint = argv[:3]
+    max_rows = int(argv[3]) if len(argv) > 3 else None
+    upsert = build(bronze, cdc_rs.DeltaTarget(target, snapshot_every=3))
+    if "CRASH_WORKER_KILL_AFTER" in os.environ:  # a random moment: decoding, merging, committing
+        threading.Timer(float(os.environ["CRASH_WORKER_KILL_AFTER"]),
+                        os.kill, (os.getpid(), signal.SIGKILL)).start()
+    reports = cdc_rs.stream(bronze, upsert, checkpoint=checkpoint, pattern="bronze-*.parquet",
+                            max_rows_per_batch=max_rows, progress=False)
+    print(" ".join(f"{r.batch_id}{'s' if r.skipped_replay else ''}" for r in reports))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

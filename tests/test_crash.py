@@ -1,0 +1,124 @@
+"""Crash tests: SIGKILL the stream driver anywhere, restart it until it finishes; the Delta
+table must equal an uninterrupted run — and between restarts it must always be exactly the
+result of the batches its ``txn`` says are committed (never half a batch)."""
+
+from __future__ import annotations
+
+import os
+import random
+import subprocess
+import sys
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+import pytest
+
+pytest.importorskip("deltalake")
+
+import cdc_rs  # noqa: E402
+from cdc_rs.datasets import bookstore  # noqa: E402
+
+from deltalake import DeltaTable  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).parent))
+from crash_worker import build  # noqa: E402
+
+WORKER = Path(__file__).parent / "crash_worker.py"
+MAX_ROWS = 900
+POINTS = ["after_read", "after_offsets", "before_commit", "after_commit",
+          "before_offsets_commit", "after_snapshot", "timer", "timer", "timer"]
+
+
+@pytest.fixture(scope="module")
+def bronze(tmp_path_factory):
+    """A multi-file bronze folder and the silver table after each batch of a clean run."""
+    folder = tmp_path_factory.mktemp("bronze")
+    bookstore(events=6_000, batches=4, seed=11).write_parquet(folder)
+    memory = build(str(folder), None)
+    prefixes, batch_id = [], 0
+    for path in sorted(folder.glob("bronze-*.parquet")):
+        table = pq.read_table(path)
+        for start in range(0, table.num_rows, MAX_ROWS):
+            memory(table.slice(start, MAX_ROWS), batch_id)
+            prefixes.append(_canonical(memory.target.to_arrow()))
+            batch_id += 1
+    return folder, prefixes
+
+
+def _canonical(table: pa.Table) -> pa.Table:
+    return table.sort_by("customer_id").replace_schema_metadata(None)
+
+
+def _delta_state(target: Path, schema: pa.Schema) -> tuple[int | None, pa.Table | None]:
+    if not DeltaTable.is_deltatable(str(target)):
+        return None, None
+    dt = DeltaTable(str(target))
+    apps = [p.name for p in (target / "_cdc_rs").iterdir()]
+    assert len(apps) == 1
+    return dt.transaction_version(apps[0]), _canonical(dt.to_pyarrow_table().cast(schema))
+
+
+def _run(args: list[str], env: dict[str, str]) -> int:
+    proc = subprocess.run([sys.executable, str(WORKER), *args], env=env, capture_output=True,
+                          text=True, timeout=300)
+    out, err = proc.stdout, proc.stderr
+    if proc.returncode not in (0, -9):
+        pytest.fail(f"worker failed ({proc.returncode}):\n{out}\n{err}")
+    return proc.returncode
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_killed_anywhere_the_result_equals_an_uninterrupted_run(bronze, tmp_path, seed):
+    folder, prefixes = bronze
+    schema = prefixes[-1].schema
+    rng = random.Random(seed)
+    target, checkpoint = tmp_path / "silver", tmp_path / "chk"
+    args = [str(folder), str(target), str(checkpoint), str(MAX_ROWS)]
+    kills = 0
+    for _ in range(6):
+        point = rng.choice(POINTS)
+        env = dict(os.environ)
+        if point == "timer":
+            env["CRASH_WORKER_KILL_AFTER"] = f"{rng.uniform(0.0, 0.6):.3f}"
+        else:
+            env.update(CDC_RS_CRASH_AT=point, CDC_RS_CRASH_SKIP=str(rng.randrange(3)))
+        code = _run(args, env)
+        if code == 0:
+            break
+        kills += 1
+        print(f"seed {seed}: killed at {point} {env.get('CRASH_WORKER_KILL_AFTER', '')}",
+              file=sys.stderr)
+        # Between crashes the table is exactly the clean run after its last recorded batch.
+        version, table = _delta_state(target, schema)
+        if version is not None:
+            assert table.equals(prefixes[version]), f"half-applied batch after {point}"
+    assert _run(args, dict(os.environ)) == 0
+    version, table = _delta_state(target, schema)
+    assert version == len(prefixes) - 1
+    assert table.equals(prefixes[-1])
+    assert pc.count_distinct(table["customer_id"]).as_py() == table.num_rows  # no duplicate
+    assert kills >= 1
+    # once done, another run has nothing left to do
+    again = cdc_rs.stream(folder, build(str(folder), cdc_rs.DeltaTarget(target)),
+                          checkpoint=checkpoint, pattern="bronze-*.parquet",
+                          max_rows_per_batch=MAX_ROWS, progress=False)
+    assert again == []
+
+
+def test_crash_between_target_commit_and_checkpoint_replays_as_skipped(bronze, tmp_path):
+    folder, prefixes = bronze
+    target, checkpoint = tmp_path / "silver", tmp_path / "chk"
+    args = [str(folder), str(target), str(checkpoint), str(MAX_ROWS)]
+    env = {**os.environ, "CDC_RS_CRASH_AT": "before_offsets_commit", "CDC_RS_CRASH_SKIP": "2"}
+    assert _run(args, env) == -9
+    # batch 2 is in the table but not in the checkpoint: the re-run replays it, skipped
+    upsert = build(str(folder), cdc_rs.DeltaTarget(target))
+    reports = cdc_rs.stream(folder, upsert, checkpoint=checkpoint, pattern="bronze-*.parquet",
+                            max_rows_per_batch=MAX_ROWS, progress=False)
+    assert reports[0].batch_id == 2 and reports[0].skipped_replay
+    assert not any(r.skipped_replay for r in reports[1:])
+    assert [r.batch_id for r in reports] == list(range(2, len(prefixes)))
+    table = _canonical(DeltaTable(str(target)).to_pyarrow_table().cast(prefixes[-1].schema))
+    assert table.equals(prefixes[-1])

@@ -1,0 +1,294 @@
+"""DeltaTarget: one atomic Delta commit per micro-batch, replay-safe across processes."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pytest
+
+deltalake = pytest.importorskip("deltalake")
+
+import cdc_rs  # noqa: E402
+from cdc_rs.datasets import CUSTOMERS_SCHEMA, SILVER_COLUMNS, bookstore  # noqa: E402
+from cdc_rs.delta import ConcurrentWriteError, DeltaTarget, DeltaTargetError, TargetStateError  # noqa: E402
+
+from deltalake import DeltaTable  # noqa: E402
+
+
+def simple(target, **kw):
+    return cdc_rs.batch_upsert(target, keys="id", sequence_by="ts", operation_column="op",
+                               delete_operations=["delete"], **kw)
+
+
+def rows(*events):
+    ids, ts, ops, vs = zip(*events)
+    return pa.table({"id": list(ids), "ts": list(ts), "op": list(ops), "v": list(vs)})
+
+
+def read(path) -> pa.Table:
+    return DeltaTable(str(path)).to_pyarrow_table().sort_by("id")
+
+
+@pytest.fixture(scope="module")
+def shop():
+    return bookstore(events=12_000, batches=4, seed=7)
+
+
+def customers(target, lookup):
+    return cdc_rs.batch_upsert(
+        target, keys=["customer_id"], sequence_by="row_time", value_schema=CUSTOMERS_SCHEMA,
+        topic="customers", operation_column="row_status", delete_operations=["delete"],
+        lookup=lookup, lookup_on={"country_code": "code"}, columns=SILVER_COLUMNS)
+
+
+def test_bookstore_equals_memory_table_one_commit_per_batch(tmp_path, shop):
+    delta = customers(DeltaTarget(tmp_path / "silver"), shop.country_lookup)
+    memory = customers(None, shop.country_lookup)
+    for i, batch in enumerate(shop.bronze):
+        a, b = delta(batch, i), memory(batch, i)
+        assert a.to_dict() | {"seconds": 0} == b.to_dict() | {"seconds": 0}
+    expected = memory.target.to_arrow().sort_by("customer_id")
+    dt = DeltaTable(str(tmp_path / "silver"))
+    got = dt.to_pyarrow_table().sort_by("customer_id")
+    assert got.column_names == SILVER_COLUMNS
+    assert got.cast(expected.schema).equals(expected)
+    assert pc.count_distinct(got["customer_id"]).as_py() == got.num_rows
+    assert dt.version() == len(shop.bronze) - 1  # one commit per batch
+    assert dt.transaction_version(delta.target.app_id) == len(shop.bronze) - 1
+    ops = [h["operation"] for h in dt.history()]
+    assert ops.count("MERGE") == len(shop.bronze) - 1 and ops[-1] == "WRITE"
+    # another reader: polars (and duckdb when its delta extension is available offline)
+    pl = pytest.importorskip("polars")
+    assert pl.read_delta(str(tmp_path / "silver")).height == expected.num_rows
+    # no bookkeeping column leaks to readers
+    assert not any(c.startswith("_") for c in got.column_names)
+
+
+def test_duckdb_delta_scan(tmp_path):
+    duckdb = pytest.importorskip("duckdb")
+    up = simple(str(tmp_path / "t"))
+    up(rows((1, 1, "insert", "a"), (2, 1, "insert", "b")), 0)
+    up(rows((1, 2, "delete", None)), 1)
+    con = duckdb.connect()
+    try:
+        con.execute("LOAD delta")
+    except Exception:
+        try:
+            con.execute("INSTALL delta; LOAD delta")
+        except Exception as exc:  # offline box
+            pytest.skip(f"duckdb delta extension unavailable: {exc}")
+    got = con.execute(f"SELECT id, v FROM delta_scan('{tmp_path / 't'}') ORDER BY id").fetchall()
+    assert got == [(2, "b")]
+
+
+def test_path_string_is_a_delta_target(tmp_path):
+    up = simple(str(tmp_path / "t"))
+    assert isinstance(up.target, DeltaTarget)
+    up(rows((1, 1, "insert", "a")), 0)
+    assert read(tmp_path / "t").to_pydict() == {"id": [1], "ts": [1], "op": ["insert"], "v": ["a"]}
+
+
+def test_inserts_updates_deletes_in_one_commit(tmp_path):
+    up = simple(DeltaTarget(tmp_path / "t"))
+    up(rows((1, 1, "insert", "a"), (2, 1, "insert", "b"), (3, 1, "insert", "c")), 0)
+    r = up(rows((1, 2, "update", "A"), (2, 2, "delete", None), (4, 1, "insert", "d")), 1)
+    assert (r.inserted, r.updated, r.deleted) == (1, 1, 1)
+    dt = DeltaTable(str(tmp_path / "t"))
+    assert dt.version() == 1
+    assert read(tmp_path / "t")["v"].to_pylist() == ["A", "c", "d"]
+    actions = (tmp_path / "t" / "_delta_log" / f"{1:020d}.json").read_text()
+    assert '"txn"' in actions and up.target.app_id in actions
+
+
+def test_replay_in_a_fresh_process_is_skipped(tmp_path):
+    path = tmp_path / "t"
+    up = simple(DeltaTarget(path))
+    up(rows((1, 1, "insert", "a")), 0)
+    up(rows((1, 2, "update", "b")), 1)
+    before = DeltaTable(str(path)).version()
+    again = simple(DeltaTarget(path))  # a new process would build exactly this
+    for batch_id in (0, 1):
+        report = again(rows((1, 9, "update", "REPLAYED")), batch_id)
+        assert report.skipped_replay and report.updated == 0
+    assert DeltaTable(str(path)).version() == before
+    assert read(path)["v"].to_pylist() == ["b"]
+    assert again(rows((1, 3, "update", "c")), 2).updated == 1
+
+
+def test_pickled_target_reopens(tmp_path):
+    import pickle
+
+    up = simple(DeltaTarget(tmp_path / "t"))
+    up(rows((1, 1, "insert", "a")), 0)
+    copy = pickle.loads(pickle.dumps(up))
+    assert copy(rows((1, 1, "insert", "a")), 0).skipped_replay
+    assert copy(rows((1, 2, "update", "b")), 1).updated == 1
+
+
+def test_tombstones_survive_reopen_and_stay_invisible(tmp_path):
+    path = tmp_path / "t"
+    up = simple(DeltaTarget(path))
+    up(rows((1, 1, "insert", "a"), (2, 1, "insert", "b")), 0)
+    up(rows((1, 5, "delete", None)), 1)
+    assert read(path)["id"].to_pylist() == [2]
+    again = simple(DeltaTarget(path))
+    late = again(rows((1, 3, "update", "late")), 2)  # older than the delete
+    assert late.stale == 1 and read(path)["id"].to_pylist() == [2]
+    state = again.target.state()
+    assert state.num_rows == 2 and state["row"].null_count == 1
+
+
+def test_first_batch_of_only_deletes_keeps_its_tombstones(tmp_path):
+    path = tmp_path / "t"
+    up = simple(DeltaTarget(path))
+    r = up(rows((1, 5, "delete", None)), 0)
+    assert r.tombstoned == 1
+    assert not DeltaTable.is_deltatable(str(path))  # no row yet: no table
+    again = simple(DeltaTarget(path))
+    assert again(rows((1, 5, "delete", None)), 0).skipped_replay
+    r = again(rows((1, 3, "insert", "stale"), (2, 1, "insert", "b")), 1)
+    assert (r.stale, r.inserted) == (1, 1)
+    assert read(path)["id"].to_pylist() == [2]
+    assert DeltaTable(str(path)).transaction_version(again.target.app_id) == 1
+
+
+def test_snapshots_compact_the_bookkeeping(tmp_path):
+    path = tmp_path / "t"
+    up = simple(DeltaTarget(path, snapshot_every=2))
+    for i in range(7):
+        up(rows((i % 3, i, "update", f"v{i}"), (100 + i, i, "insert", "x")), i)
+    book = next((path / "_cdc_rs").iterdir())
+    names = sorted(p.name for p in book.iterdir())
+    assert sum(n.startswith("snapshot-") for n in names) == 1
+    assert sum(n.startswith("changes-") for n in names) <= 2
+    again = simple(DeltaTarget(path, snapshot_every=2))
+    assert len(again.target) == len(up.target) == 10
+    assert again(rows((0, 1, "update", "stale")), 7).stale == 1
+
+
+def test_uncommitted_leftovers_are_ignored(tmp_path):
+    path = tmp_path / "t"
+    up = simple(DeltaTarget(path))
+    up(rows((1, 1, "insert", "a")), 0)
+    book = next((path / "_cdc_rs").iterdir())
+    # a batch that wrote its key state, then died before its Delta commit
+    import pyarrow.parquet as pq
+
+    pq.write_table(pa.table({"key.id": [1, 9], "sequence.ts": [99, 99], "live": [False, True]}),
+                   book / f"changes-{1:020d}-{'0' * 16}.parquet")
+    again = simple(DeltaTarget(path))
+    assert again.target.last_batch_id == 0
+    r = again(rows((1, 2, "update", "b")), 1)  # batch 1 again, for real this time
+    assert r.updated == 1 and read(path)["v"].to_pylist() == ["b"]
+    third = simple(DeltaTarget(path))
+    assert third(rows((1, 3, "update", "c")), 2).updated == 1
+
+
+def test_concurrent_writer_same_batch_is_skipped(tmp_path):
+    path = tmp_path / "t"
+    a, b = simple(DeltaTarget(path, app_id="q")), simple(DeltaTarget(path, app_id="q"))
+    a(rows((1, 1, "insert", "a")), 0)
+    assert b(rows((1, 1, "insert", "a")), 0).skipped_replay  # b opens after a committed
+    a(rows((1, 2, "update", "A"), (2, 1, "insert", "b")), 1)
+    # b's mirror is at batch 0: its commit conflicts, it re-opens and sees batch 1 done
+    assert b(rows((1, 2, "update", "A"), (2, 1, "insert", "b")), 1).skipped_replay
+    a(rows((3, 1, "insert", "c")), 2)
+    r = b(rows((1, 3, "update", "B")), 3)  # conflict -> re-open -> re-plan -> commit
+    assert r.updated == 1 and not r.skipped_replay
+    assert read(path)["v"].to_pylist() == ["B", "b", "c"]
+    assert DeltaTable(str(path)).transaction_version("q") == 3
+
+
+def test_conflict_without_retries_raises_and_applies_nothing(tmp_path):
+    path = tmp_path / "t"
+    a = simple(DeltaTarget(path, app_id="q"))
+    b = simple(DeltaTarget(path, app_id="q", max_retries=0))
+    a(rows((1, 1, "insert", "a")), 0)
+    b(rows((1, 1, "insert", "a")), 0)  # opens b at version 0
+    a(rows((2, 1, "insert", "b")), 1)
+    version = DeltaTable(str(path)).version()
+    with pytest.raises(ConcurrentWriteError, match="nothing of the batch applied"):
+        b(rows((3, 1, "insert", "c")), 2)
+    assert DeltaTable(str(path)).version() == version
+    assert isinstance(ConcurrentWriteError("x"), cdc_rs.CdcError)
+    assert simple(DeltaTarget(path, app_id="q"))(rows((3, 1, "insert", "c")), 2).inserted == 1
+
+
+def test_table_written_by_someone_else_is_refused(tmp_path):
+    path = tmp_path / "t"
+    deltalake.write_deltalake(str(path), rows((1, 1, "insert", "a")))
+    with pytest.raises(TargetStateError, match="no cdc_rs bookkeeping"):
+        simple(DeltaTarget(path))(rows((2, 1, "insert", "b")), 0)
+    assert read(path).num_rows == 1
+
+
+def test_rows_changed_behind_our_back_are_detected(tmp_path):
+    path = tmp_path / "t"
+    simple(DeltaTarget(path, app_id="q"))(rows((1, 1, "insert", "a"), (2, 1, "insert", "b")), 0)
+    DeltaTable(str(path)).delete("id = 2")
+    with pytest.raises(TargetStateError, match="another writer"):
+        simple(DeltaTarget(path, app_id="q"))(rows((3, 1, "insert", "c")), 1)
+
+
+def test_schema_change_is_a_clear_error_and_writes_nothing(tmp_path):
+    path = tmp_path / "t"
+    up = cdc_rs.batch_upsert(DeltaTarget(path), keys="id", sequence_by="ts")
+    up(pa.table({"id": [1], "ts": [1], "v": ["a"]}), 0)
+    with pytest.raises(cdc_rs.SchemaError, match="columns changed"):
+        up(pa.table({"id": [2], "ts": [1], "v": ["b"], "extra": [1]}), 1)
+    assert DeltaTable(str(path)).version() == 0
+    assert up(pa.table({"id": [2], "ts": [1], "v": ["b"]}), 1).inserted == 1
+
+
+def test_partitioned_table(tmp_path):
+    path = tmp_path / "t"
+    up = cdc_rs.batch_upsert(DeltaTarget(path, partition_by="region"), keys="id", sequence_by="ts")
+    up(pa.table({"id": [1, 2, 3], "ts": [1, 1, 1], "region": ["eu", "us", "eu"]}), 0)
+    up(pa.table({"id": [1, 4], "ts": [2, 1], "region": ["eu", "us"]}), 1)
+    dt = DeltaTable(str(path))
+    assert dt.metadata().partition_columns == ["region"]
+    assert read(path)["id"].to_pylist() == [1, 2, 3, 4]
+    again = cdc_rs.batch_upsert(DeltaTarget(path), keys="id", sequence_by="ts")
+    assert again(pa.table({"id": [2], "ts": [0], "region": ["us"]}), 2).stale == 1
+
+
+@contextlib.contextmanager
+def read_only(path: Path):
+    """``path`` made read-only: a read-only bind mount as root (root ignores modes), else chmod."""
+    if os.geteuid() == 0:
+        mounted = subprocess.run(["mount", "--bind", "-o", "ro", str(path), str(path)],
+                                 capture_output=True).returncode == 0
+        if not mounted:
+            pytest.skip("running as root without mount: cannot make a folder read-only")
+        try:
+            yield
+        finally:
+            subprocess.run(["umount", str(path)], check=True)
+        return
+    modes = {p: p.stat().st_mode for p in [path, *path.rglob("*")]}
+    for p in modes:
+        p.chmod(0o555 if p.is_dir() else 0o444)
+    try:
+        yield
+    finally:
+        for p, mode in modes.items():
+            p.chmod(mode)
+
+
+def test_read_only_target_folder_is_a_clear_error(tmp_path):
+    path = tmp_path / "t"
+    simple(DeltaTarget(path))(rows((1, 1, "insert", "a")), 0)
+    with read_only(path):
+        up = simple(DeltaTarget(path))
+        with pytest.raises(DeltaTargetError, match="cannot write|failed") as err:
+            up(rows((2, 1, "insert", "b")), 1)
+        assert isinstance(err.value, cdc_rs.CdcError)
+        assert up(rows((1, 1, "insert", "a")), 0).skipped_replay  # reading still works
+    assert DeltaTable(str(path)).version() == 0 and read(path).num_rows == 1
+    assert simple(DeltaTarget(path))(rows((2, 1, "insert", "b")), 1).inserted == 1
