@@ -2,6 +2,7 @@
 
 from datetime import datetime, timezone
 
+import cdc_rs
 import pyarrow as pa
 import pytest
 from conftest import (CUSTOMER_DDL, at, bronze, counts, customers, emails, event, instant,
@@ -120,3 +121,36 @@ def test_offsetless_timestamps_default_to_utc():
     )
     upsert(batch, 0)
     assert emails(upsert) == {"C1": "utc"}
+
+
+# A later batch may carry the sequence in another type than the first batch did. Refusing the
+# batch is fine; rounding its sequences to the first batch's type is not, because a strictly
+# newer event would then look equal or older and be dropped as stale.
+
+
+def sequence_batch(values, arrow_type, email):
+    return pa.table({"customer_id": ["C1"] * len(values), "email": [email] * len(values),
+                     "seq": pa.array(values, arrow_type)})
+
+
+@pytest.mark.parametrize(
+    "first, later",
+    [
+        ((datetime(2022, 1, 1), pa.timestamp("s")),
+         (datetime(2022, 1, 1, 0, 0, 0, 500_000), pa.timestamp("us"))),
+        ((datetime(2022, 1, 1, tzinfo=timezone.utc), pa.timestamp("ms", tz="UTC")),
+         (datetime(2022, 1, 1, 0, 0, 0, 1, tzinfo=timezone.utc), pa.timestamp("us", tz="UTC"))),
+        ((2, pa.int64()), (2.5, pa.float64())),
+    ],
+    ids=["seconds-then-microseconds", "milliseconds-then-microseconds", "int-then-float"],
+)
+def test_a_newer_sequence_in_a_finer_type_is_never_rounded_into_a_stale_one(first, later):
+    upsert = notebook_upsert(sequence_by="seq", operation_column=None)
+    upsert(sequence_batch([first[0]], first[1], "old"), 0)
+    try:
+        report = upsert(sequence_batch([later[0]], later[1], "new"), 1)
+    except (ValueError, cdc_rs.CdcError):
+        assert emails(upsert) == {"C1": "old"}
+    else:
+        assert counts(report) == {"updated": 1}
+        assert emails(upsert) == {"C1": "new"}
