@@ -1,5 +1,6 @@
 """Rule 2: the broadcast lookup join (the notebook's country enrichment), inner or left."""
 
+import cdc_rs
 import pyarrow as pa
 import pytest
 from conftest import (COUNTRIES, CUSTOMER_DDL, at, bronze, counts, customers, emails, event,
@@ -126,3 +127,18 @@ def test_the_notebook_pipeline_fills_the_silver_table():
         ("C2", "C2@1", "Netherlands"),
     ]
     assert [instant(r["row_time"]) for r in rows] == [at(5), at(1)]
+
+
+def test_a_fractional_join_value_never_matches_an_integer_lookup_key():
+    # Spark compares 1.5 = 1 as doubles: no match. Refusing the types is fine; rounding is not.
+    lookup = pa.table({"code": pa.array([1], pa.int64()), "name": ["one"]})
+    upsert = notebook_upsert(keys="id", sequence_by="s", operation_column=None, lookup=lookup,
+                             lookup_on={"c": "code"})
+    batch = pa.table({"id": ["a", "b"], "s": [1, 1], "c": pa.array([1.5, 1.0])})
+    try:
+        report = upsert(batch, 0)
+    except (ValueError, cdc_rs.CdcError):
+        assert len(upsert.target) == 0
+    else:
+        assert counts(report) == {"inserted": 1, "lookup_misses": 1}
+        assert {r["id"]: r["name"] for r in upsert.target.to_arrow().to_pylist()} == {"b": "one"}
