@@ -395,25 +395,22 @@ fn string_column(batch: &RecordBatch, name: &str, what: &str) -> Result<StringAr
     Ok(utf8.as_string::<i32>().clone())
 }
 
-/// The rejected input rows of every chunk, with a `reason` column, in input order.
+/// The rejected input rows of every chunk, with a `reason` column, in input order (an empty
+/// table with the input's columns when nothing was rejected, so reports concatenate).
 fn rejected_rows(chunks: &[RecordBatch], screened: &[Screened]) -> Result<Option<RecordBatch>> {
-    if screened.iter().all(|s| s.rejected.is_empty()) {
-        return Ok(None);
-    }
+    let Some(first) = chunks.first() else { return Ok(None) };
+    let mut fields: Vec<_> = first.schema().fields().iter().cloned().collect();
+    fields.push(Arc::new(Field::new("reason", DataType::Utf8, false)));
+    let schema = Arc::new(Schema::new(fields));
     let mut parts = Vec::new();
     for (chunk, s) in chunks.iter().zip(screened) {
         if s.rejected.is_empty() {
             continue;
         }
         let rows = UInt32Array::from_iter_values(s.rejected.iter().map(|(r, _)| *r));
-        let taken = take_record_batch(chunk, &rows)?;
-        let reasons: ArrayRef = Arc::new(StringArray::from_iter_values(s.rejected.iter().map(|(_, r)| r.as_str())));
-        let mut fields: Vec<_> = taken.schema().fields().iter().cloned().collect();
-        fields.push(Arc::new(Field::new("reason", DataType::Utf8, false)));
-        let mut columns = taken.columns().to_vec();
-        columns.push(reasons);
-        parts.push(RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)?);
+        let mut columns = take_record_batch(chunk, &rows)?.columns().to_vec();
+        columns.push(Arc::new(StringArray::from_iter_values(s.rejected.iter().map(|(_, r)| r.as_str()))));
+        parts.push(RecordBatch::try_new(schema.clone(), columns)?);
     }
-    let schema = parts[0].schema();
     Ok(Some(concat_batches(&schema, &parts)?))
 }
