@@ -22,19 +22,9 @@ from ._table import MemoryTable
 from ._upsert import BatchUpsert, batch_upsert
 from .exceptions import CdcError, ConfigError, DecodeError, InputError, SchemaError
 
-_LAZY = {"DeltaTarget": ".delta", "DeltaSource": ".stream", "FolderSource": ".stream",
-         "stream": ".stream"}
-
-
-def __getattr__(name: str):  # lazy: ``import cdc_rs`` does not need deltalake
-    if name in _LAZY:
-        from importlib import import_module
-
-        value = getattr(import_module(_LAZY[name], __name__), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'cdc_rs' has no attribute {name!r}")
-
+# Delta support: deltalake itself is imported only when a Delta table is used.
+from .delta import DeltaTarget
+from .stream import DeltaSource, FolderSource, stream  # binds cdc_rs.stream to the function
 
 __all__ = [
     "BatchReport",
