@@ -8,7 +8,11 @@ from conftest import (COUNTRIES, CUSTOMER_DDL, at, bronze, counts, customers, em
 
 
 def enriching(**overrides):
-    return notebook_upsert(lookup=COUNTRIES, lookup_on={"country_code": "code"}, **overrides)
+    return enriching_with(COUNTRIES, **overrides)
+
+
+def enriching_with(lookup, **overrides):
+    return notebook_upsert(lookup=lookup, lookup_on={"country_code": "code"}, **overrides)
 
 
 def countries(upsert) -> dict:
@@ -142,3 +146,30 @@ def test_a_fractional_join_value_never_matches_an_integer_lookup_key():
     else:
         assert counts(report) == {"inserted": 1, "lookup_misses": 1}
         assert {r["id"]: r["name"] for r in upsert.target.to_arrow().to_pylist()} == {"b": "one"}
+
+
+def test_the_lookup_is_read_once_when_the_upsert_is_built():
+    lookup = COUNTRIES.to_pandas()
+    upsert = enriching_with(lookup)
+    lookup.loc[lookup["code"] == "FR", "country"] = "changed after build"
+    upsert(customers(event("C1", 1, country="FR")), 0)
+    upsert(customers(event("C2", 1, country="FR")), 1)
+    assert countries(upsert) == {"C1": "France", "C2": "France"}
+
+
+def test_a_lookup_given_as_a_stream_serves_every_batch():
+    reader = pa.RecordBatchReader.from_batches(COUNTRIES.schema, COUNTRIES.to_batches())
+    upsert = enriching_with(reader)
+    for batch_id, code in enumerate(["FR", "CN", "NL"]):
+        upsert(customers(event(f"C{batch_id}", 1, country=code)), batch_id)
+    assert countries(upsert) == {"C0": "France", "C1": "China", "C2": "Netherlands"}
+
+
+def test_a_null_in_any_part_of_a_two_column_join_never_matches():
+    lookup = pa.table({"code": ["FR", None], "lang": [None, "fr"], "greeting": ["a", "b"]})
+    upsert = notebook_upsert(lookup=lookup, lookup_on={"country_code": "code", "email": "lang"},
+                             lookup_how="left")
+    upsert(customers(event("C1", 1, country="FR", email=None)), 0)
+    upsert(customers({**event("C2", 1, email="fr"), "country_code": None}), 1)
+    got = {r["customer_id"]: r["greeting"] for r in upsert.target.to_arrow().to_pylist()}
+    assert got == {"C1": None, "C2": None}
