@@ -5,8 +5,13 @@ bookstore feed (:func:`cdc_rs.datasets.bookstore`), lands it as Parquet micro-ba
 streams them through :func:`cdc_rs.batch_upsert` with the country lookup, writes the
 ``customers_silver`` table and runs the reference's own check (one row per customer).
 
+``cdc-rs run`` applies a bronze folder (or Delta table) to a Delta silver table with
+:func:`cdc_rs.stream`, configured by a TOML file of ``batch_upsert`` options
+(:mod:`cdc_rs.config`); kill it at any moment and run it again.
+
 Example:
     $ cdc-rs demo --events 200000 --batches 5 --out /tmp/demo
+    $ cdc-rs run --source bronze/ --target silver/ --checkpoint chk/ --config pipeline.toml
 """
 
 from __future__ import annotations

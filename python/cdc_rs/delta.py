@@ -91,6 +91,11 @@ class DeltaTarget:
     def __init__(self, path: str | os.PathLike[str], *, partition_by: str | list[str] | None = None,
                  storage_options: dict[str, str] | None = None, app_id: str | None = None,
                  snapshot_every: int = 100, max_retries: int = 5) -> None:
+        try:
+            import deltalake  # noqa: F401
+        except ImportError as exc:
+            raise ImportError("DeltaTarget needs the deltalake package: "
+                              "pip install 'cdc_rs[delta]'") from exc
         text = os.fspath(path)
         if "://" in text and not text.startswith("file://"):
             raise DeltaTargetError(f"DeltaTarget needs a local path for now, got {text!r}")
@@ -388,6 +393,7 @@ class DeltaTarget:
         except Exception as exc:  # noqa: BLE001
             if self._dt is None and "already exists" in str(exc).lower():
                 raise _Conflict() from exc
+            self._reset()  # whether it landed or not, re-read the table next time
             if isinstance(exc, CdcError):
                 raise
             raise DeltaTargetError(f"batch {batch_id}: writing {self._path} failed, nothing "
@@ -424,9 +430,9 @@ class DeltaTarget:
         try:
             _atomic_parquet(snap, self._book / f"snapshot-{last:020d}.parquet")
             _crash_point("after_snapshot")
-            for entry in self._book.iterdir():
-                m = _CHANGES.match(entry.name) or _SNAPSHOT.match(entry.name)
-                if m and int(m[1]) < last or (_CHANGES.match(entry.name) and int(m[1]) == last):
+            for entry in self._book.iterdir():  # now folded into the snapshot
+                if (m := _CHANGES.match(entry.name)) and int(m[1]) <= last or \
+                        (m := _SNAPSHOT.match(entry.name)) and int(m[1]) < last:
                     entry.unlink(missing_ok=True)
         except OSError:
             return  # a snapshot is an optimisation; the change files still hold the state
