@@ -16,6 +16,7 @@ import random
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 import cdc_rs
 import pyarrow as pa
@@ -77,6 +78,7 @@ class Scenario:
             delete_operations=("delete",) if self.with_deletes else (),
             topic="customers" if self.topic_filter else None,
             value_fields=[(n, ddl) for n, _, ddl in self.fields()] if self.bronze else None,
+            time_zone=self.zone,
             lookup=LOOKUP if self.lookup_how else None,
             lookup_on={"cc": "code"} if self.lookup_how else None,
             lookup_how=self.lookup_how or "inner",
@@ -93,6 +95,7 @@ class Scenario:
                            lookup_how=self.lookup_how)
         if self.bronze:
             options["value_schema"] = ", ".join(f"{n} {ddl}" for n, _, ddl in self.fields())
+            options["time_zone"] = self.zone
             if self.topic_filter:
                 options["topic"] = "customers"
         if self.selection == "columns":
@@ -135,12 +138,17 @@ def scenarios(draw):
     )
 
 
-def json_text(event: dict, choose) -> str:
+def json_text(event: dict, choose, zone: str) -> str:
+    """The event as JSON; a timestamp with some offset, or without one (local to `zone`)."""
     out = {}
     for name, value in event.items():
         if isinstance(value, datetime):
-            value = value.astimezone(choose(OFFSETS))
-            value = value.isoformat().replace("+00:00", choose(["Z", "+00:00"]))
+            offset = choose([*OFFSETS, None])
+            if offset is None:
+                value = value.astimezone(ZoneInfo(zone)).replace(tzinfo=None).isoformat()
+            else:
+                value = value.astimezone(offset).isoformat()
+                value = value.replace("+00:00", choose(["Z", "+00:00"]))
         out[name] = value
     return json.dumps(out)
 
@@ -166,7 +174,7 @@ def make_rows(scenario: Scenario, n: int, choose, n_keys: int = 3, n_sequences: 
         event["p"] = f"e{i}"
         event["cc"] = choose(["FR", "CN", "ZZ", None])
         if scenario.bronze:
-            value = json_text(event, choose)
+            value = json_text(event, choose, scenario.zone)
             if choose(range(10)) == 0:
                 value = choose(MALFORMED)
             rows.append({"topic": choose(["customers"] * 5 + ["orders", None]), "value": value})
