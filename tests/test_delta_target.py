@@ -292,3 +292,29 @@ def test_read_only_target_folder_is_a_clear_error(tmp_path):
         assert up(rows((1, 1, "insert", "a")), 0).skipped_replay  # reading still works
     assert DeltaTable(str(path)).version() == 0 and read(path).num_rows == 1
     assert simple(DeltaTarget(path))(rows((2, 1, "insert", "b")), 1).inserted == 1
+
+
+def test_import_does_not_need_deltalake_and_exports_are_the_functions():
+    script = ("import sys, cdc_rs, cdc_rs.stream, cdc_rs.delta\n"
+              "assert 'deltalake' not in sys.modules\n"
+              "assert callable(cdc_rs.stream) and cdc_rs.stream.__name__ == 'stream'\n"
+              "assert {'DeltaTarget', 'stream'} <= set(cdc_rs.__all__)\n")
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_vacuum_and_optimize_leave_the_bookkeeping_alone(tmp_path):
+    path = tmp_path / "t"
+    up = cdc_rs.batch_upsert(DeltaTarget(path, partition_by="p"), keys=["p", "id"],
+                             sequence_by="ts")
+    for i in range(3):
+        up(pa.table({"p": ["a", "b"], "id": [i, i], "ts": [1, 1]}), i)
+    dt = DeltaTable(str(path))
+    dt.optimize.compact()  # a concurrent maintenance job: our next commit conflicts, re-plans
+    DeltaTable(str(path)).vacuum(retention_hours=0, enforce_retention_duration=False,
+                                 dry_run=False)
+    assert up(pa.table({"p": ["a"], "id": [0], "ts": [2]}), 3).updated == 1
+    fresh = cdc_rs.batch_upsert(DeltaTarget(path), keys=["p", "id"], sequence_by="ts")
+    assert fresh(pa.table({"p": ["b"], "id": [1], "ts": [0]}), 4).stale == 1
+    assert DeltaTable(str(path)).to_pyarrow_table().num_rows == 6

@@ -199,6 +199,7 @@ class DeltaTarget:
         with self._lock:
             if self._app_id is None:
                 self._app_id = self._derive_app_id(pipeline, data, batch_id)
+            retried_failure = False
             for _ in range(self._max_retries + 1):
                 self._open()
                 plan = pipeline.plan(data, batch_id, self._mirror)
@@ -208,6 +209,14 @@ class DeltaTarget:
                     self._write(plan, batch_id)
                 except _Conflict:
                     self._reset()  # someone else committed: re-open and re-plan
+                    continue
+                except DeltaTargetError:
+                    # e.g. files of an old snapshot removed by OPTIMIZE + VACUUM: once, re-open
+                    # the table at its latest version and re-plan; a second failure is real.
+                    if retried_failure:
+                        raise
+                    retried_failure = True
+                    self._reset()
                     continue
                 fallback = (plan.counts, False, plan.rejected())
                 try:
