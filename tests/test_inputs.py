@@ -2,7 +2,6 @@
 
 import cdc_rs
 import pyarrow as pa
-import pytest
 from conftest import (CUSTOMER_DDL, CUSTOMERS, FRAMES, at, bronze, counts, customers, emails,
                       event, instant, notebook_upsert)
 from reference import COUNTERS, Config, ReferenceUpsert, keyed, project
