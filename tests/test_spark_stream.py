@@ -77,8 +77,9 @@ def test_streaming_query_with_new_files_and_a_restart_matches_the_pyarrow_path(
     assert sorted_rows(upsert.target.to_arrow()) == sorted_rows(silver)
 
 
+@pytest.mark.parametrize("decoder", ["spark", "cdc_rs"])
 def test_reference_shape_spark_decodes_and_joins_cdc_rs_ranks_and_merges(
-        spark, dataset, bronze_dir, tmp_path):
+        spark, dataset, bronze_dir, tmp_path, decoder):
     """from_json + broadcast join in Spark; the upsert only ranks and merges (no value_schema,
     topic or lookup) — the same silver table as cdc_rs doing everything.
 
@@ -91,10 +92,13 @@ def test_reference_shape_spark_decodes_and_joins_cdc_rs_ranks_and_merges(
     landing = tmp_path / "landing"
     land(bronze_dir, landing, range(len(dataset.bronze)))
     lookup = spark.createDataFrame(dataset.country_lookup)
-    events = (bronze_stream(spark, landing)
-              .filter("topic = 'customers'")
-              .select(F.from_json(F.col("value").cast("string"), CUSTOMERS_SCHEMA).alias("v"))
-              .select("v.*")
+    customers = bronze_stream(spark, landing).filter("topic = 'customers'")
+    if decoder == "spark":
+        decoded = (customers.select(F.from_json(F.col("value").cast("string"), CUSTOMERS_SCHEMA).alias("v"))
+                   .select("v.*"))
+    else:  # our decoder on the executors, inside the streaming query
+        decoded = cs.from_json(customers.select("value"), "value", CUSTOMERS_SCHEMA)
+    events = (decoded
               .join(F.broadcast(lookup), F.col("country_code") == F.col("code"), "left")
               .filter(F.col("code").isNotNull() | (F.col("row_status") == "delete")))
     upsert = parsed_upsert()

@@ -18,10 +18,14 @@ Spark ships these functions to its Python workers: set ``PYSPARK_PYTHON`` to an 
 that has cdc_rs installed (e.g. ``os.environ["PYSPARK_PYTHON"] = sys.executable`` before the
 session starts).
 
-Example:
-    >>> import cdc_rs.spark as cs                                       # doctest: +SKIP
-    >>> events = cs.from_json(spark.read.parquet(bronze_dir), "value", CUSTOMERS_SCHEMA)
-    >>> silver = cs.latest(events, ["customer_id"], "row_time", ["partition", "offset"])
+Example::
+
+    import cdc_rs.spark as cs
+    events = cs.from_json(spark.read.parquet(bronze_dir), "value", CUSTOMERS_SCHEMA)
+    newest = cs.latest(events, ["customer_id"], "row_time", ["partition", "offset"])
+
+The examples below that use ``spark`` expect a running session (the test suite runs them
+with a local one).
 """
 
 from __future__ import annotations
@@ -150,11 +154,14 @@ def from_json(
         SchemaError: ``schema`` does not parse.
 
     Example:
-        >>> import cdc_rs.spark as cs                                   # doctest: +SKIP
+        >>> import cdc_rs.spark as cs
         >>> bronze = spark.createDataFrame([(0, '{"id": "a", "ts": "2022-01-31T23:06:00Z"}')],
         ...                                "offset BIGINT, value STRING")
-        >>> cs.from_json(bronze, "value", "id STRING, ts TIMESTAMP").columns
-        ['offset', 'id', 'ts']
+        >>> events = cs.from_json(bronze, "value", "id STRING, ts TIMESTAMP")
+        >>> events.dtypes
+        [('offset', 'bigint'), ('id', 'string'), ('ts', 'timestamp')]
+        >>> events.first().ts.isoformat()
+        '2022-01-31T23:06:00'
     """
     from pyspark.sql.pandas.types import to_arrow_schema
     from pyspark.sql.types import StructType
@@ -224,6 +231,7 @@ def latest(
     the executors. The same rows as ``row_number().over(Window.partitionBy(*keys)
     .orderBy(*[desc(s) for s in sequence_by], *order_column))`` ``== 1``, except that rows
     with a null key or a null sequence are dropped (``batch_upsert`` rejects them too).
+    On a streaming DataFrame, call it inside ``foreachBatch`` (it ranks what it is given).
 
     Args:
         df: a DataFrame of change events (all its columns are kept).
@@ -241,7 +249,7 @@ def latest(
         ConfigError: a named column is missing.
 
     Example:
-        >>> import cdc_rs.spark as cs                                   # doctest: +SKIP
+        >>> import cdc_rs.spark as cs
         >>> events = spark.createDataFrame(
         ...     [("a", 1, 0, "x"), ("a", 2, 1, "y"), ("a", 2, 2, "z"), ("b", 1, 3, "w")],
         ...     "id STRING, ts INT, offset BIGINT, v STRING")
@@ -400,14 +408,18 @@ class SparkMergeTarget:
             arrives (it is not pickled).
 
     Example:
-        >>> import cdc_rs, cdc_rs.spark as cs                           # doctest: +SKIP
+        >>> import cdc_rs, cdc_rs.spark as cs
+        >>> from cdc_rs.datasets import CUSTOMERS_SCHEMA, SILVER_COLUMNS
         >>> silver = cs.SparkMergeTarget("customers_silver", keys="customer_id",
         ...                              sequence_by="row_time")
         >>> upsert = cdc_rs.batch_upsert(silver, keys="customer_id", sequence_by="row_time",
         ...                              value_schema=CUSTOMERS_SCHEMA, topic="customers",
         ...                              operation_column="row_status",
         ...                              delete_operations=["delete"], columns=SILVER_COLUMNS)
-        >>> stream.writeStream.foreachBatch(upsert).start()
+        >>> upsert.target
+        SparkMergeTarget('customers_silver', keys=['customer_id'], sequence_by=['row_time'])
+
+        Then ``stream.writeStream.foreachBatch(upsert).option("checkpointLocation", …).start()``.
     """
 
     def __init__(self, table_name: str, *, keys: str | Sequence[str],
@@ -522,12 +534,20 @@ class CheckpointedUpsert:
         directory: where the target and the reports live (local or shared filesystem).
 
     Example:
-        >>> import cdc_rs, cdc_rs.spark as cs                           # doctest: +SKIP
-        >>> sink = cs.checkpointed(cdc_rs.batch_upsert(keys="customer_id",
-        ...                                            sequence_by="row_time"), "/tmp/silver")
-        >>> stream.writeStream.foreachBatch(sink).start().awaitTermination()
-        >>> sink.target().to_arrow().num_rows, sink.reports().num_rows
-        (200, 3)
+        >>> import cdc_rs, cdc_rs.spark as cs, pyarrow as pa, tempfile
+        >>> directory = tempfile.mkdtemp()
+        >>> sink = cs.CheckpointedUpsert(cdc_rs.batch_upsert(keys="id", sequence_by="ts"), directory)
+        >>> _ = sink(pa.table({"id": [1, 2], "ts": [1, 1]}), 0)   # in the foreachBatch process
+        >>> restarted = cs.CheckpointedUpsert(cdc_rs.batch_upsert(keys="id", sequence_by="ts"),
+        ...                                   directory)           # a fresh copy elsewhere
+        >>> _ = restarted(pa.table({"id": [2], "ts": [5]}), 1)
+        >>> restarted.target().to_arrow().sort_by("id").to_pydict()
+        {'id': [1, 2], 'ts': [1, 5]}
+        >>> restarted.reports().column("batch_id").to_pylist()
+        [0, 1]
+
+        With Spark: ``stream.writeStream.foreachBatch(sink).start()``, then read
+        ``sink.target()`` and ``sink.reports()`` in your program.
     """
 
     def __init__(self, upsert: BatchUpsert, directory: str | os.PathLike[str]) -> None:
@@ -541,22 +561,28 @@ class CheckpointedUpsert:
         return Path(self.directory) / "target.pickle"
 
     @property
+    def _batch_id_path(self) -> Path:
+        return Path(self.directory) / "last_batch_id"
+
+    @property
     def _reports_dir(self) -> Path:
         return Path(self.directory) / "reports"
 
     def __call__(self, micro_batch: Any, batch_id: int) -> BatchReport:
         """Apply one micro-batch (any input :func:`cdc_rs.batch_upsert` takes), then save."""
-        saved = self.target()
-        if saved.last_batch_id is not None and (
-            self.upsert.target.last_batch_id is None
-            or saved.last_batch_id > self.upsert.target.last_batch_id  # type: ignore[attr-defined]
-        ):
-            self.upsert = BatchUpsert(saved, self.upsert._config)
+        saved_id, current = self._saved_batch_id(), self._memory().last_batch_id
+        if saved_id is not None and (current is None or saved_id > current):
+            self.upsert = BatchUpsert(self.target(), self.upsert._config)  # a fresh copy: catch up
         report = self.upsert(micro_batch, batch_id)
         if not report.skipped_replay:
             self._save_target()
         self._save_report(report)
         return report
+
+    def _memory(self) -> MemoryTable:
+        table = self.upsert.target
+        assert isinstance(table, MemoryTable)
+        return table
 
     def target(self) -> MemoryTable:
         """The saved target (an empty MemoryTable before the first batch)."""
@@ -576,8 +602,17 @@ class CheckpointedUpsert:
             return reports_to_arrow([])
         return pa.concat_tables([pq.read_table(f) for f in files]).sort_by("batch_id")
 
+    def _saved_batch_id(self) -> int | None:
+        try:
+            text = self._batch_id_path.read_text().strip()
+        except FileNotFoundError:
+            return None
+        return int(text) if text else None
+
     def _save_target(self) -> None:
-        _atomic_write(self._state_path, pickle.dumps(self.upsert.target))
+        table = self._memory()
+        _atomic_write(self._state_path, pickle.dumps(table))
+        _atomic_write(self._batch_id_path, str(table.last_batch_id).encode())
 
     def _save_report(self, report: BatchReport) -> None:
         import pyarrow.parquet as pq
