@@ -513,8 +513,18 @@ def _fold(parts: list[pa.Table]) -> pa.Table:
     names = parts[-1].column_names
     parts = [p.select(names).cast(parts[-1].schema, safe=False).replace_schema_metadata(None)
              for p in parts]
-    table = pa.concat_tables(parts)
     keys = [n for n in names if n.startswith("key.")]
+    if len(parts) == 1:  # each file holds one state per key
+        return parts[0]
+    if len(keys) == 1:  # newest first: keep a row unless a later file has its key
+        (key,) = keys
+        out, seen = [parts[-1]], parts[-1].column(key).combine_chunks()
+        for part in reversed(parts[:-1]):
+            part = part.filter(pc.invert(pc.is_in(part.column(key), value_set=seen)))
+            out.append(part)
+            seen = pa.concat_arrays([seen, part.column(key).combine_chunks()])
+        return pa.concat_tables(out[::-1])
+    table = pa.concat_tables(parts)
     table = table.append_column("__i", pa.array(range(table.num_rows), pa.int64()))
     last = table.group_by(keys, use_threads=False).aggregate([("__i", "max")])
     picked = pc.sort_indices(last.column("__i_max"))
@@ -530,6 +540,17 @@ def _restore(rows: pa.Table, state: pa.Table, txn: int | None, path: Path | None
     if rows.num_rows != n_live:
         raise TargetStateError(f"{path}: {rows.num_rows} rows but {n_live} live keys in the "
                                "cdc_rs bookkeeping; was the table changed by another writer?")
+    if len(keys) == 1 and rows.num_rows:  # one key column: a hash lookup, no join
+        found = pc.index_in(state.column(keys[0]),
+                            value_set=rows.column(plain[0]).cast(state.schema.field(keys[0]).type)
+                            .combine_chunks())
+        row = pc.if_else(live, found, pa.scalar(None, found.type))
+        if row.null_count != state.num_rows - n_live or \
+                pc.count_distinct(row).as_py() != rows.num_rows:
+            raise TargetStateError(f"{path}: rows and cdc_rs bookkeeping disagree on keys; "
+                                   "was the table changed by another writer?")
+        full = state.drop_columns(["live"]).append_column("row", row.cast(pa.uint32()))
+        return _cdc_rs.TableCore.restore(rows, full, txn)
     state = state.append_column("__s", pa.array(range(state.num_rows), pa.int64()))
     if rows.num_rows:
         index = pa.table({**{f"key.{k}": rows.column(k).cast(state.schema.field(f"key.{k}").type)
