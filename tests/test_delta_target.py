@@ -356,3 +356,35 @@ def test_reopened_state_equals_memory_table_after_every_batch(tmp_path, two_keys
         s2 = memory.target.state().sort_by([(k, "ascending") for k in key_cols])
         assert s1.select(key_cols + ["sequence.ts"]).equals(s2.select(key_cols + ["sequence.ts"]))
         assert s1["row"].null_count == s2["row"].null_count
+
+
+def test_two_writers_racing_on_the_same_batches_apply_each_exactly_once(tmp_path, shop):
+    import threading
+
+    path = tmp_path / "silver"
+    writers = [customers(DeltaTarget(path, app_id="race", max_retries=20), shop.country_lookup)
+               for _ in range(2)]
+    results: list[list] = [[], []]
+    errors: list[BaseException] = []
+
+    def work(i: int) -> None:
+        try:
+            for batch_id, batch in enumerate(shop.bronze):
+                results[i].append(writers[i](batch, batch_id))
+        except BaseException as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    applied = [sum(not r[b].skipped_replay for r in results) for b in range(len(shop.bronze))]
+    assert applied == [1] * len(shop.bronze)  # every batch committed by exactly one writer
+    memory = customers(None, shop.country_lookup)
+    for i, batch in enumerate(shop.bronze):
+        memory(batch, i)
+    expected = memory.target.to_arrow().sort_by("customer_id")
+    got = DeltaTable(str(path)).to_pyarrow_table().sort_by("customer_id")
+    assert got.cast(expected.schema).equals(expected)
