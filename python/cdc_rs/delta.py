@@ -32,6 +32,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -545,8 +546,9 @@ def _restore(rows: pa.Table, state: pa.Table, txn: int | None, path: Path | None
                             value_set=rows.column(plain[0]).cast(state.schema.field(keys[0]).type)
                             .combine_chunks())
         row = pc.if_else(live, found, pa.scalar(None, found.type))
-        if row.null_count != state.num_rows - n_live or \
-                pc.count_distinct(row).as_py() != rows.num_rows:
+        hit = np.zeros(rows.num_rows, dtype=bool)
+        hit[row.drop_null().to_numpy()] = True  # every row is some live key's
+        if row.null_count != state.num_rows - n_live or not hit.all():
             raise TargetStateError(f"{path}: rows and cdc_rs bookkeeping disagree on keys; "
                                    "was the table changed by another writer?")
         full = state.drop_columns(["live"]).append_column("row", row.cast(pa.uint32()))
@@ -560,10 +562,7 @@ def _restore(rows: pa.Table, state: pa.Table, txn: int | None, path: Path | None
         if joined.num_rows != rows.num_rows:
             raise TargetStateError(f"{path}: rows and cdc_rs bookkeeping disagree on keys; "
                                    "was the table changed by another writer?")
-        row = pa.array([None] * state.num_rows, pa.uint32())
         order = joined.column("__s").to_numpy()
-        import numpy as np
-
         values = np.full(state.num_rows, -1, dtype=np.int64)
         values[order] = joined.column("__r").to_numpy()
         row = pa.array(values, mask=values < 0).cast(pa.uint32())
