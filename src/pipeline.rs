@@ -178,10 +178,10 @@ impl Pipeline {
                     None => values.clone(),
                     Some(mask) => filter(values.as_ref(), mask)?,
                 };
-                let value_nulls = any_null(std::slice::from_ref(&values));
                 let decoded = decode::from_json(values.as_ref(), schema, &c.decode)?;
+                // Null, empty and blank values are null structs in Spark: not an object either.
                 let good: Vec<bool> = (0..values.len())
-                    .map(|i| !value_nulls[i] && !decoded.malformed.value(i))
+                    .map(|i| decoded.nulls.as_ref().is_none_or(|n| n.is_valid(i)) && !decoded.malformed.value(i))
                     .collect();
                 let mut keep = Vec::with_capacity(at.len());
                 for (i, &ok) in good.iter().enumerate() {
