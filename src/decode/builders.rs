@@ -14,6 +14,31 @@ use arrow::array::builder::BooleanBufferBuilder;
 
 use crate::error::{CdcError, Result};
 
+/// Short byte-string equality without a libc memcmp call.
+#[inline(always)]
+pub(crate) fn eq_bytes(a: &[u8], b: &[u8]) -> bool {
+    let n = a.len();
+    if n != b.len() {
+        return false;
+    }
+    if n >= 8 {
+        let ld = |s: &[u8], i: usize| u64::from_le_bytes(s[i..i + 8].try_into().unwrap());
+        let mut i = 0;
+        while i + 8 < n {
+            if ld(a, i) != ld(b, i) {
+                return false;
+            }
+            i += 8;
+        }
+        ld(a, n - 8) == ld(b, n - 8)
+    } else if n >= 4 {
+        let ld = |s: &[u8], i: usize| u32::from_le_bytes(s[i..i + 4].try_into().unwrap());
+        ld(a, 0) == ld(b, 0) && ld(a, n - 4) == ld(b, n - 4)
+    } else {
+        a == b
+    }
+}
+
 fn nulls(mut v: BooleanBufferBuilder) -> Option<NullBuffer> {
     let b = v.finish();
     let n = NullBuffer::new(b);
@@ -41,6 +66,10 @@ impl<T: Copy + Default> Prim<T> {
     fn truncate(&mut self, n: usize) {
         self.vals.truncate(n);
         self.valid.truncate(n);
+    }
+    fn reserve(&mut self, extra: usize) {
+        self.vals.reserve(extra);
+        self.valid.reserve(extra);
     }
 }
 
@@ -128,13 +157,20 @@ impl StructB {
     #[inline]
     pub fn find(&self, key: &[u8], hint: usize) -> Option<usize> {
         if let Some(n) = self.names.get(hint) {
-            if **n == *key {
+            if eq_bytes(n, key) {
                 return Some(hint);
             }
         }
         match &self.map {
             Some(m) => m.get(key).copied(),
-            None => self.names.iter().rposition(|n| **n == *key),
+            None => self.names.iter().rposition(|n| eq_bytes(n, key)),
+        }
+    }
+    /// Grow capacity for `extra_rows` more rows, extrapolating from what is built so far.
+    pub fn reserve_like(&mut self, done: usize, extra_rows: usize) {
+        self.valid.reserve(extra_rows);
+        for c in &mut self.children {
+            c.reserve_like(done, extra_rows);
         }
     }
     pub fn len(&self) -> usize {
@@ -269,6 +305,46 @@ impl Builder {
                 m.valid.append(false);
             }
             Builder::Null(n, _) => *n += 1,
+        }
+    }
+
+    /// Grow capacity for `extra` more entries, extrapolating child sizes from `done` rows.
+    pub fn reserve_like(&mut self, done: usize, extra: usize) {
+        let scale = |len: usize| (len as u128 * extra as u128 / done.max(1) as u128) as usize + 16;
+        match self {
+            Builder::Bool(p) => p.reserve(extra),
+            Builder::I8(p) => p.reserve(extra),
+            Builder::I16(p) => p.reserve(extra),
+            Builder::I32(p) | Builder::Date(p) => p.reserve(extra),
+            Builder::I64(p) | Builder::Ts(p) | Builder::TsNtz(p) => p.reserve(extra),
+            Builder::F32(p) => p.reserve(extra),
+            Builder::F64(p) => p.reserve(extra),
+            Builder::Dec(p, ..) => p.reserve(extra),
+            Builder::Str(b) | Builder::Bin(b) => {
+                b.offsets.reserve(extra);
+                b.valid.reserve(extra);
+                let d = scale(b.data.len());
+                b.data.reserve(d);
+            }
+            Builder::List(l) => {
+                l.offsets.reserve(extra);
+                l.valid.reserve(extra);
+                let k = scale(l.child.len());
+                l.child.reserve_like(l.child.len().max(1), k);
+            }
+            Builder::Struct(s) => s.reserve_like(done, extra),
+            Builder::Map(m) => {
+                m.offsets.reserve(extra);
+                m.valid.reserve(extra);
+                let k = scale(m.values.len());
+                let n = m.values.len().max(1);
+                m.values.reserve_like(n, k);
+                let d = scale(m.keys.data.len());
+                m.keys.data.reserve(d);
+                m.keys.offsets.reserve(k);
+                m.keys.valid.reserve(k);
+            }
+            Builder::Null(..) => {}
         }
     }
 

@@ -186,8 +186,57 @@ fn ts_once(s: &[u8], tz: &TimeZone) -> Option<i64> {
     zone.local_to_utc(local)
 }
 
+#[inline]
+fn d2(s: &[u8], i: usize) -> Option<i64> {
+    let (a, b) = (s[i].wrapping_sub(b'0'), s[i + 1].wrapping_sub(b'0'));
+    (a < 10 && b < 10).then(|| (a as i64) * 10 + b as i64)
+}
+
+/// Fast path for the canonical `yyyy-MM-ddTHH:mm:ss[.f{1,9}][Z]` (T or space). `None` means
+/// "not this shape" (the general parser then decides), `Some(None)` an invalid value.
+#[inline]
+fn ts_fast(s: &[u8], tz: &TimeZone) -> Option<Option<i64>> {
+    if s.len() < 19 || s[4] != b'-' || s[7] != b'-' || !(s[10] == b'T' || s[10] == b' ') || s[13] != b':' || s[16] != b':' {
+        return None;
+    }
+    let y = d2(s, 0)? * 100 + d2(s, 2)?;
+    let (mo, d, h, mi, se) = (d2(s, 5)?, d2(s, 8)?, d2(s, 11)?, d2(s, 14)?, d2(s, 17)?);
+    let mut i = 19;
+    let mut frac = 0i64;
+    if i < s.len() && s[i] == b'.' {
+        i += 1;
+        let st = i;
+        while i < s.len() && s[i].is_ascii_digit() {
+            if i - st < 6 {
+                frac = frac * 10 + (s[i] - b'0') as i64;
+            }
+            i += 1;
+        }
+        if i - st > 9 {
+            return None;
+        }
+        for _ in (i - st).min(6)..6 {
+            frac *= 10;
+        }
+    }
+    let utc = match &s[i..] {
+        b"Z" => true,
+        b"" => false,
+        _ => return None,
+    };
+    if !(1..=12).contains(&mo) || h > 23 || mi > 59 || se > 59 {
+        return Some(None);
+    }
+    let Some(days) = days_from_civil(y, mo as u32, d as u32) else { return Some(None) };
+    let local = days as i128 * MICROS_PER_DAY as i128 + (((h * 60 + mi) * 60 + se) * 1_000_000 + frac) as i128;
+    Some(if utc { i64::try_from(local).ok() } else { tz.local_to_utc(local) })
+}
+
 /// TIMESTAMP (LTZ) from a JSON string: Spark's cast, then the legacy retry with `GMT` removed.
 pub fn parse_timestamp(s: &[u8], tz: &TimeZone) -> Option<i64> {
+    if let Some(v) = ts_fast(s, tz) {
+        return v;
+    }
     if let Some(v) = ts_once(s, tz) {
         return Some(v);
     }

@@ -71,64 +71,88 @@ impl Decoded {
     }
 }
 
-/// Row-indexed view over the supported input array types.
+/// Row-indexed view over the supported input array types (buffers extracted once).
 enum Input<'a> {
-    Str(&'a dyn Array, Kind),
-}
-
-#[derive(Clone, Copy, PartialEq)]
-enum Kind {
-    Utf8,
-    LargeUtf8,
-    Utf8View,
-    Binary,
-    LargeBinary,
-    BinaryView,
+    Off32 { offsets: &'a [i32], data: &'a [u8], nulls: Option<&'a NullBuffer>, binary: bool },
+    Off64 { offsets: &'a [i64], data: &'a [u8], nulls: Option<&'a NullBuffer>, binary: bool },
+    StrView(&'a arrow::array::StringViewArray),
+    BinView(&'a arrow::array::BinaryViewArray),
 }
 
 impl<'a> Input<'a> {
     fn new(values: &'a dyn Array) -> Result<Self> {
-        let k = match values.data_type() {
-            DataType::Utf8 => Kind::Utf8,
-            DataType::LargeUtf8 => Kind::LargeUtf8,
-            DataType::Utf8View => Kind::Utf8View,
-            DataType::Binary => Kind::Binary,
-            DataType::LargeBinary => Kind::LargeBinary,
-            DataType::BinaryView => Kind::BinaryView,
+        Ok(match values.data_type() {
+            DataType::Utf8 => {
+                let a = values.as_string::<i32>();
+                Input::Off32 { offsets: a.value_offsets(), data: a.value_data(), nulls: a.nulls(), binary: false }
+            }
+            DataType::LargeUtf8 => {
+                let a = values.as_string::<i64>();
+                Input::Off64 { offsets: a.value_offsets(), data: a.value_data(), nulls: a.nulls(), binary: false }
+            }
+            DataType::Binary => {
+                let a = values.as_binary::<i32>();
+                Input::Off32 { offsets: a.value_offsets(), data: a.value_data(), nulls: a.nulls(), binary: true }
+            }
+            DataType::LargeBinary => {
+                let a = values.as_binary::<i64>();
+                Input::Off64 { offsets: a.value_offsets(), data: a.value_data(), nulls: a.nulls(), binary: true }
+            }
+            DataType::Utf8View => Input::StrView(values.as_string_view()),
+            DataType::BinaryView => Input::BinView(values.as_binary_view()),
             other => {
                 return Err(CdcError::Input(format!(
                     "from_json needs a string or binary column of JSON text, got {other}"
                 )))
             }
-        };
-        Ok(Input::Str(values, k))
+        })
     }
 
     #[inline]
     fn get(&self, i: usize) -> Option<&'a [u8]> {
-        let Input::Str(a, k) = *self;
-        if a.is_null(i) {
-            return None;
+        match *self {
+            Input::Off32 { offsets, data, nulls, .. } => {
+                if nulls.is_some_and(|n| n.is_null(i)) {
+                    return None;
+                }
+                data.get(offsets[i] as usize..offsets[i + 1] as usize)
+            }
+            Input::Off64 { offsets, data, nulls, .. } => {
+                if nulls.is_some_and(|n| n.is_null(i)) {
+                    return None;
+                }
+                data.get(offsets[i] as usize..offsets[i + 1] as usize)
+            }
+            Input::StrView(a) => (!a.is_null(i)).then(|| a.value(i).as_bytes()),
+            Input::BinView(a) => (!a.is_null(i)).then(|| a.value(i)),
         }
-        Some(match k {
-            Kind::Utf8 => a.as_string::<i32>().value(i).as_bytes(),
-            Kind::LargeUtf8 => a.as_string::<i64>().value(i).as_bytes(),
-            Kind::Utf8View => a.as_string_view().value(i).as_bytes(),
-            Kind::Binary => a.as_binary::<i32>().value(i),
-            Kind::LargeBinary => a.as_binary::<i64>().value(i),
-            Kind::BinaryView => a.as_binary_view().value(i),
-        })
     }
 
-    fn is_binary(&self) -> bool {
-        let Input::Str(_, k) = *self;
-        matches!(k, Kind::Binary | Kind::LargeBinary | Kind::BinaryView)
+    /// Whether rows in `start..end` may hold invalid UTF-8 and need a per-row check.
+    fn needs_utf8_check(&self, start: usize, end: usize) -> bool {
+        fn all_valid<O: Copy + TryInto<usize>>(offsets: &[O], data: &[u8], start: usize, end: usize) -> bool {
+            let off = |k: usize| offsets[k].try_into().unwrap_or(usize::MAX);
+            let (a, b) = (off(start), off(end));
+            let Some(range) = data.get(a..b) else { return false };
+            // One fast pass over the whole range, then every row boundary must be a char boundary.
+            std::str::from_utf8(range).is_ok()
+                && (start..end).all(|k| data.get(off(k)).is_none_or(|&c| (c as i8) >= -0x40))
+        }
+        match *self {
+            Input::Off32 { binary: false, .. } | Input::Off64 { binary: false, .. } | Input::StrView(_) => false,
+            Input::Off32 { offsets, data, .. } => !all_valid(offsets, data, start, end),
+            Input::Off64 { offsets, data, .. } => !all_valid(offsets, data, start, end),
+            Input::BinView(_) => true,
+        }
     }
 
     /// Approximate bytes of JSON text, for chunking.
     fn byte_len(&self) -> usize {
-        let Input::Str(a, _) = *self;
-        a.get_buffer_memory_size()
+        match *self {
+            Input::Off32 { data, .. } | Input::Off64 { data, .. } => data.len(),
+            Input::StrView(a) => a.get_buffer_memory_size(),
+            Input::BinView(a) => a.get_buffer_memory_size(),
+        }
     }
 }
 
@@ -166,11 +190,14 @@ pub fn from_json(values: &dyn Array, schema: &SchemaRef, opts: &DecodeOptions) -
         (p.columns, p.malformed, p.valid)
     } else {
         let ncols = out_schema.fields().len();
-        let mut columns = Vec::with_capacity(ncols);
-        for c in 0..ncols {
-            let arrs: Vec<&dyn Array> = parts_ok.iter().map(|p| p.columns[c].as_ref()).collect();
-            columns.push(arrow::compute::concat(&arrs)?);
-        }
+        // columns are independent: concatenate them in parallel
+        let columns = (0..ncols)
+            .into_par_iter()
+            .map(|c| {
+                let arrs: Vec<&dyn Array> = parts_ok.iter().map(|p| p.columns[c].as_ref()).collect();
+                arrow::compute::concat(&arrs)
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         let mut m = BooleanBufferBuilder::new(n);
         let mut v = BooleanBufferBuilder::new(n);
         for p in &parts_ok {
@@ -200,15 +227,18 @@ fn decode_range(input: &Input, schema: &SchemaRef, opts: &DecodeOptions, start: 
     let mut p = Parser::new(&opts.time_zone);
     let mut malformed = BooleanBufferBuilder::new(end - start);
     let mut valid = BooleanBufferBuilder::new(end - start);
-    let binary = input.is_binary();
+    let check_utf8 = input.needs_utf8_check(start, end);
     for row in start..end {
+        if row == start + 1024 && end - start > 4096 {
+            root.reserve_like(1024, end - row);
+        }
         let Some(raw) = input.get(row) else {
             root.null();
             malformed.append(false);
             valid.append(false);
             continue;
         };
-        let text: Cow<[u8]> = if binary && std::str::from_utf8(raw).is_err() {
+        let text: Cow<[u8]> = if check_utf8 && std::str::from_utf8(raw).is_err() {
             // CAST(binary AS STRING) then Jackson: invalid sequences read as U+FFFD
             Cow::Owned(String::from_utf8_lossy(raw).into_owned().into_bytes())
         } else {
