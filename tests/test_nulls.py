@@ -1,7 +1,10 @@
 """Rule 1 for nulls: null keys and null sequences are rejected, never merged; null values are data."""
 
+from datetime import datetime
+
 import cdc_rs
 import pyarrow as pa
+import pytest
 from conftest import (CUSTOMER_DDL, at, bronze, counts, customers, emails, event,
                       notebook_upsert)
 
@@ -184,3 +187,26 @@ def test_keys_that_are_all_null_in_the_first_batch_do_not_fix_the_key_type(to_fr
     report = upsert(to_frame(customers(event("C1", 5))), 1)
     assert counts(report) == {"inserted": 1}
     assert emails(upsert) == {"C1": "C1@5"}
+
+
+@pytest.mark.parametrize(
+    "first, later",
+    [
+        (pa.array([1]), pa.array([1.5, 1.7])),
+        (pa.array([datetime(2022, 1, 1)], pa.timestamp("s")),
+         pa.array([datetime(2022, 1, 1, 0, 0, 0, 500_000), datetime(2022, 1, 1, 0, 0, 0, 700_000)],
+                  pa.timestamp("us"))),
+    ],
+    ids=["int-then-float", "seconds-then-microseconds"],
+)
+def test_keys_finer_than_the_targets_key_type_are_never_rounded_onto_other_keys(first, later):
+    upsert = cdc_rs.batch_upsert(keys="k", sequence_by="s")
+    upsert(pa.table({"k": first, "s": [1], "v": ["first"]}), 0)
+    before = upsert.target.to_arrow().to_pylist()
+    try:
+        report = upsert(pa.table({"k": later, "s": [2, 3], "v": ["a", "b"]}), 1)
+    except (ValueError, cdc_rs.CdcError):
+        assert upsert.target.to_arrow().to_pylist() == before
+    else:
+        assert counts(report) == {"inserted": 2}, "two new keys, neither equal to the old one"
+        assert len(upsert.target) == 3
