@@ -39,20 +39,63 @@ pub(crate) fn eq_bytes(a: &[u8], b: &[u8]) -> bool {
     }
 }
 
-fn nulls(mut v: BooleanBufferBuilder) -> Option<NullBuffer> {
-    let b = v.finish();
+fn nulls(mut v: Valid) -> Option<NullBuffer> {
+    let b = v.bits.take()?.finish();
     let n = NullBuffer::new(b);
     (n.null_count() > 0).then_some(n)
 }
 
+/// A validity bitmap that only materialises once the first null arrives.
+pub(crate) struct Valid {
+    len: usize,
+    bits: Option<BooleanBufferBuilder>,
+}
+
+impl Valid {
+    pub fn new(_cap: usize) -> Self {
+        Valid { len: 0, bits: None }
+    }
+    #[inline(always)]
+    pub fn append(&mut self, v: bool) {
+        match &mut self.bits {
+            Some(b) => b.append(v),
+            None if v => {}
+            None => {
+                let mut b = BooleanBufferBuilder::new((self.len + 1).max(1024));
+                b.append_n(self.len, true);
+                b.append(false);
+                self.bits = Some(b);
+            }
+        }
+        self.len += 1;
+    }
+    #[inline]
+    pub fn len(&self) -> usize {
+        self.len
+    }
+    pub fn truncate(&mut self, n: usize) {
+        if n < self.len {
+            self.len = n;
+            if let Some(b) = &mut self.bits {
+                b.truncate(n);
+            }
+        }
+    }
+    pub fn reserve(&mut self, extra: usize) {
+        if let Some(b) = &mut self.bits {
+            b.reserve(extra);
+        }
+    }
+}
+
 pub(crate) struct Prim<T> {
     pub vals: Vec<T>,
-    pub valid: BooleanBufferBuilder,
+    pub valid: Valid,
 }
 
 impl<T: Copy + Default> Prim<T> {
     fn new() -> Self {
-        Prim { vals: Vec::new(), valid: BooleanBufferBuilder::new(0) }
+        Prim { vals: Vec::new(), valid: Valid::new(0) }
     }
     #[inline]
     pub fn push(&mut self, v: T) {
@@ -76,7 +119,7 @@ impl<T: Copy + Default> Prim<T> {
 impl<T: arrow::datatypes::ArrowNativeType> Prim<T> {
     fn finish<P: ArrowPrimitiveType<Native = T>>(&mut self, dt: &DataType) -> ArrayRef {
         let vals = std::mem::take(&mut self.vals);
-        let valid = std::mem::replace(&mut self.valid, BooleanBufferBuilder::new(0));
+        let valid = std::mem::replace(&mut self.valid, Valid::new(0));
         Arc::new(PrimitiveArray::<P>::new(ScalarBuffer::from(vals), nulls(valid)).with_data_type(dt.clone()))
     }
 }
@@ -84,12 +127,12 @@ impl<T: arrow::datatypes::ArrowNativeType> Prim<T> {
 pub(crate) struct Bytes {
     pub offsets: Vec<i32>,
     pub data: Vec<u8>,
-    pub valid: BooleanBufferBuilder,
+    pub valid: Valid,
 }
 
 impl Bytes {
     fn new() -> Self {
-        Bytes { offsets: vec![0], data: Vec::new(), valid: BooleanBufferBuilder::new(0) }
+        Bytes { offsets: vec![0], data: Vec::new(), valid: Valid::new(0) }
     }
     #[inline]
     pub fn push(&mut self, v: &[u8]) {
@@ -122,7 +165,7 @@ impl Bytes {
 
 pub(crate) struct ListB {
     pub offsets: Vec<i32>,
-    pub valid: BooleanBufferBuilder,
+    pub valid: Valid,
     pub child: Builder,
     pub field: FieldRef,
 }
@@ -131,8 +174,10 @@ pub(crate) struct StructB {
     pub fields: Fields,
     pub children: Vec<Builder>,
     pub names: Vec<Box<[u8]>>,
+    /// names[i] has no quote, backslash or control byte: it can be matched against raw input.
+    pub simple: Vec<bool>,
     pub map: Option<hashbrown::HashMap<Box<[u8]>, usize, foldhash::fast::RandomState>>,
-    pub valid: BooleanBufferBuilder,
+    pub valid: Valid,
 }
 
 impl StructB {
@@ -145,13 +190,27 @@ impl StructB {
             }
             m
         });
+        let simple = names.iter().map(|n| !n.iter().any(|&c| c < 0x20 || c == b'"' || c == b'\'' || c == b'\\')).collect();
         StructB {
+            simple,
             fields: fields.clone(),
             children: fields.iter().map(|f| Builder::new(f.data_type())).collect(),
             names,
             map,
-            valid: BooleanBufferBuilder::new(0),
+            valid: Valid::new(0),
         }
+    }
+    /// If the raw key at `b[i]` (an opening quote) is exactly the simple name `hint`, the index
+    /// just past its closing quote.
+    #[inline]
+    pub fn match_raw(&self, b: &[u8], i: usize, hint: usize) -> Option<usize> {
+        let name = self.names.get(hint)?;
+        if !self.simple[hint] {
+            return None;
+        }
+        let q = b[i];
+        let e = i + 1 + name.len();
+        (b.len() > e && b[e] == q && eq_bytes(&b[i + 1..e], name)).then_some(e + 1)
     }
     /// Field index of `key`, trying `hint` (the field after the previous match) first.
     #[inline]
@@ -193,14 +252,15 @@ impl StructB {
     }
     fn finish(&mut self) -> Result<ArrayRef> {
         let kids = self.finish_children()?;
-        let valid = std::mem::replace(&mut self.valid, BooleanBufferBuilder::new(0));
-        Ok(Arc::new(StructArray::try_new(self.fields.clone(), kids, nulls(valid))?))
+        let valid = std::mem::replace(&mut self.valid, Valid::new(0));
+        let len = valid.len();
+        Ok(Arc::new(StructArray::try_new_with_length(self.fields.clone(), kids, nulls(valid), len)?))
     }
 }
 
 pub(crate) struct MapB {
     pub offsets: Vec<i32>,
-    pub valid: BooleanBufferBuilder,
+    pub valid: Valid,
     pub keys: Bytes,
     pub values: Builder,
     pub entries: FieldRef,
@@ -245,7 +305,7 @@ impl Builder {
             DataType::Binary => Builder::Bin(Bytes::new()),
             DataType::List(f) => Builder::List(Box::new(ListB {
                 offsets: vec![0],
-                valid: BooleanBufferBuilder::new(0),
+                valid: Valid::new(0),
                 child: Builder::new(f.data_type()),
                 field: f.clone(),
             })),
@@ -256,7 +316,7 @@ impl Builder {
                 };
                 Builder::Map(Box::new(MapB {
                     offsets: vec![0],
-                    valid: BooleanBufferBuilder::new(0),
+                    valid: Valid::new(0),
                     keys: Bytes::new(),
                     values: Builder::new(kv[1].data_type()),
                     entries: entries.clone(),
@@ -382,7 +442,7 @@ impl Builder {
         Ok(match self {
             Builder::Bool(p) => {
                 let vals = std::mem::take(&mut p.vals);
-                let valid = std::mem::replace(&mut p.valid, BooleanBufferBuilder::new(0));
+                let valid = std::mem::replace(&mut p.valid, Valid::new(0));
                 Arc::new(BooleanArray::new(BooleanBuffer::from(vals), nulls(valid)))
             }
             Builder::I8(p) => p.finish::<Int8Type>(dt),
@@ -409,7 +469,7 @@ impl Builder {
             Builder::List(l) => {
                 let child = l.child.finish(l.field.data_type())?;
                 let offs = std::mem::replace(&mut l.offsets, vec![0]);
-                let valid = std::mem::replace(&mut l.valid, BooleanBufferBuilder::new(0));
+                let valid = std::mem::replace(&mut l.valid, Valid::new(0));
                 Arc::new(ListArray::try_new(
                     l.field.clone(),
                     OffsetBuffer::new(ScalarBuffer::from(offs)),
@@ -424,7 +484,7 @@ impl Builder {
                 let vals = m.values.finish(kv[1].data_type())?;
                 let entries = StructArray::try_new(kv.clone(), vec![keys, vals], None)?;
                 let offs = std::mem::replace(&mut m.offsets, vec![0]);
-                let valid = std::mem::replace(&mut m.valid, BooleanBufferBuilder::new(0));
+                let valid = std::mem::replace(&mut m.valid, Valid::new(0));
                 Arc::new(MapArray::try_new(
                     m.entries.clone(),
                     OffsetBuffer::new(ScalarBuffer::from(offs)),
@@ -438,11 +498,39 @@ impl Builder {
     }
 }
 
-fn take_bytes(b: &mut Bytes) -> (OffsetBuffer<i32>, Vec<u8>, BooleanBufferBuilder) {
+fn take_bytes(b: &mut Bytes) -> (OffsetBuffer<i32>, Vec<u8>, Valid) {
     let o = std::mem::replace(&mut b.offsets, vec![0]);
     let d = std::mem::take(&mut b.data);
-    let v = std::mem::replace(&mut b.valid, BooleanBufferBuilder::new(0));
+    let v = std::mem::replace(&mut b.valid, Valid::new(0));
     (OffsetBuffer::new(ScalarBuffer::from(o)), d, v)
+}
+
+/// Types the decoder can produce (what `parse_ddl` emits); anything else is a config error.
+pub(crate) fn check_type(dt: &DataType) -> Result<()> {
+    use arrow::datatypes::TimeUnit;
+    match dt {
+        DataType::Boolean
+        | DataType::Int8
+        | DataType::Int16
+        | DataType::Int32
+        | DataType::Int64
+        | DataType::Float32
+        | DataType::Float64
+        | DataType::Decimal128(..)
+        | DataType::Date32
+        | DataType::Utf8
+        | DataType::Binary
+        | DataType::Timestamp(TimeUnit::Microsecond, _) => Ok(()),
+        DataType::List(f) => check_type(f.data_type()),
+        DataType::Struct(fs) => fs.iter().try_for_each(|f| check_type(f.data_type())),
+        DataType::Map(e, _) => match e.data_type() {
+            DataType::Struct(kv) if kv.len() == 2 && kv[0].data_type() == &DataType::Utf8 => {
+                check_type(kv[1].data_type())
+            }
+            _ => Err(CdcError::Config(format!("from_json: unsupported map type {dt}: keys must be Utf8"))),
+        },
+        other => Err(CdcError::Config(format!("from_json: unsupported type {other} in the schema"))),
+    }
 }
 
 /// The same type with every field (recursively) nullable, as from_json produces.

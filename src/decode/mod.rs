@@ -163,6 +163,9 @@ const PARALLEL_MIN_ROWS: usize = 64 * 1024;
 /// Decode `values` (JSON text per row) with the DDL-derived `schema`.
 pub fn from_json(values: &dyn Array, schema: &SchemaRef, opts: &DecodeOptions) -> Result<Decoded> {
     let input = Input::new(values)?;
+    for f in schema.fields() {
+        builders::check_type(f.data_type())?;
+    }
     let out_schema: SchemaRef =
         Arc::new(Schema::new(schema.fields().iter().map(|f| nullable_field(f)).collect::<Vec<_>>()));
     let n = values.len();

@@ -593,8 +593,13 @@ impl<'t> Parser<'t> {
                 if !matches!(c.peek(), Some(b'"' | b'\'')) {
                     return Err(Syn);
                 }
-                let s = self.read_str(c)?;
-                let idx = sb.find(self.sbytes(c, s), hint);
+                let idx = if let Some(after) = sb.match_raw(c.b, c.i, hint) {
+                    c.i = after;
+                    Some(hint)
+                } else {
+                    let s = self.read_str(c)?;
+                    sb.find(self.sbytes(c, s), hint)
+                };
                 c.ws();
                 c.expect(b':')?;
                 c.ws();

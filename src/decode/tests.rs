@@ -240,3 +240,20 @@ fn failed_nested_values_leave_no_junk() {
     assert_eq!(m.value(3).len(), 1);
     d.batch.columns().iter().for_each(|c| c.to_data().validate_full().unwrap());
 }
+
+#[test]
+fn odd_schemas() {
+    let d = run("e STRUCT<>, x INT", &[Some(r#"{"e": {}, "x": 1}"#), Some(r#"{"e": {"q": 1}}"#), None]);
+    assert_eq!(d.batch.column(0).len(), 3);
+    let schema: SchemaRef = Arc::new(Schema::new(vec![arrow::datatypes::Field::new(
+        "t",
+        DataType::Timestamp(arrow::datatypes::TimeUnit::Millisecond, None),
+        false,
+    )]));
+    let arr = StringArray::from(vec!["{}"]);
+    let opts = DecodeOptions::new(Mode::Permissive, "UTC").unwrap();
+    assert!(matches!(from_json(&arr, &schema, &opts), Err(CdcError::Config(_))));
+    let empty = Arc::new(Schema::empty());
+    let d = from_json(&arr, &empty, &opts).unwrap();
+    assert_eq!(d.into_struct().len(), 1);
+}
