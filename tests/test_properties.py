@@ -138,6 +138,11 @@ def scenarios(draw):
     )
 
 
+# Texts a JSON string scanner can get wrong: escapes, multi-byte UTF-8, long runs, structure.
+PAYLOADS = ["", "", ' "quoted" ', "back\\slash\\", "new\nline\ttab", "é", "日本語", "😀",
+            "x" * 40, "{not: [an], object}", "\u2028", "\x00", "/"]
+
+
 def json_text(event: dict, choose, zone: str) -> str:
     """The event as JSON; a timestamp with some offset, or without one (local to `zone`)."""
     out = {}
@@ -150,7 +155,7 @@ def json_text(event: dict, choose, zone: str) -> str:
                 value = value.astimezone(offset).isoformat()
                 value = value.replace("+00:00", choose(["Z", "+00:00"]))
         out[name] = value
-    return json.dumps(out)
+    return json.dumps(out, ensure_ascii=choose([True, False]))
 
 
 def make_rows(scenario: Scenario, n: int, choose, n_keys: int = 3, n_sequences: int = 4):
@@ -167,11 +172,12 @@ def make_rows(scenario: Scenario, n: int, choose, n_keys: int = 3, n_sequences: 
             event["k2"] = choose([1, 1, 2, None])
         event["s1"] = choose(sequences)
         if scenario.sequence == "timestamp" and event["s1"] is not None:
-            event["s1"] = BASE + timedelta(minutes=event["s1"])
+            micros = choose([0, 0, 0, 1, 123_456])
+            event["s1"] = BASE + timedelta(minutes=event["s1"], microseconds=micros)
         if scenario.sequence == "pair":
             event["s2"] = choose([0, 1, 1, None])
         event["op"] = choose(["insert", "update", "update", "delete", "delete", "merge", None])
-        event["p"] = f"e{i}"
+        event["p"] = f"e{i}" + choose(PAYLOADS)
         event["cc"] = choose(["FR", "CN", "ZZ", None])
         if scenario.bronze:
             value = json_text(event, choose, scenario.zone)
