@@ -276,7 +276,13 @@ class DeltaTarget:
             txn = self._dt.transaction_version(self._app_id)
         else:
             txn = _read_json(self._book / _PRETABLE, {}).get("batch_id")
-        state, rows_schema, since = self._load_state(txn)
+        for attempt in range(3):
+            try:
+                state, rows_schema, since = self._load_state(txn)
+                break
+            except FileNotFoundError:  # another writer folded files into a snapshot meanwhile
+                if attempt == 2:
+                    raise
         self._rows_schema = rows_schema
         self._since_snapshot = since
         if self._dt is None or rows_schema is None:
