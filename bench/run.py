@@ -103,7 +103,23 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-floor", action="store_true")
     ap.add_argument("--results", default=str(BENCH / "RESULTS.md"))
     ap.add_argument("--plot", default=str(BENCH / "results.png"))
+    ap.add_argument("--render", default=None,
+                    help="only re-render RESULTS.md and the plot from saved results-*.json "
+                         "files (comma-separated; their cases are concatenated)")
     args = ap.parse_args(argv)
+    if args.render:
+        saved = [json.loads(Path(p).read_text()) for p in args.render.split(",")]
+        info = dict(saved[0]["info"])
+        info["finished"] = saved[-1]["info"]["finished"]
+        info["load_end"] = saved[-1]["info"].get("load_end", float("nan"))
+        info["commands"] = [s["info"]["args"] for s in saved]
+        results = [case for s in saved for case in s["results"]]
+        names = [n for n in NAMES if any(n in c["contenders"] for c in results)]
+        md = render(info, results, names)
+        print(md)
+        write_section(Path(args.results), md, BEGIN, END)
+        plot(results, names, Path(args.plot))
+        return 0
 
     sizes = [parse_size(s) for s in args.sizes.split(",")]
     batch_counts = [int(b) for b in args.batches.split(",")]
@@ -116,7 +132,8 @@ def main(argv: list[str] | None = None) -> int:
         env["PYTHONPATH"] = os.pathsep.join([args.engine_path, env.get("PYTHONPATH", "")])
     DATA.mkdir(parents=True, exist_ok=True)
     info = {"machine": machine(), "engine": engine_info(env), "args": vars(args),
-            "started": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")}
+            "started": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+            "load_start": os.getloadavg()[0]}
     print(f"machine: {info['machine']}\nengine: {info['engine']}", flush=True)
 
     results = []
@@ -135,7 +152,7 @@ def main(argv: list[str] | None = None) -> int:
             expected = None
             for name in contenders:
                 reps = args.spark_repeat if (name == "pyspark" and args.spark_repeat) else args.repeat
-                secs, setups, rss, status, note = [], [], [], "ok", ""
+                secs, setups, rss, cpus, status, note = [], [], [], [], "ok", ""
                 for r in range(reps):
                     prefix = DATA / f"tmp-{name}-{size_label(events)}-b{batches}-{r}"
                     code, peak, tail = run_tree(
@@ -157,20 +174,23 @@ def main(argv: list[str] | None = None) -> int:
                             status, note = "MISMATCH", "; ".join(problems)
                     secs.append(got["seconds"])
                     setups.append(got["setup_seconds"])
+                    cpus.append(got.get("cpu_seconds", float("nan")))
                     rss.append(peak)
                     if status != "ok":
                         break
                 entry = {"status": status, "note": note, "runs": secs, "rss": rss,
-                         "setup": setups}
+                         "setup": setups, "cpu": cpus}
                 if secs:
                     entry["seconds"] = statistics.median(secs)
                     entry["events_per_s"] = events / entry["seconds"]
                     entry["peak_rss_mb"] = max(rss) / 2**20
+                entry["cpu_seconds"] = statistics.median(cpus)
                 case["contenders"][name] = entry
                 shown = f"{entry.get('seconds', float('nan')):.3f}s" if secs else "-"
                 print(f"{size_label(events):>5} x{batches:<3} {name:<10} {status:<8} {shown} "
                       f"{note[:200]}", flush=True)
     info["finished"] = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    info["load_end"] = os.getloadavg()[0]
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S")
     (DATA / f"results-{stamp}.json").write_text(json.dumps({"info": info, "results": results},
                                                            indent=1))
@@ -183,37 +203,50 @@ def main(argv: list[str] | None = None) -> int:
 
 def render(info: dict, results: list[dict], contenders: list[str]) -> str:
     m, e, a = info["machine"], info["engine"], info["args"]
+    commands = info.get("commands", [a])
+    command = "; ".join(
+        f"`bench/run.py --sizes {c['sizes']} --batches {c['batches']} --repeat {c['repeat']}"
+        + (f" --spark-repeat {c['spark_repeat']}" if c.get("spark_repeat") else "")
+        + (f" --contenders {c['contenders']}" if c.get("contenders") != ",".join(NAMES) else "")
+        + "`" for c in commands)
     lines = [
         "## End to end (bench/run.py)",
         "",
         f"Run {info['started']} – {info['finished']}; `nproc` = {m['nproc']}, CPU: {m['cpu']}, "
-        f"memory: {m['memory']}, Python {m['python']}, kernel {m['kernel']}.",
+        f"memory: {m['memory']}, Python {m['python']}, kernel {m['kernel']}; 1-min load "
+        f"average {info.get('load_start', float('nan')):.1f} at the start, {info.get('load_end', float('nan')):.1f} at the end "
+        "(the box is shared: other builds ran meanwhile).",
         f"Engine: `{e['file']}` ({e['size_mb']} MB, built {e['mtime']}), cdc_rs {e['version']}.",
-        f"Command: `bench/run.py --sizes {a['sizes']} --batches {a['batches']} "
-        f"--repeat {a['repeat']}" + (f" --spark-repeat {a['spark_repeat']}" if a['spark_repeat'] else "")
-        + "`.",
+        f"Command: {command}.",
         "",
         "Wall time: median over the runs, from reading the Parquet micro-batches to the final "
         "silver table (Spark session start excluded). Peak RSS: the whole process tree "
         "(interpreter, libraries, data; the JVM for PySpark). × cdc_rs: contender time / "
-        "cdc_rs time in the same run (higher = cdc_rs faster).",
+        "cdc_rs time in the same run (higher = cdc_rs faster). CPU s: user+system CPU time of "
+        "the contender's Python process during the run (median; less sensitive to other load "
+        "on the box; for PySpark it leaves out the JVM, so it is not comparable).",
         "",
         "| events | batches | contender | status | runs | wall s (median) | events/s | "
-        "peak RSS MB | × cdc_rs |",
-        "|---:|---:|---|---|---:|---:|---:|---:|---:|",
+        "peak RSS MB | × cdc_rs | CPU s | CPU × cdc_rs |",
+        "|---:|---:|---|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for case in results:
         base = case["contenders"].get("cdc_rs", {}).get("seconds")
+        base_cpu = case["contenders"].get("cdc_rs", {}).get("cpu_seconds")
         for name in contenders:
             c = case["contenders"].get(name)
             if c is None:
                 continue
             if "seconds" in c:
                 ratio = f"{c['seconds'] / base:.1f}×" if base else "-"
+                cpu = c.get("cpu_seconds", float("nan"))
+                cpu_ratio = (f"{cpu / base_cpu:.1f}×" if base_cpu and base_cpu == base_cpu and cpu == cpu
+                             else "-")
                 row = (f"{len(c['runs'])} | {c['seconds']:.3f} | {c['events_per_s']:,.0f} | "
-                       f"{c['peak_rss_mb']:,.0f} | {ratio}")
+                       f"{c['peak_rss_mb']:,.0f} | {ratio} | "
+                       + (f"{cpu:.2f}" if cpu == cpu else "-") + f" | {cpu_ratio}")
             else:
-                row = "0 | - | - | - | -"
+                row = "0 | - | - | - | - | - | -"
             status = c["status"] if c["status"] == "ok" else f"**{c['status']}**"
             lines.append(f"| {size_label(case['events'])} | {case['batches']} | {name} | "
                          f"{status} | {row} |")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import resource
 import sys
 import time
 from pathlib import Path
@@ -28,13 +29,16 @@ def main() -> None:
     if hasattr(mod, "setup"):
         mod.setup()
     t1 = time.perf_counter()
+    r1 = resource.getrusage(resource.RUSAGE_SELF)
     silver = mod.run(files, lookup)
+    r2 = resource.getrusage(resource.RUSAGE_SELF)
     t2 = time.perf_counter()
+    cpu = (r2.ru_utime - r1.ru_utime) + (r2.ru_stime - r1.ru_stime)
     if hasattr(mod, "teardown"):
         mod.teardown()
     pq.write_table(normalise(silver), out.with_suffix(".parquet"))
     out.with_suffix(".json").write_text(json.dumps(
-        {"seconds": t2 - t1, "setup_seconds": t1 - t0, "rows": silver.num_rows}))
+        {"seconds": t2 - t1, "setup_seconds": t1 - t0, "cpu_seconds": cpu, "rows": silver.num_rows}))
 
 
 if __name__ == "__main__":
