@@ -32,23 +32,14 @@ impl RowEncoder {
     }
 
     /// Encodes `columns`, casting any column whose type differs from the encoder's
-    /// (a later batch may carry `LargeUtf8` where the first had `Utf8`).
+    /// (a later batch may carry `LargeUtf8` where the first had `Utf8`). A cast that would
+    /// change a value (1.5 into an integer key, microseconds into seconds) is an error, never
+    /// a silent merge of two keys.
     pub fn encode(&self, columns: &[ArrayRef]) -> Result<Rows> {
         let cast_columns = columns
             .iter()
             .zip(&self.types)
-            .map(|(column, to)| {
-                if column.data_type() == to {
-                    Ok(column.clone())
-                } else {
-                    cast_with_options(column, to, &STRICT).map_err(|e| {
-                        CdcError::Input(format!(
-                            "column of type {} cannot be compared with earlier batches' {to}: {e}",
-                            column.data_type()
-                        ))
-                    })
-                }
-            })
+            .map(|(column, to)| if column.data_type() == to { Ok(column.clone()) } else { exact_cast(column, to) })
             .collect::<Result<Vec<_>>>()?;
         Ok(self.converter.convert_columns(&cast_columns)?)
     }
@@ -67,6 +58,37 @@ impl Clone for RowEncoder {
     }
 }
 
+pub(crate) fn exact_cast(column: &ArrayRef, to: &DataType) -> Result<ArrayRef> {
+    let from = column.data_type();
+    let refused = |e: String| {
+        CdcError::Input(format!("column of type {from} cannot be compared with earlier batches' {to}: {e}"))
+    };
+    let cast_column = cast_with_options(column, to, &STRICT).map_err(|e| refused(e.to_string()))?;
+    if !same_values_in_any_encoding(from, to) {
+        let back = cast_with_options(&cast_column, from, &STRICT).map_err(|e| refused(e.to_string()))?;
+        let kept = arrow::compute::kernels::cmp::not_distinct(&back, column)?;
+        if kept.true_count() != kept.len() {
+            return Err(refused("some values would change".into()));
+        }
+    }
+    Ok(cast_column)
+}
+
+/// Text and bytes keep their values across views, large offsets and dictionaries.
+fn same_values_in_any_encoding(from: &DataType, to: &DataType) -> bool {
+    let family = |t: &DataType| match t {
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => Some(0),
+        DataType::Binary | DataType::LargeBinary | DataType::BinaryView => Some(1),
+        DataType::Dictionary(_, values) => match values.as_ref() {
+            DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => Some(0),
+            DataType::Binary | DataType::LargeBinary | DataType::BinaryView => Some(1),
+            _ => None,
+        },
+        _ => None,
+    };
+    family(from).is_some() && family(from) == family(to)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -82,6 +104,15 @@ mod tests {
         assert!(rows.row(0).as_ref() > rows.row(1).as_ref());
         assert!(rows.row(2).as_ref() > rows.row(0).as_ref());
         assert!(rows.row(3).as_ref() < rows.row(1).as_ref());
+    }
+
+    #[test]
+    fn lossy_casts_are_refused() {
+        let enc = RowEncoder::new(vec![DataType::Int64]).unwrap();
+        let floats: ArrayRef = Arc::new(arrow::array::Float64Array::from(vec![1.0, 1.5]));
+        assert!(enc.encode(&[floats]).is_err());
+        let whole: ArrayRef = Arc::new(arrow::array::Float64Array::from(vec![1.0, 2.0]));
+        assert!(enc.encode(&[whole]).is_ok());
     }
 
     #[test]

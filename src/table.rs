@@ -282,13 +282,8 @@ pub(crate) fn take_rows(rows: &RecordBatch, indices: &[u32], schema: &SchemaRef)
             if taken.data_type() == field.data_type() {
                 Ok(taken)
             } else {
-                arrow::compute::cast_with_options(&taken, field.data_type(), &crate::keys::STRICT).map_err(|e| {
-                    CdcError::Input(format!(
-                        "column {:?} is {} in this batch but {} in the target: {e}",
-                        field.name(),
-                        taken.data_type(),
-                        field.data_type()
-                    ))
+                crate::keys::exact_cast(&taken, field.data_type()).map_err(|e| {
+                    CdcError::Input(format!("column {:?} does not fit the target: {e}", field.name()))
                 })
             }
         })
