@@ -110,16 +110,13 @@ class _Decoder:
         self.arrow_schema = arrow_schema
 
     def __call__(self, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        position = self.names.index(self.column)  # by position: other names may repeat
         for batch in batches:
-            decoded = _decode(batch.column(self.column), self.schema, mode=self.mode,  # type: ignore[arg-type]
+            decoded = _decode(batch.column(position), self.schema, mode=self.mode,  # type: ignore[arg-type]
                               time_zone=self.time_zone)
             fields = decoded.flatten()  # respects null values: a null value gives null fields
-            arrays: list[pa.Array] = []
-            for name in self.names:
-                if name == self.column:
-                    arrays.extend(fields)
-                else:
-                    arrays.append(batch.column(name))
+            arrays = [*batch.columns[:position], *fields, *batch.columns[position + 1:]]
+            arrays = [a if a.type == f.type else a.cast(f.type) for a, f in zip(arrays, self.arrow_schema)]
             yield pa.RecordBatch.from_arrays(arrays, schema=self.arrow_schema)
 
 
