@@ -34,6 +34,8 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=500_000)
     parser.add_argument("--batches", type=int, default=5)
     parser.add_argument("--repeat", type=int, default=2, help="runs per path (best is kept)")
+    parser.add_argument("--stages", action="store_true",
+                        help="also time the stages of (a') and (c) separately (decode, ranking)")
     args = parser.parse_args()
 
     import warnings
@@ -154,7 +156,41 @@ def main() -> None:
         if run is cdc_rs_stream:
             print(f"{'    of which inside batch_upsert (decode+join+rank+merge, incl. toArrow)':<84} "
                   f"{sum(engine_seconds):8.2f}")
+    if args.stages:
+        stages(spark, bronze, args.repeat)
     spark.stop()
+
+
+def stages(spark, bronze, repeat: int) -> None:
+    """Decode and ranking on their own, each written to ``noop`` (best of ``repeat``)."""
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    import cdc_rs.spark as cs
+    from cdc_rs.datasets import CUSTOMERS_SCHEMA
+
+    customers = bronze.filter("topic = 'customers'").select("partition", "offset", "value")
+    spark_decoded = (customers.select("partition", "offset",
+                                      F.from_json(F.col("value").cast("string"), CUSTOMERS_SCHEMA).alias("v"))
+                     .select("partition", "offset", "v.*"))
+    valid = spark_decoded.filter("customer_id IS NOT NULL AND row_time IS NOT NULL")
+    window = Window.partitionBy("customer_id").orderBy(F.col("row_time").desc(), "partition", "offset")
+    frames = {
+        "scan (customers rows, no decode)": customers,
+        "mapInArrow identity (the JVM<->Python Arrow hop alone)": customers.mapInArrow(lambda it: it, customers.schema),
+        "Spark F.from_json": spark_decoded,
+        "cdc_rs.spark.from_json": cs.from_json(customers, "value", CUSTOMERS_SCHEMA),
+        "F.from_json + row_number() == 1": valid.withColumn("r", F.row_number().over(window)).filter("r = 1"),
+        "F.from_json + cdc_rs.spark.latest": cs.latest(valid, "customer_id", "row_time", ["partition", "offset"]),
+    }
+    print(f"{'stage':<84} {'best s':>8}")
+    for name, frame in frames.items():
+        best = float("inf")
+        for _ in range(repeat):
+            started = time.perf_counter()
+            frame.write.format("noop").mode("overwrite").save()
+            best = min(best, time.perf_counter() - started)
+        print(f"{name:<84} {best:8.2f}", flush=True)
 
 
 if __name__ == "__main__":
