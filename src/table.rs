@@ -253,6 +253,7 @@ impl MemoryTable {
         let mut table = MemoryTable::new();
         let mut store = RowStore::new(rows.schema());
         let live = rows.num_rows() as u32;
+        let rows_have_columns = rows.num_columns() > 0;
         store.append(rows);
         for i in 0..state.num_rows() {
             let r = (!row.is_null(i)).then(|| row.value(i));
@@ -261,7 +262,8 @@ impl MemoryTable {
             }
             table.state.set(keys.row(i).data(), sequences.row(i).data(), r);
         }
-        table.store = Some(store);
+        // Only tombstones so far: the first batch with rows fixes the columns.
+        table.store = (rows_have_columns).then_some(store);
         table.layout = Some(layout);
         table.last_batch_id = last_batch_id;
         Ok(table)

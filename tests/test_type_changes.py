@@ -25,3 +25,15 @@ def test_a_payload_that_casts_exactly_is_accepted_in_the_targets_type():
         {"k": "a", "s": 1, "n": 1},
         {"k": "b", "s": 2, "n": 2},
     ]
+
+
+def test_a_table_restored_with_only_tombstones_takes_its_columns_from_the_first_rows():
+    from cdc_rs import _cdc_rs
+
+    pipeline = cdc_rs.batch_upsert(keys="id", sequence_by="ts")._pipeline
+    state = pa.table({"key.id": [1], "sequence.ts": [5], "row": pa.array([None], pa.uint32())})
+    core = _cdc_rs.TableCore.restore(pa.table({}), state, 0)
+    plan = pipeline.plan(pa.table({"id": [1, 2], "ts": [3, 1], "v": ["stale", "b"]}), 1, core)
+    counts, skipped, _ = core.commit(plan)
+    assert (counts["stale"], counts["inserted"], skipped) == (1, 1, False)
+    assert core.to_arrow().to_pylist() == [{"id": 2, "ts": 1, "v": "b"}]
