@@ -220,6 +220,21 @@ NESTED += [
 for schema, rows in NESTED:
     case(schema, rows, f"nested / DDL forms: {schema[:60]}")
 
+case("x DOUBLE, s STRING, y INT",
+     ['{"x": %s, "y": 1}' % v for v in ["-NaN", "+NaN", "-Infinity", "-INF", "Infinity1", "NaNx", "-", "1.", "1e", "1e+", "-0.0", "0e5", "1E-0"]]
+     + ['{"s": %s, "y": 1}' % v for v in ["-NaN", "-Infinity", "1E-0", "0e5", "-0.0", "123456789012345678901234567890.5"]]
+     + ['{"x":\f1, "y": 1}', '{"x":1,\r\n"y":2}', '{"x":1 , "y" : 2 }', '{"s": "a\u0000\u007f\u0080"}'],
+     "JSON number grammar: non-numeric numbers, dangling exponent/point, whitespace set")
+case("s STRUCT<a INT, b STRING>, y INT",
+     ['{"s": {"a": 1, "a": "bad"}, "y": 1}', '{"s": {"a": "bad", "a": 2}, "y": 1}', '{"s": {"a": 1}, "s": {"b": "x"}, "y": 1}',
+      '{"s": {"a": 1}, "s": 5, "y": 1}', '{"s": {"a": "bad"}, "s": {"a": 3}, "y": 1}'],
+     "duplicate keys inside nested structs and duplicate struct fields: last successful value wins")
+# Binary input column (CAST(binary AS STRING) then from_json); inputs are base64 here.
+BINARY_INPUTS = [b'{"s": "\xff"}', b'{"s": "a\xc3"}', b'{"s": "\xe2\x82"}', b'{"s": "\xed\xa0\x80"}', b'{"s": "ok\xc3\xa9"}', b'\xff{"s": "x"}', b'{"s\xff": 1}']
+CASES.append({"schema": "s STRING", "inputs": [base64.b64encode(b).decode() for b in BINARY_INPUTS],
+              "binary": True, "comment": "binary input with invalid UTF-8: decoded with U+FFFD replacement",
+              "time_zone": "UTC", "mode": "PERMISSIVE"})
+
 
 def main():
     from pyspark.sql import SparkSession
@@ -236,7 +251,11 @@ def main():
     out = []
     for i, c in enumerate(CASES):
         spark.conf.set("spark.sql.session.timeZone", c["time_zone"])
-        df = spark.createDataFrame([(r,) for r in c["inputs"]], "value STRING")
+        if c.get("binary"):
+            df = spark.createDataFrame([(bytearray(base64.b64decode(r)),) for r in c["inputs"]], "value BINARY")
+            df = df.select(F.col("value").cast("string").alias("value"))
+        else:
+            df = spark.createDataFrame([(r,) for r in c["inputs"]], "value STRING")
         opts = {"mode": c["mode"]}
         rec = dict(c)
         try:

@@ -6,6 +6,7 @@ needs no Spark.
 """
 from __future__ import annotations
 
+import base64
 import importlib.util
 import json
 import os
@@ -47,7 +48,10 @@ def _id(i_case):
 @pytest.mark.parametrize("i_case", list(enumerate(CASES)), ids=_id)
 def test_matches_spark(i_case):
     i, c = i_case
-    values = pa.array(c["inputs"], pa.string())
+    if c.get("binary"):
+        values = pa.array([None if r is None else base64.b64decode(r) for r in c["inputs"]], pa.binary())
+    else:
+        values = pa.array(c["inputs"], pa.string())
     if c.get("error"):
         if c["mode"] != "FAILFAST":
             pytest.skip(f"Spark itself rejected this case: {c.get('error_message')}")

@@ -243,7 +243,7 @@ fn decode_range(input: &Input, schema: &SchemaRef, opts: &DecodeOptions, start: 
         };
         let text: Cow<[u8]> = if check_utf8 && std::str::from_utf8(raw).is_err() {
             // CAST(binary AS STRING) then Jackson: invalid sequences read as U+FFFD
-            Cow::Owned(String::from_utf8_lossy(raw).into_owned().into_bytes())
+            Cow::Owned(utf8_lossy_java(raw))
         } else {
             Cow::Borrowed(raw)
         };
@@ -272,6 +272,40 @@ fn decode_range(input: &Input, schema: &SchemaRef, opts: &DecodeOptions, start: 
     }
     let columns = root.finish_children()?;
     Ok(Part { columns, malformed: malformed.finish(), valid: valid.finish() })
+}
+
+/// UTF-8 with invalid sequences replaced by U+FFFD the way Java's decoder does (Spark reads
+/// the bytes through an `InputStreamReader`): like `from_utf8_lossy`, except that an encoded
+/// surrogate (ED A0..BF 80..BF) is one malformed 3-byte sequence.
+fn utf8_lossy_java(mut b: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(b.len() + 8);
+    loop {
+        match std::str::from_utf8(b) {
+            Ok(s) => {
+                out.extend_from_slice(s.as_bytes());
+                return out;
+            }
+            Err(e) => {
+                let ok = e.valid_up_to();
+                out.extend_from_slice(&b[..ok]);
+                out.extend_from_slice("\u{FFFD}".as_bytes());
+                let rest = &b[ok..];
+                let skip = if rest.len() >= 3
+                    && rest[0] == 0xED
+                    && (0xA0..=0xBF).contains(&rest[1])
+                    && (0x80..=0xBF).contains(&rest[2])
+                {
+                    3
+                } else {
+                    match e.error_len() {
+                        Some(n) => n,
+                        None => return out,
+                    }
+                };
+                b = &rest[skip..];
+            }
+        }
+    }
 }
 
 fn malformed_message(text: &[u8]) -> String {

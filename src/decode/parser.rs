@@ -306,16 +306,17 @@ impl<'t> Parser<'t> {
                 lit(c, b"Infinity")?;
                 return Ok(Num::PosInf);
             }
+            // Jackson: a signed non-numeric number may be spelled `Infinity` or `INF`
             Some(b'+') => {
                 c.i += 1;
-                lit(c, b"Infinity")?;
+                lit(c, b"Infinity").or_else(|_| lit(c, b"INF"))?;
                 return Ok(Num::PosInf);
             }
             Some(b'-') => {
                 i += 1;
                 if b.get(i) == Some(&b'I') {
                     c.i = i;
-                    lit(c, b"Infinity")?;
+                    lit(c, b"Infinity").or_else(|_| lit(c, b"INF"))?;
                     return Ok(Num::NegInf);
                 }
             }
