@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import re
 
 import pyarrow as pa
 import pyarrow.compute  # noqa: F401
@@ -25,8 +26,13 @@ _golden = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(_golden)
 
 # A sample of the golden cases, run live through cdc_rs.spark.from_json and F.from_json:
-# the timestamp / date matrices in every zone, nested types, the bookstore schemas, numbers.
-SAMPLE = [0, 12, 14, 21, 22, 27, 28, 31, 32, 33, 35, 39, 57, 58, 59, 61, 62, 69, 70]
+# every third PERMISSIVE case (scalar matrices, timestamps/dates in every zone, nested types,
+# the bookstore schemas). Left out: cases Spark itself rejected, and CHAR/VARCHAR schemas,
+# which Spark 4's from_json refuses unless spark.sql.legacy.charVarcharAsString is set
+# (cdc_rs reads them as STRING, as that flag does).
+ELIGIBLE = [k for k, c in enumerate(GOLDEN) if c["mode"] == "PERMISSIVE" and not c.get("error")
+            and not re.search(r"\b(VAR)?CHAR\b", c["schema"], re.IGNORECASE)]
+SAMPLE = ELIGIBLE[::3]
 
 # Known, documented deviations (tests/test_from_json_golden.py): Java 17's Double.toString.
 KNOWN_PREFIXES = ('{"s": [1.0E23, 2e-3,',)
