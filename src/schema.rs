@@ -12,7 +12,11 @@ use crate::error::{CdcError, Result};
 
 /// Parse a Spark DDL schema string (e.g. `a INT, b ARRAY<STRUCT<c: STRING>>`).
 pub fn parse_ddl(ddl: &str) -> Result<SchemaRef> {
-    let mut p = Parser { ddl, chars: ddl.chars().collect(), pos: 0 };
+    let mut p = Parser {
+        ddl,
+        chars: ddl.chars().collect(),
+        pos: 0,
+    };
     p.ws();
     // A whole `STRUCT<...>` is a schema too (Spark's from_json accepts it).
     let save = p.pos;
@@ -51,7 +55,11 @@ impl Parser<'_> {
         self.err_at(self.pos, msg)
     }
     fn err_at(&self, position: usize, msg: impl Into<String>) -> CdcError {
-        CdcError::Schema { ddl: self.ddl.to_string(), position, message: msg.into() }
+        CdcError::Schema {
+            ddl: self.ddl.to_string(),
+            position,
+            message: msg.into(),
+        }
     }
     fn peek(&self) -> Option<char> {
         self.chars.get(self.pos).copied()
@@ -191,7 +199,8 @@ impl Parser<'_> {
             self.pos += 1;
         }
         let s: String = self.chars[start..self.pos].iter().collect();
-        s.parse::<u32>().map_err(|_| self.err_at(start, "expected an integer"))
+        s.parse::<u32>()
+            .map_err(|_| self.err_at(start, "expected an integer"))
     }
     fn data_type(&mut self) -> Result<DataType> {
         self.ws();
@@ -209,7 +218,16 @@ impl Parser<'_> {
             "bigint" | "long" => DataType::Int64,
             "float" | "real" => DataType::Float32,
             "double" => DataType::Float64,
-            "string" => DataType::Utf8,
+            "string" => {
+                // Spark 4 collations (`STRING COLLATE UTF8_LCASE`) do not change the Arrow type
+                if self.keyword("collate") {
+                    self.ws();
+                    if self.word().is_none() {
+                        return Err(self.err("expected a collation name after COLLATE"));
+                    }
+                }
+                DataType::Utf8
+            }
             "binary" => DataType::Binary,
             "date" => DataType::Date32,
             "timestamp" | "timestamp_ltz" => ts_utc,
@@ -233,10 +251,16 @@ impl Parser<'_> {
                     self.expect(')')?;
                 }
                 if p == 0 || p > 38 {
-                    return Err(self.err_at(start, format!("decimal precision {p} is out of range 1..=38")));
+                    return Err(self.err_at(
+                        start,
+                        format!("decimal precision {p} is out of range 1..=38"),
+                    ));
                 }
                 if s > p {
-                    return Err(self.err_at(start, format!("decimal scale {s} is larger than precision {p}")));
+                    return Err(self.err_at(
+                        start,
+                        format!("decimal scale {s} is larger than precision {p}"),
+                    ));
                 }
                 DataType::Decimal128(p as u8, s as i8)
             }
@@ -260,7 +284,11 @@ impl Parser<'_> {
                 let entries = Field::new(
                     "entries",
                     DataType::Struct(
-                        vec![Field::new("key", DataType::Utf8, false), Field::new("value", v, true)].into(),
+                        vec![
+                            Field::new("key", DataType::Utf8, false),
+                            Field::new("value", v, true),
+                        ]
+                        .into(),
                     ),
                     false,
                 );
@@ -292,9 +320,16 @@ mod tests {
     fn orders() {
         let s = parse_ddl("order_id STRING, order_timestamp Timestamp, customer_id STRING, quantity BIGINT, total BIGINT, books ARRAY<STRUCT<book_id STRING, quantity BIGINT, subtotal BIGINT>>").unwrap();
         assert_eq!(s.fields().len(), 6);
-        assert_eq!(s.field(1).data_type(), &DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())));
-        let DataType::List(el) = s.field(5).data_type() else { panic!() };
-        let DataType::Struct(f) = el.data_type() else { panic!() };
+        assert_eq!(
+            s.field(1).data_type(),
+            &DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))
+        );
+        let DataType::List(el) = s.field(5).data_type() else {
+            panic!()
+        };
+        let DataType::Struct(f) = el.data_type() else {
+            panic!()
+        };
         assert_eq!(f.len(), 3);
         assert_eq!(f[2].data_type(), &DataType::Int64);
     }
@@ -304,13 +339,18 @@ mod tests {
         let s = parse_ddl(" `a``b` int NOT NULL COMMENT 'x, y', c struct<d: decimal, e dec(5,2)> , f map<string,array<bigint>>, g Timestamp_NTZ, h varchar(3)").unwrap();
         assert_eq!(s.field(0).name(), "a`b");
         assert!(s.field(0).is_nullable());
-        let DataType::Struct(f) = s.field(1).data_type() else { panic!() };
+        let DataType::Struct(f) = s.field(1).data_type() else {
+            panic!()
+        };
         assert_eq!(f[0].data_type(), &DataType::Decimal128(10, 0));
         assert_eq!(f[1].data_type(), &DataType::Decimal128(5, 2));
         assert!(matches!(s.field(2).data_type(), DataType::Map(_, false)));
-        assert_eq!(s.field(3).data_type(), &DataType::Timestamp(TimeUnit::Microsecond, None));
+        assert_eq!(
+            s.field(3).data_type(),
+            &DataType::Timestamp(TimeUnit::Microsecond, None)
+        );
         assert_eq!(s.field(4).data_type(), &DataType::Utf8);
-        let s = parse_ddl("struct<a:int,b:string>").unwrap();
+        let s = parse_ddl("struct<a:int,b:string COLLATE UTF8_LCASE>").unwrap();
         assert_eq!(s.fields().len(), 2);
     }
 
