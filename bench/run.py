@@ -147,6 +147,11 @@ def main(argv: list[str] | None = None) -> int:
             "started": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
             "load_start": os.getloadavg()[0]}
     print(f"machine: {info['machine']}\nengine: {info['engine']}", flush=True)
+    if info["engine"]["size_mb"] > 150:
+        # A release build (thin LTO, debug=1) is ~60 MB; the dev profile's is ~220 MB.
+        info["engine"]["warning"] = "looks like a debug build: timings are meaningless"
+        print("WARNING: the cdc_rs extension looks like a debug build (> 150 MB); rebuild with "
+              "`maturin develop --release` or pass --engine-path", file=sys.stderr, flush=True)
 
     results = []
     for events in sizes:
@@ -228,7 +233,8 @@ def render(info: dict, results: list[dict], contenders: list[str]) -> str:
         f"memory: {m['memory']}, Python {m['python']}, kernel {m['kernel']}; 1-min load "
         f"average {info.get('load_start', float('nan')):.1f} at the start, {info.get('load_end', float('nan')):.1f} at the end "
         "(the box is shared: other builds ran meanwhile).",
-        f"Engine: `{e['file']}` ({e['size_mb']} MB, built {e['mtime']}), cdc_rs {e['version']}.",
+        f"Engine: `{e['file']}` ({e['size_mb']} MB, built {e['mtime']}), cdc_rs {e['version']}"
+        + (f" — **{e['warning']}**." if e.get("warning") else "."),
         f"Command: {command}.",
         "",
         "Wall time: median over the runs, from reading the Parquet micro-batches to the final "
