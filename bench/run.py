@@ -120,10 +120,14 @@ def main(argv: list[str] | None = None) -> int:
             if not same:
                 results.append(case)
                 continue
-            # A later run of the same case adds its other contenders (cdc_rs of the first
-            # run stays the baseline of the ratios).
+            # A later run of the same case adds its other contenders; their ratios stay
+            # relative to the cdc_rs of their own run.
+            own = case["contenders"].get("cdc_rs", {})
             for name, entry in case["contenders"].items():
-                same[0]["contenders"].setdefault(name, entry)
+                if name not in same[0]["contenders"]:
+                    entry = dict(entry, baseline=own.get("seconds"),
+                                 baseline_cpu=own.get("cpu_seconds"))
+                    same[0]["contenders"][name] = entry
             if "floor" in case:
                 same[0].setdefault("floor", case["floor"])
         names = [n for n in NAMES if any(n in c["contenders"] for c in results)]
@@ -249,14 +253,18 @@ def render(info: dict, results: list[dict], contenders: list[str]) -> str:
         "|---:|---:|---|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for case in results:
-        base = case["contenders"].get("cdc_rs", {}).get("seconds")
-        base_cpu = case["contenders"].get("cdc_rs", {}).get("cpu_seconds")
+        base0 = case["contenders"].get("cdc_rs", {}).get("seconds")
+        base_cpu0 = case["contenders"].get("cdc_rs", {}).get("cpu_seconds")
         for name in contenders:
             c = case["contenders"].get(name)
             if c is None:
                 continue
             if "seconds" in c:
+                base = c.get("baseline", base0)
+                base_cpu = c.get("baseline_cpu", base_cpu0)
                 ratio = f"{c['seconds'] / base:.1f}×" if base else "-"
+                if "baseline" in c:
+                    ratio += f" (vs cdc_rs {base:.1f} s in its own run)"
                 cpu = c.get("cpu_seconds", float("nan"))
                 cpu_ratio = (f"{cpu / base_cpu:.1f}×" if base_cpu and base_cpu == base_cpu and cpu == cpu
                              else "-")
