@@ -22,7 +22,9 @@ impl std::str::FromStr for JoinHow {
         match s.to_ascii_lowercase().as_str() {
             "inner" => Ok(Self::Inner),
             "left" | "left_outer" | "leftouter" => Ok(Self::Left),
-            _ => Err(CdcError::Config(format!("lookup_how must be 'inner' or 'left', got {s:?}"))),
+            _ => Err(CdcError::Config(format!(
+                "lookup_how must be 'inner' or 'left', got {s:?}"
+            ))),
         }
     }
 }
@@ -43,21 +45,31 @@ impl Lookup {
     /// batch column is not appended again (it would only repeat the batch's value).
     pub fn new(table: RecordBatch, on: &[(String, String)], how: JoinHow) -> Result<Self> {
         if on.is_empty() {
-            return Err(CdcError::Config("lookup_on must name at least one column pair".into()));
+            return Err(CdcError::Config(
+                "lookup_on must name at least one column pair".into(),
+            ));
         }
         let build_columns = on
             .iter()
             .map(|(_, build)| column(&table, build, "lookup"))
             .collect::<Result<Vec<_>>>()?;
-        let encoder = RowEncoder::new(build_columns.iter().map(|c| c.data_type().clone()).collect())?;
+        let encoder = RowEncoder::new(
+            build_columns
+                .iter()
+                .map(|c| c.data_type().clone())
+                .collect(),
+        )?;
         let rows = encoder.encode(&build_columns)?;
         let mut index = HashMap::with_capacity_and_hasher(table.num_rows(), Default::default());
-        let null_key = crate::pipeline::any_null(&build_columns);
+        let null_key = crate::screen::any_null(&build_columns);
         for i in 0..table.num_rows() {
             if null_key[i] {
                 continue; // null keys never match
             }
-            if index.insert(Box::<[u8]>::from(rows.row(i).data()), i as u32).is_some() {
+            if index
+                .insert(Box::<[u8]>::from(rows.row(i).data()), i as u32)
+                .is_some()
+            {
                 return Err(CdcError::Config(format!(
                     "lookup has duplicate key {} in {:?}: a lookup key must identify one row",
                     display_row(&build_columns, i),
@@ -68,12 +80,19 @@ impl Lookup {
         let keep: Vec<usize> = (0..table.num_columns())
             .filter(|&i| {
                 let name = table.schema().field(i).name().clone();
-                !on.iter().any(|(probe, build)| *build == name && *probe == name)
+                !on.iter()
+                    .any(|(probe, build)| *build == name && *probe == name)
             })
             .collect();
         let payload = table.project(&keep)?;
         let probe_columns = on.iter().map(|(probe, _)| probe.clone()).collect();
-        Ok(Self { probe_columns, encoder, index, payload, how })
+        Ok(Self {
+            probe_columns,
+            encoder,
+            index,
+            payload,
+            how,
+        })
     }
 
     pub fn how(&self) -> JoinHow {
@@ -92,7 +111,7 @@ impl Lookup {
             .map(|name| column(batch, name, "batch"))
             .collect::<Result<Vec<_>>>()?;
         let rows = self.encoder.encode(&columns)?;
-        let null_key = crate::pipeline::any_null(&columns);
+        let null_key = crate::screen::any_null(&columns);
         Ok((0..batch.num_rows())
             .map(|i| {
                 if null_key[i] {
@@ -109,7 +128,13 @@ impl Lookup {
         let indices = UInt32Array::from(matches.to_vec());
         let mut fields: Vec<Arc<Field>> = batch.schema().fields().iter().cloned().collect();
         let mut columns: Vec<ArrayRef> = batch.columns().to_vec();
-        for (field, values) in self.payload.schema().fields().iter().zip(self.payload.columns()) {
+        for (field, values) in self
+            .payload
+            .schema()
+            .fields()
+            .iter()
+            .zip(self.payload.columns())
+        {
             if batch.schema().column_with_name(field.name()).is_some() {
                 return Err(CdcError::Config(format!(
                     "lookup column {:?} clashes with a batch column of the same name; rename one of them",
@@ -126,8 +151,15 @@ impl Lookup {
 
 fn column(batch: &RecordBatch, name: &str, side: &str) -> Result<ArrayRef> {
     batch.column_by_name(name).cloned().ok_or_else(|| {
-        let names: Vec<_> = batch.schema().fields().iter().map(|f| f.name().clone()).collect();
-        CdcError::Config(format!("{side} has no column {name:?} (columns: {names:?})"))
+        let names: Vec<_> = batch
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| f.name().clone())
+            .collect();
+        CdcError::Config(format!(
+            "{side} has no column {name:?} (columns: {names:?})"
+        ))
     })
 }
 
@@ -150,15 +182,22 @@ mod tests {
 
     fn countries() -> RecordBatch {
         RecordBatch::try_from_iter(vec![
-            ("code", Arc::new(StringArray::from(vec![Some("FR"), Some("CN"), None])) as ArrayRef),
-            ("country", Arc::new(StringArray::from(vec!["France", "China", "Nowhere"])) as ArrayRef),
+            (
+                "code",
+                Arc::new(StringArray::from(vec![Some("FR"), Some("CN"), None])) as ArrayRef,
+            ),
+            (
+                "country",
+                Arc::new(StringArray::from(vec!["France", "China", "Nowhere"])) as ArrayRef,
+            ),
         ])
         .unwrap()
     }
 
     #[test]
     fn matches_and_misses() {
-        let lookup = Lookup::new(countries(), &[("cc".into(), "code".into())], JoinHow::Inner).unwrap();
+        let lookup =
+            Lookup::new(countries(), &[("cc".into(), "code".into())], JoinHow::Inner).unwrap();
         let batch = RecordBatch::try_from_iter(vec![(
             "cc",
             Arc::new(StringArray::from(vec![Some("CN"), Some("XX"), None])) as ArrayRef,

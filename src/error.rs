@@ -5,7 +5,11 @@ use arrow::error::ArrowError;
 pub enum CdcError {
     /// A DDL schema string that does not parse; `position` is a 0-based character offset.
     #[error("invalid schema at position {position}: {message}\n  {ddl}\n  {caret:>width$}", caret = "^", width = position + 1)]
-    Schema { ddl: String, position: usize, message: String },
+    Schema {
+        ddl: String,
+        position: usize,
+        message: String,
+    },
 
     /// FAILFAST decoding met a value that is not a JSON object of the schema.
     #[error("malformed JSON at row {row}: {message}")]

@@ -39,7 +39,13 @@ impl RowEncoder {
         let cast_columns = columns
             .iter()
             .zip(&self.types)
-            .map(|(column, to)| if column.data_type() == to { Ok(column.clone()) } else { exact_cast(column, to) })
+            .map(|(column, to)| {
+                if column.data_type() == to {
+                    Ok(column.clone())
+                } else {
+                    exact_cast(column, to)
+                }
+            })
             .collect::<Result<Vec<_>>>()?;
         Ok(self.converter.convert_columns(&cast_columns)?)
     }
@@ -61,11 +67,14 @@ impl Clone for RowEncoder {
 pub(crate) fn exact_cast(column: &ArrayRef, to: &DataType) -> Result<ArrayRef> {
     let from = column.data_type();
     let refused = |e: String| {
-        CdcError::Input(format!("column of type {from} cannot be compared with earlier batches' {to}: {e}"))
+        CdcError::Input(format!(
+            "column of type {from} cannot be compared with earlier batches' {to}: {e}"
+        ))
     };
     let cast_column = cast_with_options(column, to, &STRICT).map_err(|e| refused(e.to_string()))?;
     if !same_values_in_any_encoding(from, to) {
-        let back = cast_with_options(&cast_column, from, &STRICT).map_err(|e| refused(e.to_string()))?;
+        let back =
+            cast_with_options(&cast_column, from, &STRICT).map_err(|e| refused(e.to_string()))?;
         let kept = arrow::compute::kernels::cmp::not_distinct(&back, column)?;
         if kept.true_count() != kept.len() {
             return Err(refused("some values would change".into()));

@@ -35,7 +35,10 @@ pub fn latest_per_key(keys: &Rows, sequences: &Rows) -> Latest {
     }
     let mut winners: Vec<u32> = best.into_values().collect();
     winners.sort_unstable();
-    Latest { superseded: n - winners.len(), winners }
+    Latest {
+        superseded: n - winners.len(),
+        winners,
+    }
 }
 
 #[cfg(test)]
@@ -49,8 +52,14 @@ mod tests {
     fn run(keys: Vec<&str>, seqs: Vec<i64>) -> Latest {
         let k: ArrayRef = Arc::new(StringArray::from(keys));
         let s: ArrayRef = Arc::new(Int64Array::from(seqs));
-        let kr = RowEncoder::new(vec![DataType::Utf8]).unwrap().encode(&[k]).unwrap();
-        let sr = RowEncoder::new(vec![DataType::Int64]).unwrap().encode(&[s]).unwrap();
+        let kr = RowEncoder::new(vec![DataType::Utf8])
+            .unwrap()
+            .encode(&[k])
+            .unwrap();
+        let sr = RowEncoder::new(vec![DataType::Int64])
+            .unwrap()
+            .encode(&[s])
+            .unwrap();
         latest_per_key(&kr, &sr)
     }
 

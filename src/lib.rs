@@ -12,6 +12,7 @@ pub mod pipeline;
 pub mod plan;
 pub mod report;
 pub mod schema;
+pub mod screen;
 pub mod store;
 pub mod table;
 

@@ -77,7 +77,10 @@ impl KeyState {
     }
 
     pub fn set(&mut self, key: &[u8], sequence: &[u8], row: Option<u32>) {
-        let slot = Slot { sequence: sequence.into(), row };
+        let slot = Slot {
+            sequence: sequence.into(),
+            row,
+        };
         match self.slots.get_mut(key) {
             Some(existing) => *existing = slot,
             None => {
@@ -110,14 +113,26 @@ mod tests {
         assert_eq!(s.decide(b"k", b"5", false), Action::Insert);
         assert_eq!(s.decide(b"k", b"5", true), Action::Tombstone);
         s.set(b"k", b"5", Some(0));
-        assert_eq!(s.decide(b"k", b"5", false), Action::Stale, "equal is not newer");
+        assert_eq!(
+            s.decide(b"k", b"5", false),
+            Action::Stale,
+            "equal is not newer"
+        );
         assert_eq!(s.decide(b"k", b"4", false), Action::Stale);
         assert_eq!(s.decide(b"k", b"6", false), Action::Update { row: 0 });
         assert_eq!(s.decide(b"k", b"6", true), Action::Delete { row: 0 });
         s.set(b"k", b"6", None);
-        assert_eq!(s.decide(b"k", b"6", false), Action::Stale, "a tombstone blocks equal upserts");
+        assert_eq!(
+            s.decide(b"k", b"6", false),
+            Action::Stale,
+            "a tombstone blocks equal upserts"
+        );
         assert_eq!(s.decide(b"k", b"6", true), Action::Stale);
         assert_eq!(s.decide(b"k", b"7", true), Action::Tombstone);
-        assert_eq!(s.decide(b"k", b"7", false), Action::Insert, "a newer upsert resurrects");
+        assert_eq!(
+            s.decide(b"k", b"7", false),
+            Action::Insert,
+            "a newer upsert resurrects"
+        );
     }
 }

@@ -39,10 +39,23 @@ pub(crate) struct Merge {
 
 impl Plan {
     pub(crate) fn new(batch_id: i64, table: &MemoryTable, counts: Counts) -> Self {
-        Self { batch_id, counts, skipped_replay: false, rejected: None, table_version: table.version(), merge: None }
+        Self {
+            batch_id,
+            counts,
+            skipped_replay: false,
+            rejected: None,
+            table_version: table.version(),
+            merge: None,
+        }
     }
 
-    pub(crate) fn set_changes(&mut self, changes: Changes, actions: Vec<Action>, schema: SchemaRef, layout: Layout) {
+    pub(crate) fn set_changes(
+        &mut self,
+        changes: Changes,
+        actions: Vec<Action>,
+        schema: SchemaRef,
+        layout: Layout,
+    ) {
         let mut merged = MergeCounts::default();
         actions.iter().for_each(|&a| merged.count(a));
         self.counts.inserted = merged.inserted;
@@ -50,19 +63,32 @@ impl Plan {
         self.counts.deleted = merged.deleted;
         self.counts.tombstoned = merged.tombstoned;
         self.counts.stale = merged.stale;
-        self.merge = Some(Merge { changes, actions, schema, layout });
+        self.merge = Some(Merge {
+            changes,
+            actions,
+            schema,
+            layout,
+        });
     }
 
     /// Rows to insert or update, in the target's columns.
     pub fn upserts(&self) -> Result<Option<RecordBatch>> {
-        let Some(m) = &self.merge else { return Ok(None) };
+        let Some(m) = &self.merge else {
+            return Ok(None);
+        };
         let rows = m.select(|a| matches!(a, Action::Insert | Action::Update { .. }));
-        Ok(Some(crate::table::take_rows(&m.changes.rows, &rows, &m.schema)?))
+        Ok(Some(crate::table::take_rows(
+            &m.changes.rows,
+            &rows,
+            &m.schema,
+        )?))
     }
 
     /// Keys whose live row this batch deletes: the key columns.
     pub fn deletes(&self) -> Result<Option<RecordBatch>> {
-        let Some(m) = &self.merge else { return Ok(None) };
+        let Some(m) = &self.merge else {
+            return Ok(None);
+        };
         let rows = UInt32Array::from(m.select(|a| matches!(a, Action::Delete { .. })));
         let keys = m.key_columns()?;
         Ok(Some(take_record_batch(&keys, &rows)?))
@@ -71,34 +97,59 @@ impl Plan {
     /// The key state this batch writes: `key.*`, `sequence.*` and `live` (false: tombstone),
     /// one row per key that changes (stale events change nothing).
     pub fn state_changes(&self) -> Result<Option<RecordBatch>> {
-        let Some(m) = &self.merge else { return Ok(None) };
+        let Some(m) = &self.merge else {
+            return Ok(None);
+        };
         let rows = m.select(|a| a != Action::Stale);
         let mut fields = Vec::new();
         let mut columns: Vec<ArrayRef> = Vec::new();
-        let keys = m.layout.keys.decode(rows.iter().map(|&i| m.changes.keys.row(i as usize).data()))?;
-        let sequences =
-            m.layout.sequences.decode(rows.iter().map(|&i| m.changes.sequences.row(i as usize).data()))?;
+        let keys = m
+            .layout
+            .keys
+            .decode(rows.iter().map(|&i| m.changes.keys.row(i as usize).data()))?;
+        let sequences = m.layout.sequences.decode(
+            rows.iter()
+                .map(|&i| m.changes.sequences.row(i as usize).data()),
+        )?;
         for (f, c) in m.layout.key_fields.iter().zip(keys) {
-            fields.push(f.clone().with_name(format!("key.{}", f.name())).with_nullable(true));
+            fields.push(
+                f.clone()
+                    .with_name(format!("key.{}", f.name()))
+                    .with_nullable(true),
+            );
             columns.push(c);
         }
         for (f, c) in m.layout.sequence_fields.iter().zip(sequences) {
-            fields.push(f.clone().with_name(format!("sequence.{}", f.name())).with_nullable(true));
+            fields.push(
+                f.clone()
+                    .with_name(format!("sequence.{}", f.name()))
+                    .with_nullable(true),
+            );
             columns.push(c);
         }
         let live: BooleanArray = rows
             .iter()
-            .map(|&i| Some(matches!(m.actions[i as usize], Action::Insert | Action::Update { .. })))
+            .map(|&i| {
+                Some(matches!(
+                    m.actions[i as usize],
+                    Action::Insert | Action::Update { .. }
+                ))
+            })
             .collect();
         fields.push(Field::new("live", DataType::Boolean, false));
         columns.push(Arc::new(live));
-        Ok(Some(RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)?))
+        Ok(Some(RecordBatch::try_new(
+            Arc::new(Schema::new(fields)),
+            columns,
+        )?))
     }
 }
 
 impl Merge {
     fn select(&self, keep: impl Fn(Action) -> bool) -> Vec<u32> {
-        (0..self.actions.len() as u32).filter(|&i| keep(self.actions[i as usize])).collect()
+        (0..self.actions.len() as u32)
+            .filter(|&i| keep(self.actions[i as usize]))
+            .collect()
     }
 
     fn key_columns(&self) -> Result<RecordBatch> {
@@ -107,17 +158,29 @@ impl Merge {
             .key_fields
             .iter()
             .map(|f| {
-                self.changes.rows.column_by_name(f.name()).cloned().ok_or_else(|| {
-                    crate::error::CdcError::Input(format!("key column {:?} missing", f.name()))
-                })
+                self.changes
+                    .rows
+                    .column_by_name(f.name())
+                    .cloned()
+                    .ok_or_else(|| {
+                        crate::error::CdcError::Input(format!("key column {:?} missing", f.name()))
+                    })
             })
             .collect::<Result<Vec<_>>>()?;
-        let fields: Vec<Field> = self.layout.key_fields.iter().map(|f| f.clone().with_nullable(true)).collect();
+        let fields: Vec<Field> = self
+            .layout
+            .key_fields
+            .iter()
+            .map(|f| f.clone().with_nullable(true))
+            .collect();
         let columns = columns
             .iter()
             .zip(&fields)
             .map(|(c, f)| Ok(arrow::compute::cast(c, f.data_type())?))
             .collect::<Result<Vec<_>>>()?;
-        Ok(RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)?)
+        Ok(RecordBatch::try_new(
+            Arc::new(Schema::new(fields)),
+            columns,
+        )?)
     }
 }

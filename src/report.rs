@@ -46,8 +46,19 @@ impl Counts {
     pub fn add(&mut self, other: &Counts) {
         macro_rules! add { ($($f:ident),*) => { $(self.$f += other.$f;)* } }
         add!(
-            rows_in, other_topics, malformed, ignored_operations, null_keys, null_sequences,
-            lookup_misses, superseded, inserted, updated, deleted, tombstoned, stale
+            rows_in,
+            other_topics,
+            malformed,
+            ignored_operations,
+            null_keys,
+            null_sequences,
+            lookup_misses,
+            superseded,
+            inserted,
+            updated,
+            deleted,
+            tombstoned,
+            stale
         );
     }
 }

@@ -16,7 +16,12 @@ pub struct RowStore {
 
 impl RowStore {
     pub fn new(schema: SchemaRef) -> Self {
-        Self { schema, chunks: Vec::new(), live: Vec::new(), live_rows: 0 }
+        Self {
+            schema,
+            chunks: Vec::new(),
+            live: Vec::new(),
+            live_rows: 0,
+        }
     }
 
     pub fn schema(&self) -> &SchemaRef {
@@ -34,7 +39,13 @@ impl RowStore {
                 .columns()
                 .iter()
                 .zip(schema.fields())
-                .map(|(c, f)| if c.data_type() == f.data_type() { Ok(c.clone()) } else { cast(c, f.data_type()) })
+                .map(|(c, f)| {
+                    if c.data_type() == f.data_type() {
+                        Ok(c.clone())
+                    } else {
+                        cast(c, f.data_type())
+                    }
+                })
                 .collect::<std::result::Result<Vec<_>, _>>()?;
             *chunk = RecordBatch::try_new(schema.clone(), columns)?;
         }
@@ -45,7 +56,8 @@ impl RowStore {
     /// Appends rows (all live); returns the position of the first.
     pub fn append(&mut self, batch: RecordBatch) -> u32 {
         let first = self.live.len() as u32;
-        self.live.extend(std::iter::repeat_n(true, batch.num_rows()));
+        self.live
+            .extend(std::iter::repeat_n(true, batch.num_rows()));
         self.live_rows += batch.num_rows();
         if batch.num_rows() > 0 {
             self.chunks.push(batch);
@@ -105,7 +117,8 @@ mod tests {
     use std::sync::Arc;
 
     fn batch(values: Vec<i32>) -> RecordBatch {
-        RecordBatch::try_from_iter(vec![("v", Arc::new(Int32Array::from(values)) as ArrayRef)]).unwrap()
+        RecordBatch::try_from_iter(vec![("v", Arc::new(Int32Array::from(values)) as ArrayRef)])
+            .unwrap()
     }
 
     #[test]
@@ -132,6 +145,6 @@ mod tests {
         }
         let moved = store.compact_if_sparse().unwrap().unwrap();
         assert_eq!(moved[6000], 0);
-                assert_eq!(store.to_batch().unwrap().num_rows(), 4000);
+        assert_eq!(store.to_batch().unwrap().num_rows(), 4000);
     }
 }

@@ -98,7 +98,11 @@ impl MemoryTable {
                 None => self.mark_applied(plan.batch_id),
             }
         }
-        Ok(Outcome { counts: plan.counts, skipped_replay: plan.skipped_replay, rejected: plan.rejected })
+        Ok(Outcome {
+            counts: plan.counts,
+            skipped_replay: plan.skipped_replay,
+            rejected: plan.rejected,
+        })
     }
 
     /// Keys ever seen, tombstones included.
@@ -111,7 +115,12 @@ impl MemoryTable {
         match &self.store {
             None => self.store = Some(RowStore::new(schema.clone())),
             Some(store) => {
-                let names = |s: &Schema| s.fields().iter().map(|f| f.name().clone()).collect::<Vec<_>>();
+                let names = |s: &Schema| {
+                    s.fields()
+                        .iter()
+                        .map(|f| f.name().clone())
+                        .collect::<Vec<_>>()
+                };
                 if names(store.schema()) != names(schema) {
                     return Err(CdcError::Config(format!(
                         "target already holds columns {:?}; this batch would write {:?}",
@@ -144,7 +153,12 @@ impl MemoryTable {
     }
 
     /// Applies a plan made by `plan` on this same state, and records `batch_id`.
-    pub fn apply(&mut self, changes: &Changes, actions: &[Action], batch_id: i64) -> Result<MergeCounts> {
+    pub fn apply(
+        &mut self,
+        changes: &Changes,
+        actions: &[Action],
+        batch_id: i64,
+    ) -> Result<MergeCounts> {
         let store = self
             .store
             .as_mut()
@@ -213,18 +227,33 @@ impl MemoryTable {
         let mut columns = layout.keys.decode(keys)?;
         columns.extend(layout.sequences.decode(sequences)?);
         for f in &layout.key_fields {
-            fields.push(f.clone().with_name(format!("key.{}", f.name())).with_nullable(true));
+            fields.push(
+                f.clone()
+                    .with_name(format!("key.{}", f.name()))
+                    .with_nullable(true),
+            );
         }
         for f in &layout.sequence_fields {
-            fields.push(f.clone().with_name(format!("sequence.{}", f.name())).with_nullable(true));
+            fields.push(
+                f.clone()
+                    .with_name(format!("sequence.{}", f.name()))
+                    .with_nullable(true),
+            );
         }
         fields.push(Field::new("row", DataType::UInt32, true));
         columns.push(Arc::new(UInt32Array::from(rows)));
-        Ok(Some(RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)?))
+        Ok(Some(RecordBatch::try_new(
+            Arc::new(Schema::new(fields)),
+            columns,
+        )?))
     }
 
     /// Rebuilds a table from `to_batch()` rows and a `state_batch()`.
-    pub fn restore(rows: RecordBatch, state: &RecordBatch, last_batch_id: Option<i64>) -> Result<Self> {
+    pub fn restore(
+        rows: RecordBatch,
+        state: &RecordBatch,
+        last_batch_id: Option<i64>,
+    ) -> Result<Self> {
         let bad = |what: &str| CdcError::Input(format!("cannot restore table state: {what}"));
         let schema = state.schema();
         let pick = |prefix: &str| -> (Vec<Field>, Vec<ArrayRef>) {
@@ -260,7 +289,9 @@ impl MemoryTable {
             if r.is_some_and(|r| r >= live) {
                 return Err(bad("row position out of range"));
             }
-            table.state.set(keys.row(i).data(), sequences.row(i).data(), r);
+            table
+                .state
+                .set(keys.row(i).data(), sequences.row(i).data(), r);
         }
         // Only tombstones so far: the first batch with rows fixes the columns.
         table.store = (rows_have_columns).then_some(store);
@@ -271,21 +302,31 @@ impl MemoryTable {
 }
 
 /// `rows` at `indices`, cast to the target's column types where a batch differs.
-pub(crate) fn take_rows(rows: &RecordBatch, indices: &[u32], schema: &SchemaRef) -> Result<RecordBatch> {
+pub(crate) fn take_rows(
+    rows: &RecordBatch,
+    indices: &[u32],
+    schema: &SchemaRef,
+) -> Result<RecordBatch> {
     let indices = UInt32Array::from(indices.to_vec());
     let columns = schema
         .fields()
         .iter()
         .map(|field| {
             let column = rows.column_by_name(field.name()).ok_or_else(|| {
-                CdcError::Input(format!("batch has no column {:?} for the target", field.name()))
+                CdcError::Input(format!(
+                    "batch has no column {:?} for the target",
+                    field.name()
+                ))
             })?;
             let taken = take(column.as_ref(), &indices, None)?;
             if taken.data_type() == field.data_type() {
                 Ok(taken)
             } else {
                 crate::keys::exact_cast(&taken, field.data_type()).map_err(|e| {
-                    CdcError::Input(format!("column {:?} does not fit the target: {e}", field.name()))
+                    CdcError::Input(format!(
+                        "column {:?} does not fit the target: {e}",
+                        field.name()
+                    ))
                 })
             }
         })

@@ -14,8 +14,14 @@ pub fn to_py(err: CdcError) -> PyErr {
     };
     let message = err.to_string();
     Python::attach(|py| {
-        match py.import("cdc_rs.exceptions").and_then(|m| m.getattr(class)) {
-            Ok(class) => PyErr::from_type(class.cast_into().expect("exception classes are types"), message),
+        match py
+            .import("cdc_rs.exceptions")
+            .and_then(|m| m.getattr(class))
+        {
+            Ok(class) => PyErr::from_type(
+                class.cast_into().expect("exception classes are types"),
+                message,
+            ),
             Err(_) => PyValueError::new_err(message),
         }
     })

@@ -11,20 +11,30 @@ use crate::schema::parse_ddl;
 /// Spark's `from_json`: one struct per JSON value (see `cdc_rs.from_json`).
 #[pyfunction]
 #[pyo3(signature = (values, schema, mode = "PERMISSIVE", time_zone = "UTC"))]
-pub fn from_json(py: Python<'_>, values: AnyArray, schema: &str, mode: &str, time_zone: &str) -> PyResult<Py<PyAny>> {
+pub fn from_json(
+    py: Python<'_>,
+    values: AnyArray,
+    schema: &str,
+    mode: &str,
+    time_zone: &str,
+) -> PyResult<Py<PyAny>> {
     let schema = parse_ddl(schema).py()?;
     let mode = match mode.to_ascii_uppercase().as_str() {
         "PERMISSIVE" => Mode::Permissive,
         "FAILFAST" => Mode::FailFast,
         other => {
-            return Err(CdcError::Config(format!("mode must be PERMISSIVE or FAILFAST, got {other:?}"))).py()
+            return Err(CdcError::Config(format!(
+                "mode must be PERMISSIVE or FAILFAST, got {other:?}"
+            )))
+            .py()
         }
     };
     let options = DecodeOptions::new(mode, time_zone).py()?;
     let chunked = values.into_chunked_array()?;
     let (chunks, _field) = chunked.into_inner();
     let decoded = py.detach(|| -> Result<_, CdcError> {
-        let values = arrow::compute::concat(&chunks.iter().map(|c| c.as_ref()).collect::<Vec<_>>())?;
+        let values =
+            arrow::compute::concat(&chunks.iter().map(|c| c.as_ref()).collect::<Vec<_>>())?;
         Ok(decode::from_json(values.as_ref(), &schema, &options)?.into_struct())
     });
     let array: arrow::array::ArrayRef = std::sync::Arc::new(decoded.py()?);

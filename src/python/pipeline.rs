@@ -21,7 +21,10 @@ pub struct Pipeline {
 
 fn collect(input: AnyRecordBatch) -> PyResult<Vec<RecordBatch>> {
     let reader = input.into_reader()?;
-    Ok(reader.collect::<Result<Vec<_>, _>>().map_err(CdcError::from).py()?)
+    Ok(reader
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(CdcError::from)
+        .py()?)
 }
 
 #[pymethods]
@@ -60,11 +63,14 @@ impl Pipeline {
                 let batches = collect(table)?;
                 Some(
                     py.detach(|| -> Result<_, CdcError> {
-                        let schema = batches
-                            .first()
-                            .map(|b| b.schema())
-                            .unwrap_or_else(|| std::sync::Arc::new(arrow::datatypes::Schema::empty()));
-                        Lookup::new(arrow::compute::concat_batches(&schema, &batches)?, &lookup_on, how)
+                        let schema = batches.first().map(|b| b.schema()).unwrap_or_else(|| {
+                            std::sync::Arc::new(arrow::datatypes::Schema::empty())
+                        });
+                        Lookup::new(
+                            arrow::compute::concat_batches(&schema, &batches)?,
+                            &lookup_on,
+                            how,
+                        )
                     })
                     .py()?,
                 )
@@ -85,15 +91,25 @@ impl Pipeline {
             except_columns,
             decode: DecodeOptions::new(Mode::Permissive, time_zone).py()?,
         };
-        Ok(Self { inner: pipeline::Pipeline::new(config).py()? })
+        Ok(Self {
+            inner: pipeline::Pipeline::new(config).py()?,
+        })
     }
 
     /// Decides one micro-batch against `table` without changing it (commit with `TableCore.commit`).
-    fn plan(&self, py: Python<'_>, batch: AnyRecordBatch, batch_id: i64, table: &Bound<'_, TableCore>) -> PyResult<PlanCore> {
+    fn plan(
+        &self,
+        py: Python<'_>,
+        batch: AnyRecordBatch,
+        batch_id: i64,
+        table: &Bound<'_, TableCore>,
+    ) -> PyResult<PlanCore> {
         let chunks = collect(batch)?;
         let table = table.borrow();
         let target = &table.inner;
-        let plan = py.detach(|| self.inner.plan(&chunks, batch_id, target)).py()?;
+        let plan = py
+            .detach(|| self.inner.plan(&chunks, batch_id, target))
+            .py()?;
         Ok(PlanCore { inner: Some(plan) })
     }
 
@@ -108,8 +124,14 @@ impl Pipeline {
         let chunks = collect(batch)?;
         let mut table = table.borrow_mut();
         let target = &mut table.inner;
-        let outcome = py.detach(|| self.inner.run(&chunks, batch_id, target)).py()?;
+        let outcome = py
+            .detach(|| self.inner.run(&chunks, batch_id, target))
+            .py()?;
         let rejected = table_or_none(py, outcome.rejected)?;
-        Ok((outcome.counts.fields().into_iter().collect(), outcome.skipped_replay, rejected))
+        Ok((
+            outcome.counts.fields().into_iter().collect(),
+            outcome.skipped_replay,
+            rejected,
+        ))
     }
 }

@@ -18,14 +18,20 @@ pub fn table_or_none(py: Python<'_>, batch: Option<RecordBatch>) -> PyResult<Opt
         None => Ok(None),
         Some(batch) => {
             let schema = batch.schema();
-            Ok(Some(PyTable::try_new(vec![batch], schema)?.into_pyarrow(py)?.unbind()))
+            Ok(Some(
+                PyTable::try_new(vec![batch], schema)?
+                    .into_pyarrow(py)?
+                    .unbind(),
+            ))
         }
     }
 }
 
 impl PlanCore {
     fn plan(&self) -> PyResult<&Plan> {
-        self.inner.as_ref().ok_or_else(|| super::errors::to_py(CdcError::Config("this plan was already committed".into())))
+        self.inner.as_ref().ok_or_else(|| {
+            super::errors::to_py(CdcError::Config("this plan was already committed".into()))
+        })
     }
 
     fn export(

@@ -23,13 +23,17 @@ pub struct TableCore {
 fn to_pyarrow(py: Python<'_>, batch: Option<RecordBatch>) -> PyResult<Py<PyAny>> {
     let batch = batch.unwrap_or_else(|| RecordBatch::new_empty(Arc::new(Schema::empty())));
     let schema = batch.schema();
-    Ok(PyTable::try_new(vec![batch], schema)?.into_pyarrow(py)?.unbind())
+    Ok(PyTable::try_new(vec![batch], schema)?
+        .into_pyarrow(py)?
+        .unbind())
 }
 
 fn one_batch(input: AnyRecordBatch) -> PyResult<RecordBatch> {
     let table = input.into_table()?;
     let (batches, schema) = table.into_inner();
-    Ok(arrow::compute::concat_batches(&schema, &batches).map_err(CdcError::from).py()?)
+    Ok(arrow::compute::concat_batches(&schema, &batches)
+        .map_err(CdcError::from)
+        .py()?)
 }
 
 #[pymethods]
@@ -70,7 +74,11 @@ impl TableCore {
     /// Rebuilds a table from `to_arrow()` and `state()` (pickling, durable targets).
     #[staticmethod]
     #[pyo3(signature = (rows, state, last_batch_id=None))]
-    fn restore(rows: AnyRecordBatch, state: AnyRecordBatch, last_batch_id: Option<i64>) -> PyResult<Self> {
+    fn restore(
+        rows: AnyRecordBatch,
+        state: AnyRecordBatch,
+        last_batch_id: Option<i64>,
+    ) -> PyResult<Self> {
         let rows = one_batch(rows)?;
         let state = one_batch(state)?;
         let inner = MemoryTable::restore(rows, &state, last_batch_id).py()?;
@@ -89,7 +97,11 @@ impl TableCore {
         let target = &mut self.inner;
         let outcome = py.detach(|| target.commit(plan)).py()?;
         let rejected = table_or_none(py, outcome.rejected)?;
-        Ok((outcome.counts.fields().into_iter().collect(), outcome.skipped_replay, rejected))
+        Ok((
+            outcome.counts.fields().into_iter().collect(),
+            outcome.skipped_replay,
+            rejected,
+        ))
     }
 
     /// Records a batch id as applied without changes.

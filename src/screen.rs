@@ -1,0 +1,237 @@
+//! Screening one input chunk, in the report's order: topic, JSON decode, operation, null
+//! keys and sequences, lookup. Every row that does not survive is counted, and rejected
+//! rows keep their input position so the report can return them as they came in.
+use std::sync::Arc;
+
+use arrow::array::{Array, ArrayRef, AsArray, BooleanArray, RecordBatch, StringArray, UInt32Array};
+use arrow::compute::{cast, concat_batches, filter, filter_record_batch, take_record_batch};
+use arrow::datatypes::{DataType, Field, Schema};
+
+use crate::decode;
+use crate::enrich::JoinHow;
+use crate::error::{CdcError, Result};
+use crate::pipeline::Config;
+use crate::report::{Counts, Reason};
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Op {
+    Upsert,
+    Delete,
+    Ignored,
+}
+
+/// The rows of one input chunk that survive screening.
+pub(crate) struct Screened {
+    /// Enriched rows (decoded fields or the input's columns, then the lookup's).
+    pub rows: RecordBatch,
+    pub is_delete: Vec<bool>,
+    /// (input row, reason), in input order.
+    pub rejected: Vec<(u32, Reason)>,
+    pub counts: Counts,
+}
+
+/// Screens one input chunk, in the report's order.
+pub(crate) fn screen(c: &Config, chunk: &RecordBatch) -> Result<Screened> {
+    let mut counts = Counts::default();
+    let mut rejected = Vec::new();
+
+    // Input rows still in play, and the rows (decoded or as given) they stand for.
+    let mut at: Vec<u32> = (0..chunk.num_rows() as u32).collect();
+    let mut in_topic = None;
+    if let Some(topic) = &c.topic {
+        let topics = string_column(chunk, &c.topic_column, "topic")?;
+        let mask: BooleanArray = (0..chunk.num_rows())
+            .map(|i| Some(topics.is_valid(i) && topics.value(i) == topic))
+            .collect();
+        at.retain(|&i| mask.value(i as usize));
+        counts.other_topics = (chunk.num_rows() - at.len()) as u64;
+        if at.len() < chunk.num_rows() {
+            in_topic = Some(mask);
+        }
+    }
+    let mut rows = match &c.value_schema {
+        None => match &in_topic {
+            None => chunk.clone(),
+            Some(mask) => filter_record_batch(chunk, mask)?,
+        },
+        Some(schema) => {
+            // Only the JSON column is needed (rejects are taken from the input later).
+            let values = chunk.column_by_name(&c.value_column).ok_or_else(|| {
+                missing(&chunk.schema(), &c.value_column, "the bronze value column")
+            })?;
+            let values = match &in_topic {
+                None => values.clone(),
+                Some(mask) => filter(values.as_ref(), mask)?,
+            };
+            let decoded = decode::from_json(values.as_ref(), schema, &c.decode)?;
+            // Null, empty and blank values are null structs in Spark: not an object either.
+            let good: Vec<bool> = (0..values.len())
+                .map(|i| {
+                    decoded.nulls.as_ref().is_none_or(|n| n.is_valid(i))
+                        && !decoded.malformed.value(i)
+                })
+                .collect();
+            let mut keep = Vec::with_capacity(at.len());
+            for (i, &ok) in good.iter().enumerate() {
+                if ok {
+                    keep.push(at[i]);
+                } else {
+                    rejected.push((at[i], Reason::MalformedJson));
+                }
+            }
+            counts.malformed = (at.len() - keep.len()) as u64;
+            if keep.len() == at.len() {
+                decoded.batch
+            } else {
+                at = keep;
+                filter_record_batch(&decoded.batch, &BooleanArray::from(good))?
+            }
+        }
+    };
+
+    // Per-row decisions over `rows`; one filter at the end.
+    let ops = operations(c, &rows)?;
+    let null_key = any_null(&columns(&rows, &c.keys)?);
+    let null_sequence = any_null(&columns(&rows, &c.sequence_by)?);
+    let matches = match &c.lookup {
+        Some(lookup) => Some(lookup.probe(&rows)?),
+        None => None,
+    };
+    let mut keep = vec![false; rows.num_rows()];
+    let mut is_delete = Vec::with_capacity(rows.num_rows());
+    let mut enrich_with = Vec::with_capacity(rows.num_rows());
+    for i in 0..rows.num_rows() {
+        let op = ops[i];
+        let reason = if op == Op::Ignored {
+            counts.ignored_operations += 1;
+            continue;
+        } else if null_key[i] {
+            counts.null_keys += 1;
+            Reason::NullKey
+        } else if null_sequence[i] {
+            counts.null_sequences += 1;
+            Reason::NullSequence
+        } else {
+            let found = matches.as_ref().and_then(|m| m[i]);
+            let inner = c.lookup.as_ref().is_some_and(|l| l.how() == JoinHow::Inner);
+            if op == Op::Upsert && inner && found.is_none() {
+                counts.lookup_misses += 1;
+                Reason::LookupMiss
+            } else {
+                keep[i] = true;
+                is_delete.push(op == Op::Delete);
+                enrich_with.push(if op == Op::Delete { None } else { found });
+                continue;
+            }
+        };
+        rejected.push((at[i], reason));
+    }
+    rejected.sort_unstable_by_key(|(row, _)| *row);
+    if keep.iter().any(|k| !k) {
+        rows = filter_record_batch(&rows, &BooleanArray::from(keep))?;
+    }
+    if let Some(lookup) = &c.lookup {
+        rows = lookup.append(&rows, &enrich_with)?;
+    }
+    Ok(Screened {
+        rows,
+        is_delete,
+        rejected,
+        counts,
+    })
+}
+
+fn operations(c: &Config, rows: &RecordBatch) -> Result<Vec<Op>> {
+    let Some(name) = &c.operation_column else {
+        return Ok(vec![Op::Upsert; rows.num_rows()]);
+    };
+    let ops = string_column(rows, name, "operation")?;
+    Ok((0..rows.num_rows())
+        .map(|i| {
+            if ops.is_null(i) {
+                return Op::Ignored;
+            }
+            let op = ops.value(i);
+            if c.upsert_operations.iter().any(|u| u == op) {
+                Op::Upsert
+            } else if c.delete_operations.iter().any(|d| d == op) {
+                Op::Delete
+            } else {
+                Op::Ignored
+            }
+        })
+        .collect())
+}
+
+pub(crate) fn columns(rows: &RecordBatch, names: &[String]) -> Result<Vec<ArrayRef>> {
+    names
+        .iter()
+        .map(|name| {
+            rows.column_by_name(name)
+                .cloned()
+                .ok_or_else(|| missing(&rows.schema(), name, "a key or sequence column"))
+        })
+        .collect()
+}
+
+/// Per row: is any of `columns` null? Logical nulls, so a `Null`-typed column counts too.
+pub(crate) fn any_null(columns: &[ArrayRef]) -> Vec<bool> {
+    let len = columns.first().map_or(0, |c| c.len());
+    let mut out = vec![false; len];
+    for column in columns {
+        if let Some(nulls) = column.logical_nulls() {
+            for (flag, valid) in out.iter_mut().zip(nulls.iter()) {
+                *flag |= !valid;
+            }
+        }
+    }
+    out
+}
+
+pub(crate) fn missing(schema: &Schema, name: &str, what: &str) -> CdcError {
+    let names: Vec<_> = schema.fields().iter().map(|f| f.name().as_str()).collect();
+    CdcError::Config(format!(
+        "column {name:?} ({what}) is not in the batch; its columns are {names:?}"
+    ))
+}
+
+/// A column as UTF-8 strings (cast from views, large strings or dictionaries as needed).
+fn string_column(batch: &RecordBatch, name: &str, what: &str) -> Result<StringArray> {
+    let column = batch
+        .column_by_name(name)
+        .ok_or_else(|| missing(&batch.schema(), name, what))?;
+    let utf8 = cast(column, &DataType::Utf8).map_err(|e| {
+        CdcError::Input(format!(
+            "{what} column {name:?} of type {} is not text: {e}",
+            column.data_type()
+        ))
+    })?;
+    Ok(utf8.as_string::<i32>().clone())
+}
+
+/// The rejected input rows of every chunk, with a `reason` column, in input order (an empty
+/// table with the input's columns when nothing was rejected, so reports concatenate).
+pub(crate) fn rejected_rows(
+    chunks: &[RecordBatch],
+    screened: &[Screened],
+) -> Result<Option<RecordBatch>> {
+    let Some(first) = chunks.first() else {
+        return Ok(None);
+    };
+    let mut fields: Vec<_> = first.schema().fields().iter().cloned().collect();
+    fields.push(Arc::new(Field::new("reason", DataType::Utf8, false)));
+    let schema = Arc::new(Schema::new(fields));
+    let mut parts = Vec::new();
+    for (chunk, s) in chunks.iter().zip(screened) {
+        if s.rejected.is_empty() {
+            continue;
+        }
+        let rows = UInt32Array::from_iter_values(s.rejected.iter().map(|(r, _)| *r));
+        let mut columns = take_record_batch(chunk, &rows)?.columns().to_vec();
+        columns.push(Arc::new(StringArray::from_iter_values(
+            s.rejected.iter().map(|(_, r)| r.as_str()),
+        )));
+        parts.push(RecordBatch::try_new(schema.clone(), columns)?);
+    }
+    Ok(Some(concat_batches(&schema, &parts)?))
+}
