@@ -148,10 +148,8 @@ impl Parser<'_> {
                 self.eat(':');
             }
             let dt = self.data_type()?;
-            if self.keyword("not") {
-                if !self.keyword("null") {
-                    return Err(self.err("expected NULL after NOT"));
-                }
+            if self.keyword("not") && !self.keyword("null") {
+                return Err(self.err("expected NULL after NOT"));
             }
             if self.keyword("comment") {
                 self.string_lit()?;
