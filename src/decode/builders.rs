@@ -2,15 +2,16 @@
 //! duplicate keys, failed conversions and malformed rows).
 use std::sync::Arc;
 
+use arrow::array::builder::BooleanBufferBuilder;
 use arrow::array::{
-    ArrayRef, BinaryArray, BooleanArray, ListArray, MapArray, PrimitiveArray, StringArray, StructArray,
+    ArrayRef, BinaryArray, BooleanArray, ListArray, MapArray, PrimitiveArray, StringArray,
+    StructArray,
 };
 use arrow::buffer::{BooleanBuffer, NullBuffer, OffsetBuffer, ScalarBuffer};
 use arrow::datatypes::{
     ArrowPrimitiveType, DataType, Date32Type, Decimal128Type, Field, FieldRef, Fields, Float32Type,
     Float64Type, Int16Type, Int32Type, Int64Type, Int8Type, TimestampMicrosecondType,
 };
-use arrow::array::builder::BooleanBufferBuilder;
 
 use crate::error::{CdcError, Result};
 
@@ -95,7 +96,10 @@ pub(crate) struct Prim<T> {
 
 impl<T: Copy + Default> Prim<T> {
     fn new() -> Self {
-        Prim { vals: Vec::new(), valid: Valid::new(0) }
+        Prim {
+            vals: Vec::new(),
+            valid: Valid::new(0),
+        }
     }
     #[inline]
     pub fn push(&mut self, v: T) {
@@ -120,7 +124,10 @@ impl<T: arrow::datatypes::ArrowNativeType> Prim<T> {
     fn finish<P: ArrowPrimitiveType<Native = T>>(&mut self, dt: &DataType) -> ArrayRef {
         let vals = std::mem::take(&mut self.vals);
         let valid = std::mem::replace(&mut self.valid, Valid::new(0));
-        Arc::new(PrimitiveArray::<P>::new(ScalarBuffer::from(vals), nulls(valid)).with_data_type(dt.clone()))
+        Arc::new(
+            PrimitiveArray::<P>::new(ScalarBuffer::from(vals), nulls(valid))
+                .with_data_type(dt.clone()),
+        )
     }
 }
 
@@ -132,7 +139,11 @@ pub(crate) struct Bytes {
 
 impl Bytes {
     fn new() -> Self {
-        Bytes { offsets: vec![0], data: Vec::new(), valid: Valid::new(0) }
+        Bytes {
+            offsets: vec![0],
+            data: Vec::new(),
+            valid: Valid::new(0),
+        }
     }
     #[inline]
     pub fn push(&mut self, v: &[u8]) {
@@ -152,12 +163,15 @@ impl Bytes {
     }
     fn truncate(&mut self, n: usize) {
         self.offsets.truncate(n + 1);
-        self.data.truncate(*self.offsets.last().unwrap_or(&0) as usize);
+        self.data
+            .truncate(*self.offsets.last().unwrap_or(&0) as usize);
         self.valid.truncate(n);
     }
     fn check(&self) -> Result<()> {
         if self.data.len() > i32::MAX as usize {
-            return Err(CdcError::Input("decoded string data exceeds 2 GiB in one chunk".into()));
+            return Err(CdcError::Input(
+                "decoded string data exceeds 2 GiB in one chunk".into(),
+            ));
         }
         Ok(())
     }
@@ -190,7 +204,13 @@ impl StructB {
             }
             m
         });
-        let simple = names.iter().map(|n| !n.iter().any(|&c| c < 0x20 || c == b'"' || c == b'\'' || c == b'\\')).collect();
+        let simple = names
+            .iter()
+            .map(|n| {
+                !n.iter()
+                    .any(|&c| c < 0x20 || c == b'"' || c == b'\'' || c == b'\\')
+            })
+            .collect();
         StructB {
             simple,
             fields: fields.clone(),
@@ -248,13 +268,22 @@ impl StructB {
         }
     }
     pub fn finish_children(&mut self) -> Result<Vec<ArrayRef>> {
-        self.children.iter_mut().zip(self.fields.iter()).map(|(c, f)| c.finish(f.data_type())).collect()
+        self.children
+            .iter_mut()
+            .zip(self.fields.iter())
+            .map(|(c, f)| c.finish(f.data_type()))
+            .collect()
     }
     fn finish(&mut self) -> Result<ArrayRef> {
         let kids = self.finish_children()?;
         let valid = std::mem::replace(&mut self.valid, Valid::new(0));
         let len = valid.len();
-        Ok(Arc::new(StructArray::try_new_with_length(self.fields.clone(), kids, nulls(valid), len)?))
+        Ok(Arc::new(StructArray::try_new_with_length(
+            self.fields.clone(),
+            kids,
+            nulls(valid),
+            len,
+        )?))
     }
 }
 
@@ -479,8 +508,11 @@ impl Builder {
             }
             Builder::Struct(s) => s.finish()?,
             Builder::Map(m) => {
-                let DataType::Struct(kv) = m.entries.data_type() else { unreachable!() };
-                let keys = Builder::Str(std::mem::replace(&mut m.keys, Bytes::new())).finish(&DataType::Utf8)?;
+                let DataType::Struct(kv) = m.entries.data_type() else {
+                    unreachable!()
+                };
+                let keys = Builder::Str(std::mem::replace(&mut m.keys, Bytes::new()))
+                    .finish(&DataType::Utf8)?;
                 let vals = m.values.finish(kv[1].data_type())?;
                 let entries = StructArray::try_new(kv.clone(), vec![keys, vals], None)?;
                 let offs = std::mem::replace(&mut m.offsets, vec![0]);
@@ -527,9 +559,13 @@ pub(crate) fn check_type(dt: &DataType) -> Result<()> {
             DataType::Struct(kv) if kv.len() == 2 && kv[0].data_type() == &DataType::Utf8 => {
                 check_type(kv[1].data_type())
             }
-            _ => Err(CdcError::Config(format!("from_json: unsupported map type {dt}: keys must be Utf8"))),
+            _ => Err(CdcError::Config(format!(
+                "from_json: unsupported map type {dt}: keys must be Utf8"
+            ))),
         },
-        other => Err(CdcError::Config(format!("from_json: unsupported type {other} in the schema"))),
+        other => Err(CdcError::Config(format!(
+            "from_json: unsupported type {other} in the schema"
+        ))),
     }
 }
 
@@ -539,13 +575,18 @@ pub(crate) fn nullable_type(dt: &DataType) -> DataType {
         DataType::List(f) => DataType::List(Arc::new(nullable_field(f))),
         DataType::Struct(fs) => DataType::Struct(fs.iter().map(|f| nullable_field(f)).collect()),
         DataType::Map(e, sorted) => {
-            let DataType::Struct(kv) = e.data_type() else { return dt.clone() };
+            let DataType::Struct(kv) = e.data_type() else {
+                return dt.clone();
+            };
             let kv: Fields = vec![
                 Field::new(kv[0].name(), kv[0].data_type().clone(), false),
                 nullable_field(&kv[1]),
             ]
             .into();
-            DataType::Map(Arc::new(Field::new(e.name(), DataType::Struct(kv), false)), *sorted)
+            DataType::Map(
+                Arc::new(Field::new(e.name(), DataType::Struct(kv), false)),
+                *sorted,
+            )
         }
         other => other.clone(),
     }

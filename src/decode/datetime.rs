@@ -141,7 +141,11 @@ fn parse_parts(s: &[u8]) -> Option<Parts<'_>> {
     seg[0] *= sign.unwrap_or(1);
     let mut out = [0i64; 7];
     out.copy_from_slice(&seg[..7]);
-    Some(Parts { seg: out, zone, just_time })
+    Some(Parts {
+        seg: out,
+        zone,
+        just_time,
+    })
 }
 
 fn local_micros(p: &Parts, days: i64) -> Option<i128> {
@@ -181,7 +185,11 @@ fn ts_once(s: &[u8], tz: &TimeZone) -> Option<i64> {
         }
         None => tz,
     };
-    let days = if p.just_time { zone.today() } else { date_of(&p)? };
+    let days = if p.just_time {
+        zone.today()
+    } else {
+        date_of(&p)?
+    };
     let local = local_micros(&p, days)?;
     zone.local_to_utc(local)
 }
@@ -196,7 +204,13 @@ fn d2(s: &[u8], i: usize) -> Option<i64> {
 /// "not this shape" (the general parser then decides), `Some(None)` an invalid value.
 #[inline]
 fn ts_fast(s: &[u8], tz: &TimeZone) -> Option<Option<i64>> {
-    if s.len() < 19 || s[4] != b'-' || s[7] != b'-' || !(s[10] == b'T' || s[10] == b' ') || s[13] != b':' || s[16] != b':' {
+    if s.len() < 19
+        || s[4] != b'-'
+        || s[7] != b'-'
+        || !(s[10] == b'T' || s[10] == b' ')
+        || s[13] != b':'
+        || s[16] != b':'
+    {
         return None;
     }
     let y = d2(s, 0)? * 100 + d2(s, 2)?;
@@ -227,9 +241,16 @@ fn ts_fast(s: &[u8], tz: &TimeZone) -> Option<Option<i64>> {
     if !(1..=12).contains(&mo) || h > 23 || mi > 59 || se > 59 {
         return Some(None);
     }
-    let Some(days) = days_from_civil(y, mo as u32, d as u32) else { return Some(None) };
-    let local = days as i128 * MICROS_PER_DAY as i128 + (((h * 60 + mi) * 60 + se) * 1_000_000 + frac) as i128;
-    Some(if utc { i64::try_from(local).ok() } else { tz.local_to_utc(local) })
+    let Some(days) = days_from_civil(y, mo as u32, d as u32) else {
+        return Some(None);
+    };
+    let local = days as i128 * MICROS_PER_DAY as i128
+        + (((h * 60 + mi) * 60 + se) * 1_000_000 + frac) as i128;
+    Some(if utc {
+        i64::try_from(local).ok()
+    } else {
+        tz.local_to_utc(local)
+    })
 }
 
 /// TIMESTAMP (LTZ) from a JSON string: Spark's cast, then the legacy retry with `GMT` removed.
@@ -282,7 +303,13 @@ fn string_to_date(s: &[u8]) -> Option<i64> {
         }
         j += 1;
     }
-    let ok = |i: usize, d: u32| if i == 0 { (4..=7).contains(&d) } else { d > 0 && d <= 2 };
+    let ok = |i: usize, d: u32| {
+        if i == 0 {
+            (4..=7).contains(&d)
+        } else {
+            d > 0 && d <= 2
+        }
+    };
     let (mut i, mut cur, mut digits) = (0usize, 0i64, 0u32);
     while j < end && i < 3 && !(s[j] == b' ' || s[j] == b'T') {
         let b = s[j];
@@ -383,13 +410,22 @@ mod tests {
         assert_eq!(ts(""), None);
         assert!(ts("23:06:07").is_some());
         let ny = TimeZone::parse("America/New_York").unwrap();
-        assert_eq!(parse_timestamp(b"2022-01-31T23:06:07 America/New_York", &TimeZone::utc()), Some(1643688367000000));
-        assert_eq!(parse_timestamp(b"2022-03-13T02:30:00", &ny), Some(1647156600000000));
+        assert_eq!(
+            parse_timestamp(b"2022-01-31T23:06:07 America/New_York", &TimeZone::utc()),
+            Some(1643688367000000)
+        );
+        assert_eq!(
+            parse_timestamp(b"2022-03-13T02:30:00", &ny),
+            Some(1647156600000000)
+        );
     }
 
     #[test]
     fn ntz_and_dates() {
-        assert_eq!(parse_timestamp_ntz(b"2022-01-31 23:06:07"), Some(1643670367000000));
+        assert_eq!(
+            parse_timestamp_ntz(b"2022-01-31 23:06:07"),
+            Some(1643670367000000)
+        );
         assert_eq!(parse_timestamp_ntz(b"2022-01-31T23:06:07Z"), None);
         assert_eq!(parse_timestamp_ntz(b"23:06:07"), None);
         assert_eq!(parse_date(b"2022-01-31T23:06:07,5"), Some(19023));

@@ -16,9 +16,9 @@ mod tz;
 use std::borrow::Cow;
 use std::sync::Arc;
 
+use arrow::array::builder::BooleanBufferBuilder;
 use arrow::array::{Array, ArrayRef, AsArray, RecordBatch, StructArray};
 use arrow::buffer::{BooleanBuffer, NullBuffer};
-use arrow::array::builder::BooleanBufferBuilder;
 use arrow::datatypes::{DataType, Schema, SchemaRef};
 use rayon::prelude::*;
 
@@ -45,7 +45,10 @@ impl DecodeOptions {
     pub fn new(mode: Mode, time_zone: &str) -> Result<Self> {
         let tz = TimeZone::parse(time_zone.trim())
             .ok_or_else(|| CdcError::Config(format!("unknown time zone {time_zone:?}")))?;
-        Ok(DecodeOptions { mode, time_zone: tz })
+        Ok(DecodeOptions {
+            mode,
+            time_zone: tz,
+        })
     }
 }
 
@@ -73,8 +76,18 @@ impl Decoded {
 
 /// Row-indexed view over the supported input array types (buffers extracted once).
 enum Input<'a> {
-    Off32 { offsets: &'a [i32], data: &'a [u8], nulls: Option<&'a NullBuffer>, binary: bool },
-    Off64 { offsets: &'a [i64], data: &'a [u8], nulls: Option<&'a NullBuffer>, binary: bool },
+    Off32 {
+        offsets: &'a [i32],
+        data: &'a [u8],
+        nulls: Option<&'a NullBuffer>,
+        binary: bool,
+    },
+    Off64 {
+        offsets: &'a [i64],
+        data: &'a [u8],
+        nulls: Option<&'a NullBuffer>,
+        binary: bool,
+    },
     StrView(&'a arrow::array::StringViewArray),
     BinView(&'a arrow::array::BinaryViewArray),
 }
@@ -84,19 +97,39 @@ impl<'a> Input<'a> {
         Ok(match values.data_type() {
             DataType::Utf8 => {
                 let a = values.as_string::<i32>();
-                Input::Off32 { offsets: a.value_offsets(), data: a.value_data(), nulls: a.nulls(), binary: false }
+                Input::Off32 {
+                    offsets: a.value_offsets(),
+                    data: a.value_data(),
+                    nulls: a.nulls(),
+                    binary: false,
+                }
             }
             DataType::LargeUtf8 => {
                 let a = values.as_string::<i64>();
-                Input::Off64 { offsets: a.value_offsets(), data: a.value_data(), nulls: a.nulls(), binary: false }
+                Input::Off64 {
+                    offsets: a.value_offsets(),
+                    data: a.value_data(),
+                    nulls: a.nulls(),
+                    binary: false,
+                }
             }
             DataType::Binary => {
                 let a = values.as_binary::<i32>();
-                Input::Off32 { offsets: a.value_offsets(), data: a.value_data(), nulls: a.nulls(), binary: true }
+                Input::Off32 {
+                    offsets: a.value_offsets(),
+                    data: a.value_data(),
+                    nulls: a.nulls(),
+                    binary: true,
+                }
             }
             DataType::LargeBinary => {
                 let a = values.as_binary::<i64>();
-                Input::Off64 { offsets: a.value_offsets(), data: a.value_data(), nulls: a.nulls(), binary: true }
+                Input::Off64 {
+                    offsets: a.value_offsets(),
+                    data: a.value_data(),
+                    nulls: a.nulls(),
+                    binary: true,
+                }
             }
             DataType::Utf8View => Input::StrView(values.as_string_view()),
             DataType::BinaryView => Input::BinView(values.as_binary_view()),
@@ -111,13 +144,23 @@ impl<'a> Input<'a> {
     #[inline]
     fn get(&self, i: usize) -> Option<&'a [u8]> {
         match *self {
-            Input::Off32 { offsets, data, nulls, .. } => {
+            Input::Off32 {
+                offsets,
+                data,
+                nulls,
+                ..
+            } => {
                 if nulls.is_some_and(|n| n.is_null(i)) {
                     return None;
                 }
                 data.get(offsets[i] as usize..offsets[i + 1] as usize)
             }
-            Input::Off64 { offsets, data, nulls, .. } => {
+            Input::Off64 {
+                offsets,
+                data,
+                nulls,
+                ..
+            } => {
                 if nulls.is_some_and(|n| n.is_null(i)) {
                     return None;
                 }
@@ -130,16 +173,25 @@ impl<'a> Input<'a> {
 
     /// Whether rows in `start..end` may hold invalid UTF-8 and need a per-row check.
     fn needs_utf8_check(&self, start: usize, end: usize) -> bool {
-        fn all_valid<O: Copy + TryInto<usize>>(offsets: &[O], data: &[u8], start: usize, end: usize) -> bool {
+        fn all_valid<O: Copy + TryInto<usize>>(
+            offsets: &[O],
+            data: &[u8],
+            start: usize,
+            end: usize,
+        ) -> bool {
             let off = |k: usize| offsets[k].try_into().unwrap_or(usize::MAX);
             let (a, b) = (off(start), off(end));
-            let Some(range) = data.get(a..b) else { return false };
+            let Some(range) = data.get(a..b) else {
+                return false;
+            };
             // One fast pass over the whole range, then every row boundary must be a char boundary.
             std::str::from_utf8(range).is_ok()
                 && (start..end).all(|k| data.get(off(k)).is_none_or(|&c| (c as i8) >= -0x40))
         }
         match *self {
-            Input::Off32 { binary: false, .. } | Input::Off64 { binary: false, .. } | Input::StrView(_) => false,
+            Input::Off32 { binary: false, .. }
+            | Input::Off64 { binary: false, .. }
+            | Input::StrView(_) => false,
             Input::Off32 { offsets, data, .. } => !all_valid(offsets, data, start, end),
             Input::Off64 { offsets, data, .. } => !all_valid(offsets, data, start, end),
             Input::BinView(_) => true,
@@ -166,8 +218,13 @@ pub fn from_json(values: &dyn Array, schema: &SchemaRef, opts: &DecodeOptions) -
     for f in schema.fields() {
         builders::check_type(f.data_type())?;
     }
-    let out_schema: SchemaRef =
-        Arc::new(Schema::new(schema.fields().iter().map(|f| nullable_field(f)).collect::<Vec<_>>()));
+    let out_schema: SchemaRef = Arc::new(Schema::new(
+        schema
+            .fields()
+            .iter()
+            .map(|f| nullable_field(f))
+            .collect::<Vec<_>>(),
+    ));
     let n = values.len();
     let threads = rayon::current_num_threads().max(1);
     let chunks: Vec<(usize, usize)> = if n >= PARALLEL_MIN_ROWS && threads > 1 {
@@ -182,7 +239,10 @@ pub fn from_json(values: &dyn Array, schema: &SchemaRef, opts: &DecodeOptions) -
     let parts: Vec<Result<Part>> = if chunks.len() == 1 {
         vec![decode_range(&input, &out_schema, opts, 0, n)]
     } else {
-        chunks.par_iter().map(|&(s, e)| decode_range(&input, &out_schema, opts, s, e)).collect()
+        chunks
+            .par_iter()
+            .map(|&(s, e)| decode_range(&input, &out_schema, opts, s, e))
+            .collect()
     };
     let mut parts_ok = Vec::with_capacity(parts.len());
     for p in parts {
@@ -197,7 +257,8 @@ pub fn from_json(values: &dyn Array, schema: &SchemaRef, opts: &DecodeOptions) -
         let columns = (0..ncols)
             .into_par_iter()
             .map(|c| {
-                let arrs: Vec<&dyn Array> = parts_ok.iter().map(|p| p.columns[c].as_ref()).collect();
+                let arrs: Vec<&dyn Array> =
+                    parts_ok.iter().map(|p| p.columns[c].as_ref()).collect();
                 arrow::compute::concat(&arrs)
             })
             .collect::<Result<Vec<_>, _>>()?;
@@ -216,7 +277,11 @@ pub fn from_json(values: &dyn Array, schema: &SchemaRef, opts: &DecodeOptions) -
         columns,
         &arrow::array::RecordBatchOptions::new().with_row_count(Some(n)),
     )?;
-    Ok(Decoded { batch, malformed, nulls })
+    Ok(Decoded {
+        batch,
+        malformed,
+        nulls,
+    })
 }
 
 struct Part {
@@ -225,7 +290,13 @@ struct Part {
     valid: BooleanBuffer,
 }
 
-fn decode_range(input: &Input, schema: &SchemaRef, opts: &DecodeOptions, start: usize, end: usize) -> Result<Part> {
+fn decode_range(
+    input: &Input,
+    schema: &SchemaRef,
+    opts: &DecodeOptions,
+    start: usize,
+    end: usize,
+) -> Result<Part> {
     let mut root = StructB::new(schema.fields());
     let mut p = Parser::new(&opts.time_zone);
     let mut malformed = BooleanBufferBuilder::new(end - start);
@@ -262,7 +333,10 @@ fn decode_range(input: &Input, schema: &SchemaRef, opts: &DecodeOptions, start: 
             }
             RowOutcome::Malformed => {
                 if opts.mode == Mode::FailFast {
-                    return Err(CdcError::Decode { row, message: malformed_message(&text) });
+                    return Err(CdcError::Decode {
+                        row,
+                        message: malformed_message(&text),
+                    });
                 }
                 (true, true)
             }
@@ -271,7 +345,11 @@ fn decode_range(input: &Input, schema: &SchemaRef, opts: &DecodeOptions, start: 
         malformed.append(is_malformed);
     }
     let columns = root.finish_children()?;
-    Ok(Part { columns, malformed: malformed.finish(), valid: valid.finish() })
+    Ok(Part {
+        columns,
+        malformed: malformed.finish(),
+        valid: valid.finish(),
+    })
 }
 
 /// UTF-8 with invalid sequences replaced by U+FFFD the way Java's decoder does (Spark reads

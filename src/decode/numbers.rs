@@ -84,7 +84,10 @@ fn split_decimal(t: &[u8]) -> Option<DecText> {
     if i != t.len() {
         return None;
     }
-    let nz = digits.iter().position(|&c| c != b'0').unwrap_or(digits.len());
+    let nz = digits
+        .iter()
+        .position(|&c| c != b'0')
+        .unwrap_or(digits.len());
     digits.drain(..nz);
     Some(DecText { neg, digits, exp })
 }
@@ -130,7 +133,11 @@ pub fn parse_decimal(t: &[u8], precision: u8, scale: i8) -> Option<i128> {
 /// Java's `Double.toString(d)` for finite values (shortest round-trip digits).
 pub fn java_double_to_string(v: f64, out: &mut Vec<u8>) {
     if v == 0.0 {
-        out.extend_from_slice(if v.is_sign_negative() { b"-0.0" } else { b"0.0" });
+        out.extend_from_slice(if v.is_sign_negative() {
+            b"-0.0"
+        } else {
+            b"0.0"
+        });
         return;
     }
     // `{:e}` gives the shortest round-trip digits as d[.ddd]e[-]x
@@ -225,6 +232,9 @@ mod tests {
         assert_eq!(parse_decimal(b" 5", 10, 2), None);
         assert_eq!(parse_decimal(b"1e400", 10, 2), None);
         assert_eq!(parse_decimal(b"0e400", 10, 2), Some(0));
-        assert_eq!(parse_decimal(b"123456789012345678901234567890e-25", 10, 2), Some(1234568));
+        assert_eq!(
+            parse_decimal(b"123456789012345678901234567890e-25", 10, 2),
+            Some(1234568)
+        );
     }
 }

@@ -236,7 +236,10 @@ fn base64_jackson(s: &[u8], out: &mut Vec<u8>) -> Result<bool, Syn> {
 
 impl<'t> Parser<'t> {
     pub fn new(tz: &'t TimeZone) -> Self {
-        Parser { tz, scratch: Vec::new() }
+        Parser {
+            tz,
+            scratch: Vec::new(),
+        }
     }
 
     /// `c.i` is at the opening quote.
@@ -281,7 +284,9 @@ impl<'t> Parser<'t> {
                     return Ok(());
                 }
                 Some(b'\\') => match c.b.get(j + 1) {
-                    Some(b'"' | b'\\' | b'/' | b'\'' | b'b' | b'f' | b'n' | b'r' | b't') => i = j + 2,
+                    Some(b'"' | b'\\' | b'/' | b'\'' | b'b' | b'f' | b'n' | b'r' | b't') => {
+                        i = j + 2
+                    }
                     Some(b'u') => {
                         hex4(c.b, j + 2)?;
                         i = j + 6;
@@ -356,7 +361,11 @@ impl<'t> Parser<'t> {
             }
         }
         c.i = i;
-        Ok(if int { Num::Int(&b[st..i]) } else { Num::Float(&b[st..i]) })
+        Ok(if int {
+            Num::Int(&b[st..i])
+        } else {
+            Num::Float(&b[st..i])
+        })
     }
 
     /// Validate and skip any value. `c.i` at the value's first byte.
@@ -783,7 +792,10 @@ fn write_number(n: Num, out: &mut Vec<u8>) {
         }
         Num::Float(t) => {
             // SAFETY-free: the number grammar is ASCII.
-            let v: f64 = std::str::from_utf8(t).ok().and_then(|s| s.parse().ok()).unwrap_or(f64::NAN);
+            let v: f64 = std::str::from_utf8(t)
+                .ok()
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(f64::NAN);
             if v.is_finite() {
                 java_double_to_string(v, out);
             } else if v > 0.0 {
@@ -806,15 +818,28 @@ fn parse_f<T: std::str::FromStr>(t: &[u8]) -> Option<T> {
 fn number_value(n: Num, b: &mut Builder) -> R {
     let ok = match (&n, b) {
         (Num::Int(t), Builder::I64(p)) => parse_i64(t).map(|v| p.push(v)).is_some(),
-        (Num::Int(t), Builder::I32(p)) => parse_i64(t).and_then(|v| i32::try_from(v).ok()).map(|v| p.push(v)).is_some(),
-        (Num::Int(t), Builder::I16(p)) => parse_i64(t).and_then(|v| i16::try_from(v).ok()).map(|v| p.push(v)).is_some(),
+        (Num::Int(t), Builder::I32(p)) => parse_i64(t)
+            .and_then(|v| i32::try_from(v).ok())
+            .map(|v| p.push(v))
+            .is_some(),
+        (Num::Int(t), Builder::I16(p)) => parse_i64(t)
+            .and_then(|v| i16::try_from(v).ok())
+            .map(|v| p.push(v))
+            .is_some(),
         // Jackson's getByteValue accepts -128..=255 and wraps
-        (Num::Int(t), Builder::I8(p)) => {
-            parse_i64(t).filter(|v| (-128..=255).contains(v)).map(|v| p.push(v as u8 as i8)).is_some()
+        (Num::Int(t), Builder::I8(p)) => parse_i64(t)
+            .filter(|v| (-128..=255).contains(v))
+            .map(|v| p.push(v as u8 as i8))
+            .is_some(),
+        (Num::Int(t), Builder::Ts(p)) => parse_i64(t)
+            .map(|v| p.push(v.wrapping_mul(1_000_000)))
+            .is_some(),
+        (Num::Int(t) | Num::Float(t), Builder::F64(p)) => {
+            parse_f::<f64>(t).map(|v| p.push(v)).is_some()
         }
-        (Num::Int(t), Builder::Ts(p)) => parse_i64(t).map(|v| p.push(v.wrapping_mul(1_000_000))).is_some(),
-        (Num::Int(t) | Num::Float(t), Builder::F64(p)) => parse_f::<f64>(t).map(|v| p.push(v)).is_some(),
-        (Num::Int(t) | Num::Float(t), Builder::F32(p)) => parse_f::<f32>(t).map(|v| p.push(v)).is_some(),
+        (Num::Int(t) | Num::Float(t), Builder::F32(p)) => {
+            parse_f::<f32>(t).map(|v| p.push(v)).is_some()
+        }
         (Num::Int(t) | Num::Float(t), Builder::Dec(p, prec, scale)) => {
             parse_decimal(t, *prec, *scale).map(|v| p.push(v)).is_some()
         }
@@ -882,7 +907,10 @@ mod tests {
         let b = br#"a\u00e9\ud83d\ude00\n\/\"x""#;
         let end = decode_escaped(b, 1, b'"', &mut o).unwrap();
         assert_eq!(end, b.len());
-        assert_eq!(std::str::from_utf8(&o).unwrap(), "é😀\n/\"x".trim_start_matches('a'));
+        assert_eq!(
+            std::str::from_utf8(&o).unwrap(),
+            "é😀\n/\"x".trim_start_matches('a')
+        );
         let mut o = Vec::new();
         decode_escaped(br#"\ud83d""#, 0, b'"', &mut o).unwrap();
         assert_eq!(o, b"?");

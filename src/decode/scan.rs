@@ -79,7 +79,10 @@ fn find_special_sse2(b: &[u8], mut i: usize, q: u8) -> usize {
         while i + 16 <= b.len() {
             let x = _mm_loadu_si128(b.as_ptr().add(i) as *const __m128i);
             let ctl = _mm_cmpeq_epi8(_mm_max_epu8(x, v1f), v1f); // x <= 0x1f (unsigned)
-            let m = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, vq), _mm_cmpeq_epi8(x, vb)), ctl);
+            let m = _mm_or_si128(
+                _mm_or_si128(_mm_cmpeq_epi8(x, vq), _mm_cmpeq_epi8(x, vb)),
+                ctl,
+            );
             let mask = _mm_movemask_epi8(m) as u32;
             if mask != 0 {
                 return i + mask.trailing_zeros() as usize;

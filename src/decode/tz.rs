@@ -51,12 +51,16 @@ const SHORT_IDS: &[(&str, &str)] = &[
 
 impl TimeZone {
     pub fn utc() -> Self {
-        TimeZone { kind: Kind::Fixed(0) }
+        TimeZone {
+            kind: Kind::Fixed(0),
+        }
     }
 
     /// Fixed offset zone, seconds east of UTC.
     pub fn fixed(secs: i32) -> Self {
-        TimeZone { kind: Kind::Fixed(secs) }
+        TimeZone {
+            kind: Kind::Fixed(secs),
+        }
     }
 
     pub fn is_utc(&self) -> bool {
@@ -93,16 +97,24 @@ impl TimeZone {
             "HST" => return Some(Self::fixed(-10 * 3600)),
             _ => {}
         }
-        let region = SHORT_IDS.iter().find(|(k, _)| *k == id).map(|(_, v)| *v).unwrap_or(id);
+        let region = SHORT_IDS
+            .iter()
+            .find(|(k, _)| *k == id)
+            .map(|(_, v)| *v)
+            .unwrap_or(id);
         // Java region ids: [A-Za-z][A-Za-z0-9~/._+-]+
         let rb = region.as_bytes();
         if rb.len() < 2
             || !rb[0].is_ascii_alphabetic()
-            || !rb.iter().all(|c| c.is_ascii_alphanumeric() || b"~/._+-".contains(c))
+            || !rb
+                .iter()
+                .all(|c| c.is_ascii_alphanumeric() || b"~/._+-".contains(c))
         {
             return None;
         }
-        Tz::from_str(region).ok().map(|tz| TimeZone { kind: Kind::Named(tz) })
+        Tz::from_str(region).ok().map(|tz| TimeZone {
+            kind: Kind::Named(tz),
+        })
     }
 
     /// Local wall-clock micros (since 1970-01-01T00:00 local) -> UTC micros. `None` on overflow.
@@ -125,7 +137,14 @@ impl TimeZone {
             .unwrap_or(0);
         let off = match &self.kind {
             Kind::Fixed(s) => *s as i64,
-            Kind::Named(tz) => tz.offset_from_utc_datetime(&chrono::DateTime::from_timestamp(now, 0).unwrap_or_default().naive_utc()).fix().local_minus_utc() as i64,
+            Kind::Named(tz) => tz
+                .offset_from_utc_datetime(
+                    &chrono::DateTime::from_timestamp(now, 0)
+                        .unwrap_or_default()
+                        .naive_utc(),
+                )
+                .fix()
+                .local_minus_utc() as i64,
         };
         (now + off).div_euclid(86_400)
     }
@@ -280,13 +299,15 @@ mod tests {
     #[test]
     fn dst() {
         let ny = TimeZone::parse("America/New_York").unwrap();
-        let local = |d: i64, h: i64, m: i64| (d * MICROS_PER_DAY + (h * 3600 + m * 60) * 1_000_000) as i128;
+        let local =
+            |d: i64, h: i64, m: i64| (d * MICROS_PER_DAY + (h * 3600 + m * 60) * 1_000_000) as i128;
         let d = days_from_civil(2022, 3, 13).unwrap();
         assert_eq!(ny.local_to_utc(local(d, 2, 30)), Some(1647156600_000_000)); // gap
         let d = days_from_civil(2022, 11, 6).unwrap();
         assert_eq!(ny.local_to_utc(local(d, 1, 30)), Some(1667712600_000_000)); // overlap
         let d = days_from_civil(1582, 10, 10).unwrap();
-        assert_eq!(ny.local_to_utc(local(d, 0, 0)), Some(-12219707038_000_000)); // LMT
+        assert_eq!(ny.local_to_utc(local(d, 0, 0)), Some(-12219707038_000_000));
+        // LMT
     }
 
     #[test]
