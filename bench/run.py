@@ -266,6 +266,8 @@ def render(info: dict, results: list[dict], contenders: list[str]) -> str:
                 if "baseline" in c:
                     ratio += f" (vs cdc_rs {base:.1f} s in its own run)"
                 cpu = c.get("cpu_seconds", float("nan"))
+                if name == "pyspark":
+                    cpu = float("nan")  # the JVM's CPU time is not in it
                 cpu_ratio = (f"{cpu / base_cpu:.1f}×" if base_cpu and base_cpu == base_cpu and cpu == cpu
                              else "-")
                 row = (f"{len(c['runs'])} | {c['seconds']:.3f} | {c['events_per_s']:,.0f} | "
@@ -350,7 +352,8 @@ def plot(results: list[dict], contenders: list[str], path: Path) -> None:
     ax.set_xticklabels([f"{size_label(c['events'])} events\n{c['batches']} batch"
                         + ("es" if c["batches"] > 1 else "") for c in cases])
     ax.set_ylabel("events/s (log scale, higher is better)")
-    ax.set_title("Bronze → silver CDC pipeline, end to end")
+    ax.set_title("Bronze → silver CDC pipeline, end to end (wall time; shared, loaded "
+                 "2-core box: see RESULTS.md)", fontsize=10)
     ax.grid(axis="y", which="both", alpha=0.3)
     ax.legend(fontsize=8, ncols=3)
     fig.tight_layout()
