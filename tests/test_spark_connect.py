@@ -82,7 +82,9 @@ def test_foreach_batch_under_spark_connect(tmp_path):
         pytest.skip("no Java runtime for Spark")
     from cdc_rs.datasets import bookstore
 
-    bookstore(events=2_000, batches=3, seed=5).write_parquet(tmp_path / "bronze")
+    paths = bookstore(events=2_000, batches=3, seed=5).write_parquet(tmp_path / "bronze")
+    for i, path in enumerate(paths[:-1]):  # the file source takes files in modification order
+        os.utime(path, (1_700_000_000 + i, 1_700_000_000 + i))
     script = tmp_path / "connect_query.py"
     script.write_text(SCRIPT)
     done = subprocess.run([sys.executable, str(script), str(tmp_path)], capture_output=True, text=True,
