@@ -6,11 +6,13 @@
 //! a field value of the wrong type is null and the row is kept (partial results); malformed
 //! JSON or a non-object top level gives an all-null row with the `malformed` bit; empty or
 //! whitespace-only input is a null row; text after the closing brace is ignored.
+mod base64;
 mod builders;
 mod datetime;
 mod numbers;
 mod parser;
 mod scan;
+mod strings;
 mod tz;
 
 use std::borrow::Cow;
