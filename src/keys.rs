@@ -50,6 +50,16 @@ impl RowEncoder {
         Ok(self.converter.convert_columns(&cast_columns)?)
     }
 
+    /// The rows at `indices`, without encoding their columns again.
+    pub fn select(&self, rows: &Rows, indices: &[u32]) -> Rows {
+        let bytes = indices.iter().map(|&i| rows.row(i as usize).data().len()).sum();
+        let mut out = self.converter.empty_rows(indices.len(), bytes);
+        for &i in indices {
+            out.push(rows.row(i as usize));
+        }
+        out
+    }
+
     /// Decodes encoded rows (as stored bytes) back into columns.
     pub fn decode<'a>(&self, rows: impl IntoIterator<Item = &'a [u8]>) -> Result<Vec<ArrayRef>> {
         let parser = self.converter.parser();
@@ -72,7 +82,8 @@ pub(crate) fn exact_cast(column: &ArrayRef, to: &DataType) -> Result<ArrayRef> {
         ))
     };
     let cast_column = cast_with_options(column, to, &STRICT).map_err(|e| refused(e.to_string()))?;
-    if !same_values_in_any_encoding(from, to) {
+    // All-null columns cast to any type unchanged.
+    if from != &DataType::Null && !same_values_in_any_encoding(from, to) {
         let back =
             cast_with_options(&cast_column, from, &STRICT).map_err(|e| refused(e.to_string()))?;
         let kept = arrow::compute::kernels::cmp::not_distinct(&back, column)?;

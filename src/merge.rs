@@ -77,16 +77,26 @@ impl KeyState {
     }
 
     pub fn set(&mut self, key: &[u8], sequence: &[u8], row: Option<u32>) {
-        let slot = Slot {
-            sequence: sequence.into(),
-            row,
-        };
         match self.slots.get_mut(key) {
-            Some(existing) => *existing = slot,
+            Some(existing) => {
+                // Same-width sequences (timestamps, integers) are overwritten in place.
+                if existing.sequence.len() == sequence.len() {
+                    existing.sequence.copy_from_slice(sequence);
+                } else {
+                    existing.sequence = sequence.into();
+                }
+                existing.row = row;
+            }
             None => {
+                let slot = Slot { sequence: sequence.into(), row };
                 self.slots.insert(key.into(), slot);
             }
         }
+    }
+
+    /// Makes room for `additional` more keys at once rather than by repeated growth.
+    pub fn reserve(&mut self, additional: usize) {
+        self.slots.reserve(additional);
     }
 
     /// Renumbers live rows after the row store compacted (`moved[old] = new`).

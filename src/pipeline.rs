@@ -145,21 +145,16 @@ impl Pipeline {
             Some(layout) => layout.clone(),
             None => self.layout(&candidates.schema())?,
         };
-        let latest = latest_per_key(
-            &layout
-                .keys
-                .encode(&columns(&candidates, &self.config.keys)?)?,
-            &layout
-                .sequences
-                .encode(&columns(&candidates, &self.config.sequence_by)?)?,
-        );
+        let keys = layout.keys.encode(&columns(&candidates, &self.config.keys)?)?;
+        let sequences = layout
+            .sequences
+            .encode(&columns(&candidates, &self.config.sequence_by)?)?;
+        let latest = latest_per_key(&keys, &sequences);
         plan.counts.superseded = latest.superseded as u64;
         let winners = take_record_batch(&candidates, &UInt32Array::from(latest.winners.clone()))?;
         let changes = Changes {
-            keys: layout.keys.encode(&columns(&winners, &self.config.keys)?)?,
-            sequences: layout
-                .sequences
-                .encode(&columns(&winners, &self.config.sequence_by)?)?,
+            keys: layout.keys.select(&keys, &latest.winners),
+            sequences: layout.sequences.select(&sequences, &latest.winners),
             is_delete: latest
                 .winners
                 .iter()

@@ -97,4 +97,6 @@ def test_foreach_batch_under_spark_connect(tmp_path):
     assert result["client_copy_rows"] == 0  # the MemoryTable that did the work lived server-side
     assert result["saved_rows"] > 0 and result["saved_equals_pyarrow"]
     assert result["report_batches"] == [0, 1, 2]
-    assert result["report_rows_in"] == result["batch_sizes"]
+    # Spark's file source orders files by modification time, which a loaded machine can blur
+    # between two files: every file must be applied once, in some order.
+    assert sorted(result["report_rows_in"]) == sorted(result["batch_sizes"])

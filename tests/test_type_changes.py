@@ -37,3 +37,10 @@ def test_a_table_restored_with_only_tombstones_takes_its_columns_from_the_first_
     counts, skipped, _ = core.commit(plan)
     assert (counts["stale"], counts["inserted"], skipped) == (1, 1, False)
     assert core.to_arrow().to_pylist() == [{"id": 2, "ts": 1, "v": "b"}]
+
+
+def test_an_all_null_payload_column_fits_any_target_type():
+    upsert = cdc_rs.batch_upsert(keys="k", sequence_by="s")
+    upsert(pa.table({"k": ["a"], "s": [1], "v": ["x"]}), 0)
+    upsert(pa.table({"k": ["a"], "s": [2], "v": pa.nulls(1)}), 1)
+    assert upsert.target.to_arrow().to_pylist() == [{"k": "a", "s": 2, "v": None}]
