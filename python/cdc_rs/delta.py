@@ -28,7 +28,6 @@ import json
 import os
 import re
 import threading
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +36,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from ._files import atomic_write
 from . import _cdc_rs
 from .exceptions import CdcError, SchemaError
 
@@ -385,8 +385,8 @@ class DeltaTarget:
                 if upserts is None or upserts.num_rows == 0:
                     # No table yet and no row to create it with: remember the batch (and its
                     # tombstones) beside the future table.
-                    _atomic_write(self._book / _PRETABLE, json.dumps(
-                        {"batch_id": batch_id, "changes": changes_name}).encode())
+                    atomic_write(self._book / _PRETABLE, json.dumps(
+                        {"batch_id": batch_id, "changes": changes_name}).encode(), DeltaTargetError)
                     return
                 write_deltalake(str(self._path), upserts, mode="error",
                                 partition_by=self._partition_by,
@@ -597,20 +597,10 @@ def _read_json(path: Path, default: Any) -> Any:
         return default
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-        with open(tmp, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except OSError as exc:
-        raise DeltaTargetError(f"cannot write {path}: {exc.strerror or exc}") from exc
+
 
 
 def _atomic_parquet(table: pa.Table, path: Path) -> None:
     sink = pa.BufferOutputStream()
     pq.write_table(table, sink)
-    _atomic_write(path, sink.getvalue().to_pybytes())
+    atomic_write(path, sink.getvalue().to_pybytes(), DeltaTargetError)

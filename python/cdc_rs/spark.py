@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ._files import atomic_write
 from . import _cdc_rs
 from ._json import from_json as _decode
 from ._json import parse_schema
@@ -608,8 +609,8 @@ class CheckpointedUpsert:
 
     def _save_target(self) -> None:
         table = self._memory()
-        _atomic_write(self._state_path, pickle.dumps(table))
-        _atomic_write(self._batch_id_path, str(table.last_batch_id).encode())
+        atomic_write(self._state_path, pickle.dumps(table))
+        atomic_write(self._batch_id_path, str(table.last_batch_id).encode())
 
     def _save_report(self, report: BatchReport) -> None:
         import pyarrow.parquet as pq
@@ -617,7 +618,7 @@ class CheckpointedUpsert:
         self._reports_dir.mkdir(parents=True, exist_ok=True)
         sink = pa.BufferOutputStream()
         pq.write_table(reports_to_arrow([report]), sink)
-        _atomic_write(self._reports_dir / f"batch-{report.batch_id:012d}.parquet", sink.getvalue().to_pybytes())
+        atomic_write(self._reports_dir / f"batch-{report.batch_id:012d}.parquet", sink.getvalue().to_pybytes())
 
     def __repr__(self) -> str:
         return f"CheckpointedUpsert({self.upsert!r}, {self.directory!r})"
@@ -638,17 +639,7 @@ def checkpointed(upsert: BatchUpsert, directory: str | os.PathLike[str]) -> Chec
     return CheckpointedUpsert(upsert, directory)
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+
 
 
 def _names(value: str | Sequence[str]) -> list[str]:

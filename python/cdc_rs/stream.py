@@ -35,6 +35,7 @@ from urllib.parse import unquote
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from ._files import atomic_write
 from ._report import BatchReport
 from .delta import _crash_point
 from .exceptions import CdcError, ConfigError, InputError
@@ -243,7 +244,7 @@ class _Checkpoint:
                 raise CheckpointError(f"checkpoint {path} belongs to source {saved.get('source')}, "
                                       f"not {source}; use another checkpoint folder")
         else:
-            _atomic_write(meta, json.dumps({"id": uuid.uuid4().hex, "source": source}).encode())
+            atomic_write(meta, json.dumps({"id": uuid.uuid4().hex, "source": source}).encode(), CheckpointError)
         self.offsets = self._load("offsets")
         self.commits = self._load("commits")
 
@@ -255,21 +256,11 @@ class _Checkpoint:
         return out
 
     def write(self, kind: str, batch_id: int, entry: dict[str, Any]) -> None:
-        _atomic_write(self.path / kind / f"{batch_id:020d}.json", json.dumps(entry).encode())
+        atomic_write(self.path / kind / f"{batch_id:020d}.json", json.dumps(entry).encode(), CheckpointError)
         getattr(self, kind)[batch_id] = entry
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    try:
-        with open(tmp, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise CheckpointError(f"cannot write {path}: {exc.strerror or exc}") from exc
+
 
 
 # ---------------------------------------------------------------------- the driver
@@ -350,7 +341,7 @@ def stream(source: Any, upsert: Any, *, checkpoint: str | os.PathLike[str],
         if bad and off["start"] == 0:
             quarantined = len(bad)
             data = "".join(json.dumps(b) + "\n" for b in bad).encode()
-            _atomic_write(chk.path / "quarantine" / f"{batch_id:020d}.jsonl", data)
+            atomic_write(chk.path / "quarantine" / f"{batch_id:020d}.jsonl", data, CheckpointError)
         label = f"{src.label(off['unit'])} [{off['start']}:{off['stop']}]"
         if batch.num_columns == 0:  # nothing but quarantined lines: nothing to apply
             chk.write("commits", batch_id, {"batch_id": batch_id, "applied": False})
