@@ -52,7 +52,10 @@ impl RowEncoder {
 
     /// The rows at `indices`, without encoding their columns again.
     pub fn select(&self, rows: &Rows, indices: &[u32]) -> Rows {
-        let bytes = indices.iter().map(|&i| rows.row(i as usize).data().len()).sum();
+        let bytes = indices
+            .iter()
+            .map(|&i| rows.row(i as usize).data().len())
+            .sum();
         let mut out = self.converter.empty_rows(indices.len(), bytes);
         for &i in indices {
             out.push(rows.row(i as usize));

@@ -88,7 +88,10 @@ impl KeyState {
                 existing.row = row;
             }
             None => {
-                let slot = Slot { sequence: sequence.into(), row };
+                let slot = Slot {
+                    sequence: sequence.into(),
+                    row,
+                };
                 self.slots.insert(key.into(), slot);
             }
         }

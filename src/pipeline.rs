@@ -145,7 +145,9 @@ impl Pipeline {
             Some(layout) => layout.clone(),
             None => self.layout(&candidates.schema())?,
         };
-        let keys = layout.keys.encode(&columns(&candidates, &self.config.keys)?)?;
+        let keys = layout
+            .keys
+            .encode(&columns(&candidates, &self.config.keys)?)?;
         let sequences = layout
             .sequences
             .encode(&columns(&candidates, &self.config.sequence_by)?)?;

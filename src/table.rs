@@ -168,7 +168,10 @@ impl MemoryTable {
             .collect();
         let rows = take_rows(&changes.rows, &written, store.schema())?;
         let first = store.append(rows);
-        let new_keys = actions.iter().filter(|a| matches!(a, Action::Insert | Action::Tombstone)).count();
+        let new_keys = actions
+            .iter()
+            .filter(|a| matches!(a, Action::Insert | Action::Tombstone))
+            .count();
         self.state.reserve(new_keys);
         let mut counts = MergeCounts::default();
         let mut next_row = first;

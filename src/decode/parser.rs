@@ -1,10 +1,10 @@
 //! The byte-level JSON walker: parses one row's text straight into the column builders, with
 //! Jackson's (Spark's) grammar: single quotes allowed, NaN/Infinity allowed, no comments, no
 //! unquoted names, no leading zeros, no trailing commas, max nesting depth 1000.
+use super::base64::base64_jackson;
 use super::builders::{Builder, ListB, MapB, StructB};
 use super::datetime::{parse_date, parse_timestamp, parse_timestamp_ntz};
 use super::numbers::{java_double_to_string, parse_decimal, parse_i64};
-use super::base64::base64_jackson;
 use super::scan::{find_special, Cur};
 use super::strings::{decode_escaped, hex4, write_json_string};
 use super::tz::TimeZone;

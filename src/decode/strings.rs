@@ -32,7 +32,12 @@ fn push_char(out: &mut Vec<u8>, ch: u32) {
 
 /// Decode the rest of a string with escapes; `i` is at a backslash. Returns the index after the
 /// closing quote. Unpaired surrogates become '?' (Java's String -> UTF-8).
-pub(crate) fn decode_escaped(b: &[u8], mut i: usize, q: u8, out: &mut Vec<u8>) -> Result<usize, Syn> {
+pub(crate) fn decode_escaped(
+    b: &[u8],
+    mut i: usize,
+    q: u8,
+    out: &mut Vec<u8>,
+) -> Result<usize, Syn> {
     loop {
         let j = find_special(b, i, q);
         out.extend_from_slice(&b[i..j.min(b.len())]);
