@@ -6,6 +6,7 @@ use arrow::array::{Array, ArrayRef, BinaryArray, RecordBatch, UInt32Array};
 use arrow::compute::take;
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use arrow::row::Rows;
+use rayon::prelude::*;
 
 use crate::error::{CdcError, Result};
 use crate::keys::RowEncoder;
@@ -141,15 +142,20 @@ impl MemoryTable {
 
     /// The action each change would take; the table is not modified.
     pub fn plan(&self, changes: &Changes) -> Vec<Action> {
-        (0..changes.keys.num_rows())
-            .map(|i| {
-                self.state.decide(
-                    changes.keys.row(i).data(),
-                    changes.sequences.row(i).data(),
-                    changes.is_delete[i],
-                )
-            })
-            .collect()
+        let decide = |i: usize| {
+            self.state.decide(
+                changes.keys.row(i).data(),
+                changes.sequences.row(i).data(),
+                changes.is_delete[i],
+            )
+        };
+        let n = changes.keys.num_rows();
+        // Lookups into a large state are cache misses: overlap them across cores.
+        if n >= 4096 {
+            (0..n).into_par_iter().map(decide).collect()
+        } else {
+            (0..n).map(decide).collect()
+        }
     }
 
     /// Applies a plan made by `plan` on this same state, and records `batch_id`.
