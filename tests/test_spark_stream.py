@@ -47,11 +47,11 @@ def run_available_now(stream, function, checkpoint: Path) -> None:
     assert query.exception() is None
 
 
-def pyarrow_path(dataset, upto: int):
+def pyarrow_path(dataset, upto: int, as_frame=lambda batch: batch):
     """The same events fed straight to a fresh upsert, one Parquet file per batch."""
     fresh = notebook_upsert(dataset)
     for batch_id, batch in enumerate(dataset.bronze[:upto]):
-        fresh(batch, batch_id)
+        fresh(as_frame(batch), batch_id)
     return fresh.target.to_arrow()
 
 
@@ -70,6 +70,8 @@ def test_streaming_query_with_new_files_and_a_restart_matches_the_pyarrow_path(
     assert upsert.target.last_batch_id == len(dataset.bronze) - 1
     silver = upsert.target.to_arrow()
     assert sorted_rows(silver) == sorted_rows(pyarrow_path(dataset, len(dataset.bronze)))
+    pandas_silver = pyarrow_path(dataset, len(dataset.bronze), lambda batch: batch.to_pandas())
+    assert sorted_rows(silver) == sorted_rows(pandas_silver)  # and the pandas path
     assert silver.num_rows == len(set(silver.column("customer_id").to_pylist()))  # the unit test
 
     run_available_now(bronze_stream(spark, landing), upsert, checkpoint)  # nothing new
