@@ -1,12 +1,11 @@
 //! `Pipeline`: a configured `batch_upsert`, run against a `TableCore`.
-use std::collections::HashMap;
 
 use arrow::record_batch::RecordBatch;
 use pyo3::prelude::*;
 use pyo3_arrow::input::AnyRecordBatch;
 
 use super::errors::IntoPyResult;
-use super::plan::{table_or_none, PlanCore};
+use super::plan::{outcome_to_py, PlanCore, PyOutcome};
 use super::table::TableCore;
 use crate::decode::{DecodeOptions, Mode};
 use crate::enrich::{JoinHow, Lookup};
@@ -120,18 +119,13 @@ impl Pipeline {
         batch: AnyRecordBatch,
         batch_id: i64,
         table: &Bound<'_, TableCore>,
-    ) -> PyResult<(HashMap<&'static str, u64>, bool, Option<Py<PyAny>>)> {
+    ) -> PyResult<PyOutcome> {
         let chunks = collect(batch)?;
         let mut table = table.borrow_mut();
         let target = &mut table.inner;
         let outcome = py
             .detach(|| self.inner.run(&chunks, batch_id, target))
             .py()?;
-        let rejected = table_or_none(py, outcome.rejected)?;
-        Ok((
-            outcome.counts.fields().into_iter().collect(),
-            outcome.skipped_replay,
-            rejected,
-        ))
+        outcome_to_py(py, outcome)
     }
 }

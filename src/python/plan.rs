@@ -27,6 +27,18 @@ pub fn table_or_none(py: Python<'_>, batch: Option<RecordBatch>) -> PyResult<Opt
     }
 }
 
+/// What `Pipeline.run` and `TableCore.commit` return: (counters, skipped_replay, rejected).
+pub type PyOutcome = (HashMap<&'static str, u64>, bool, Option<Py<PyAny>>);
+
+pub fn outcome_to_py(py: Python<'_>, outcome: crate::plan::Outcome) -> PyResult<PyOutcome> {
+    let rejected = table_or_none(py, outcome.rejected)?;
+    Ok((
+        outcome.counts.fields().into_iter().collect(),
+        outcome.skipped_replay,
+        rejected,
+    ))
+}
+
 impl PlanCore {
     fn plan(&self) -> PyResult<&Plan> {
         self.inner.as_ref().ok_or_else(|| {

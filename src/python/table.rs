@@ -7,10 +7,8 @@ use pyo3::prelude::*;
 use pyo3_arrow::input::AnyRecordBatch;
 use pyo3_arrow::PyTable;
 
-use std::collections::HashMap;
-
 use super::errors::IntoPyResult;
-use super::plan::{table_or_none, PlanCore};
+use super::plan::{outcome_to_py, PlanCore, PyOutcome};
 use crate::error::CdcError;
 use crate::table::MemoryTable;
 
@@ -86,22 +84,13 @@ impl TableCore {
     }
 
     /// Applies a plan made by `Pipeline.plan` on this table; returns like `Pipeline.run`.
-    fn commit(
-        &mut self,
-        py: Python<'_>,
-        plan: &Bound<'_, PlanCore>,
-    ) -> PyResult<(HashMap<&'static str, u64>, bool, Option<Py<PyAny>>)> {
+    fn commit(&mut self, py: Python<'_>, plan: &Bound<'_, PlanCore>) -> PyResult<PyOutcome> {
         let plan = plan.borrow_mut().inner.take().ok_or_else(|| {
             super::errors::to_py(CdcError::Config("this plan was already committed".into()))
         })?;
         let target = &mut self.inner;
         let outcome = py.detach(|| target.commit(plan)).py()?;
-        let rejected = table_or_none(py, outcome.rejected)?;
-        Ok((
-            outcome.counts.fields().into_iter().collect(),
-            outcome.skipped_replay,
-            rejected,
-        ))
+        outcome_to_py(py, outcome)
     }
 
     /// Records a batch id as applied without changes.
