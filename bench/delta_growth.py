@@ -2,12 +2,12 @@
 
 Each cell builds a Delta silver table of ``N`` rows through :class:`cdc_rs.DeltaTarget`, then
 applies a few batches of ``B`` events (half updates of random existing keys, half new keys)
-and reports the median seconds per batch, split into the engine's plan and the Delta
-``MERGE`` (delta-rs' own ``execution_time_ms``), and how much of the table the merge
-rewrote (``num_target_rows_copied``: untouched rows copied into new files), and what opening
-the table costs a new process (reading it and folding the bookkeeping into the mirror).
+and reports the median seconds per batch and the engine's plan within it, how much of the
+table the commit rewrote (``cdc_rs.rows_copied``: untouched rows copied into the new files of
+the touched key buckets; ``cdc_rs.files_removed`` of the table's files), and what opening the
+table costs a new process (reading it and folding the bookkeeping into the mirror).
 
-    .venv/bin/python bench/delta_growth.py                 # N in 10k,100k,1M; B in 1k,10k,100k
+    .venv/bin/python bench/delta_growth.py       # N in 10k,100k,1M; B in 10,1k,10k,100k
     .venv/bin/python bench/delta_growth.py --rows 10000 100000 --batches 1000 --repeat 2
 """
 
@@ -51,7 +51,7 @@ def cell(rows: int, batch: int, repeat: int, root: Path, seed: int = 0) -> dict[
     for i, start in enumerate(range(0, rows, chunk)):  # the initial table
         upsert(events(np.arange(start, min(rows, start + chunk)), 1, rng), i)
     next_id, batch_id, ts = rows, (rows - 1) // chunk + 1, 2
-    seconds, merge_ms, plan_s, copied = [], [], [], []
+    seconds, plan_s, copied, removed, files = [], [], [], [], []
     for _ in range(repeat):
         updates = rng.choice(rows, batch // 2, replace=False)
         inserts = np.arange(next_id, next_id + batch - batch // 2)
@@ -64,9 +64,11 @@ def cell(rows: int, batch: int, repeat: int, root: Path, seed: int = 0) -> dict[
         report = upsert(data, batch_id)
         seconds.append(time.perf_counter() - started)
         assert report.updated == len(updates) and report.inserted == len(inserts)
-        metrics = target.delta_table().history(1)[0]["operationMetrics"]
-        merge_ms.append(metrics["execution_time_ms"])
-        copied.append(metrics["num_target_rows_copied"])
+        dt = target.delta_table()
+        commit = dt.history(1)[0]
+        copied.append(commit["cdc_rs.rows_copied"])
+        removed.append(commit["cdc_rs.files_removed"])
+        files.append(len(dt.get_add_actions()))
         batch_id += 1
         ts += 1
         del plan
@@ -77,18 +79,19 @@ def cell(rows: int, batch: int, repeat: int, root: Path, seed: int = 0) -> dict[
     reopen = time.perf_counter() - started
     shutil.rmtree(path, ignore_errors=True)
     return {"rows": rows, "batch": batch, "seconds": statistics.median(seconds),
-            "plan_s": statistics.median(plan_s), "merge_s": statistics.median(merge_ms) / 1000,
-            "rows_copied": statistics.median(copied), "reopen_s": reopen}
+            "plan_s": statistics.median(plan_s), "rows_copied": statistics.median(copied),
+            "files_removed": statistics.median(removed), "files": statistics.median(files),
+            "reopen_s": reopen}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
-    parser.add_argument("--batches", type=int, nargs="+", default=[1_000, 10_000, 100_000])
+    parser.add_argument("--batches", type=int, nargs="+", default=[10, 1_000, 10_000, 100_000])
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
-    print("| table rows | batch events | s / batch | engine plan | delta-rs MERGE | "
-          "rows rewritten | open in a new process |")
+    print("| table rows | batch events | s / batch | engine plan | rows rewritten | "
+          "files rewritten / table files | open in a new process |")
     print("|---:|---:|---:|---:|---:|---:|---:|")
     with tempfile.TemporaryDirectory() as tmp:
         for rows in args.rows:
@@ -96,9 +99,9 @@ def main() -> None:
                 if batch > rows:
                     continue
                 r = cell(rows, batch, args.repeat, Path(tmp))
-                print(f"| {rows:,} | {batch:,} | {r['seconds']:.2f} | {r['plan_s']:.3f} | "
-                      f"{r['merge_s']:.2f} | {r['rows_copied']:,.0f} | {r['reopen_s']:.2f} s |",
-                      flush=True)
+                print(f"| {rows:,} | {batch:,} | {r['seconds']:.3f} | {r['plan_s']:.3f} | "
+                      f"{r['rows_copied']:,.0f} | {r['files_removed']:,.0f} / {r['files']:,.0f} | "
+                      f"{r['reopen_s']:.2f} s |", flush=True)
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 //!
 //! The core modules know nothing of Python; `python` (behind the `python` feature) is the
 //! only binding layer.
+pub mod bucket;
 pub mod decode;
 pub mod enrich;
 pub mod error;

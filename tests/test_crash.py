@@ -27,7 +27,7 @@ from crash_worker import build  # noqa: E402
 
 WORKER = Path(__file__).parent / "crash_worker.py"
 MAX_ROWS = 900
-POINTS = ["after_read", "after_offsets", "before_commit", "after_commit",
+POINTS = ["after_read", "after_offsets", "before_commit", "after_data_files", "after_commit",
           "before_offsets_commit", "after_snapshot", "timer", "timer", "timer"]
 
 

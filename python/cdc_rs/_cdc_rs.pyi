@@ -4,7 +4,8 @@ from typing import Any, final
 
 import pyarrow as pa
 
-__all__ = ["Pipeline", "PlanCore", "TableCore", "__version__", "from_json", "parse_schema"]
+__all__ = ["Pipeline", "PlanCore", "TableCore", "__version__", "from_json", "key_hashes",
+           "parse_schema"]
 __version__: str
 
 @final
@@ -78,6 +79,9 @@ class Pipeline:
 
 def from_json(values: Any, schema: str, mode: str = "PERMISSIVE", time_zone: str = "UTC") -> pa.StructArray:
     """Spark's ``from_json`` over string or binary values."""
+
+def key_hashes(keys: Any) -> pa.UInt64Array:
+    """One stable 64-bit hash per row over all columns of ``keys`` (the Delta file layout's)."""
 
 def parse_schema(ddl: str) -> pa.Schema:
     """The Arrow schema of a Spark DDL string."""

@@ -1,8 +1,9 @@
 """``DeltaTarget``: a silver table stored as a Delta Lake table (needs ``deltalake``).
 
-Each micro-batch becomes ONE Delta commit — a ``MERGE`` keyed on the key columns that
-deletes, updates and inserts in one go — carrying the Delta ``txn`` action
-``(app_id, batch_id)``, so a replayed batch id is recognised even in a fresh process.
+Each micro-batch becomes ONE Delta commit that deletes, updates and inserts in one go,
+carrying the Delta ``txn`` action ``(app_id, batch_id)``, so a replayed batch id is
+recognised even in a fresh process. Data files are grouped by a hash of the key
+(``_delta_layout``): a commit replaces only the files of the buckets the batch touches.
 
 The per-key bookkeeping the engine needs (each key's last sequence, and the tombstones of
 deleted keys) is not in the table, so Delta readers see only the silver rows. It lives in
@@ -36,13 +37,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from ._files import atomic_write
 from . import _cdc_rs
+from . import _delta_layout as layout
+from ._files import atomic_write
 from .exceptions import CdcError, SchemaError
 
 __all__ = ["DeltaTarget", "DeltaTargetError", "ConcurrentWriteError", "TargetStateError"]
 
-_DELETE_FLAG = "__cdc_rs_delete"
 _ROWS_SCHEMA_KEY = b"cdc_rs.rows_schema"
 _CHANGES = re.compile(r"^changes-(\d{20})-([0-9a-f]{16})\.parquet$")
 _SNAPSHOT = re.compile(r"^snapshot-(\d{20})\.parquet$")
@@ -84,6 +85,10 @@ class DeltaTarget:
         snapshot_every: fold the per-batch bookkeeping into one snapshot every so many batches.
         max_retries: re-plans after a conflicting concurrent commit before
             :class:`ConcurrentWriteError`.
+        target_file_rows: the average rows per data file the layout keeps to. Each file holds
+            the keys of one hash bucket, so a batch rewrites only the files of the buckets its
+            keys fall in: about ``min(batch keys, buckets) * target_file_rows`` rows, never
+            more than the table. Smaller files make small batches cheaper and reads slower.
 
     Batches at or below the recorded batch id are skipped (``report.skipped_replay``).
     The whole table is mirrored in memory (rows and key state), loaded when first used.
@@ -91,7 +96,8 @@ class DeltaTarget:
 
     def __init__(self, path: str | os.PathLike[str], *, partition_by: str | list[str] | None = None,
                  storage_options: dict[str, str] | None = None, app_id: str | None = None,
-                 snapshot_every: int = 100, max_retries: int = 5) -> None:
+                 snapshot_every: int = 100, max_retries: int = 5,
+                 target_file_rows: int = 8192) -> None:
         try:
             import deltalake  # noqa: F401
         except ImportError as exc:
@@ -106,6 +112,7 @@ class DeltaTarget:
         self._app_id = app_id
         self._snapshot_every = max(1, int(snapshot_every))
         self._max_retries = max(0, int(max_retries))
+        self._target_file_rows = max(1, int(target_file_rows))
         self._lock = threading.Lock()
         self._reset()
 
@@ -184,7 +191,8 @@ class DeltaTarget:
     def __getstate__(self) -> dict[str, Any]:
         return {"path": str(self._path), "partition_by": self._partition_by,
                 "storage_options": self._storage_options, "app_id": self._app_id,
-                "snapshot_every": self._snapshot_every, "max_retries": self._max_retries}
+                "snapshot_every": self._snapshot_every, "max_retries": self._max_retries,
+                "target_file_rows": self._target_file_rows}
 
     def __setstate__(self, saved: dict[str, Any]) -> None:
         path = saved.pop("path")
@@ -360,7 +368,7 @@ class DeltaTarget:
     # ------------------------------------------------------------------ writing
 
     def _write(self, plan: Any, batch_id: int) -> None:
-        from deltalake import CommitProperties, Transaction, write_deltalake
+        from deltalake import CommitProperties, Transaction
         from deltalake.exceptions import CommitFailedError
 
         upserts, deletes, changes = plan.upserts(), plan.deletes(), plan.state_changes()
@@ -376,10 +384,13 @@ class DeltaTarget:
         changes_name = None
         if changes is not None and changes.num_rows:
             changes_name = self._write_changes(changes, batch_id)
-        metadata = {"cdc_rs.app_id": self._app_id, "cdc_rs.batch_id": str(batch_id),
-                    "cdc_rs.changes": changes_name or ""}
-        props = CommitProperties(custom_metadata=metadata, max_commit_retries=0,
-                                 app_transactions=[Transaction(self._app_id, batch_id)])
+        metadata: dict[str, Any] = {"cdc_rs.app_id": self._app_id, "cdc_rs.batch_id": str(batch_id),
+                                     "cdc_rs.changes": changes_name or ""}
+
+        def props() -> Any:
+            return CommitProperties(custom_metadata=metadata, max_commit_retries=0,
+                                    app_transactions=[Transaction(self._app_id, batch_id)])
+
         try:
             if self._dt is None:
                 if upserts is None or upserts.num_rows == 0:
@@ -388,22 +399,12 @@ class DeltaTarget:
                     atomic_write(self._book / _PRETABLE, json.dumps(
                         {"batch_id": batch_id, "changes": changes_name}).encode(), DeltaTargetError)
                     return
-                write_deltalake(str(self._path), upserts, mode="error",
-                                partition_by=self._partition_by,
-                                storage_options=self._storage_options, commit_properties=props)
+                self._create(upserts, _keys_of(changes), metadata, props)
+            elif changes is None or changes.num_rows == 0:  # no row changes: record the batch id
+                self._dt.create_write_transaction([], mode="append", schema=self._dt.schema(),
+                                                  commit_properties=props())
             else:
-                source = _merge_source(upserts, deletes, self._rows_schema)
-                if source is None:
-                    self._dt.create_write_transaction([], mode="append", schema=self._dt.schema(),
-                                                      commit_properties=props)
-                else:
-                    on = " AND ".join(f"t.{_q(k)} = s.{_q(k)}" for k in _keys_of(changes))
-                    (self._dt.merge(source, predicate=on, source_alias="s", target_alias="t",
-                                    error_on_type_mismatch=False, commit_properties=props)
-                     .when_matched_delete(predicate=f"s.{_DELETE_FLAG}")
-                     .when_matched_update_all(predicate=f"NOT s.{_DELETE_FLAG}")
-                     .when_not_matched_insert_all(predicate=f"NOT s.{_DELETE_FLAG}")
-                     .execute())
+                self._rewrite(plan, upserts, deletes, _keys_of(changes), metadata, props)
         except CommitFailedError as exc:
             raise _Conflict() from exc
         except Exception as exc:  # noqa: BLE001
@@ -421,6 +422,52 @@ class DeltaTarget:
             self._dt = DeltaTable(str(self._path), storage_options=self._storage_options)
         else:
             self._dt.update_incremental()
+
+    def _create(self, upserts: pa.Table, keys: list[str], metadata: dict[str, Any],
+                props: Any) -> None:
+        """The table's first commit: its schema and the batch's rows, in buckets."""
+        from deltalake import Schema as DeltaSchema
+        from deltalake.transaction import create_table_with_add_actions
+
+        schema = layout.delta_arrow_schema(self._rows_schema)
+        for name in self._partition_by or []:
+            if not layout.partition_type_supported(schema.field(name).type):
+                raise DeltaTargetError(f"cannot partition by {name!r} of type "
+                                       f"{schema.field(name).type}: use an integer, string, "
+                                       "date or boolean column")
+        rows = upserts.select(schema.names).cast(schema)
+        buckets = layout.bucket_count(rows.num_rows, self._target_file_rows)
+        adds = layout.write_files(self._path, rows, keys, buckets, self._partition_by or [])
+        metadata.update({"cdc_rs.rows_copied": 0, "cdc_rs.files_added": len(adds),
+                         "cdc_rs.files_removed": 0, "cdc_rs.buckets": buckets})
+        _crash_point("after_data_files")
+        create_table_with_add_actions(str(self._path), DeltaSchema.from_arrow(schema), adds,
+                                      mode="error", partition_by=self._partition_by,
+                                      storage_options=self._storage_options,
+                                      commit_properties=props())
+
+    def _rewrite(self, plan: Any, upserts: pa.Table | None, deletes: pa.Table | None,
+                 keys: list[str], metadata: dict[str, Any], props: Any) -> None:
+        """One commit replacing the files of the buckets the batch's keys hash to."""
+        _check_writable(self._dt, self._path)
+        schema = pa.schema(self._dt.schema().to_arrow())
+        partition_by = list(self._dt.metadata().partition_columns)
+        counts = plan.counts
+        rows_after = len(self._mirror) + counts.get("inserted", 0) - counts.get("deleted", 0)
+        try:
+            rewrite = layout.plan_rewrite(self._path, layout.live_files(self._dt), upserts,
+                                          deletes, keys, schema, rows_after,
+                                          self._target_file_rows)
+        except OSError as exc:  # e.g. a file VACUUMed under us: re-open at the latest version
+            raise DeltaTargetError(f"reading {self._path} failed: {exc}") from exc
+        adds = layout.write_files(self._path, rewrite.rows, keys, rewrite.buckets, partition_by)
+        metadata.update({"cdc_rs.rows_copied": rewrite.copied, "cdc_rs.files_added": len(adds),
+                         "cdc_rs.files_removed": len(rewrite.removed),
+                         "cdc_rs.buckets": rewrite.buckets})
+        _crash_point("after_data_files")
+        self._dt.create_write_transaction(layout.remove_actions(rewrite.removed) + adds,
+                                          mode="append", schema=self._dt.schema(),
+                                          partition_by=partition_by, commit_properties=props())
 
     def _write_changes(self, changes: pa.Table, batch_id: int) -> str:
         sink = io.BytesIO()
@@ -489,30 +536,30 @@ def _castable(a: pa.Schema, b: pa.Schema) -> bool:
         return False
 
 
-def _q(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
+_WRITABLE_FEATURES = {"timestampNtz", "appendOnly", "invariants", "changeDataFeed",
+                      "checkConstraints"}
+
+
+def _check_writable(dt: Any, path: Path) -> None:
+    """Refuse tables whose features a plain file rewrite would break."""
+    protocol, config = dt.protocol(), dt.metadata().configuration
+    features = set(protocol.reader_features or []) | set(protocol.writer_features or [])
+    problems = sorted(features - _WRITABLE_FEATURES)
+    if config.get("delta.enableChangeDataFeed", "false").lower() == "true":
+        problems.append("change data feed")
+    if config.get("delta.columnMapping.mode", "none") != "none":
+        problems.append("column mapping")
+    if any(k.startswith("delta.constraints.") for k in config):
+        problems.append("CHECK constraints")
+    if config.get("delta.appendOnly", "false").lower() == "true":
+        problems.append("appendOnly")
+    if problems:
+        raise DeltaTargetError(f"{path}: cdc_rs cannot write a Delta table using "
+                               f"{', '.join(problems)}; nothing of the batch was written")
 
 
 def _keys_of(changes: pa.Table) -> list[str]:
     return [n.removeprefix("key.") for n in changes.column_names if n.startswith("key.")]
-
-
-def _merge_source(upserts: pa.Table | None, deletes: pa.Table | None,
-                  schema: pa.Schema) -> pa.Table | None:
-    """One merge source: the upserts, then the deleted keys padded with nulls, flagged."""
-    parts = []
-    if upserts is not None and upserts.num_rows:
-        parts.append(upserts.cast(schema).append_column(_DELETE_FLAG,
-                                                        pa.repeat(False, upserts.num_rows)))
-    if deletes is not None and deletes.num_rows:
-        n = deletes.num_rows
-        cols = [deletes.column(f.name).cast(f.type) if f.name in deletes.column_names
-                else pa.nulls(n, f.type) for f in schema]
-        padded = pa.Table.from_arrays(cols, schema=schema)
-        parts.append(padded.append_column(_DELETE_FLAG, pa.repeat(True, n)))
-    if not parts:
-        return None
-    return pa.concat_tables(parts) if len(parts) == 2 else parts[0]
 
 
 def _fold(parts: list[pa.Table]) -> pa.Table:

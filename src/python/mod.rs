@@ -1,5 +1,6 @@
 //! The binding layer: the only code that knows Python. It converts types and errors and
 //! releases the GIL around every kernel.
+mod bucket;
 mod errors;
 mod json;
 mod pipeline;
@@ -15,6 +16,7 @@ fn _cdc_rs(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<table::TableCore>()?;
     m.add_class::<plan::PlanCore>()?;
     m.add_function(wrap_pyfunction!(json::from_json, m)?)?;
+    m.add_function(wrap_pyfunction!(bucket::key_hashes, m)?)?;
     m.add_function(wrap_pyfunction!(json::parse_schema, m)?)?;
     Ok(())
 }

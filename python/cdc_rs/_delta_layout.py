@@ -1,0 +1,244 @@
+"""The key-bucketed file layout of a :class:`~cdc_rs.DeltaTarget`.
+
+Delta files are copy-on-write: changing one row rewrites its whole file. So every data file
+we write holds the keys of one *bucket* — ``key_hash(key) mod buckets`` — and a batch
+rewrites only the files of the buckets its keys hash to, whatever the table's size. The
+bucket and the bucket count are in the file name (``cdc-h1-b00012-of-00064-<uuid>.parquet``);
+a file without such a name (written by another tool, or by ``OPTIMIZE``) or of another bucket
+count has no known bucket, and the next batch rewrites the whole table into buckets once.
+The bucket count doubles when the average bucket grows past ``target_file_rows``.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import re
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, unquote
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from . import _cdc_rs
+
+LAYOUT = "h1"  # the hash version of src/bucket.rs; files of another version are re-bucketed
+_NAME = re.compile(r"^cdc-(h\d+)-b(\d+)-of-(\d+)-[0-9a-f]{32}\.parquet$")
+_WORKERS = min(8, os.cpu_count() or 1)
+_HIVE_NULL = "__HIVE_DEFAULT_PARTITION__"
+
+
+@dataclass(frozen=True)
+class DataFile:
+    """One live data file of the table (an ``add`` action)."""
+
+    path: str  # relative to the table root, as in the Delta log
+    size: int
+    rows: int | None
+    partition: dict[str, Any]  # typed partition values
+    bucket: int | None  # None: not of our layout
+    buckets: int | None
+
+
+@dataclass
+class Rewrite:
+    """What one batch commits: the files it replaces and the rows of their replacements."""
+
+    removed: list[DataFile]
+    rows: pa.Table  # the kept rows of ``removed`` followed by the batch's upserts
+    buckets: int
+    copied: int  # rows of ``removed`` written again unchanged
+
+
+def bucket_count(rows: int, target_file_rows: int) -> int:
+    """The power of two that keeps the average bucket at or under ``target_file_rows``."""
+    need = max(1, -(-rows // max(1, target_file_rows)))
+    return 1 << (need - 1).bit_length()
+
+
+def live_files(dt: Any) -> list[DataFile]:
+    actions = pa.table(dt.get_add_actions(flatten=False)).to_pylist()
+    files = []
+    for a in actions:
+        m = _NAME.match(a["path"].rsplit("/", 1)[-1])
+        ours = m is not None and m[1] == LAYOUT
+        files.append(DataFile(a["path"], a["size_bytes"], a.get("num_records"),
+                              a.get("partition") or {}, int(m[2]) if ours else None,
+                              int(m[3]) if ours else None))
+    return files
+
+
+def plan_rewrite(root: Path, files: list[DataFile], upserts: pa.Table | None,
+                 deletes: pa.Table | None, keys: list[str], schema: pa.Schema,
+                 rows_after: int, target_file_rows: int) -> Rewrite:
+    """The files a batch must rewrite, and the rows that replace them (``schema`` order)."""
+    upserts = upserts.select(schema.names).cast(schema) if upserts is not None \
+        else schema.empty_table()
+    changed = pa.concat_tables([upserts.select(keys)] + (
+        [deletes.select(keys).cast(upserts.select(keys).schema)] if deletes is not None else []))
+    counts = {f.buckets for f in files}
+    current = counts.pop() if len(counts) == 1 and None not in counts else None
+    wanted = bucket_count(rows_after, target_file_rows)
+    if current is None or wanted > current or any(f.bucket is None for f in files):
+        buckets, removed = max(wanted, current or 1), list(files)  # (re)bucket every file
+    else:
+        buckets = current
+        touched = set(np.unique(bucket_of(changed, keys, buckets)).tolist())
+        removed = [f for f in files if f.bucket in touched]
+    old = read_files(root, removed, schema)
+    kept = old.join(changed, keys=keys, join_type="left anti", use_threads=True) \
+        if old.num_rows and changed.num_rows else old
+    kept = kept.select(schema.names)
+    return Rewrite(removed, pa.concat_tables([kept, upserts]), buckets, kept.num_rows)
+
+
+def bucket_of(table: pa.Table, keys: list[str], buckets: int) -> np.ndarray:
+    if table.num_rows == 0:
+        return np.zeros(0, dtype=np.int64)
+    hashes = pa.array(_cdc_rs.key_hashes(table.select(keys))).to_numpy()
+    return (hashes & np.uint64(buckets - 1)).astype(np.int64)
+
+
+def read_files(root: Path, files: list[DataFile], schema: pa.Schema) -> pa.Table:
+    if not files:
+        return schema.empty_table()
+    with ThreadPoolExecutor(_WORKERS) as pool:
+        parts = list(pool.map(lambda f: _read_one(root, f, schema), files))
+    return pa.concat_tables(parts)
+
+
+def _read_one(root: Path, file: DataFile, schema: pa.Schema) -> pa.Table:
+    path = root / unquote(file.path)  # the log holds URL-encoded paths
+    if not path.exists():
+        path = root / file.path
+    stored = [f.name for f in schema if f.name not in file.partition]
+    table = pq.read_table(path, columns=stored)
+    columns = []
+    for field in schema:
+        if field.name in file.partition:
+            columns.append(pa.array([file.partition[field.name]] * table.num_rows, field.type))
+        else:
+            columns.append(table.column(field.name).cast(field.type))
+    return pa.Table.from_arrays(columns, schema=schema)
+
+
+def write_files(root: Path, rows: pa.Table, keys: list[str], buckets: int,
+                partition_by: list[str]) -> list[Any]:
+    """``rows`` written as one file per (bucket, partition), as Delta ``AddAction``s."""
+    from deltalake.transaction import AddAction
+
+    if rows.num_rows == 0:
+        return []
+    group = bucket_of(rows, keys, buckets)
+    if partition_by:  # one group id per (bucket, partition values)
+        codes = [pc.fill_null(pc.dictionary_encode(rows.column(p)).combine_chunks().indices, -1)
+                 .to_numpy() for p in partition_by]
+        _, parts = np.unique(np.stack(codes, axis=1), axis=0, return_inverse=True)
+        group = group * (int(parts.max()) + 1) + parts.reshape(-1)
+    order = np.argsort(group, kind="stable")
+    starts = np.flatnonzero(np.diff(group[order], prepend=-1))
+    ends = np.append(starts[1:], len(order))
+    stored = [n for n in rows.column_names if n not in partition_by]
+    now = int(time.time() * 1000)
+    rows = rows.take(pa.array(order)).combine_chunks()  # one gather; each file is a slice
+
+    def write(span: tuple[int, int]) -> Any:
+        part = rows.slice(span[0], span[1] - span[0])
+        bucket = int(bucket_of(part.slice(0, 1), keys, buckets)[0])
+        values = {p: part.column(p)[0].as_py() for p in partition_by}
+        texts = {p: partition_text(v) for p, v in values.items()}
+        name = f"cdc-{LAYOUT}-b{bucket:05d}-of-{buckets:05d}-{uuid.uuid4().hex}.parquet"
+        # Hive-style folders as delta-rs writes them: some readers take the values from them.
+        on_disk = "/".join([*(f"{p}={_HIVE_NULL if t is None else quote(t, safe='')}"
+                              for p, t in texts.items()), name])
+        data = part.select(stored)
+        (root / on_disk).parent.mkdir(parents=True, exist_ok=True)
+        pq.write_table(data, root / on_disk, compression="snappy")
+        # delta-rs URL-encodes the path it is given into the log
+        return AddAction(on_disk, (root / on_disk).stat().st_size, texts, now, True,
+                         file_stats(data))
+
+    with ThreadPoolExecutor(_WORKERS) as pool:
+        return list(pool.map(write, zip(starts.tolist(), ends.tolist())))
+
+
+def remove_actions(files: list[DataFile]) -> list[Any]:
+    from deltalake.transaction import RemoveAction
+
+    now = int(time.time() * 1000)
+    # ``path`` is the log's URL-encoded form; delta-rs encodes what it is given once more
+    return [RemoveAction(unquote(f.path), True, now, f.size) for f in files]
+
+
+_PARTITION_TYPES = (pa.types.is_integer, pa.types.is_string, pa.types.is_large_string,
+                    pa.types.is_date32, pa.types.is_boolean)
+
+
+def partition_type_supported(t: pa.DataType) -> bool:
+    return any(check(t) for check in _PARTITION_TYPES)
+
+
+def partition_text(value: Any) -> str | None:
+    """A partition value as the Delta log writes it."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, datetime.date):
+        return value.isoformat()
+    return str(value)
+
+
+def file_stats(data: pa.Table) -> str:
+    """Delta ``add.stats``: row and null counts, min/max where the JSON form is exact."""
+    mins, maxs, nulls = {}, {}, {}
+    for name, column in zip(data.column_names, data.columns):
+        t = column.type
+        if pa.types.is_nested(t):
+            continue
+        nulls[name] = column.null_count
+        if column.null_count == len(column):
+            continue
+        if pa.types.is_integer(t) or pa.types.is_string(t) or pa.types.is_large_string(t):
+            lo, hi = pc.min_max(column).values()
+            mins[name], maxs[name] = lo.as_py(), hi.as_py()
+        elif pa.types.is_date32(t):
+            lo, hi = pc.min_max(column).values()
+            mins[name], maxs[name] = lo.as_py().isoformat(), hi.as_py().isoformat()
+    return json.dumps({"numRecords": data.num_rows, "minValues": mins, "maxValues": maxs,
+                       "nullCount": nulls})
+
+
+def delta_arrow_schema(schema: pa.Schema) -> pa.Schema:
+    """``schema`` with the types a Delta table stores (µs timestamps in UTC, signed ints…)."""
+    return pa.schema([pa.field(f.name, _delta_type(f.type), f.nullable) for f in schema])
+
+
+def _delta_type(t: pa.DataType) -> pa.DataType:
+    if pa.types.is_timestamp(t):
+        return pa.timestamp("us", "UTC" if t.tz else None)
+    if pa.types.is_large_string(t) or pa.types.is_string_view(t):
+        return pa.string()
+    if pa.types.is_large_binary(t) or pa.types.is_binary_view(t) or pa.types.is_fixed_size_binary(t):
+        return pa.binary()
+    if pa.types.is_unsigned_integer(t):
+        return {8: pa.int16(), 16: pa.int32(), 32: pa.int64(), 64: pa.int64()}[t.bit_width]
+    if pa.types.is_time(t) or pa.types.is_duration(t):
+        return pa.int64()
+    if pa.types.is_struct(t):
+        return pa.struct([pa.field(f.name, _delta_type(f.type), f.nullable) for f in t])
+    if pa.types.is_list(t) or pa.types.is_large_list(t) or pa.types.is_list_view(t):
+        return pa.list_(pa.field("element", _delta_type(t.value_type), True))
+    if pa.types.is_map(t):
+        return pa.map_(_delta_type(t.key_type), _delta_type(t.item_type))
+    if pa.types.is_dictionary(t):
+        return _delta_type(t.value_type)
+    return t
