@@ -196,3 +196,92 @@ def test_bucketed_delta_table_equals_memory_table(tmp_path_factory, batches, fil
         assert_layout(path)
     else:
         assert want.num_rows == 0
+
+
+def test_a_date64_key_hashes_alike_in_every_batch(tmp_path):
+    import datetime
+
+    days = pa.array([datetime.date(2020, 1, d) for d in range(1, 9)], pa.date64())
+    up = cdc_rs.batch_upsert(DeltaTarget(tmp_path / "t", target_file_rows=1), keys="k",
+                             sequence_by="ts")
+    up(pa.table({"k": days, "ts": [1] * 8}), 0)
+    assert up(pa.table({"k": days, "ts": [2] * 8}), 1).updated == 8
+    got = DeltaTable(str(tmp_path / "t")).to_pyarrow_table()
+    assert got.num_rows == 8 and set(got["ts"].to_pylist()) == {2}
+
+
+def test_nested_payload_columns_are_rewritten(tmp_path):
+    payload = pa.array([{"a": i, "tags": [str(i)]} for i in range(6)])
+    up = cdc_rs.batch_upsert(DeltaTarget(tmp_path / "t", target_file_rows=2), keys="id",
+                             sequence_by="ts")
+    up(pa.table({"id": list(range(6)), "ts": [1] * 6, "c": payload}), 0)
+    assert up(pa.table({"id": [2], "ts": [2], "c": payload.slice(5, 1)}), 1).updated == 1
+    got = DeltaTable(str(tmp_path / "t")).to_pyarrow_table().sort_by("id")
+    assert got["c"].to_pylist()[1:4] == [{"a": 1, "tags": ["1"]}, {"a": 5, "tags": ["5"]},
+                                         {"a": 3, "tags": ["3"]}]
+
+
+def test_an_empty_string_partition_value_is_stored_as_null_as_delta_does(tmp_path):
+    path = tmp_path / "t"
+    up = upsert(DeltaTarget(path, partition_by="region", target_file_rows=2))
+    up(batch([1, 2, 3], 1, "insert", region=["", "eu", None]), 0)
+    up(batch([1, 3], 2, region=["", "eu"]), 1)
+    got = DeltaTable(str(path)).to_pyarrow_table().sort_by("id")
+    assert got["region"].to_pylist() == [None, "eu", "eu"]
+    assert got["ts"].to_pylist() == [2, 1, 2]
+    assert_layout(path)
+    assert upsert(DeltaTarget(path))(batch([1], 1), 1).skipped_replay  # re-opens fine
+
+
+def test_an_empty_string_in_a_partitioned_key_column_is_refused(tmp_path):
+    path = tmp_path / "t"
+    up = cdc_rs.batch_upsert(DeltaTarget(path, partition_by="region"), keys=["region", "id"],
+                             sequence_by="ts")
+    up(pa.table({"region": ["eu"], "id": [1], "ts": [1]}), 0)
+    with pytest.raises(DeltaTargetError, match="empty string"):
+        up(pa.table({"region": [""], "id": [1], "ts": [2]}), 1)
+    assert DeltaTable(str(path)).version() == 0
+
+
+def test_a_table_partitioned_by_a_timestamp_is_refused_before_any_write(tmp_path):
+    import datetime
+
+    path = tmp_path / "t"
+    empty = pa.table({"id": pa.array([], pa.int64()), "ts": pa.array([], pa.int64()),
+                      "p": pa.array([], pa.timestamp("us"))})
+    deltalake.write_deltalake(str(path), empty, partition_by=["p"])
+    up = cdc_rs.batch_upsert(DeltaTarget(path), keys="id", sequence_by="ts")
+    with pytest.raises(DeltaTargetError, match="cannot partition by 'p'"):
+        up(pa.table({"id": [1], "ts": [1], "p": [datetime.datetime(2020, 1, 1, 12, 30)]}), 0)
+    assert DeltaTable(str(path)).version() == 0
+
+
+def test_a_commit_racing_another_writer_of_the_same_query_re_plans(tmp_path, monkeypatch):
+    import cdc_rs.delta as delta_module
+
+    path = tmp_path / "t"
+    memory = upsert(None)
+    a = upsert(DeltaTarget(path, app_id="q"))
+    for up in (a, memory):
+        up(batch(list(range(10)), 1, "insert"), 0)
+    b = upsert(DeltaTarget(path, app_id="q"))
+    raced: list[int] = []
+    started: list[bool] = []
+
+    def b_commits_right_after_a(name):  # between a's commit and a reading its new version
+        if name == "after_commit" and not started:
+            started.append(True)
+            raced.append(b(batch([7], 9), 2).updated)
+
+    monkeypatch.setattr(delta_module, "_crash_point", b_commits_right_after_a)
+    a(batch([1], 2), 1)
+    monkeypatch.undo()
+    assert raced == [1]
+    memory(batch([1], 2), 1)
+    memory(batch([7], 9), 2)
+    report = a(batch([7], 3), 3)  # older than b's event: stale, once a sees b's commit
+    assert (report.updated, report.stale) == (0, 1)
+    memory(batch([7], 3), 3)
+    want = memory.target.to_arrow().sort_by("id")
+    got = DeltaTable(str(path)).to_pyarrow_table().sort_by("id")
+    assert got.select(want.column_names).cast(want.schema).equals(want)

@@ -2,6 +2,7 @@
 
 import cdc_rs
 import pyarrow as pa
+import pytest
 from conftest import (CUSTOMER_DDL, CUSTOMERS, FRAMES, at, bronze, counts, customers, emails,
                       event, instant, notebook_upsert)
 from reference import COUNTERS, Config, ReferenceUpsert, keyed, project
@@ -193,3 +194,18 @@ def test_bronze_input_from_every_frame_kind(to_frame):
     report = upsert(to_frame(bronze(event("C1", 1), event("C1", 2), "[]", ("x", "{}"))), 0)
     assert counts(report) == {"inserted": 1, "superseded": 1, "malformed": 1, "other_topics": 1}
     assert emails(upsert) == {"C1": "C1@2"}
+
+
+def test_a_sliced_table_with_nested_structs_is_accepted():
+    # arrow-rs cannot import pyarrow's sliced struct-of-struct: cdc_rs copies such columns
+    nested = pa.array([{"x": {"z": 1}, "y": [1]}, {"x": None, "y": None}, {"x": {"z": 3}, "y": [2]}])
+    up = cdc_rs.batch_upsert(keys="id", sequence_by="ts")
+    sliced = pa.table({"id": [9, 0, 5], "ts": [1, 1, 1], "c": nested}).slice(1)
+    assert up(sliced, 0).inserted == 2
+    assert up.target.to_arrow().sort_by("id")["c"].to_pylist() == nested.slice(1).to_pylist()
+
+
+def test_arrow_data_the_engine_cannot_import_is_an_input_error_not_a_panic():
+    nested = pa.array([{"x": {"z": 1}}, {"x": {"z": 2}}])
+    with pytest.raises(cdc_rs.InputError, match="could not be imported"):
+        cdc_rs._cdc_rs.key_hashes(pa.table({"c": nested.slice(1)}))

@@ -72,6 +72,9 @@ class Pipeline:
         except_columns: list[str] = ...,
         time_zone: str = "UTC",
     ) -> Pipeline: ...
+    @property
+    def keys(self) -> list[str]:
+        """The key columns, in order."""
     def plan(self, batch: Any, batch_id: int, table: TableCore) -> PlanCore:
         """Decide one micro-batch against ``table`` without changing it."""
     def run(self, batch: Any, batch_id: int, table: TableCore) -> tuple[dict[str, int], bool, pa.Table | None]:

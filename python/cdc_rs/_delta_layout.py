@@ -94,10 +94,11 @@ def plan_rewrite(root: Path, files: list[DataFile], upserts: pa.Table | None,
         touched = set(np.unique(bucket_of(changed, keys, buckets)).tolist())
         removed = [f for f in files if f.bucket in touched]
     old = read_files(root, removed, schema)
-    kept = old.join(changed, keys=keys, join_type="left anti", use_threads=True) \
-        if old.num_rows and changed.num_rows else old
-    kept = kept.select(schema.names)
-    return Rewrite(removed, pa.concat_tables([kept, upserts]), buckets, kept.num_rows)
+    if old.num_rows and changed.num_rows:  # joined on the keys alone: payloads may be nested
+        index = old.select(keys).append_column("__row", pa.array(np.arange(old.num_rows)))
+        keep = index.join(changed, keys=keys, join_type="left anti", use_threads=True)
+        old = old.take(np.sort(keep.column("__row").to_numpy()))
+    return Rewrite(removed, pa.concat_tables([old, upserts]), buckets, old.num_rows)
 
 
 def bucket_of(table: pa.Table, keys: list[str], buckets: int) -> np.ndarray:
@@ -186,12 +187,35 @@ def partition_type_supported(t: pa.DataType) -> bool:
     return any(check(t) for check in _PARTITION_TYPES)
 
 
+def blank_partitions_to_null(rows: pa.Table, partition_by: list[str],
+                             keys: list[str]) -> pa.Table:
+    """``""`` in a partition column as null: Delta stores an empty partition value as null.
+
+    In a key column that would merge two keys, so it is refused instead (``ValueError``).
+    """
+    for name in partition_by:
+        column = rows.column(name)
+        if not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
+            continue
+        blank = pc.fill_null(pc.equal(column, ""), False)
+        if not pc.any(blank).as_py():
+            continue
+        if name in keys:
+            raise ValueError(f"key column {name!r} is a partition column and holds an empty "
+                             "string, which Delta stores as null (another key)")
+        rows = rows.set_column(rows.schema.get_field_index(name), rows.schema.field(name),
+                               pc.if_else(blank, pa.scalar(None, column.type), column))
+    return rows
+
+
 def partition_text(value: Any) -> str | None:
     """A partition value as the Delta log writes it."""
     if value is None:
         return None
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, datetime.datetime):
+        raise TypeError(f"timestamp partition values are not supported: {value!r}")
     if isinstance(value, datetime.date):
         return value.isoformat()
     return str(value)
@@ -218,13 +242,19 @@ def file_stats(data: pa.Table) -> str:
 
 
 def delta_arrow_schema(schema: pa.Schema) -> pa.Schema:
-    """``schema`` with the types a Delta table stores (µs timestamps in UTC, signed ints…)."""
-    return pa.schema([pa.field(f.name, _delta_type(f.type), f.nullable) for f in schema])
+    """``schema`` with the types a Delta table stores (µs timestamps in UTC, signed ints…),
+    exactly as the table reports them back: keys hash alike in every batch."""
+    from deltalake import Schema as DeltaSchema
+
+    plain = pa.schema([pa.field(f.name, _delta_type(f.type), f.nullable) for f in schema])
+    return pa.schema(DeltaSchema.from_arrow(plain).to_arrow())
 
 
 def _delta_type(t: pa.DataType) -> pa.DataType:
     if pa.types.is_timestamp(t):
         return pa.timestamp("us", "UTC" if t.tz else None)
+    if pa.types.is_date64(t):
+        return pa.date32()
     if pa.types.is_large_string(t) or pa.types.is_string_view(t):
         return pa.string()
     if pa.types.is_large_binary(t) or pa.types.is_binary_view(t) or pa.types.is_fixed_size_binary(t):

@@ -25,13 +25,35 @@ def as_arrow(data: Any) -> Any:
 
         return pa.table(data)
     if hasattr(data, "__arrow_c_stream__") or hasattr(data, "__arrow_c_array__"):
-        return data
+        return _unsliced_nested(data)
     if hasattr(data, "arrow") and callable(data.arrow):  # duckdb relations of older versions
         return data.arrow()
     raise TypeError(
         f"expected Arrow data (pyarrow, polars, duckdb…), a pandas or a PySpark DataFrame; "
         f"got {type(data).__module__}.{type(data).__qualname__}"
     )
+
+
+def _unsliced_nested(data: Any) -> Any:
+    """A pyarrow table whose sliced struct columns are copied: arrow-rs cannot import a sliced
+    struct with sliced children (pyarrow's ``table.slice``), other data passes as is."""
+    if type(data).__module__.split(".")[0] != "pyarrow" or not hasattr(data, "columns"):
+        return data
+    import pyarrow as pa
+
+    def sliced_struct(array: Any) -> bool:
+        if not pa.types.is_struct(array.type):
+            return False
+        return array.offset > 0 or any(sliced_struct(array.field(i))
+                                       for i in range(array.type.num_fields))
+
+    columns = list(data.columns)
+    chunks = [c.chunks if isinstance(c, pa.ChunkedArray) else [c] for c in columns]
+    if not any(sliced_struct(a) for parts in chunks for a in parts):
+        return data
+    fixed = [pa.chunked_array([pa.concat_arrays([a]) for a in parts], c.type)
+             for c, parts in zip(columns, chunks)]
+    return pa.Table.from_arrays(fixed, schema=data.schema)
 
 
 def _is_pandas(data: Any) -> bool:

@@ -244,19 +244,8 @@ class DeltaTarget:
                 f"gave up after {self._max_retries + 1} attempts, nothing of the batch applied")
 
     def _derive_app_id(self, pipeline: Any, data: Any, batch_id: int) -> str:
-        # The key columns name the query: plan against an empty table once to learn them.
-        probe = pipeline.plan(data, batch_id, _cdc_rs.TableCore())
-        names = None
-        for table in (probe.state_changes(), probe.deletes()):
-            if table is not None:
-                names = [n.removeprefix("key.") for n in table.column_names if n.startswith("key.")] \
-                    if table is probe.state_changes() else table.column_names
-                break
-        if names is None:  # a batch changing nothing: the keys do not show; use the table's own
-            existing = self._existing_apps()
-            if len(existing) == 1:
-                return existing[0]
-            names = []
+        # The table and the key columns name the query.
+        names = list(pipeline.keys)
         digest = hashlib.sha1(json.dumps([str(self._path), names]).encode()).hexdigest()[:16]
         return f"cdc_rs-{digest}"
 
@@ -391,6 +380,7 @@ class DeltaTarget:
             return CommitProperties(custom_metadata=metadata, max_commit_retries=0,
                                     app_transactions=[Transaction(self._app_id, batch_id)])
 
+        read_version = self._dt.version() if self._dt is not None else -1
         try:
             if self._dt is None:
                 if upserts is None or upserts.num_rows == 0:
@@ -416,12 +406,15 @@ class DeltaTarget:
             raise DeltaTargetError(f"batch {batch_id}: writing {self._path} failed, nothing "
                                    f"committed: {exc}") from exc
         _crash_point("after_commit")
+        # Exactly the version just committed, which the mirror is about to match: another
+        # writer's later commit must make our next commit conflict, not slip under the mirror.
         if self._dt is None:
             from deltalake import DeltaTable
 
-            self._dt = DeltaTable(str(self._path), storage_options=self._storage_options)
+            self._dt = DeltaTable(str(self._path), version=0,
+                                  storage_options=self._storage_options)
         else:
-            self._dt.update_incremental()
+            self._dt.load_as_version(read_version + 1)
 
     def _create(self, upserts: pa.Table, keys: list[str], metadata: dict[str, Any],
                 props: Any) -> None:
@@ -430,21 +423,27 @@ class DeltaTarget:
         from deltalake.transaction import create_table_with_add_actions
 
         schema = layout.delta_arrow_schema(self._rows_schema)
-        for name in self._partition_by or []:
-            if not layout.partition_type_supported(schema.field(name).type):
-                raise DeltaTargetError(f"cannot partition by {name!r} of type "
-                                       f"{schema.field(name).type}: use an integer, string, "
-                                       "date or boolean column")
-        rows = upserts.select(schema.names).cast(schema)
+        partition_by = self._partition_by or []
+        _check_partition_types(schema, partition_by, self._path)
+        rows = self._blank_partitions(upserts.select(schema.names).cast(schema), partition_by,
+                                      keys)
         buckets = layout.bucket_count(rows.num_rows, self._target_file_rows)
-        adds = layout.write_files(self._path, rows, keys, buckets, self._partition_by or [])
+        adds = layout.write_files(self._path, rows, keys, buckets, partition_by)
         metadata.update({"cdc_rs.rows_copied": 0, "cdc_rs.files_added": len(adds),
                          "cdc_rs.files_removed": 0, "cdc_rs.buckets": buckets})
         _crash_point("after_data_files")
         create_table_with_add_actions(str(self._path), DeltaSchema.from_arrow(schema), adds,
-                                      mode="error", partition_by=self._partition_by,
+                                      mode="error", partition_by=partition_by or None,
                                       storage_options=self._storage_options,
                                       commit_properties=props())
+
+    def _blank_partitions(self, rows: pa.Table, partition_by: list[str],
+                          keys: list[str]) -> pa.Table:
+        try:
+            return layout.blank_partitions_to_null(rows, partition_by, keys)
+        except ValueError as exc:
+            raise DeltaTargetError(f"{self._path}: {exc}; nothing of the batch was written") \
+                from exc
 
     def _rewrite(self, plan: Any, upserts: pa.Table | None, deletes: pa.Table | None,
                  keys: list[str], metadata: dict[str, Any], props: Any) -> None:
@@ -452,6 +451,10 @@ class DeltaTarget:
         _check_writable(self._dt, self._path)
         schema = pa.schema(self._dt.schema().to_arrow())
         partition_by = list(self._dt.metadata().partition_columns)
+        _check_partition_types(schema, partition_by, self._path)
+        if upserts is not None:
+            upserts = self._blank_partitions(upserts.select(schema.names).cast(schema),
+                                             partition_by, keys)
         counts = plan.counts
         rows_after = len(self._mirror) + counts.get("inserted", 0) - counts.get("deleted", 0)
         try:
@@ -556,6 +559,14 @@ def _check_writable(dt: Any, path: Path) -> None:
     if problems:
         raise DeltaTargetError(f"{path}: cdc_rs cannot write a Delta table using "
                                f"{', '.join(problems)}; nothing of the batch was written")
+
+
+def _check_partition_types(schema: pa.Schema, partition_by: list[str], path: Path) -> None:
+    for name in partition_by:
+        if not layout.partition_type_supported(schema.field(name).type):
+            raise DeltaTargetError(f"{path}: cannot partition by {name!r} of type "
+                                   f"{schema.field(name).type}: use an integer, string, date "
+                                   "or boolean column; nothing of the batch was written")
 
 
 def _keys_of(changes: pa.Table) -> list[str]:

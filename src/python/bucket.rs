@@ -7,17 +7,14 @@ use pyo3_arrow::input::AnyRecordBatch;
 use pyo3_arrow::PyArray;
 
 use super::errors::IntoPyResult;
+use super::import::read_one_batch;
 use crate::bucket;
-use crate::error::CdcError;
 
 /// One stable 64-bit hash per row over all columns of `keys` (a table of key columns).
 #[pyfunction]
 pub fn key_hashes(py: Python<'_>, keys: AnyRecordBatch) -> PyResult<Py<PyAny>> {
-    let (batches, schema) = keys.into_table()?.into_inner();
-    let hashes = py.detach(|| -> Result<Vec<u64>, CdcError> {
-        let batch = arrow::compute::concat_batches(&schema, &batches)?;
-        bucket::key_hashes(batch.columns())
-    });
+    let batch = read_one_batch(keys)?;
+    let hashes = py.detach(|| bucket::key_hashes(batch.columns()));
     let array: ArrayRef = Arc::new(UInt64Array::from(hashes.py()?));
     Ok(PyArray::from_array_ref(array).to_pyarrow(py)?.unbind())
 }

@@ -2,6 +2,7 @@
 //! releases the GIL around every kernel.
 mod bucket;
 mod errors;
+mod import;
 mod json;
 mod pipeline;
 mod plan;

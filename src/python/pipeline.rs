@@ -5,6 +5,7 @@ use pyo3::prelude::*;
 use pyo3_arrow::input::AnyRecordBatch;
 
 use super::errors::IntoPyResult;
+use super::import::read_batches;
 use super::plan::{outcome_to_py, PlanCore, PyOutcome};
 use super::table::TableCore;
 use crate::decode::{DecodeOptions, Mode};
@@ -19,11 +20,7 @@ pub struct Pipeline {
 }
 
 fn collect(input: AnyRecordBatch) -> PyResult<Vec<RecordBatch>> {
-    let reader = input.into_reader()?;
-    Ok(reader
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(CdcError::from)
-        .py()?)
+    Ok(read_batches(input)?.0)
 }
 
 #[pymethods]
@@ -93,6 +90,12 @@ impl Pipeline {
         Ok(Self {
             inner: pipeline::Pipeline::new(config).py()?,
         })
+    }
+
+    /// The key columns, in order.
+    #[getter]
+    fn keys(&self) -> Vec<String> {
+        self.inner.config().keys.clone()
     }
 
     /// Decides one micro-batch against `table` without changing it (commit with `TableCore.commit`).

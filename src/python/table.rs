@@ -8,6 +8,7 @@ use pyo3_arrow::input::AnyRecordBatch;
 use pyo3_arrow::PyTable;
 
 use super::errors::IntoPyResult;
+use super::import::read_one_batch;
 use super::plan::{outcome_to_py, PlanCore, PyOutcome};
 use crate::error::CdcError;
 use crate::table::MemoryTable;
@@ -24,14 +25,6 @@ fn to_pyarrow(py: Python<'_>, batch: Option<RecordBatch>) -> PyResult<Py<PyAny>>
     Ok(PyTable::try_new(vec![batch], schema)?
         .into_pyarrow(py)?
         .unbind())
-}
-
-fn one_batch(input: AnyRecordBatch) -> PyResult<RecordBatch> {
-    let table = input.into_table()?;
-    let (batches, schema) = table.into_inner();
-    Ok(arrow::compute::concat_batches(&schema, &batches)
-        .map_err(CdcError::from)
-        .py()?)
 }
 
 #[pymethods]
@@ -77,8 +70,8 @@ impl TableCore {
         state: AnyRecordBatch,
         last_batch_id: Option<i64>,
     ) -> PyResult<Self> {
-        let rows = one_batch(rows)?;
-        let state = one_batch(state)?;
+        let rows = read_one_batch(rows)?;
+        let state = read_one_batch(state)?;
         let inner = MemoryTable::restore(rows, &state, last_batch_id).py()?;
         Ok(Self { inner })
     }
