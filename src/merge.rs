@@ -5,10 +5,12 @@
 //! are stale, which is what makes replays and re-splits of the same events harmless.
 use hashbrown::HashMap;
 
+use crate::short_bytes::ShortBytes;
+
 /// What the target holds for one key.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Slot {
-    pub sequence: Box<[u8]>,
+    pub sequence: ShortBytes,
     /// The live row's position in the row store; None for a tombstone.
     pub row: Option<u32>,
 }
@@ -47,7 +49,7 @@ impl MergeCounts {
 /// Key → slot, for every key the target has ever seen (tombstones included).
 #[derive(Clone, Debug, Default)]
 pub struct KeyState {
-    slots: HashMap<Box<[u8]>, Slot, foldhash::fast::RandomState>,
+    slots: HashMap<ShortBytes, Slot, foldhash::fast::RandomState>,
 }
 
 impl KeyState {
@@ -79,20 +81,15 @@ impl KeyState {
     pub fn set(&mut self, key: &[u8], sequence: &[u8], row: Option<u32>) {
         match self.slots.get_mut(key) {
             Some(existing) => {
-                // Same-width sequences (timestamps, integers) are overwritten in place.
-                if existing.sequence.len() == sequence.len() {
-                    existing.sequence.copy_from_slice(sequence);
-                } else {
-                    existing.sequence = sequence.into();
-                }
+                existing.sequence.set(sequence);
                 existing.row = row;
             }
             None => {
                 let slot = Slot {
-                    sequence: sequence.into(),
+                    sequence: ShortBytes::new(sequence),
                     row,
                 };
-                self.slots.insert(key.into(), slot);
+                self.slots.insert(ShortBytes::new(key), slot);
             }
         }
     }
