@@ -141,9 +141,9 @@ fn merge(c: &mut Criterion) {
                 (batch, changes)
             },
             |(id, changes)| {
-                let actions = table.plan(&changes);
+                let (actions, found) = table.plan(&changes);
                 table.bind(&schema, layout.clone()).unwrap();
-                table.apply(&changes, &actions, id).unwrap()
+                table.apply(&changes, &actions, &found, id).unwrap()
             },
             BatchSize::LargeInput,
         )

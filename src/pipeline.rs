@@ -164,8 +164,8 @@ impl Pipeline {
                 .collect(),
             rows: winners,
         };
-        let actions = table.plan(&changes);
-        plan.set_changes(changes, actions, target_schema, layout);
+        let decisions = table.plan(&changes);
+        plan.set_changes(changes, decisions, target_schema, layout);
         Ok(plan)
     }
 
