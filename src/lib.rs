@@ -14,6 +14,7 @@ pub mod plan;
 pub mod report;
 pub mod schema;
 pub mod screen;
+pub mod short_bytes;
 pub mod store;
 pub mod table;
 

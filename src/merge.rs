@@ -3,12 +3,16 @@
 //! A key is absent, live (its row and the sequence that wrote it) or a tombstone (the sequence
 //! of the delete that removed it). Only a strictly newer event changes a key: equal sequences
 //! are stale, which is what makes replays and re-splits of the same events harmless.
-use hashbrown::HashMap;
+use std::hash::BuildHasher;
+
+use hashbrown::HashTable;
+
+use crate::short_bytes::ShortBytes;
 
 /// What the target holds for one key.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Slot {
-    pub sequence: Box<[u8]>,
+    pub sequence: ShortBytes,
     /// The live row's position in the row store; None for a tombstone.
     pub row: Option<u32>,
 }
@@ -44,28 +48,58 @@ impl MergeCounts {
     }
 }
 
+/// One key of the state and what the target holds for it.
+#[derive(Clone, Debug)]
+struct Entry {
+    key: ShortBytes,
+    slot: Slot,
+}
+
 /// Key → slot, for every key the target has ever seen (tombstones included).
+///
+/// Planning finds each key's place (`find`); applying the plan writes there (`set_found`)
+/// instead of looking the key up again: on a big table each lookup is a cache miss.
 #[derive(Clone, Debug, Default)]
 pub struct KeyState {
-    slots: HashMap<Box<[u8]>, Slot, foldhash::fast::RandomState>,
+    entries: HashTable<Entry>,
+    hasher: foldhash::fast::RandomState,
 }
 
 impl KeyState {
     pub fn len(&self) -> usize {
-        self.slots.len()
+        self.entries.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.slots.is_empty()
+        self.entries.is_empty()
+    }
+
+    fn hash(&self, key: &[u8]) -> u64 {
+        self.hasher.hash_one(key)
+    }
+
+    /// Where `key` sits, if the state has it; valid until the next insertion of a new key.
+    pub fn find(&self, key: &[u8]) -> Option<usize> {
+        self.entries
+            .find_bucket_index(self.hash(key), |e| *e.key == *key)
     }
 
     pub fn get(&self, key: &[u8]) -> Option<&Slot> {
-        self.slots.get(key)
+        let found = self.find(key)?;
+        self.entries.get_bucket(found).map(|e| &e.slot)
     }
 
     /// The action for an event `(key, sequence)`; does not change the state.
     pub fn decide(&self, key: &[u8], sequence: &[u8], is_delete: bool) -> Action {
-        match (self.slots.get(key), is_delete) {
+        self.decide_found(self.find(key), sequence, is_delete)
+    }
+
+    /// `decide` for a key already looked up with `find`.
+    pub fn decide_found(&self, found: Option<usize>, sequence: &[u8], is_delete: bool) -> Action {
+        let slot = found
+            .and_then(|at| self.entries.get_bucket(at))
+            .map(|e| &e.slot);
+        match (slot, is_delete) {
             (None, false) => Action::Insert,
             (None, true) => Action::Tombstone,
             (Some(slot), _) if sequence <= &*slot.sequence => Action::Stale,
@@ -77,42 +111,67 @@ impl KeyState {
     }
 
     pub fn set(&mut self, key: &[u8], sequence: &[u8], row: Option<u32>) {
-        match self.slots.get_mut(key) {
-            Some(existing) => {
-                // Same-width sequences (timestamps, integers) are overwritten in place.
-                if existing.sequence.len() == sequence.len() {
-                    existing.sequence.copy_from_slice(sequence);
-                } else {
-                    existing.sequence = sequence.into();
-                }
-                existing.row = row;
+        let found = self.find(key);
+        self.set_found(found, key, sequence, row);
+    }
+
+    /// `set` for a key looked up with `find` since the last insertion; a stale or wrong
+    /// position falls back to a lookup, so it can never write to another key.
+    pub fn set_found(
+        &mut self,
+        found: Option<usize>,
+        key: &[u8],
+        sequence: &[u8],
+        row: Option<u32>,
+    ) {
+        if let Some(entry) = found.and_then(|at| self.entries.get_bucket_mut(at)) {
+            if *entry.key == *key {
+                entry.slot.sequence.set(sequence);
+                entry.slot.row = row;
+                return;
             }
-            None => {
-                let slot = Slot {
-                    sequence: sequence.into(),
-                    row,
-                };
-                self.slots.insert(key.into(), slot);
+        }
+        let hash = self.hash(key);
+        let hasher = &self.hasher;
+        match self
+            .entries
+            .entry(hash, |e| *e.key == *key, |e| hasher.hash_one(&*e.key))
+        {
+            hashbrown::hash_table::Entry::Occupied(mut held) => {
+                let slot = &mut held.get_mut().slot;
+                slot.sequence.set(sequence);
+                slot.row = row;
+            }
+            hashbrown::hash_table::Entry::Vacant(vacant) => {
+                vacant.insert(Entry {
+                    key: ShortBytes::new(key),
+                    slot: Slot {
+                        sequence: ShortBytes::new(sequence),
+                        row,
+                    },
+                });
             }
         }
     }
 
     /// Makes room for `additional` more keys at once rather than by repeated growth.
     pub fn reserve(&mut self, additional: usize) {
-        self.slots.reserve(additional);
+        let hasher = &self.hasher;
+        self.entries
+            .reserve(additional, |e| hasher.hash_one(&*e.key));
     }
 
     /// Renumbers live rows after the row store compacted (`moved[old] = new`).
     pub fn renumber_rows(&mut self, moved: &[u32]) {
-        for slot in self.slots.values_mut() {
-            if let Some(row) = slot.row.as_mut() {
+        for entry in self.entries.iter_mut() {
+            if let Some(row) = entry.slot.row.as_mut() {
                 *row = moved[*row as usize];
             }
         }
     }
 
     pub fn iter(&self) -> impl Iterator<Item = (&[u8], &Slot)> {
-        self.slots.iter().map(|(k, v)| (&**k, v))
+        self.entries.iter().map(|e| (&*e.key, &e.slot))
     }
 }
 
@@ -147,5 +206,14 @@ mod tests {
             Action::Insert,
             "a newer upsert resurrects"
         );
+        let found = s.find(b"k");
+        s.set(b"other", b"1", Some(1));
+        s.set_found(found, b"k", b"8", Some(2));
+        assert_eq!(
+            s.get(b"k").unwrap().row,
+            Some(2),
+            "a moved key is looked up again"
+        );
+        assert_eq!(s.get(b"other").unwrap().row, Some(1));
     }
 }

@@ -120,6 +120,13 @@ impl Pipeline {
             plan.skipped_replay = true;
             return Ok(plan);
         }
+        let pieces;
+        let chunks = if self.config.value_schema.is_some() {
+            pieces = cut_for_decoding(chunks);
+            &pieces[..]
+        } else {
+            chunks
+        };
         let screened = chunks
             .par_iter()
             .map(|chunk| screen(&self.config, chunk))
@@ -164,8 +171,8 @@ impl Pipeline {
                 .collect(),
             rows: winners,
         };
-        let actions = table.plan(&changes);
-        plan.set_changes(changes, actions, target_schema, layout);
+        let decisions = table.plan(&changes);
+        plan.set_changes(changes, decisions, target_schema, layout);
         Ok(plan)
     }
 
@@ -236,6 +243,35 @@ impl Pipeline {
             .collect::<Result<Vec<_>>>()?;
         Ok(Arc::new(Schema::new(fields)))
     }
+}
+
+/// Rows per piece at least: below this, waking a second thread costs more than it saves.
+const MIN_PIECE_ROWS: usize = 4 * 1024;
+/// Rows per piece at most, so that each piece decodes on one thread (see `decode`).
+const MAX_PIECE_ROWS: usize = 48 * 1024;
+
+/// Bronze chunks cut into zero-copy row ranges, so that screening, JSON decoding included,
+/// runs on every core and the decoded pieces are concatenated once, as candidates.
+fn cut_for_decoding(chunks: &[RecordBatch]) -> Vec<RecordBatch> {
+    let threads = rayon::current_num_threads().max(1);
+    let mut pieces = Vec::new();
+    for chunk in chunks {
+        let n = chunk.num_rows();
+        let k = (n / MIN_PIECE_ROWS)
+            .min(threads * 4)
+            .max(n.div_ceil(MAX_PIECE_ROWS))
+            .max(1);
+        let per = n.div_ceil(k).max(1);
+        if n == 0 {
+            pieces.push(chunk.clone()); // keeps the columns of an empty batch
+        }
+        pieces.extend(
+            (0..n)
+                .step_by(per)
+                .map(|start| chunk.slice(start, per.min(n - start))),
+        );
+    }
+    pieces
 }
 
 fn same_names(schema: &Schema, names: &[String]) -> bool {

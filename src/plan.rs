@@ -33,6 +33,8 @@ pub struct Plan {
 pub(crate) struct Merge {
     pub changes: Changes,
     pub actions: Vec<Action>,
+    /// Where each change's key sits in the key state (`MemoryTable::plan`).
+    pub found: Vec<Option<usize>>,
     pub schema: SchemaRef,
     pub layout: Layout,
 }
@@ -52,7 +54,7 @@ impl Plan {
     pub(crate) fn set_changes(
         &mut self,
         changes: Changes,
-        actions: Vec<Action>,
+        (actions, found): (Vec<Action>, Vec<Option<usize>>),
         schema: SchemaRef,
         layout: Layout,
     ) {
@@ -66,6 +68,7 @@ impl Plan {
         self.merge = Some(Merge {
             changes,
             actions,
+            found,
             schema,
             layout,
         });

@@ -94,7 +94,7 @@ impl MemoryTable {
             match &plan.merge {
                 Some(m) => {
                     self.bind(&m.schema, m.layout.clone())?;
-                    self.apply(&m.changes, &m.actions, plan.batch_id)?;
+                    self.apply(&m.changes, &m.actions, &m.found, plan.batch_id)?;
                 }
                 None => self.mark_applied(plan.batch_id),
             }
@@ -140,29 +140,33 @@ impl MemoryTable {
         Ok(())
     }
 
-    /// The action each change would take; the table is not modified.
-    pub fn plan(&self, changes: &Changes) -> Vec<Action> {
+    /// The action each change would take, and where its key sits in the key state (so that
+    /// applying needs no second lookup); the table is not modified.
+    pub fn plan(&self, changes: &Changes) -> (Vec<Action>, Vec<Option<usize>>) {
         let decide = |i: usize| {
-            self.state.decide(
-                changes.keys.row(i).data(),
-                changes.sequences.row(i).data(),
-                changes.is_delete[i],
-            )
+            let found = self.state.find(changes.keys.row(i).data());
+            let sequence = changes.sequences.row(i).data();
+            let action = self
+                .state
+                .decide_found(found, sequence, changes.is_delete[i]);
+            (action, found)
         };
         let n = changes.keys.num_rows();
         // Lookups into a large state are cache misses: overlap them across cores.
         if n >= 4096 {
-            (0..n).into_par_iter().map(decide).collect()
+            (0..n).into_par_iter().map(decide).unzip()
         } else {
-            (0..n).map(decide).collect()
+            (0..n).map(decide).unzip()
         }
     }
 
-    /// Applies a plan made by `plan` on this same state, and records `batch_id`.
+    /// Applies a plan made by `plan` on this same state, and records `batch_id`. `found` is
+    /// what `plan` returned with the actions (an empty slice looks every key up again).
     pub fn apply(
         &mut self,
         changes: &Changes,
         actions: &[Action],
+        found: &[Option<usize>],
         batch_id: i64,
     ) -> Result<MergeCounts> {
         let store = self
@@ -174,31 +178,38 @@ impl MemoryTable {
             .collect();
         let rows = take_rows(&changes.rows, &written, store.schema())?;
         let first = store.append(rows);
-        let new_keys = actions
-            .iter()
-            .filter(|a| matches!(a, Action::Insert | Action::Tombstone))
-            .count();
-        self.state.reserve(new_keys);
         let mut counts = MergeCounts::default();
         let mut next_row = first;
+        // Keys the state holds are written in place first; new keys go in after one reserve
+        // (inserting may move entries, which would stale the positions `plan` found).
+        let mut new_keys = Vec::new();
         for (i, &action) in actions.iter().enumerate() {
             counts.count(action);
-            let (key, sequence) = (changes.keys.row(i).data(), changes.sequences.row(i).data());
-            match action {
+            let row = match action {
                 Action::Insert | Action::Update { .. } => {
                     if let Action::Update { row } = action {
                         store.retire(row);
                     }
-                    self.state.set(key, sequence, Some(next_row));
                     next_row += 1;
+                    Some(next_row - 1)
                 }
                 Action::Delete { row } => {
                     store.retire(row);
-                    self.state.set(key, sequence, None);
+                    None
                 }
-                Action::Tombstone => self.state.set(key, sequence, None),
-                Action::Stale => {}
+                Action::Tombstone => None,
+                Action::Stale => continue,
+            };
+            let (key, sequence) = (changes.keys.row(i).data(), changes.sequences.row(i).data());
+            match found.get(i).copied().flatten() {
+                Some(at) => self.state.set_found(Some(at), key, sequence, row),
+                None => new_keys.push((i, row)),
             }
+        }
+        self.state.reserve(new_keys.len());
+        for (i, row) in new_keys {
+            let (key, sequence) = (changes.keys.row(i).data(), changes.sequences.row(i).data());
+            self.state.set(key, sequence, row);
         }
         if let Some(moved) = store.compact_if_sparse()? {
             self.state.renumber_rows(&moved);

@@ -1,0 +1,106 @@
+//! Byte strings kept inline when short (up to 22 bytes): the key state's encoded keys and
+//! sequences usually fit, so a lookup compares them in the hash table's own memory instead of
+//! following one heap pointer per key and another per sequence (cache misses on big tables).
+use std::borrow::Borrow;
+use std::hash::{Hash, Hasher};
+use std::ops::Deref;
+
+const INLINE: usize = 22;
+
+#[derive(Clone)]
+pub enum ShortBytes {
+    Inline { len: u8, bytes: [u8; INLINE] },
+    Heap(Box<[u8]>),
+}
+
+impl ShortBytes {
+    pub fn new(value: &[u8]) -> Self {
+        if value.len() <= INLINE {
+            let mut bytes = [0; INLINE];
+            bytes[..value.len()].copy_from_slice(value);
+            ShortBytes::Inline {
+                len: value.len() as u8,
+                bytes,
+            }
+        } else {
+            ShortBytes::Heap(value.into())
+        }
+    }
+
+    /// Replaces the value, reusing the inline space or the heap box when the length allows.
+    pub fn set(&mut self, value: &[u8]) {
+        match self {
+            ShortBytes::Heap(b) if b.len() == value.len() => b.copy_from_slice(value),
+            _ => *self = Self::new(value),
+        }
+    }
+}
+
+impl Deref for ShortBytes {
+    type Target = [u8];
+
+    #[inline]
+    fn deref(&self) -> &[u8] {
+        match self {
+            ShortBytes::Inline { len, bytes } => &bytes[..*len as usize],
+            ShortBytes::Heap(b) => b,
+        }
+    }
+}
+
+impl Borrow<[u8]> for ShortBytes {
+    fn borrow(&self) -> &[u8] {
+        self
+    }
+}
+
+/// Hashes exactly as `[u8]` does, so maps keyed by `ShortBytes` can be probed with `&[u8]`.
+impl Hash for ShortBytes {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        (**self).hash(state)
+    }
+}
+
+impl PartialEq for ShortBytes {
+    fn eq(&self, other: &Self) -> bool {
+        **self == **other
+    }
+}
+
+impl Eq for ShortBytes {}
+
+impl std::fmt::Debug for ShortBytes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        (**self).fmt(f)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn short_and_long_values_read_back() {
+        for n in [0, 1, 9, 22, 23, 64] {
+            let v: Vec<u8> = (0..n as u8).collect();
+            let mut s = ShortBytes::new(&v);
+            assert_eq!(&*s, &v[..]);
+            assert_eq!(matches!(s, ShortBytes::Inline { .. }), n <= INLINE);
+            let w: Vec<u8> = (0..n as u8).rev().collect();
+            s.set(&w);
+            assert_eq!(&*s, &w[..]);
+            s.set(b"k");
+            assert_eq!(&*s, b"k");
+        }
+    }
+
+    #[test]
+    fn probes_by_slice() {
+        let mut m = hashbrown::HashMap::new();
+        m.insert(ShortBytes::new(b"customer"), 1);
+        m.insert(ShortBytes::new(&[7; 40]), 2);
+        assert_eq!(m.get(&b"customer"[..]), Some(&1));
+        assert_eq!(m.get(&[7u8; 40][..]), Some(&2));
+        assert_eq!(std::mem::size_of::<ShortBytes>(), 24);
+    }
+}
