@@ -202,7 +202,7 @@ fn micro_batch(c: &mut Criterion) {
         )
     });
     group.finish();
-    assert!(table.len() > 0);
+    assert!(!table.is_empty());
 }
 
 fn quick() -> Criterion {
