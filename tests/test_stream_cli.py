@@ -90,10 +90,13 @@ def test_run_reports_a_corrupt_file_and_exits_1(setup, capsys):
 def test_config_lookup_csv_and_yaml(tmp_path):
     (tmp_path / "countries.csv").write_text("code,country\nNA,Namibia\nFR,France\n")
     config = parse_config({"keys": "id", "sequence_by": "ts", "lookup": "countries.csv",
-                           "lookup_on": [["cc", "code"]], "target": {"app_id": "x"}},
+                           "lookup_on": [["cc", "code"]],
+                           "target": {"app_id": "x", "target_file_rows": 100}},
                           base=tmp_path)
     assert config.upsert["lookup"]["code"].to_pylist() == ["NA", "FR"]  # NA is not null
-    assert config.upsert["lookup_on"] == [("cc", "code")] and config.target == {"app_id": "x"}
+    assert config.upsert["lookup_on"] == [("cc", "code")]
+    assert config.target == {"app_id": "x", "target_file_rows": 100}
+    assert config.build(tmp_path / "silver").target._target_file_rows == 100
     with pytest.raises(ConfigError, match="missing required option 'keys'"):
         parse_config({"sequence_by": "ts"})
     with pytest.raises(ConfigError, match=r"unknown \[stream\] option"):

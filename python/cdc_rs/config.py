@@ -14,7 +14,7 @@ or CSV path (relative paths are relative to the config file). Optional ``[target
     lookup_on = { country_code = "code" }
 
     [target]
-    partition_by = []          # app_id, snapshot_every, max_retries
+    partition_by = []          # app_id, snapshot_every, max_retries, target_file_rows
 
     [stream]
     pattern = "bronze-*.parquet"   # max_rows_per_batch, on_bad_file
@@ -32,7 +32,8 @@ from .exceptions import ConfigError
 
 __all__ = ["PipelineConfig", "load_config", "parse_config"]
 
-_TARGET_KEYS = {"partition_by", "app_id", "snapshot_every", "max_retries", "storage_options"}
+_TARGET_KEYS = {"partition_by", "app_id", "snapshot_every", "max_retries", "storage_options",
+                "target_file_rows"}
 _STREAM_KEYS = {"pattern", "max_rows_per_batch", "on_bad_file"}
 
 
