@@ -40,9 +40,8 @@ _HIVE_NULL = "__HIVE_DEFAULT_PARTITION__"
 class DataFile:
     """One live data file of the table (an ``add`` action)."""
 
-    path: str  # relative to the table root, as in the Delta log
+    path: str  # relative to the table root, URL-encoded as in the Delta log
     size: int
-    rows: int | None
     partition: dict[str, Any]  # typed partition values
     bucket: int | None  # None: not of our layout
     buckets: int | None
@@ -70,18 +69,18 @@ def live_files(dt: Any) -> list[DataFile]:
     for a in actions:
         m = _NAME.match(a["path"].rsplit("/", 1)[-1])
         ours = m is not None and m[1] == LAYOUT
-        files.append(DataFile(a["path"], a["size_bytes"], a.get("num_records"),
-                              a.get("partition") or {}, int(m[2]) if ours else None,
-                              int(m[3]) if ours else None))
+        files.append(DataFile(a["path"], a["size_bytes"], a.get("partition") or {},
+                              int(m[2]) if ours else None, int(m[3]) if ours else None))
     return files
 
 
 def plan_rewrite(root: Path, files: list[DataFile], upserts: pa.Table | None,
                  deletes: pa.Table | None, keys: list[str], schema: pa.Schema,
                  rows_after: int, target_file_rows: int) -> Rewrite:
-    """The files a batch must rewrite, and the rows that replace them (``schema`` order)."""
-    upserts = upserts.select(schema.names).cast(schema) if upserts is not None \
-        else schema.empty_table()
+    """The files a batch must rewrite, and the rows that replace them (``upserts`` are
+    already in ``schema``)."""
+    if upserts is None:
+        upserts = schema.empty_table()
     changed = pa.concat_tables([upserts.select(keys)] + (
         [deletes.select(keys).cast(upserts.select(keys).schema)] if deletes is not None else []))
     counts = {f.buckets for f in files}
@@ -117,9 +116,7 @@ def read_files(root: Path, files: list[DataFile], schema: pa.Schema) -> pa.Table
 
 
 def _read_one(root: Path, file: DataFile, schema: pa.Schema) -> pa.Table:
-    path = root / unquote(file.path)  # the log holds URL-encoded paths
-    if not path.exists():
-        path = root / file.path
+    path = root / unquote(file.path)
     stored = [f.name for f in schema if f.name not in file.partition]
     table = pq.read_table(path, columns=stored)
     columns = []
@@ -138,7 +135,8 @@ def write_files(root: Path, rows: pa.Table, keys: list[str], buckets: int,
 
     if rows.num_rows == 0:
         return []
-    group = bucket_of(rows, keys, buckets)
+    bucket = bucket_of(rows, keys, buckets)
+    group = bucket
     if partition_by:  # one group id per (bucket, partition values)
         codes = [pc.fill_null(pc.dictionary_encode(rows.column(p)).combine_chunks().indices, -1)
                  .to_numpy() for p in partition_by]
@@ -153,10 +151,9 @@ def write_files(root: Path, rows: pa.Table, keys: list[str], buckets: int,
 
     def write(span: tuple[int, int]) -> Any:
         part = rows.slice(span[0], span[1] - span[0])
-        bucket = int(bucket_of(part.slice(0, 1), keys, buckets)[0])
-        values = {p: part.column(p)[0].as_py() for p in partition_by}
-        texts = {p: partition_text(v) for p, v in values.items()}
-        name = f"cdc-{LAYOUT}-b{bucket:05d}-of-{buckets:05d}-{uuid.uuid4().hex}.parquet"
+        texts = {p: partition_text(part.column(p)[0].as_py()) for p in partition_by}
+        name = (f"cdc-{LAYOUT}-b{bucket[order[span[0]]]:05d}-of-{buckets:05d}-"
+                f"{uuid.uuid4().hex}.parquet")
         # Hive-style folders as delta-rs writes them: some readers take the values from them.
         on_disk = "/".join([*(f"{p}={_HIVE_NULL if t is None else quote(t, safe='')}"
                               for p, t in texts.items()), name])
@@ -214,9 +211,7 @@ def partition_text(value: Any) -> str | None:
         return None
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, datetime.datetime):
-        raise TypeError(f"timestamp partition values are not supported: {value!r}")
-    if isinstance(value, datetime.date):
+    if isinstance(value, datetime.date):  # only dates: other types are refused up front
         return value.isoformat()
     return str(value)
 

@@ -207,7 +207,7 @@ class DeltaTarget:
             data = batch
         with self._lock:
             if self._app_id is None:
-                self._app_id = self._derive_app_id(pipeline, data, batch_id)
+                self._app_id = self._derive_app_id(pipeline)
             retried_failure = False
             for _ in range(self._max_retries + 1):
                 self._open()
@@ -243,7 +243,7 @@ class DeltaTarget:
                 f"batch {batch_id}: {self._path} kept changing under concurrent writers; "
                 f"gave up after {self._max_retries + 1} attempts, nothing of the batch applied")
 
-    def _derive_app_id(self, pipeline: Any, data: Any, batch_id: int) -> str:
+    def _derive_app_id(self, pipeline: Any) -> str:
         # The table and the key columns name the query.
         names = list(pipeline.keys)
         digest = hashlib.sha1(json.dumps([str(self._path), names]).encode()).hexdigest()[:16]

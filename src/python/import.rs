@@ -28,8 +28,8 @@ pub fn read_batches(input: AnyRecordBatch) -> PyResult<(Vec<RecordBatch>, Schema
                 .or_else(|| panic.downcast_ref::<String>().cloned())
                 .unwrap_or_default();
             Err(CdcError::Input(format!(
-                "the Arrow data could not be imported ({why}); copy it first, e.g. with \
-                 pyarrow.concat_tables([table]).combine_chunks()"
+                "the Arrow data could not be imported ({why}); copy the offending column \
+                 first, e.g. with pyarrow.concat_arrays([column])"
             )))
             .py()
         }
