@@ -136,14 +136,13 @@ fn merge(c: &mut Criterion) {
                     keys: layout.keys.encode(&[rows.column(0).clone()]).unwrap(),
                     sequences: layout.sequences.encode(&[rows.column(8).clone()]).unwrap(),
                     is_delete: vec![false; rows.num_rows()],
-                    rows,
                 };
-                (batch, changes)
+                (batch, changes, rows)
             },
-            |(id, changes)| {
+            |(id, changes, rows)| {
                 let (actions, found) = table.plan(&changes);
                 table.bind(&schema, layout.clone()).unwrap();
-                table.apply(&changes, &actions, &found, id).unwrap()
+                table.apply(&changes, &actions, &found, &rows, id).unwrap()
             },
             BatchSize::LargeInput,
         )

@@ -123,29 +123,30 @@ impl Lookup {
             .collect())
     }
 
-    /// `batch` with the lookup's columns appended; rows with no match get nulls there.
-    pub fn append(&self, batch: &RecordBatch, matches: &[Option<u32>]) -> Result<RecordBatch> {
-        let indices = UInt32Array::from(matches.to_vec());
-        let mut fields: Vec<Arc<Field>> = batch.schema().fields().iter().cloned().collect();
-        let mut columns: Vec<ArrayRef> = batch.columns().to_vec();
-        for (field, values) in self
-            .payload
-            .schema()
-            .fields()
-            .iter()
-            .zip(self.payload.columns())
-        {
-            if batch.schema().column_with_name(field.name()).is_some() {
+    /// The columns an enriched row has: the batch's, then the lookup's (nullable). A lookup
+    /// column named like a batch column is an error, not a silent shadow.
+    pub fn enriched_schema(&self, batch: &Schema) -> Result<SchemaRef> {
+        let mut fields: Vec<Arc<Field>> = batch.fields().iter().cloned().collect();
+        for field in self.payload.schema().fields() {
+            if batch.column_with_name(field.name()).is_some() {
                 return Err(CdcError::Config(format!(
                     "lookup column {:?} clashes with a batch column of the same name; rename one of them",
                     field.name()
                 )));
             }
             fields.push(Arc::new(field.as_ref().clone().with_nullable(true)));
-            columns.push(take(values.as_ref(), &indices, None)?);
         }
-        let schema: SchemaRef = Arc::new(Schema::new(fields));
-        Ok(RecordBatch::try_new(schema, columns)?)
+        Ok(Arc::new(Schema::new(fields)))
+    }
+
+    /// The lookup's column `name` at the matched rows (null where there is no match), or None
+    /// when the lookup has no such column.
+    pub fn column_at(&self, name: &str, matches: &[Option<u32>]) -> Result<Option<ArrayRef>> {
+        let Some(values) = self.payload.column_by_name(name) else {
+            return Ok(None);
+        };
+        let indices = UInt32Array::from(matches.to_vec());
+        Ok(Some(take(values.as_ref(), &indices, None)?))
     }
 }
 
@@ -205,10 +206,17 @@ mod tests {
         .unwrap();
         let m = lookup.probe(&batch).unwrap();
         assert_eq!(m, vec![Some(1), None, None]);
-        let out = lookup.append(&batch, &m).unwrap();
-        assert_eq!(out.num_columns(), 3);
-        let country = out.column_by_name("country").unwrap();
+        assert_eq!(
+            lookup
+                .enriched_schema(&batch.schema())
+                .unwrap()
+                .fields()
+                .len(),
+            3
+        );
+        let country = lookup.column_at("country", &m).unwrap().unwrap();
         assert_eq!(country.null_count(), 2);
+        assert!(lookup.column_at("cc", &m).unwrap().is_none());
     }
 
     #[test]

@@ -36,7 +36,21 @@ impl RowEncoder {
     /// change a value (1.5 into an integer key, microseconds into seconds) is an error, never
     /// a silent merge of two keys.
     pub fn encode(&self, columns: &[ArrayRef]) -> Result<Rows> {
-        let cast_columns = columns
+        Ok(self.converter.convert_columns(&self.cast(columns)?)?)
+    }
+
+    /// No rows yet, room for `rows` of them.
+    pub fn empty_rows(&self, rows: usize) -> Rows {
+        self.converter.empty_rows(rows, 0)
+    }
+
+    /// Encodes `columns` (cast as in `encode`) after the rows already in `rows`.
+    pub fn append(&self, rows: &mut Rows, columns: &[ArrayRef]) -> Result<()> {
+        Ok(self.converter.append(rows, &self.cast(columns)?)?)
+    }
+
+    fn cast(&self, columns: &[ArrayRef]) -> Result<Vec<ArrayRef>> {
+        columns
             .iter()
             .zip(&self.types)
             .map(|(column, to)| {
@@ -46,8 +60,7 @@ impl RowEncoder {
                     exact_cast(column, to)
                 }
             })
-            .collect::<Result<Vec<_>>>()?;
-        Ok(self.converter.convert_columns(&cast_columns)?)
+            .collect()
     }
 
     /// The rows at `indices`, without encoding their columns again.

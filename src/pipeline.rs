@@ -2,19 +2,21 @@
 //! the newest event per key, and merge the winners into the target.
 use std::sync::Arc;
 
-use arrow::array::{RecordBatch, UInt32Array};
-use arrow::compute::{concat_batches, take_record_batch};
+use arrow::array::RecordBatch;
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use arrow::row::Rows;
 use rayon::prelude::*;
 
 use crate::decode::DecodeOptions;
 use crate::enrich::Lookup;
 use crate::error::{CdcError, Result};
+use crate::keys::RowEncoder;
 use crate::latest::latest_per_key;
+use crate::merge::Action;
 use crate::plan::{Outcome, Plan};
 use crate::report::Counts;
-use crate::screen::{columns, missing, rejected_rows, screen};
-use crate::table::{Changes, Layout, MemoryTable};
+use crate::screen::{missing, rejected_rows, screen};
+use crate::table::{gather, Changes, Layout, MemoryTable};
 
 /// Everything `batch_upsert` is configured with, already validated and parsed.
 #[derive(Debug)]
@@ -120,10 +122,10 @@ impl Pipeline {
             plan.skipped_replay = true;
             return Ok(plan);
         }
-        let pieces;
+        let cut;
         let chunks = if self.config.value_schema.is_some() {
-            pieces = cut_for_decoding(chunks);
-            &pieces[..]
+            cut = cut_for_decoding(chunks);
+            &cut[..]
         } else {
             chunks
         };
@@ -138,29 +140,39 @@ impl Pipeline {
         let Some(first) = screened.first() else {
             return Ok(plan); // no record batches: applied, changing nothing
         };
-        let candidates = concat_batches(&first.rows.schema(), screened.iter().map(|s| &s.rows))?;
-        if candidates.num_rows() == 0 && table.schema().is_none() {
+        // Candidates: the kept rows of every piece, in arrival order, as (piece, row).
+        let candidates: Vec<(usize, usize)> = screened
+            .iter()
+            .enumerate()
+            .flat_map(|(p, s)| s.kept.iter().map(move |&r| (p, r as usize)))
+            .collect();
+        if candidates.is_empty() && table.schema().is_none() {
             return Ok(plan); // let a batch with rows fix the target's columns and types
         }
+        let enriched = match &self.config.lookup {
+            Some(lookup) => lookup.enriched_schema(&first.rows.schema())?,
+            None => first.rows.schema(),
+        };
+        let target_schema = self.target_schema(table, &enriched)?;
+        let layout = match table.layout() {
+            Some(layout) => layout.clone(),
+            None => self.layout(&enriched)?,
+        };
+        let encode = |encoder: &RowEncoder, names: &[String]| -> Result<Rows> {
+            let mut rows = encoder.empty_rows(candidates.len());
+            for s in &screened {
+                encoder.append(&mut rows, &s.kept_columns(names)?)?;
+            }
+            Ok(rows)
+        };
+        let keys = encode(&layout.keys, &self.config.keys)?;
+        let sequences = encode(&layout.sequences, &self.config.sequence_by)?;
         let is_delete: Vec<bool> = screened
             .iter()
             .flat_map(|s| s.is_delete.iter().copied())
             .collect();
-
-        let target_schema = self.target_schema(table, &candidates.schema())?;
-        let layout = match table.layout() {
-            Some(layout) => layout.clone(),
-            None => self.layout(&candidates.schema())?,
-        };
-        let keys = layout
-            .keys
-            .encode(&columns(&candidates, &self.config.keys)?)?;
-        let sequences = layout
-            .sequences
-            .encode(&columns(&candidates, &self.config.sequence_by)?)?;
         let latest = latest_per_key(&keys, &sequences);
         plan.counts.superseded = latest.superseded as u64;
-        let winners = take_record_batch(&candidates, &UInt32Array::from(latest.winners.clone()))?;
         let changes = Changes {
             keys: layout.keys.select(&keys, &latest.winners),
             sequences: layout.sequences.select(&sequences, &latest.winners),
@@ -169,10 +181,32 @@ impl Pipeline {
                 .iter()
                 .map(|&i| is_delete[i as usize])
                 .collect(),
-            rows: winners,
         };
-        let decisions = table.plan(&changes);
-        plan.set_changes(changes, decisions, target_schema, layout);
+        let (actions, found) = table.plan(&changes);
+
+        // Only now are rows copied: those the merge writes, straight into target columns.
+        let written: Vec<usize> = actions
+            .iter()
+            .zip(&latest.winners)
+            .filter(|(a, _)| matches!(a, Action::Insert | Action::Update { .. }))
+            .map(|(_, &w)| w as usize)
+            .collect();
+        let at: Vec<(usize, usize)> = written.iter().map(|&w| candidates[w]).collect();
+        let pieces: Vec<&RecordBatch> = screened.iter().map(|s| &s.rows).collect();
+        let matches: Vec<Option<u32>>;
+        let lookup = match &self.config.lookup {
+            Some(lookup) => {
+                let all: Vec<Option<u32>> = screened
+                    .iter()
+                    .flat_map(|s| s.matches.iter().copied())
+                    .collect();
+                matches = written.iter().map(|&w| all[w]).collect();
+                Some((lookup, &matches[..]))
+            }
+            None => None,
+        };
+        let upserts = gather(&pieces, &at, lookup, &target_schema)?;
+        plan.set_changes(changes, (actions, found), upserts, target_schema, layout);
         Ok(plan)
     }
 

@@ -2,8 +2,7 @@
 //! out (upserted rows, deleted keys, new key state) and then commits to its in-memory state.
 use std::sync::Arc;
 
-use arrow::array::{ArrayRef, BooleanArray, RecordBatch, UInt32Array};
-use arrow::compute::take_record_batch;
+use arrow::array::{ArrayRef, BooleanArray, RecordBatch, RecordBatchOptions};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 
 use crate::error::Result;
@@ -35,6 +34,8 @@ pub(crate) struct Merge {
     pub actions: Vec<Action>,
     /// Where each change's key sits in the key state (`MemoryTable::plan`).
     pub found: Vec<Option<usize>>,
+    /// The row each insert and update writes, in the order of `actions`, target columns.
+    pub upserts: RecordBatch,
     pub schema: SchemaRef,
     pub layout: Layout,
 }
@@ -55,6 +56,7 @@ impl Plan {
         &mut self,
         changes: Changes,
         (actions, found): (Vec<Action>, Vec<Option<usize>>),
+        upserts: RecordBatch,
         schema: SchemaRef,
         layout: Layout,
     ) {
@@ -69,6 +71,7 @@ impl Plan {
             changes,
             actions,
             found,
+            upserts,
             schema,
             layout,
         });
@@ -79,12 +82,7 @@ impl Plan {
         let Some(m) = &self.merge else {
             return Ok(None);
         };
-        let rows = m.select(|a| matches!(a, Action::Insert | Action::Update { .. }));
-        Ok(Some(crate::table::take_rows(
-            &m.changes.rows,
-            &rows,
-            &m.schema,
-        )?))
+        Ok(Some(m.upserts.clone()))
     }
 
     /// Keys whose live row this batch deletes: the key columns.
@@ -92,9 +90,8 @@ impl Plan {
         let Some(m) = &self.merge else {
             return Ok(None);
         };
-        let rows = UInt32Array::from(m.select(|a| matches!(a, Action::Delete { .. })));
-        let keys = m.key_columns()?;
-        Ok(Some(take_record_batch(&keys, &rows)?))
+        let rows = m.select(|a| matches!(a, Action::Delete { .. }));
+        Ok(Some(m.key_columns(&rows)?))
     }
 
     /// The key state this batch writes: `key.*`, `sequence.*` and `live` (false: tombstone),
@@ -155,35 +152,22 @@ impl Merge {
             .collect()
     }
 
-    fn key_columns(&self) -> Result<RecordBatch> {
-        let columns = self
-            .layout
-            .key_fields
-            .iter()
-            .map(|f| {
-                self.changes
-                    .rows
-                    .column_by_name(f.name())
-                    .cloned()
-                    .ok_or_else(|| {
-                        crate::error::CdcError::Input(format!("key column {:?} missing", f.name()))
-                    })
-            })
-            .collect::<Result<Vec<_>>>()?;
+    /// The key columns of the changes at `rows`, decoded from their encoded keys.
+    fn key_columns(&self, rows: &[u32]) -> Result<RecordBatch> {
+        let columns = self.layout.keys.decode(
+            rows.iter()
+                .map(|&i| self.changes.keys.row(i as usize).data()),
+        )?;
         let fields: Vec<Field> = self
             .layout
             .key_fields
             .iter()
             .map(|f| f.clone().with_nullable(true))
             .collect();
-        let columns = columns
-            .iter()
-            .zip(&fields)
-            .map(|(c, f)| Ok(arrow::compute::cast(c, f.data_type())?))
-            .collect::<Result<Vec<_>>>()?;
-        Ok(RecordBatch::try_new(
+        Ok(RecordBatch::try_new_with_options(
             Arc::new(Schema::new(fields)),
             columns,
+            &RecordBatchOptions::new().with_row_count(Some(rows.len())),
         )?)
     }
 }

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, AsArray, BooleanArray, RecordBatch, StringArray, UInt32Array};
-use arrow::compute::{cast, concat_batches, filter, filter_record_batch, take_record_batch};
+use arrow::compute::{cast, concat_batches, filter_record_batch, take, take_record_batch};
 use arrow::datatypes::{DataType, Field, Schema};
 
 use crate::decode;
@@ -20,14 +20,36 @@ enum Op {
     Ignored,
 }
 
-/// The rows of one input chunk that survive screening.
+/// One input chunk, screened: which rows survive, without copying any of them (the rows a
+/// batch finally writes are gathered once, after the merge has decided).
 pub(crate) struct Screened {
-    /// Enriched rows (decoded fields or the input's columns, then the lookup's).
+    /// Decoded fields (bronze) or the input's columns; rejected rows included.
     pub rows: RecordBatch,
+    /// Rows of `rows` that survive, ascending.
+    pub kept: Vec<u32>,
+    /// Per kept row: a delete (else an upsert).
     pub is_delete: Vec<bool>,
+    /// Per kept row: its lookup row (None: a delete, or a miss of a left join); empty
+    /// without a lookup.
+    pub matches: Vec<Option<u32>>,
     /// (input row, reason), in input order.
     pub rejected: Vec<(u32, Reason)>,
     pub counts: Counts,
+}
+
+impl Screened {
+    /// The kept rows' values of `columns` (zero-copy when every row was kept).
+    pub fn kept_columns(&self, names: &[String]) -> Result<Vec<ArrayRef>> {
+        let all = columns(&self.rows, names)?;
+        if self.kept.len() == self.rows.num_rows() {
+            return Ok(all);
+        }
+        let at = UInt32Array::from(self.kept.clone());
+        Ok(all
+            .iter()
+            .map(|c| take(c.as_ref(), &at, None))
+            .collect::<std::result::Result<_, _>>()?)
+    }
 }
 
 /// Screens one input chunk, in the report's order.
@@ -49,7 +71,9 @@ pub(crate) fn screen(c: &Config, chunk: &RecordBatch) -> Result<Screened> {
             in_topic = Some(mask);
         }
     }
-    let mut rows = match &c.value_schema {
+    // Per row of `rows`: could it be applied at all (decoded as a JSON object)?
+    let mut decoded_ok = None;
+    let rows = match &c.value_schema {
         None => match &in_topic {
             None => chunk.clone(),
             Some(mask) => filter_record_batch(chunk, mask)?,
@@ -59,50 +83,39 @@ pub(crate) fn screen(c: &Config, chunk: &RecordBatch) -> Result<Screened> {
             let values = chunk.column_by_name(&c.value_column).ok_or_else(|| {
                 missing(&chunk.schema(), &c.value_column, "the bronze value column")
             })?;
-            let values = match &in_topic {
-                None => values.clone(),
-                Some(mask) => filter(values.as_ref(), mask)?,
-            };
-            let decoded = decode::from_json(values.as_ref(), schema, &c.decode)?;
+            let selection = in_topic.is_some().then_some(&at[..]);
+            let decoded = decode::from_json_at(values.as_ref(), selection, schema, &c.decode)?;
             // Null, empty and blank values are null structs in Spark: not an object either.
-            let good: Vec<bool> = (0..values.len())
-                .map(|i| {
-                    decoded.nulls.as_ref().is_none_or(|n| n.is_valid(i))
-                        && !decoded.malformed.value(i)
-                })
-                .collect();
-            let mut keep = Vec::with_capacity(at.len());
-            for (i, &ok) in good.iter().enumerate() {
-                if ok {
-                    keep.push(at[i]);
-                } else {
-                    rejected.push((at[i], Reason::MalformedJson));
-                }
-            }
-            counts.malformed = (at.len() - keep.len()) as u64;
-            if keep.len() == at.len() {
-                decoded.batch
-            } else {
-                at = keep;
-                filter_record_batch(&decoded.batch, &BooleanArray::from(good))?
-            }
+            decoded_ok = Some(
+                (0..at.len())
+                    .map(|i| {
+                        decoded.nulls.as_ref().is_none_or(|n| n.is_valid(i))
+                            && !decoded.malformed.value(i)
+                    })
+                    .collect::<Vec<bool>>(),
+            );
+            decoded.batch
         }
     };
 
-    // Per-row decisions over `rows`; one filter at the end.
+    // Per-row decisions over `rows`; nothing is copied.
     let ops = operations(c, &rows)?;
     let null_key = any_null(&columns(&rows, &c.keys)?);
     let null_sequence = any_null(&columns(&rows, &c.sequence_by)?);
-    let matches = match &c.lookup {
+    let probed = match &c.lookup {
         Some(lookup) => Some(lookup.probe(&rows)?),
         None => None,
     };
-    let mut keep = vec![false; rows.num_rows()];
+    let inner = c.lookup.as_ref().is_some_and(|l| l.how() == JoinHow::Inner);
+    let mut kept = Vec::with_capacity(rows.num_rows());
     let mut is_delete = Vec::with_capacity(rows.num_rows());
-    let mut enrich_with = Vec::with_capacity(rows.num_rows());
+    let mut matches = Vec::with_capacity(if probed.is_some() { rows.num_rows() } else { 0 });
     for i in 0..rows.num_rows() {
         let op = ops[i];
-        let reason = if op == Op::Ignored {
+        let reason = if decoded_ok.as_ref().is_some_and(|ok| !ok[i]) {
+            counts.malformed += 1;
+            Reason::MalformedJson
+        } else if op == Op::Ignored {
             counts.ignored_operations += 1;
             continue;
         } else if null_key[i] {
@@ -112,30 +125,27 @@ pub(crate) fn screen(c: &Config, chunk: &RecordBatch) -> Result<Screened> {
             counts.null_sequences += 1;
             Reason::NullSequence
         } else {
-            let found = matches.as_ref().and_then(|m| m[i]);
-            let inner = c.lookup.as_ref().is_some_and(|l| l.how() == JoinHow::Inner);
+            let found = probed.as_ref().and_then(|m| m[i]);
             if op == Op::Upsert && inner && found.is_none() {
                 counts.lookup_misses += 1;
                 Reason::LookupMiss
             } else {
-                keep[i] = true;
+                kept.push(i as u32);
                 is_delete.push(op == Op::Delete);
-                enrich_with.push(if op == Op::Delete { None } else { found });
+                if probed.is_some() {
+                    matches.push(if op == Op::Delete { None } else { found });
+                }
                 continue;
             }
         };
         rejected.push((at[i], reason));
     }
     rejected.sort_unstable_by_key(|(row, _)| *row);
-    if keep.iter().any(|k| !k) {
-        rows = filter_record_batch(&rows, &BooleanArray::from(keep))?;
-    }
-    if let Some(lookup) = &c.lookup {
-        rows = lookup.append(&rows, &enrich_with)?;
-    }
     Ok(Screened {
         rows,
+        kept,
         is_delete,
+        matches,
         rejected,
         counts,
     })

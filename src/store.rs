@@ -1,7 +1,7 @@
 //! Append-only row storage with a liveness mask: an update appends the new row and retires
 //! the old one, so a batch costs in proportion to its size, not the table's.
-use arrow::array::{BooleanArray, RecordBatch};
-use arrow::compute::{cast, concat_batches, filter_record_batch};
+use arrow::array::{Array, BooleanArray, RecordBatch, RecordBatchOptions};
+use arrow::compute::{cast, concat_batches, filter_record_batch, interleave};
 use arrow::datatypes::SchemaRef;
 
 use crate::error::Result;
@@ -72,14 +72,40 @@ impl RowStore {
         }
     }
 
-    /// The live rows as one batch, oldest first.
+    /// The live rows as one batch, oldest first: one copy of the live rows, none of the
+    /// retired ones.
     pub fn to_batch(&self) -> Result<RecordBatch> {
-        let all = concat_batches(&self.schema, &self.chunks)?;
-        if self.live_rows == all.num_rows() {
-            return Ok(all);
+        if self.live_rows == self.live.len() {
+            return Ok(concat_batches(&self.schema, &self.chunks)?);
         }
-        let mask = BooleanArray::from(self.live.clone());
-        Ok(filter_record_batch(&all, &mask)?)
+        if let [only] = &self.chunks[..] {
+            let mask = BooleanArray::from(self.live.clone());
+            return Ok(filter_record_batch(only, &mask)?);
+        }
+        let mut at = Vec::with_capacity(self.live_rows);
+        let mut first = 0;
+        for (c, chunk) in self.chunks.iter().enumerate() {
+            let live = &self.live[first..first + chunk.num_rows()];
+            at.extend(
+                live.iter()
+                    .enumerate()
+                    .filter(|(_, &l)| l)
+                    .map(|(r, _)| (c, r)),
+            );
+            first += chunk.num_rows();
+        }
+        let chunks: Vec<&RecordBatch> = self.chunks.iter().collect();
+        let columns = (0..self.schema.fields().len())
+            .map(|i| {
+                let column: Vec<&dyn Array> = chunks.iter().map(|c| c.column(i).as_ref()).collect();
+                interleave(&column, &at)
+            })
+            .collect::<std::result::Result<Vec<_>, _>>()?;
+        Ok(RecordBatch::try_new_with_options(
+            self.schema.clone(),
+            columns,
+            &RecordBatchOptions::new().with_row_count(Some(at.len())),
+        )?)
     }
 
     /// Each store row's position among the live rows (meaningful for live rows only).

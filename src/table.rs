@@ -2,24 +2,24 @@
 //! the last batch applied (for exactly-once replays).
 use std::sync::Arc;
 
-use arrow::array::{Array, ArrayRef, BinaryArray, RecordBatch, UInt32Array};
-use arrow::compute::take;
+use arrow::array::{Array, ArrayRef, BinaryArray, RecordBatch, RecordBatchOptions, UInt32Array};
+use arrow::compute::interleave;
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use arrow::row::Rows;
 use rayon::prelude::*;
 
+use crate::enrich::Lookup;
 use crate::error::{CdcError, Result};
 use crate::keys::RowEncoder;
 use crate::merge::{Action, KeyState, MergeCounts};
 use crate::plan::{Outcome, Plan};
 use crate::store::RowStore;
 
-/// Winning events of one batch, ready to merge: encoded keys and sequences, and the rows
-/// (target columns) to write for upserts.
+/// Winning events of one batch, ready to merge: encoded keys and sequences, and whether each
+/// is a delete. The rows an upsert writes are gathered only once the merge has decided.
 pub struct Changes {
     pub keys: Rows,
     pub sequences: Rows,
-    pub rows: RecordBatch,
     pub is_delete: Vec<bool>,
 }
 
@@ -94,7 +94,7 @@ impl MemoryTable {
             match &plan.merge {
                 Some(m) => {
                     self.bind(&m.schema, m.layout.clone())?;
-                    self.apply(&m.changes, &m.actions, &m.found, plan.batch_id)?;
+                    self.apply(&m.changes, &m.actions, &m.found, &m.upserts, plan.batch_id)?;
                 }
                 None => self.mark_applied(plan.batch_id),
             }
@@ -161,23 +161,31 @@ impl MemoryTable {
     }
 
     /// Applies a plan made by `plan` on this same state, and records `batch_id`. `found` is
-    /// what `plan` returned with the actions (an empty slice looks every key up again).
+    /// what `plan` returned with the actions (an empty slice looks every key up again);
+    /// `upserts` holds the row of each insert and update, in the order of `actions`.
     pub fn apply(
         &mut self,
         changes: &Changes,
         actions: &[Action],
         found: &[Option<usize>],
+        upserts: &RecordBatch,
         batch_id: i64,
     ) -> Result<MergeCounts> {
         let store = self
             .store
             .as_mut()
             .ok_or_else(|| CdcError::Config("target has no schema yet; bind it first".into()))?;
-        let written: Vec<u32> = (0..actions.len() as u32)
-            .filter(|&i| matches!(actions[i as usize], Action::Insert | Action::Update { .. }))
-            .collect();
-        let rows = take_rows(&changes.rows, &written, store.schema())?;
-        let first = store.append(rows);
+        let written = actions
+            .iter()
+            .filter(|a| matches!(a, Action::Insert | Action::Update { .. }))
+            .count();
+        if upserts.num_rows() != written {
+            return Err(CdcError::Config(format!(
+                "{} upserted rows for {written} inserts and updates",
+                upserts.num_rows()
+            )));
+        }
+        let first = store.append(fit_to(upserts, store.schema())?);
         let mut counts = MergeCounts::default();
         let mut next_row = first;
         // Keys the state holds are written in place first; new keys go in after one reserve
@@ -323,37 +331,83 @@ impl MemoryTable {
     }
 }
 
-/// `rows` at `indices`, cast to the target's column types where a batch differs.
-pub(crate) fn take_rows(
-    rows: &RecordBatch,
-    indices: &[u32],
-    schema: &SchemaRef,
-) -> Result<RecordBatch> {
-    let indices = UInt32Array::from(indices.to_vec());
+/// `rows` in the target's columns (by name), cast where a batch's types differ.
+pub(crate) fn fit_to(rows: &RecordBatch, schema: &SchemaRef) -> Result<RecordBatch> {
+    if rows.schema() == *schema {
+        return Ok(rows.clone());
+    }
     let columns = schema
         .fields()
         .iter()
         .map(|field| {
-            let column = rows.column_by_name(field.name()).ok_or_else(|| {
-                CdcError::Input(format!(
-                    "batch has no column {:?} for the target",
-                    field.name()
-                ))
-            })?;
-            let taken = take(column.as_ref(), &indices, None)?;
-            if taken.data_type() == field.data_type() {
-                Ok(taken)
-            } else {
-                crate::keys::exact_cast(&taken, field.data_type()).map_err(|e| {
-                    CdcError::Input(format!(
-                        "column {:?} does not fit the target: {e}",
-                        field.name()
-                    ))
-                })
-            }
+            let column = rows
+                .column_by_name(field.name())
+                .ok_or_else(|| no_column(field))?;
+            fit_column(column, field)
         })
         .collect::<Result<Vec<_>>>()?;
-    Ok(RecordBatch::try_new(schema.clone(), columns)?)
+    Ok(RecordBatch::try_new_with_options(
+        schema.clone(),
+        columns,
+        &RecordBatchOptions::new().with_row_count(Some(rows.num_rows())),
+    )?)
+}
+
+/// The rows at `at` ((piece, row) pairs) of `pieces`, in the target's columns: a column
+/// the pieces lack comes from `lookup` at `matches` (one per row of `at`). One copy, and none
+/// when `at` is every row of a single piece in order.
+pub(crate) fn gather(
+    pieces: &[&RecordBatch],
+    at: &[(usize, usize)],
+    lookup: Option<(&Lookup, &[Option<u32>])>,
+    schema: &SchemaRef,
+) -> Result<RecordBatch> {
+    let whole = pieces.len() == 1
+        && at.len() == pieces[0].num_rows()
+        && at.iter().enumerate().all(|(i, &(_, r))| r == i);
+    let columns = schema
+        .fields()
+        .iter()
+        .map(|field| {
+            let own: Option<Vec<&dyn Array>> = pieces
+                .iter()
+                .map(|p| p.column_by_name(field.name()).map(|c| c.as_ref()))
+                .collect();
+            let column = match (own, lookup) {
+                (Some(own), _) if whole => own[0].slice(0, own[0].len()),
+                (Some(own), _) => interleave(&own, at)?,
+                (None, Some((lookup, matches))) => lookup
+                    .column_at(field.name(), matches)?
+                    .ok_or_else(|| no_column(field))?,
+                (None, None) => return Err(no_column(field)),
+            };
+            fit_column(&column, field)
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(RecordBatch::try_new_with_options(
+        schema.clone(),
+        columns,
+        &RecordBatchOptions::new().with_row_count(Some(at.len())),
+    )?)
+}
+
+fn fit_column(column: &ArrayRef, field: &Field) -> Result<ArrayRef> {
+    if column.data_type() == field.data_type() {
+        return Ok(column.clone());
+    }
+    crate::keys::exact_cast(column, field.data_type()).map_err(|e| {
+        CdcError::Input(format!(
+            "column {:?} does not fit the target: {e}",
+            field.name()
+        ))
+    })
+}
+
+fn no_column(field: &Field) -> CdcError {
+    CdcError::Input(format!(
+        "batch has no column {:?} for the target",
+        field.name()
+    ))
 }
 
 /// Turns an encoded-bytes column back into rows for a layout (used by tests and restore).

@@ -217,7 +217,25 @@ pub(crate) const PARALLEL_MIN_ROWS: usize = 2 * MIN_CHUNK_ROWS;
 
 /// Decode `values` (JSON text per row) with the DDL-derived `schema`.
 pub fn from_json(values: &dyn Array, schema: &SchemaRef, opts: &DecodeOptions) -> Result<Decoded> {
+    from_json_at(values, None, schema, opts)
+}
+
+/// Like `from_json`, but only the rows at `rows` (ascending), in that order: a topic filter
+/// costs no copy of the JSON text. Row numbers in errors are positions in `values`.
+pub fn from_json_at(
+    values: &dyn Array,
+    rows: Option<&[u32]>,
+    schema: &SchemaRef,
+    opts: &DecodeOptions,
+) -> Result<Decoded> {
     let input = Input::new(values)?;
+    if let Some(bad) = rows.and_then(|r| r.iter().find(|&&i| i as usize >= values.len())) {
+        return Err(CdcError::Input(format!(
+            "row {bad} is out of range for {} values",
+            values.len()
+        )));
+    }
+    let at = Rows { rows };
     for f in schema.fields() {
         builders::check_type(f.data_type())?;
     }
@@ -228,7 +246,7 @@ pub fn from_json(values: &dyn Array, schema: &SchemaRef, opts: &DecodeOptions) -
             .map(|f| nullable_field(f))
             .collect::<Vec<_>>(),
     ));
-    let n = values.len();
+    let n = rows.map_or(values.len(), <[u32]>::len);
     let threads = rayon::current_num_threads().max(1);
     let chunks: Vec<(usize, usize)> = if n >= PARALLEL_MIN_ROWS && threads > 1 {
         // a few chunks per thread for balance, but chunks of at most ~256 MB of text
@@ -240,11 +258,11 @@ pub fn from_json(values: &dyn Array, schema: &SchemaRef, opts: &DecodeOptions) -
         vec![(0, n)]
     };
     let parts: Vec<Result<Part>> = if chunks.len() == 1 {
-        vec![decode_range(&input, &out_schema, opts, 0, n)]
+        vec![decode_range(&input, at, &out_schema, opts, 0, n)]
     } else {
         chunks
             .par_iter()
-            .map(|&(s, e)| decode_range(&input, &out_schema, opts, s, e))
+            .map(|&(s, e)| decode_range(&input, at, &out_schema, opts, s, e))
             .collect()
     };
     let mut parts_ok = Vec::with_capacity(parts.len());
@@ -287,14 +305,29 @@ pub fn from_json(values: &dyn Array, schema: &SchemaRef, opts: &DecodeOptions) -
     })
 }
 
+/// Which input row each decoded row reads: all of them, or a selection.
+#[derive(Clone, Copy)]
+struct Rows<'a> {
+    rows: Option<&'a [u32]>,
+}
+
+impl Rows<'_> {
+    #[inline]
+    fn get(&self, k: usize) -> usize {
+        self.rows.map_or(k, |r| r[k] as usize)
+    }
+}
+
 struct Part {
     columns: Vec<ArrayRef>,
     malformed: BooleanBuffer,
     valid: BooleanBuffer,
 }
 
+/// Decodes output rows `start..end` (input rows `at.get(k)`).
 fn decode_range(
     input: &Input,
+    at: Rows,
     schema: &SchemaRef,
     opts: &DecodeOptions,
     start: usize,
@@ -304,11 +337,12 @@ fn decode_range(
     let mut p = Parser::new(&opts.time_zone);
     let mut malformed = BooleanBufferBuilder::new(end - start);
     let mut valid = BooleanBufferBuilder::new(end - start);
-    let check_utf8 = input.needs_utf8_check(start, end);
-    for row in start..end {
-        if row == start + 1024 && end - start > 4096 {
-            root.reserve_like(1024, end - row);
+    let check_utf8 = start < end && input.needs_utf8_check(at.get(start), at.get(end - 1) + 1);
+    for k in start..end {
+        if k == start + 1024 && end - start > 4096 {
+            root.reserve_like(1024, end - k);
         }
+        let row = at.get(k);
         let Some(raw) = input.get(row) else {
             root.null();
             malformed.append(false);
