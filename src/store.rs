@@ -3,6 +3,7 @@
 use arrow::array::{Array, BooleanArray, RecordBatch, RecordBatchOptions};
 use arrow::compute::{cast, concat_batches, filter_record_batch, interleave};
 use arrow::datatypes::SchemaRef;
+use rayon::prelude::*;
 
 use crate::error::Result;
 
@@ -95,7 +96,9 @@ impl RowStore {
             first += chunk.num_rows();
         }
         let chunks: Vec<&RecordBatch> = self.chunks.iter().collect();
+        // Columns are independent copies: one per core.
         let columns = (0..self.schema.fields().len())
+            .into_par_iter()
             .map(|i| {
                 let column: Vec<&dyn Array> = chunks.iter().map(|c| c.column(i).as_ref()).collect();
                 interleave(&column, &at)

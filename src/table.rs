@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, BinaryArray, RecordBatch, RecordBatchOptions, UInt32Array};
 use arrow::compute::interleave;
-use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use arrow::datatypes::{DataType, Field, FieldRef, Schema, SchemaRef};
 use arrow::row::Rows;
 use rayon::prelude::*;
 
@@ -365,25 +365,35 @@ pub(crate) fn gather(
     let whole = pieces.len() == 1
         && at.len() == pieces[0].num_rows()
         && at.iter().enumerate().all(|(i, &(_, r))| r == i);
-    let columns = schema
-        .fields()
-        .iter()
-        .map(|field| {
-            let own: Option<Vec<&dyn Array>> = pieces
-                .iter()
-                .map(|p| p.column_by_name(field.name()).map(|c| c.as_ref()))
-                .collect();
-            let column = match (own, lookup) {
-                (Some(own), _) if whole => own[0].slice(0, own[0].len()),
-                (Some(own), _) => interleave(&own, at)?,
-                (None, Some((lookup, matches))) => lookup
-                    .column_at(field.name(), matches)?
-                    .ok_or_else(|| no_column(field))?,
-                (None, None) => return Err(no_column(field)),
-            };
-            fit_column(&column, field)
-        })
-        .collect::<Result<Vec<_>>>()?;
+    let gather_column = |field: &FieldRef| -> Result<ArrayRef> {
+        let own: Option<Vec<&dyn Array>> = pieces
+            .iter()
+            .map(|p| p.column_by_name(field.name()).map(|c| c.as_ref()))
+            .collect();
+        let column = match (own, lookup) {
+            (Some(own), _) if whole => own[0].slice(0, own[0].len()),
+            (Some(own), _) => interleave(&own, at)?,
+            (None, Some((lookup, matches))) => lookup
+                .column_at(field.name(), matches)?
+                .ok_or_else(|| no_column(field))?,
+            (None, None) => return Err(no_column(field)),
+        };
+        fit_column(&column, field)
+    };
+    // Columns are independent copies: on both cores once there is enough to copy.
+    let columns = if at.len() >= 4096 && !whole {
+        schema
+            .fields()
+            .par_iter()
+            .map(gather_column)
+            .collect::<Result<Vec<_>>>()?
+    } else {
+        schema
+            .fields()
+            .iter()
+            .map(gather_column)
+            .collect::<Result<Vec<_>>>()?
+    };
     Ok(RecordBatch::try_new_with_options(
         schema.clone(),
         columns,
@@ -413,4 +423,90 @@ fn no_column(field: &Field) -> CdcError {
 /// Turns an encoded-bytes column back into rows for a layout (used by tests and restore).
 pub fn binary_rows(encoder: &RowEncoder, bytes: &BinaryArray) -> Result<Vec<ArrayRef>> {
     encoder.decode(bytes.iter().flatten())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::enrich::JoinHow;
+    use arrow::array::{AsArray, Int32Array, StringArray};
+    use arrow::datatypes::Int64Type;
+
+    fn piece(ids: Vec<i32>, codes: Vec<&str>) -> RecordBatch {
+        RecordBatch::try_from_iter(vec![
+            ("id", Arc::new(Int32Array::from(ids)) as ArrayRef),
+            ("cc", Arc::new(StringArray::from(codes)) as ArrayRef),
+        ])
+        .unwrap()
+    }
+
+    fn target(fields: Vec<(&str, DataType)>) -> SchemaRef {
+        Arc::new(Schema::new(
+            fields
+                .into_iter()
+                .map(|(n, t)| Field::new(n, t, true))
+                .collect::<Vec<_>>(),
+        ))
+    }
+
+    #[test]
+    fn gather_picks_rows_across_pieces_with_lookup_columns() {
+        let countries = RecordBatch::try_from_iter(vec![
+            (
+                "code",
+                Arc::new(StringArray::from(vec!["FR", "CN"])) as ArrayRef,
+            ),
+            (
+                "country",
+                Arc::new(StringArray::from(vec!["France", "China"])) as ArrayRef,
+            ),
+        ])
+        .unwrap();
+        let lookup =
+            Lookup::new(countries, &[("cc".into(), "code".into())], JoinHow::Left).unwrap();
+        let (a, b) = (
+            piece(vec![1, 2], vec!["FR", "XX"]),
+            piece(vec![3], vec!["CN"]),
+        );
+        let schema = target(vec![("country", DataType::Utf8), ("id", DataType::Int64)]);
+        let out = gather(
+            &[&a, &b],
+            &[(1, 0), (0, 1), (0, 0)],
+            Some((&lookup, &[Some(1), None, Some(0)])),
+            &schema,
+        )
+        .unwrap();
+        let country = out.column(0).as_string::<i32>();
+        assert_eq!(
+            country.iter().collect::<Vec<_>>(),
+            vec![Some("China"), None, Some("France")]
+        );
+        let id = out.column(1).as_primitive::<Int64Type>();
+        assert_eq!(id.values().to_vec(), vec![3, 2, 1]);
+    }
+
+    #[test]
+    fn gather_of_every_row_in_order_copies_nothing() {
+        let a = piece(vec![1, 2], vec!["FR", "CN"]);
+        let schema = target(vec![("cc", DataType::Utf8)]);
+        let out = gather(&[&a], &[(0, 0), (0, 1)], None, &schema).unwrap();
+        let (given, got) = (
+            a.column(1).as_string::<i32>(),
+            out.column(0).as_string::<i32>(),
+        );
+        assert_eq!(given.values().as_ptr(), got.values().as_ptr());
+    }
+
+    #[test]
+    fn gather_names_a_missing_column() {
+        let a = piece(vec![1], vec!["FR"]);
+        let err = gather(
+            &[&a],
+            &[(0, 0)],
+            None,
+            &target(vec![("nope", DataType::Utf8)]),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("\"nope\""), "{err}");
+    }
 }
