@@ -5,7 +5,7 @@
 //!     cargo bench --bench kernels -- decode     # one group
 use std::time::Duration;
 
-use arrow::array::RecordBatch;
+use arrow::array::{BinaryArray, RecordBatch};
 use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion, Throughput};
 
 use cdc_rs::decode::{from_json, DecodeOptions, Mode};
@@ -33,6 +33,15 @@ fn decoded(rows: usize) -> RecordBatch {
     from_json(&json, &schema, &options()).unwrap().batch
 }
 
+/// Changes row `i`'s JSON bytes in place.
+type Mutate = fn(usize, &mut Vec<u8>);
+
+/// Where the street name starts in a customers event.
+fn street(v: &[u8]) -> usize {
+    const KEY: &[u8] = br#""street":""#;
+    v.windows(KEY.len()).position(|w| w == KEY).unwrap() + KEY.len()
+}
+
 fn decode(c: &mut Criterion) {
     let schema = parse_ddl(CUSTOMERS_SCHEMA).unwrap();
     let opts = options();
@@ -44,6 +53,44 @@ fn decode(c: &mut Criterion) {
         group.bench_with_input(BenchmarkId::from_parameter(rows), &json, |b, json| {
             b.iter(|| from_json(json, &schema, &opts).unwrap())
         });
+    }
+    // Binary input (Kafka `value` bytes): all valid UTF-8; 1 row in 1000 invalid (half of them
+    // starting with \xff\xfe like the real feed, half with a \xff inside a string); 1 row in 10
+    // with valid non-ASCII text.
+    for rows in [60_000, 200_000] {
+        let json = customers_json(rows, TABLE_KEYS, 0, 1);
+        let variants: [(&str, Mutate); 3] = [
+            ("bin", |_, _| {}),
+            ("bin-invalid-1in1000", |i, v| match i % 1000 {
+                0 => {
+                    v.splice(0..0, [0xff, 0xfe]);
+                }
+                500 => {
+                    let p = street(v);
+                    v.insert(p, 0xff);
+                }
+                _ => {}
+            }),
+            ("bin-nonascii-1in10", |i, v| {
+                if i % 10 == 0 {
+                    let p = street(v);
+                    v.splice(p..p, "é中".bytes());
+                }
+            }),
+        ];
+        for (name, mutate) in variants {
+            let bin: BinaryArray = (0..rows)
+                .map(|i| {
+                    let mut v = json.value(i).as_bytes().to_vec();
+                    mutate(i, &mut v);
+                    Some(v)
+                })
+                .collect();
+            group.throughput(Throughput::Bytes(bin.value_data().len() as u64));
+            group.bench_with_input(BenchmarkId::new(name, rows), &bin, |b, bin| {
+                b.iter(|| from_json(bin, &schema, &opts).unwrap())
+            });
+        }
     }
     group.finish();
 }

@@ -173,29 +173,11 @@ impl<'a> Input<'a> {
         }
     }
 
-    /// Whether rows in `start..end` may hold invalid UTF-8 and need a per-row check.
-    fn needs_utf8_check(&self, start: usize, end: usize) -> bool {
-        fn all_valid<O: Copy + TryInto<usize>>(
-            offsets: &[O],
-            data: &[u8],
-            start: usize,
-            end: usize,
-        ) -> bool {
-            let off = |k: usize| offsets[k].try_into().unwrap_or(usize::MAX);
-            let (a, b) = (off(start), off(end));
-            let Some(range) = data.get(a..b) else {
-                return false;
-            };
-            // One fast pass over the whole range, then every row boundary must be a char boundary.
-            std::str::from_utf8(range).is_ok()
-                && (start..end).all(|k| data.get(off(k)).is_none_or(|&c| (c as i8) >= -0x40))
-        }
+    /// Binary input: rows may hold invalid UTF-8 (string inputs are valid by type).
+    fn is_binary(&self) -> bool {
         match *self {
-            Input::Off32 { binary: false, .. }
-            | Input::Off64 { binary: false, .. }
-            | Input::StrView(_) => false,
-            Input::Off32 { offsets, data, .. } => !all_valid(offsets, data, start, end),
-            Input::Off64 { offsets, data, .. } => !all_valid(offsets, data, start, end),
+            Input::Off32 { binary, .. } | Input::Off64 { binary, .. } => binary,
+            Input::StrView(_) => false,
             Input::BinView(_) => true,
         }
     }
@@ -337,7 +319,7 @@ fn decode_range(
     let mut p = Parser::new(&opts.time_zone);
     let mut malformed = BooleanBufferBuilder::new(end - start);
     let mut valid = BooleanBufferBuilder::new(end - start);
-    let check_utf8 = start < end && input.needs_utf8_check(at.get(start), at.get(end - 1) + 1);
+    let binary = input.is_binary();
     for k in start..end {
         if k == start + 1024 && end - start > 4096 {
             root.reserve_like(1024, end - k);
@@ -349,13 +331,22 @@ fn decode_range(
             valid.append(false);
             continue;
         };
-        let text: Cow<[u8]> = if check_utf8 && std::str::from_utf8(raw).is_err() {
-            // CAST(binary AS STRING) then Jackson: invalid sequences read as U+FFFD
-            Cow::Owned(utf8_lossy_java(raw))
-        } else {
-            Cow::Borrowed(raw)
-        };
-        let outcome = p.row(&text, &mut root);
+        let mark = root.len();
+        let mut text: Cow<[u8]> = Cow::Borrowed(raw);
+        let mut outcome = p.row(raw, &mut root);
+        // Binary input is CAST(binary AS STRING) then Jackson: invalid sequences read as U+FFFD.
+        // A row whose strings were all ASCII and that parsed is valid UTF-8 up to its closing
+        // brace (what follows is ignored), so the lossy text would parse the same. Otherwise
+        // check the whole row, and on invalid UTF-8 parse the lossy text instead, exactly as
+        // if every row were checked (malformed rows too, for the same FailFast message).
+        if binary
+            && (p.non_ascii || matches!(outcome, RowOutcome::Malformed))
+            && std::str::from_utf8(raw).is_err()
+        {
+            root.truncate(mark);
+            text = Cow::Owned(utf8_lossy_java(raw));
+            outcome = p.row(&text, &mut root);
+        }
         let (is_valid, is_malformed) = match outcome {
             RowOutcome::Null => (false, false),
             RowOutcome::Ok => (true, false),

@@ -36,6 +36,12 @@ pub(crate) enum RowOutcome {
 pub(crate) struct Parser<'t> {
     pub tz: &'t TimeZone,
     scratch: Vec<u8>,
+    /// Whether a string read or skipped in the current row had a raw byte >= 0x80 (reset by
+    /// `row`). Everything else the grammar accepts is ASCII, or (a field name matched by
+    /// `StructB::match_raw`) equal to a schema name, so a row parsed without this flag and not
+    /// malformed is valid UTF-8 up to its closing brace: that is all the decoder needs to know
+    /// to skip the UTF-8 check of binary input.
+    pub non_ascii: bool,
 }
 
 enum Num<'a> {
@@ -68,6 +74,7 @@ impl<'t> Parser<'t> {
         Parser {
             tz,
             scratch: Vec::new(),
+            non_ascii: false,
         }
     }
 
@@ -76,7 +83,7 @@ impl<'t> Parser<'t> {
     fn read_str(&mut self, c: &mut Cur) -> Result<S, Syn> {
         let q = c.b[c.i];
         let start = c.i + 1;
-        let j = find_special(c.b, start, q);
+        let j = find_special(c.b, start, q, &mut self.non_ascii);
         match c.b.get(j) {
             Some(&ch) if ch == q => {
                 c.i = j + 1;
@@ -85,7 +92,7 @@ impl<'t> Parser<'t> {
             Some(b'\\') => {
                 self.scratch.clear();
                 self.scratch.extend_from_slice(&c.b[start..j]);
-                c.i = decode_escaped(c.b, j, q, &mut self.scratch)?;
+                c.i = decode_escaped(c.b, j, q, &mut self.scratch, &mut self.non_ascii)?;
                 Ok(S::Scratch)
             }
             _ => Err(Syn),
@@ -106,7 +113,7 @@ impl<'t> Parser<'t> {
         let q = c.b[c.i];
         let mut i = c.i + 1;
         loop {
-            let j = find_special(c.b, i, q);
+            let j = find_special(c.b, i, q, &mut self.non_ascii);
             match c.b.get(j) {
                 Some(&ch) if ch == q => {
                     c.i = j + 1;
@@ -578,8 +585,10 @@ impl<'t> Parser<'t> {
         Ok(R::Ok)
     }
 
-    /// One input row into the root struct builder (which gets exactly one entry).
+    /// One input row into the root struct builder (which gets exactly one entry). Afterwards
+    /// `non_ascii` tells whether a string in the row had a byte >= 0x80.
     pub fn row(&mut self, text: &[u8], root: &mut StructB) -> RowOutcome {
+        self.non_ascii = false;
         let mut c = Cur { b: text, i: 0 };
         c.ws();
         let n = root.len();

@@ -31,15 +31,17 @@ fn push_char(out: &mut Vec<u8>, ch: u32) {
 }
 
 /// Decode the rest of a string with escapes; `i` is at a backslash. Returns the index after the
-/// closing quote. Unpaired surrogates become '?' (Java's String -> UTF-8).
+/// closing quote. Unpaired surrogates become '?' (Java's String -> UTF-8). Sets `*non_ascii` if
+/// a raw byte of the string is >= 0x80 (see `find_special`).
 pub(crate) fn decode_escaped(
     b: &[u8],
     mut i: usize,
     q: u8,
     out: &mut Vec<u8>,
+    non_ascii: &mut bool,
 ) -> Result<usize, Syn> {
     loop {
-        let j = find_special(b, i, q);
+        let j = find_special(b, i, q, non_ascii);
         out.extend_from_slice(&b[i..j.min(b.len())]);
         if j >= b.len() {
             return Err(Syn);
@@ -123,16 +125,22 @@ mod tests {
     fn escapes() {
         let mut o = Vec::new();
         let b = br#"a\u00e9\ud83d\ude00\n\/\"x""#;
-        let end = decode_escaped(b, 1, b'"', &mut o).unwrap();
+        let end = decode_escaped(b, 1, b'"', &mut o, &mut false).unwrap();
         assert_eq!(end, b.len());
         assert_eq!(
             std::str::from_utf8(&o).unwrap(),
             "é😀\n/\"x".trim_start_matches('a')
         );
         let mut o = Vec::new();
-        decode_escaped(br#"\ud83d""#, 0, b'"', &mut o).unwrap();
+        decode_escaped(br#"\ud83d""#, 0, b'"', &mut o, &mut false).unwrap();
         assert_eq!(o, b"?");
-        assert!(decode_escaped(br#"\x41""#, 0, b'"', &mut Vec::new()).is_err());
+        // raw non-ASCII after an escape is flagged; \u escapes are not raw bytes
+        let mut na = false;
+        decode_escaped("\\n\\u00e9x\"é".as_bytes(), 0, b'"', &mut o, &mut na).unwrap();
+        assert!(!na);
+        decode_escaped("\\nxé\"".as_bytes(), 0, b'"', &mut o, &mut na).unwrap();
+        assert!(na);
+        assert!(decode_escaped(br#"\x41""#, 0, b'"', &mut Vec::new(), &mut false).is_err());
         let mut o = Vec::new();
         write_json_string(b"a\"b\\c\x01\x1f\n/", &mut o);
         assert_eq!(o, br#""a\"b\\c\u0001\u001F\n/""#);

@@ -139,6 +139,31 @@ fn parallel_matches_serial() {
     assert_eq!(d.malformed.count_set_bits(), 100_000usize.div_ceil(7));
 }
 
+#[test]
+fn selected_rows_decode_like_the_filtered_column() {
+    let schema = parse_ddl("customer_id STRING, n BIGINT").unwrap();
+    let rows: Vec<Option<Vec<u8>>> = (0..70_000)
+        .map(|i| match i % 5 {
+            0 => None,
+            1 => Some(b"\xff{\"n\": 1}".to_vec()),
+            2 => Some(format!(r#"{{"customer_id":"C\u00e9{i}","n":{i}}}"#).into_bytes()),
+            _ => Some(format!(r#"{{"customer_id":"C{i}","n":{i}}}"#).into_bytes()),
+        })
+        .collect();
+    let values = BinaryArray::from_iter(rows.iter().map(|r| r.as_deref()));
+    let opts = DecodeOptions::new(Mode::Permissive, "UTC").unwrap();
+    // every third row, across the parallel threshold
+    let at: Vec<u32> = (0..70_000).filter(|i| i % 3 != 0).collect();
+    let picked =
+        arrow::compute::take(&values, &arrow::array::UInt32Array::from(at.clone()), None).unwrap();
+    let want = from_json(picked.as_ref(), &schema, &opts).unwrap();
+    let got = from_json_at(&values, Some(&at), &schema, &opts).unwrap();
+    assert_eq!(got.batch, want.batch);
+    assert_eq!(got.malformed, want.malformed);
+    assert_eq!(got.nulls, want.nulls);
+    assert!(from_json_at(&values, Some(&[70_000]), &schema, &opts).is_err());
+}
+
 /// Tiny xorshift so the test needs no extra crates.
 struct Rng(u64);
 impl Rng {
@@ -298,4 +323,279 @@ fn odd_schemas() {
     let empty = Arc::new(Schema::empty());
     let d = from_json(&arr, &empty, &opts).unwrap();
     assert_eq!(d.into_struct().len(), 1);
+}
+
+// ---- binary input: the fused UTF-8 check must decode exactly like "lossy text, then parse" ----
+
+const UTF8_DDL: &str = "s STRING, `naïve` STRING, `a\u{FFFD}` INT, t TIMESTAMP, b BINARY, \
+    n STRUCT<z: STRING, y: ARRAY<STRING>>, l ARRAY<STRING>, m MAP<STRING, STRING>, j STRING";
+
+/// Decode `rows` as Binary, LargeBinary and BinaryView input and assert each gives exactly what
+/// the reference gives: `utf8_lossy_java(row)` decoded as (valid by type) Utf8 input. Also in
+/// FailFast mode (same error row and message). Returns the Binary decode.
+fn check_binary_like_lossy(ddl: &str, rows: &[Option<&[u8]>]) -> Decoded {
+    let schema = parse_ddl(ddl).unwrap();
+    let lossy: Vec<Option<String>> = rows
+        .iter()
+        .map(|r| r.map(|r| String::from_utf8(utf8_lossy_java(r)).unwrap()))
+        .collect();
+    let reference = StringArray::from(lossy.clone());
+    let bin = BinaryArray::from(rows.to_vec());
+    let large = arrow::array::LargeBinaryArray::from(rows.to_vec());
+    let view = arrow::array::BinaryViewArray::from(rows.to_vec());
+    let inputs: [&dyn Array; 3] = [&bin, &large, &view];
+    let opts = DecodeOptions::new(Mode::Permissive, "UTC").unwrap();
+    let want = from_json(&reference, &schema, &opts).unwrap();
+    for input in inputs {
+        let got = from_json(input, &schema, &opts).unwrap();
+        for (c, (g, w)) in got
+            .batch
+            .columns()
+            .iter()
+            .zip(want.batch.columns())
+            .enumerate()
+        {
+            if g != w {
+                let i = (0..rows.len())
+                    .find(|&i| g.slice(i, 1) != w.slice(i, 1))
+                    .unwrap_or(0);
+                panic!(
+                    "{:?}: column {c} differs at row {i} ({:?} vs lossy {:?}):\n{:?}\n{:?}",
+                    input.data_type(),
+                    rows[i].map(|r| r.escape_ascii().to_string()),
+                    lossy[i],
+                    g.slice(i, 1),
+                    w.slice(i, 1)
+                );
+            }
+            g.to_data().validate_full().unwrap();
+        }
+        assert_eq!(got.malformed, want.malformed);
+        assert_eq!(got.nulls, want.nulls);
+    }
+    let ff = DecodeOptions::new(Mode::FailFast, "UTC").unwrap();
+    let want_err = from_json(&reference, &schema, &ff)
+        .err()
+        .map(|e| e.to_string());
+    for input in inputs {
+        let got_err = from_json(input, &schema, &ff).err().map(|e| e.to_string());
+        assert_eq!(got_err, want_err);
+    }
+    from_json(&bin, &schema, &opts).unwrap()
+}
+
+fn binary_rows(rows: &[&[u8]]) -> Decoded {
+    let rows: Vec<Option<&[u8]>> = rows.iter().map(|&r| Some(r)).collect();
+    check_binary_like_lossy(UTF8_DDL, &rows)
+}
+
+#[test]
+fn binary_invalid_utf8_in_string_value() {
+    let d = binary_rows(&[
+        b"{\"s\": \"a\xffb\"}",
+        b"{\"s\": \"\xff\xfe\"}",
+        b"{\"s\": \"esc\\n\xff\"}",               // after an escape
+        b"{\"s\": \"0123456789abcdefghij\xff\"}", // past the first 16 bytes
+        b"{\"t\": \"2022-01-31\xff\", \"b\": \"Zm9\xff\"}", // parsed types: fail -> null
+        b"{\"s\": \"ok\"}",
+    ]);
+    let s = col::<StringArray>(&d, 0);
+    assert_eq!(s.value(0), "a\u{FFFD}b");
+    assert_eq!(s.value(1), "\u{FFFD}\u{FFFD}");
+    assert_eq!(s.value(2), "esc\n\u{FFFD}");
+    assert_eq!(s.value(5), "ok");
+    assert!(d.batch.column(3).is_null(4) && d.batch.column(4).is_null(4));
+    assert!(!d.malformed.value(4));
+}
+
+#[test]
+fn binary_invalid_utf8_in_skipped_field() {
+    let d = binary_rows(&[
+        b"{\"other\": \"\xff\", \"s\": \"x\"}",
+        b"{\"other\": [\"\xc3\", {\"k\": \"\xe4\xb8\"}], \"s\": \"y\"}",
+        // the string value of a field whose value fails to convert (skipped after the failure)
+        b"{\"l\": [1, \"\xff\"], \"s\": \"z\"}",
+    ]);
+    let s = col::<StringArray>(&d, 0);
+    assert_eq!((s.value(0), s.value(1), s.value(2)), ("x", "y", "z"));
+}
+
+#[test]
+fn binary_invalid_utf8_in_field_name() {
+    let d = binary_rows(&[
+        // not a schema name either way
+        b"{\"\xff\": 1, \"s\": \"x\"}",
+        // matches the schema name `a\u{FFFD}` only after the lossy replacement
+        b"{\"a\xff\": 5}",
+        b"{\"s\": \"x\", \"a\xff\": 6}",
+        // valid non-ASCII name, matched raw (first field: the hint) and through the lookup
+        "{\"naïve\": \"v\"}".as_bytes(),
+        "{\"s\": \"x\", \"naïve\": \"w\"}".as_bytes(),
+        // close to a schema name but invalid
+        b"{\"na\xefve\": \"v\"}",
+        b"{\"na\xc3\": \"v\"}",
+        // map keys
+        b"{\"m\": {\"k\xff\": \"v\", \"\xc0\xaf\": \"w\"}}",
+    ]);
+    let a = col::<Int32Array>(&d, 2);
+    assert_eq!((a.value(1), a.value(2)), (5, 6));
+    let naive = col::<StringArray>(&d, 1);
+    assert_eq!((naive.value(3), naive.value(4)), ("v", "w"));
+    assert!(naive.is_null(5) && naive.is_null(6));
+}
+
+#[test]
+fn binary_invalid_utf8_nested() {
+    let d = binary_rows(&[
+        b"{\"n\": {\"z\": \"\xff\", \"y\": [\"a\", \"\xfe\"]}}",
+        b"{\"l\": [\"ok\", \"b\xffc\"]}",
+        b"{\"m\": {\"k\": \"\xff\"}}",
+        // a STRING field given an object: re-serialised with the replacement character
+        b"{\"j\": {\"k\xff\": [\"\xff\", 1.50]}}",
+        b"{\"j\": [\"\\u00e9\xff\"]}",
+    ]);
+    let j = col::<StringArray>(&d, 8);
+    assert_eq!(j.value(3), "{\"k\u{FFFD}\":[\"\u{FFFD}\",1.5]}");
+    assert_eq!(j.value(4), "[\"é\u{FFFD}\"]");
+}
+
+#[test]
+fn binary_invalid_utf8_after_closing_brace_or_outside_strings() {
+    let d = binary_rows(&[
+        b"{\"s\": \"x\"} \xff\xfe",
+        b"{\"s\": \"x\"}\xe4\xb8",
+        "{\"s\": \"é\"} \u{FFFD} tail".as_bytes(),
+        b"{\"s\": \"\xc3\xa9\"}\xff",
+        // outside strings: malformed
+        b"\xff\xfe{\"s\": \"x\"}",
+        b"{\"s\": \"x\", \xff}",
+        b"{\"s\": \xff\"x\"}",
+        b"{\"s\" \xc3\xa9: \"x\"}",
+        b"{\"l\": [1\xff]}",
+        b"\xef\xbb\xbf{\"s\": \"bom\"}",
+    ]);
+    let s = col::<StringArray>(&d, 0);
+    assert_eq!(
+        (s.value(0), s.value(1), s.value(2), s.value(3)),
+        ("x", "x", "é", "é")
+    );
+    assert!((0..4).all(|i| !d.malformed.value(i)));
+    assert!((4..10).all(|i| d.malformed.value(i)));
+}
+
+#[test]
+fn binary_overlong_surrogate_truncated_and_valid_multibyte() {
+    let d = binary_rows(&[
+        b"{\"s\": \"\xc0\xaf\"}",         // overlong '/'
+        b"{\"s\": \"\xe0\x80\xaf\"}",     // overlong 3-byte
+        b"{\"s\": \"\xf0\x80\x80\xaf\"}", // overlong 4-byte
+        b"{\"s\": \"\xed\xa0\x80\"}",     // encoded surrogate: one U+FFFD (Java)
+        b"{\"s\": \"\xed\xbf\xbfx\"}",
+        b"{\"s\": \"\xf4\x90\x80\x80\"}", // above U+10FFFF
+        b"{\"s\": \"\xe4\xb8",            // truncated multi-byte at the end: malformed
+        b"{\"s\": \"x\"}\xe4\xb8",        // ... but fine after the closing brace
+        b"{\"s\": \"\xf0\x9f\x98\"}",     // truncated 4-byte inside the string
+        "{\"s\": \"é中😀\", \"l\": [\"中\"], \"m\": {\"😀\": \"é\"}}".as_bytes(),
+        "{'s': 'é\\'中'}".as_bytes(),
+    ]);
+    let s = col::<StringArray>(&d, 0);
+    assert_eq!(s.value(0), "\u{FFFD}\u{FFFD}");
+    assert_eq!(s.value(3), "\u{FFFD}");
+    assert_eq!(s.value(4), "\u{FFFD}x");
+    assert!(d.malformed.value(6) && !d.malformed.value(7));
+    assert_eq!(s.value(7), "x");
+    assert_eq!(s.value(8), "\u{FFFD}");
+    assert_eq!(s.value(9), "é中😀");
+    assert_eq!(s.value(10), "é'中");
+}
+
+#[test]
+fn binary_failfast_same_message() {
+    // the first bad row is malformed because of an invalid byte outside strings; the message
+    // shows the lossy text as before
+    let schema = parse_ddl("s STRING").unwrap();
+    let ff = DecodeOptions::new(Mode::FailFast, "UTC").unwrap();
+    let b = BinaryArray::from(vec![&b"{\"s\": \"\xff\"}"[..], b"\xff{\"s\": 1}"]);
+    match from_json(&b, &schema, &ff) {
+        Err(CdcError::Decode { row, message }) => {
+            assert_eq!(row, 1);
+            assert!(message.contains('\u{FFFD}'), "{message}");
+        }
+        other => panic!("{:?}", other.map(|d| d.batch)),
+    }
+    check_binary_like_lossy(
+        "s STRING",
+        &[Some(b"{\"s\": \"\xff\"}"), Some(b"\xff{\"s\": 1}")],
+    );
+    check_binary_like_lossy("s INT", &[Some(b"{\"s\": \"\xff\"}")]);
+    // Java's replacement in the message too: an encoded surrogate is one U+FFFD, not three
+    let d = check_binary_like_lossy("s STRING", &[Some(b"\xed\xa0\x80 {}")]);
+    assert!(d.malformed.value(0));
+}
+
+/// Random byte mutations of valid rows (biased towards UTF-8 trouble), in chunks big enough to
+/// decode in parallel: the Binary path equals the lossy-text path on every row.
+#[test]
+fn binary_random_mutations_match_lossy() {
+    let seeds: [&[u8]; 5] = [
+        "{\"s\": \"héllo 中文 😀 and some more ascii text\", \"naïve\": \"ü\", \"a\u{FFFD}\": 3, \"t\": \"2022-01-31T23:06:00Z\", \"b\": \"Zm9v\", \"n\": {\"z\": \"zé\", \"y\": [\"p\", \"中\"]}, \"l\": [\"x\", \"y\"], \"m\": {\"k\": \"v\", \"é\": \"w\"}, \"j\": {\"q\": [1, \"ü\\n\"]}}".as_bytes(),
+        b"{\"other\": {\"deep\": [\"0123456789abcdef0123456789\", {\"k\": \"v\"}]}, \"s\": \"tail\"}  ",
+        b"{'s': 'single \\' quoted', \"l\": [\"a\\u00e9\", \"\\ud83d\\ude00\"], \"j\": [true, null, 1e3]}",
+        "{\"s\": \"0123456789012345é0123456789012345\", \"m\": {\"0123456789012345678\": \"中\"}} trailing".as_bytes(),
+        b"{\"s\": \"plain ascii only row with a long string value to cross vectors\", \"a\xef\xbf\xbd\": 1}",
+    ];
+    const TROUBLE: [&[u8]; 14] = [
+        b"\xff",
+        b"\xfe",
+        b"\x80",
+        b"\xbf",
+        b"\xc0\xaf",
+        b"\xc3",
+        b"\xe4\xb8",
+        b"\xed\xa0\x80",
+        b"\xed\xbf\xbf",
+        b"\xe0\x80\xaf",
+        b"\xf0\x9f\x98",
+        b"\xf4\x90\x80\x80",
+        "é".as_bytes(),
+        "😀".as_bytes(),
+    ];
+    let mut rng = Rng(0x2545F4914F6CDD1D);
+    let mut rows: Vec<Vec<u8>> = Vec::new();
+    for _ in 0..40_000 {
+        let mut v = seeds[(rng.next() % seeds.len() as u64) as usize].to_vec();
+        for _ in 0..1 + rng.next() % 3 {
+            let p = (rng.next() as usize) % (v.len() + 1);
+            match rng.next() % 6 {
+                0 => {
+                    let t = TROUBLE[(rng.next() as usize) % TROUBLE.len()];
+                    v.splice(p..p, t.iter().copied());
+                }
+                1 if p < v.len() => {
+                    let t = TROUBLE[(rng.next() as usize) % TROUBLE.len()];
+                    let q = (p + t.len()).min(v.len());
+                    v.splice(p..q, t.iter().copied());
+                }
+                2 if p < v.len() => v[p] = (rng.next() & 0xff) as u8,
+                3 if p < v.len() => v[p] = 0x80 | (rng.next() & 0x7f) as u8,
+                4 => v.truncate(p),
+                _ => {
+                    let q = (p + (rng.next() as usize) % 4).min(v.len());
+                    v.drain(p..q);
+                }
+            }
+        }
+        rows.push(v);
+    }
+    let rows: Vec<Option<&[u8]>> = rows.iter().map(|r| Some(r.as_slice())).collect();
+    assert!(rows.len() >= PARALLEL_MIN_ROWS);
+    let d = check_binary_like_lossy(UTF8_DDL, &rows);
+    // the mutations did hit all kinds of rows
+    let invalid = rows
+        .iter()
+        .filter(|r| std::str::from_utf8(r.unwrap()).is_err())
+        .count();
+    assert!(invalid > 10_000, "{invalid}");
+    let m = d.malformed.count_set_bits();
+    assert!(m > 1000 && m < 35_000, "{m}");
 }
