@@ -238,7 +238,7 @@ def render(info: dict, results: list[dict], contenders: list[str]) -> str:
         f"average {info.get('load_start', float('nan')):.1f} at the start, "
         f"{info.get('load_end', float('nan')):.1f} at the end"
         + (" (the box is shared: other work ran meanwhile)."
-           if max(info.get("load_start", 0), info.get("load_end", 0)) > 1.5 else "."),
+           if max(info.get("load_start", 0), info.get("load_end", 0)) > 3 else "."),
         f"Engine: `{e['file']}` ({e['size_mb']} MB, built {e['mtime']}), cdc_rs {e['version']}"
         + (f" — **{e['warning']}**." if e.get("warning") else "."),
         f"Command: {command}.",
@@ -357,8 +357,8 @@ def plot(results: list[dict], contenders: list[str], path: Path) -> None:
     ax.set_xticklabels([f"{size_label(c['events'])} events\n{c['batches']} batch"
                         + ("es" if c["batches"] > 1 else "") for c in cases])
     ax.set_ylabel("events/s (log scale, higher is better)")
-    ax.set_title("Bronze → silver CDC pipeline, end to end (wall time; shared, loaded "
-                 "2-core box: see RESULTS.md)", fontsize=10)
+    ax.set_title("Bronze → silver CDC pipeline, end to end (wall time; 2-core VM, "
+                 "conditions in RESULTS.md)", fontsize=10)
     ax.grid(axis="y", which="both", alpha=0.3)
     ax.legend(fontsize=8, ncols=3)
     fig.tight_layout()
