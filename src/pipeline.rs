@@ -205,7 +205,8 @@ impl Pipeline {
             }
             None => None,
         };
-        let upserts = gather(&pieces, &at, lookup, &target_schema)?;
+        let decoded = self.config.value_schema.is_some();
+        let upserts = gather(&pieces, &at, lookup, &target_schema, decoded)?;
         plan.set_changes(changes, (actions, found), upserts, target_schema, layout);
         Ok(plan)
     }

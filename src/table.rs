@@ -355,14 +355,18 @@ pub(crate) fn fit_to(rows: &RecordBatch, schema: &SchemaRef) -> Result<RecordBat
 
 /// The rows at `at` ((piece, row) pairs) of `pieces`, in the target's columns: a column
 /// the pieces lack comes from `lookup` at `matches` (one per row of `at`). One copy, and none
-/// when `at` is every row of a single piece in order.
+/// when `at` is every row of a single piece in order and `pieces_owned`: the pieces are the
+/// engine's own arrays (decoded JSON), not the caller's, which may alias memory the caller
+/// can still change (numpy arrays behind a pandas frame).
 pub(crate) fn gather(
     pieces: &[&RecordBatch],
     at: &[(usize, usize)],
     lookup: Option<(&Lookup, &[Option<u32>])>,
     schema: &SchemaRef,
+    pieces_owned: bool,
 ) -> Result<RecordBatch> {
-    let whole = pieces.len() == 1
+    let whole = pieces_owned
+        && pieces.len() == 1
         && at.len() == pieces[0].num_rows()
         && at.iter().enumerate().all(|(i, &(_, r))| r == i);
     let gather_column = |field: &FieldRef| -> Result<ArrayRef> {
@@ -474,6 +478,7 @@ mod tests {
             &[(1, 0), (0, 1), (0, 0)],
             Some((&lookup, &[Some(1), None, Some(0)])),
             &schema,
+            false,
         )
         .unwrap();
         let country = out.column(0).as_string::<i32>();
@@ -486,15 +491,17 @@ mod tests {
     }
 
     #[test]
-    fn gather_of_every_row_in_order_copies_nothing() {
+    fn gather_of_every_owned_row_in_order_copies_nothing() {
         let a = piece(vec![1, 2], vec!["FR", "CN"]);
         let schema = target(vec![("cc", DataType::Utf8)]);
-        let out = gather(&[&a], &[(0, 0), (0, 1)], None, &schema).unwrap();
-        let (given, got) = (
-            a.column(1).as_string::<i32>(),
-            out.column(0).as_string::<i32>(),
-        );
-        assert_eq!(given.values().as_ptr(), got.values().as_ptr());
+        let given = a.column(1).as_string::<i32>().values().as_ptr();
+        let ptr = |b: &RecordBatch| b.column(0).as_string::<i32>().values().as_ptr();
+        let shared = gather(&[&a], &[(0, 0), (0, 1)], None, &schema, true).unwrap();
+        assert_eq!(given, ptr(&shared));
+        // the caller's arrays are copied: they may alias memory it can still change
+        let copied = gather(&[&a], &[(0, 0), (0, 1)], None, &schema, false).unwrap();
+        assert_ne!(given, ptr(&copied));
+        assert_eq!(copied.column(0).as_ref(), a.column(1).as_ref());
     }
 
     #[test]
@@ -505,6 +512,7 @@ mod tests {
             &[(0, 0)],
             None,
             &target(vec![("nope", DataType::Utf8)]),
+            false,
         )
         .unwrap_err();
         assert!(err.to_string().contains("\"nope\""), "{err}");

@@ -209,3 +209,18 @@ def test_arrow_data_the_engine_cannot_import_is_an_input_error_not_a_panic():
     nested = pa.array([{"x": {"z": 1}}, {"x": {"z": 2}}])
     with pytest.raises(cdc_rs.InputError, match="could not be imported"):
         cdc_rs._cdc_rs.key_hashes(pa.table({"c": nested.slice(1)}))
+
+
+def test_the_table_does_not_share_memory_the_caller_can_still_change():
+    # pandas → Arrow may hand over numpy memory without a copy; the silver table must not
+    # change when the caller later writes to that array in place.
+    import numpy as np
+    import pandas as pd
+
+    values = np.array([10.0, 20.0, 30.0])
+    frame = pd.DataFrame({"id": np.array([1, 2, 3], dtype=np.int64),
+                          "ts": np.array([1, 1, 1], dtype=np.int64), "v": values}, copy=False)
+    upsert = cdc_rs.batch_upsert(keys="id", sequence_by="ts")
+    upsert(frame, 0)
+    values[:] = -1.0  # in place, into the memory given to the upsert
+    assert sorted(upsert.target.to_arrow().column("v").to_pylist()) == [10.0, 20.0, 30.0]
