@@ -286,7 +286,7 @@ const MIN_PIECE_ROWS: usize = 4 * 1024;
 const MAX_PIECE_ROWS: usize = crate::decode::PARALLEL_MIN_ROWS - 1;
 
 /// Bronze chunks cut into zero-copy row ranges, so that screening, JSON decoding included,
-/// runs on every core and the decoded pieces are concatenated once, as candidates.
+/// runs on every core; the rows a batch writes are later gathered from the pieces.
 fn cut_for_decoding(chunks: &[RecordBatch]) -> Vec<RecordBatch> {
     let threads = rayon::current_num_threads().max(1);
     let mut pieces = Vec::new();

@@ -217,7 +217,7 @@ pub fn from_json_at(
             values.len()
         )));
     }
-    let at = Rows { rows };
+    let at = Selection { rows };
     for f in schema.fields() {
         builders::check_type(f.data_type())?;
     }
@@ -287,13 +287,13 @@ pub fn from_json_at(
     })
 }
 
-/// Which input row each decoded row reads: all of them, or a selection.
+/// Which input row each decoded row reads: all of them, or the selected ones.
 #[derive(Clone, Copy)]
-struct Rows<'a> {
+struct Selection<'a> {
     rows: Option<&'a [u32]>,
 }
 
-impl Rows<'_> {
+impl Selection<'_> {
     #[inline]
     fn get(&self, k: usize) -> usize {
         self.rows.map_or(k, |r| r[k] as usize)
@@ -309,7 +309,7 @@ struct Part {
 /// Decodes output rows `start..end` (input rows `at.get(k)`).
 fn decode_range(
     input: &Input,
-    at: Rows,
+    at: Selection,
     schema: &SchemaRef,
     opts: &DecodeOptions,
     start: usize,
