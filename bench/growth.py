@@ -104,7 +104,7 @@ def work_cdc_rs(d: Path, limit: int) -> tuple[float, list[float], pa.Table]:
     lat = []
     for i, f in enumerate(sorted((d / "batches").glob("bronze-*.parquet"))[:limit]):
         t, c = time.perf_counter(), time.process_time()
-        upsert(pq.read_table(f, columns=["topic", "value"]), i + 1)
+        upsert(cdc_rs.read_parquet(f, columns=["topic", "value"]), i + 1)
         lat.append(time.perf_counter() - t)
         CPU.append(time.process_time() - c)
     return load_s, lat, target.to_arrow()

@@ -11,6 +11,7 @@ pub mod latest;
 pub mod merge;
 pub mod pipeline;
 pub mod plan;
+pub mod read_parquet;
 pub mod report;
 pub mod schema;
 pub mod screen;

@@ -5,7 +5,7 @@ from typing import Any, final
 import pyarrow as pa
 
 __all__ = ["Pipeline", "PlanCore", "TableCore", "__version__", "from_json", "key_hashes",
-           "parse_schema"]
+           "parse_schema", "read_parquet"]
 __version__: str
 
 @final
@@ -88,3 +88,6 @@ def key_hashes(keys: Any) -> pa.UInt64Array:
 
 def parse_schema(ddl: str) -> pa.Schema:
     """The Arrow schema of a Spark DDL string."""
+
+def read_parquet(path: str, columns: list[str] | None = None) -> pa.Table:
+    """A Parquet file's columns (all when ``None``), strings and binaries as view arrays."""

@@ -19,7 +19,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -284,12 +284,6 @@ def format_timings(result: DemoResult) -> str:
     rows = [(stage, s, result.events / s if s > 0 else float("nan")) for stage, s in stages]
     df = pd.DataFrame(rows, columns=["stage", "seconds", "events/s"]).set_index("stage")
     return df.to_string(formatters={"seconds": "{:.2f}".format, "events/s": "{:,.0f}".format})
-
-
-def _stream_parquet(directory: Path) -> Iterator[pa.Table]:
-    """Read the bronze micro-batches one file at a time, as a stream would."""
-    for path in sorted(directory.glob("bronze-*.parquet")):
-        yield pq.read_table(path)
 
 
 class _timed:

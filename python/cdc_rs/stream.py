@@ -36,6 +36,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ._files import atomic_write
+from ._read import read_parquet
 from ._report import BatchReport
 from .delta import _crash_point
 from .exceptions import CdcError, ConfigError, InputError
@@ -109,8 +110,8 @@ class FolderSource:
                               "committed yet)")
         if unit.lower().endswith(_PARQUET):
             try:
-                table = pq.read_table(path)
-            except (pa.ArrowException, OSError) as exc:
+                table = read_parquet(path)  # view arrays over the pages: no copy of the values
+            except (InputError, OSError) as exc:
                 raise SourceError(f"{path}: not a readable Parquet file ({exc}); nothing of it "
                                   "was applied") from exc
             return (table.cast(self.schema) if self.schema is not None else table), []

@@ -1,0 +1,218 @@
+//! Reading bronze Parquet files without copying the payload.
+//!
+//! Byte columns are read as view arrays: a long value (a JSON event) stays in the
+//! decompressed page it came from and the array only points at it, where a plain binary
+//! read copies every value into one buffer that grows by doubling. Row groups are read in
+//! parallel.
+use std::fs::File;
+use std::path::Path;
+use std::sync::Arc;
+
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use arrow::record_batch::RecordBatch;
+use parquet::arrow::arrow_reader::{
+    ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder,
+};
+use parquet::arrow::ProjectionMask;
+use parquet::errors::ParquetError;
+use rayon::prelude::*;
+
+use crate::error::{CdcError, Result};
+
+/// The file's rows, one batch per row group, with only `columns` (all when `None`), in the
+/// order asked for. Strings and binaries come back as `Utf8View` / `BinaryView`.
+pub fn read_parquet(
+    path: &Path,
+    columns: Option<&[String]>,
+) -> Result<(Vec<RecordBatch>, SchemaRef)> {
+    let file = open(path)?;
+    let failed = |e: ParquetError| {
+        CdcError::Input(format!("cannot read {} as Parquet: {e}", path.display()))
+    };
+    let plain = ArrowReaderMetadata::load(&file, ArrowReaderOptions::new()).map_err(failed)?;
+    let views = Arc::new(as_views(plain.schema()));
+    let metadata = ArrowReaderMetadata::try_new(
+        plain.metadata().clone(),
+        ArrowReaderOptions::new().with_schema(views.clone()),
+    )
+    .map_err(failed)?;
+
+    let roots = match columns {
+        None => (0..views.fields().len()).collect(),
+        Some(names) => names
+            .iter()
+            .map(|name| {
+                views.index_of(name).map_err(|_| {
+                    CdcError::Input(format!(
+                        "{} has no column {name:?} (it has {:?})",
+                        path.display(),
+                        views.fields().iter().map(|f| f.name()).collect::<Vec<_>>()
+                    ))
+                })
+            })
+            .collect::<Result<Vec<usize>>>()?,
+    };
+    let mask = ProjectionMask::roots(metadata.parquet_schema(), roots.iter().copied());
+
+    let row_groups = metadata.metadata().row_groups();
+    let batches = (0..row_groups.len())
+        .into_par_iter()
+        .map(|group| -> Result<Vec<RecordBatch>> {
+            let rows = usize::try_from(row_groups[group].num_rows())
+                .unwrap_or(0)
+                .max(1);
+            // Its own handle: clones of one share the read position, which parallel reads race on.
+            let input = open(path)?;
+            ParquetRecordBatchReaderBuilder::new_with_metadata(input, metadata.clone())
+                .with_projection(mask.clone())
+                .with_row_groups(vec![group])
+                .with_batch_size(rows)
+                .build()
+                .map_err(failed)?
+                .map(|batch| {
+                    batch.map_err(|e| {
+                        CdcError::Input(format!("cannot read {}: {e}", path.display()))
+                    })
+                })
+                .collect()
+        })
+        .collect::<Result<Vec<_>>>()?;
+
+    // The projection keeps the file's column order; give the caller the order asked for.
+    let in_file_order = sorted(&roots);
+    let order: Vec<usize> = roots
+        .iter()
+        .map(|r| in_file_order.binary_search(r).unwrap_or(0))
+        .collect();
+    let schema = Arc::new(views.project(&in_file_order)?.project(&order)?);
+    let batches = batches
+        .into_iter()
+        .flatten()
+        .map(|batch| batch.project(&order).map_err(CdcError::from))
+        .collect::<Result<Vec<_>>>()?;
+    Ok((batches, schema))
+}
+
+fn open(path: &Path) -> Result<File> {
+    File::open(path).map_err(|e| CdcError::Input(format!("cannot open {}: {e}", path.display())))
+}
+
+fn sorted(roots: &[usize]) -> Vec<usize> {
+    let mut sorted = roots.to_vec();
+    sorted.sort_unstable();
+    sorted.dedup();
+    sorted
+}
+
+/// The schema with every top-level string and binary column as its view type.
+fn as_views(schema: &Schema) -> Schema {
+    let fields: Vec<Field> = schema
+        .fields()
+        .iter()
+        .map(|field| {
+            let view = match field.data_type() {
+                DataType::Utf8 | DataType::LargeUtf8 => DataType::Utf8View,
+                DataType::Binary | DataType::LargeBinary => DataType::BinaryView,
+                other => other.clone(),
+            };
+            field.as_ref().clone().with_data_type(view)
+        })
+        .collect();
+    Schema::new_with_metadata(fields, schema.metadata().clone())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow::array::{Array, ArrayRef, AsArray, BinaryArray, Int64Array, StringArray};
+    use parquet::arrow::ArrowWriter;
+    use parquet::file::properties::WriterProperties;
+
+    fn write(path: &Path, batch: &RecordBatch, rows_per_group: usize) {
+        let props = WriterProperties::builder()
+            .set_max_row_group_row_count(Some(rows_per_group))
+            .build();
+        let mut writer =
+            ArrowWriter::try_new(File::create(path).unwrap(), batch.schema(), Some(props)).unwrap();
+        writer.write(batch).unwrap();
+        writer.close().unwrap();
+    }
+
+    fn bronze(rows: usize) -> RecordBatch {
+        let value: ArrayRef = Arc::new(BinaryArray::from_iter((0..rows).map(|i| {
+            (i % 7 != 0).then(|| {
+                format!(
+                    "{{\"customer_id\":\"c{i}\",\"padding\":\"{}\"}}",
+                    "x".repeat(i % 40)
+                )
+                .into_bytes()
+            })
+        })));
+        let topic: ArrayRef = Arc::new(StringArray::from_iter_values((0..rows).map(|i| {
+            if i % 3 == 0 {
+                "books"
+            } else {
+                "customers"
+            }
+        })));
+        let offset: ArrayRef = Arc::new(Int64Array::from_iter_values(0..rows as i64));
+        RecordBatch::try_from_iter([("value", value), ("topic", topic), ("offset", offset)])
+            .unwrap()
+    }
+
+    #[test]
+    fn views_of_the_asked_columns_in_the_asked_order_across_row_groups() {
+        let dir = std::env::temp_dir().join(format!("cdc_rs-read-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("bronze.parquet");
+        let batch = bronze(10_000);
+        write(&path, &batch, 3_000);
+
+        let (batches, schema) =
+            read_parquet(&path, Some(&["topic".into(), "value".into()])).unwrap();
+        assert_eq!(batches.len(), 4);
+        assert_eq!(schema.field(0).name(), "topic");
+        assert_eq!(schema.field(0).data_type(), &DataType::Utf8View);
+        assert_eq!(schema.field(1).data_type(), &DataType::BinaryView);
+        let read = arrow::compute::concat_batches(&schema, &batches).unwrap();
+        let values = read.column(1).as_binary_view();
+        let expected = batch.column(0).as_binary::<i32>();
+        assert_eq!(values.len(), expected.len());
+        for i in 0..values.len() {
+            assert_eq!(values.is_null(i), expected.is_null(i));
+            if !expected.is_null(i) {
+                assert_eq!(values.value(i), expected.value(i));
+            }
+        }
+        let topics = read.column(0).as_string_view();
+        assert!((0..topics.len())
+            .all(|i| topics.value(i) == batch.column(1).as_string::<i32>().value(i)));
+
+        let (all, schema) = read_parquet(&path, None).unwrap();
+        assert_eq!(schema.fields().len(), 3);
+        assert_eq!(all.iter().map(|b| b.num_rows()).sum::<usize>(), 10_000);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_missing_file_column_or_format_is_an_input_error() {
+        let dir = std::env::temp_dir().join(format!("cdc_rs-read-err-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("bronze.parquet");
+        write(&path, &bronze(10), 100);
+        let not_parquet = dir.join("notes.txt");
+        std::fs::write(&not_parquet, b"not a parquet file").unwrap();
+
+        let missing = read_parquet(&dir.join("nope.parquet"), None)
+            .unwrap_err()
+            .to_string();
+        assert!(missing.contains("cannot open"), "{missing}");
+        let column = read_parquet(&path, Some(&["partition".into()]))
+            .unwrap_err()
+            .to_string();
+        assert!(column.contains("no column \"partition\""), "{column}");
+        let format = read_parquet(&not_parquet, None).unwrap_err().to_string();
+        assert!(format.contains("as Parquet"), "{format}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

@@ -1,0 +1,119 @@
+"""cdc_rs.read_parquet / read_parquet_files: the same data pyarrow reads, as view arrays, and
+upserts fed from them end exactly like upserts fed from pyarrow's reads."""
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+import pytest
+
+import cdc_rs
+from cdc_rs.datasets import CUSTOMERS_SCHEMA, SILVER_COLUMNS, Anomalies, bookstore
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    """Three bronze micro-batches with every anomaly (ten times the usual rate), plus rows whose
+    value is not UTF-8, an empty value and a null value; several row groups per file."""
+    folder = tmp_path_factory.mktemp("bronze")
+    data = bookstore(events=6_000, batches=3, seed=3, anomalies=Anomalies().scaled(10))
+    paths = []
+    for i, batch in enumerate(data.bronze):
+        odd = batch.slice(0, 3).set_column(
+            batch.schema.get_field_index("value"), "value",
+            pa.array([b'{"customer_id": "C\xff\xfe", "row_status": "insert"}', b"", None], pa.binary()))
+        batch = pa.concat_tables([batch, odd.cast(batch.schema)])
+        path = folder / f"bronze-{i}.parquet"
+        pq.write_table(batch, path, row_group_size=700)
+        paths.append(path)
+    pq.write_table(data.country_lookup, folder / "country_lookup.parquet")
+    return paths
+
+
+def test_reads_what_pyarrow_reads_with_byte_columns_as_views(files):
+    for path in files:
+        expected = pq.read_table(path)
+        read = cdc_rs.read_parquet(path)
+        assert read.num_rows == expected.num_rows
+        assert pq.ParquetFile(path).num_row_groups > 1
+        for field in read.schema:
+            plain = expected.schema.field(field.name).type
+            view = {pa.string(): pa.string_view(), pa.binary(): pa.binary_view()}.get(plain, plain)
+            assert field.type == view, field
+        assert read.cast(expected.schema).equals(expected)
+
+
+def test_columns_come_in_the_order_asked_for(files):
+    read = cdc_rs.read_parquet(files[0], columns=["value", "offset", "topic"])
+    assert read.column_names == ["value", "offset", "topic"]
+    assert read["offset"].equals(pq.read_table(files[0], columns=["offset"])["offset"])
+
+
+def test_bad_paths_and_columns_are_input_errors(files, tmp_path):
+    with pytest.raises(cdc_rs.InputError, match="cannot open"):
+        cdc_rs.read_parquet(tmp_path / "missing.parquet")
+    with pytest.raises(cdc_rs.InputError, match='no column "partitions"'):
+        cdc_rs.read_parquet(files[0], columns=["value", "partitions"])
+    text = tmp_path / "notes.parquet"
+    text.write_bytes(b"PAR1 but not really")
+    with pytest.raises(cdc_rs.InputError, match="as Parquet"):
+        cdc_rs.read_parquet(text)
+    cut = tmp_path / "cut.parquet"
+    cut.write_bytes(files[0].read_bytes()[: files[0].stat().st_size // 2])
+    with pytest.raises(cdc_rs.InputError):
+        cdc_rs.read_parquet(cut)
+
+
+def _upsert(files, target):
+    return cdc_rs.batch_upsert(
+        target, keys=["customer_id"], sequence_by="row_time", value_schema=CUSTOMERS_SCHEMA,
+        topic="customers", operation_column="row_status", delete_operations=("delete",),
+        lookup=pq.read_table(files[0].parent / "country_lookup.parquet"),
+        lookup_on={"country_code": "code"}, columns=SILVER_COLUMNS)
+
+
+@pytest.mark.parametrize("kind", ["memory", "delta"])
+def test_an_upsert_fed_views_ends_like_one_fed_pyarrow_reads(files, tmp_path, kind):
+    def target(name):
+        return cdc_rs.MemoryTable() if kind == "memory" else cdc_rs.DeltaTarget(tmp_path / name)
+
+    from_views, from_plain = _upsert(files, target("views")), _upsert(files, target("plain"))
+    for batch_id, batch in enumerate(cdc_rs.read_parquet_files(files)):
+        assert pa.types.is_binary_view(batch.schema.field("value").type)
+        got = from_views(batch, batch_id)
+        want = from_plain(pq.read_table(files[batch_id]), batch_id)
+        timings = {"seconds"}
+        assert {k: v for k, v in got.to_dict().items() if k not in timings} == \
+            {k: v for k, v in want.to_dict().items() if k not in timings}
+        assert got.rejected.num_rows > 0
+        # Rejected rows are the caller's rows as given: same values, the input's types.
+        assert got.rejected.schema.field("value").type == pa.binary_view()
+        assert got.rejected.cast(want.rejected.schema).equals(want.rejected)
+
+    silver = from_plain.target.to_arrow()
+    assert from_views.target.to_arrow().schema == silver.schema
+    order = [("customer_id", "ascending")]
+    assert from_views.target.to_arrow().sort_by(order).equals(silver.sort_by(order))
+    assert pc.any(pc.is_null(silver["email"])).as_py()  # the nulls came through both ways
+
+
+@pytest.mark.parametrize("read_ahead", [0, 1, 3])
+def test_read_parquet_files_yields_every_file_in_order(files, read_ahead):
+    tables = list(cdc_rs.read_parquet_files(files, ["offset"], read_ahead=read_ahead))
+    assert [t.num_rows for t in tables] == [pq.ParquetFile(f).metadata.num_rows for f in files]
+    assert all(t.column_names == ["offset"] for t in tables)
+
+
+def test_read_parquet_files_stops_early_and_reports_a_bad_file_where_it_is(files, tmp_path):
+    reader = cdc_rs.read_parquet_files(iter(files), read_ahead=2)
+    assert next(reader).num_rows > 0
+    reader.close()  # the consumer stopped: the files read ahead are dropped, no error
+
+    missing = tmp_path / "gone.parquet"
+    seen = []
+    with pytest.raises(cdc_rs.InputError, match="gone.parquet"):
+        for table in cdc_rs.read_parquet_files([files[0], missing, files[1]]):
+            seen.append(table.num_rows)
+    assert len(seen) == 1
+
+    with pytest.raises(ValueError, match="read_ahead"):
+        next(cdc_rs.read_parquet_files(files, read_ahead=-1))
