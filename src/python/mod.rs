@@ -24,7 +24,3 @@ fn _cdc_rs(m: &Bound<'_, PyModule>) -> PyResult<()> {
     Ok(())
 }
 
-// Freed pages are reused instead of returned to the kernel and faulted in (zeroed) again on
-// the next batch: the system allocator spent a tenth of an upsert in page faults.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
