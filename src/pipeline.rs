@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use arrow::array::RecordBatch;
+use arrow::compute::concat_batches;
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use arrow::row::Rows;
 use rayon::prelude::*;
@@ -109,34 +110,58 @@ impl Pipeline {
     /// Everything `run` would do to `table`, decided without changing it: a durable target
     /// writes the plan out first and commits it to its in-memory state only once that held.
     pub fn plan(&self, chunks: &[RecordBatch], batch_id: i64, table: &MemoryTable) -> Result<Plan> {
-        let rows_in: u64 = chunks.iter().map(|c| c.num_rows() as u64).sum();
-        let mut plan = Plan::new(
-            batch_id,
-            table,
-            Counts {
-                rows_in,
-                ..Counts::default()
-            },
-        );
-        if table.last_batch_id().is_some_and(|last| batch_id <= last) {
+        self.plan_stream(chunks.iter().cloned().map(Ok), batch_id, table)
+    }
+
+    /// [`Pipeline::plan`] over a micro-batch whose record batches arrive one by one, screened
+    /// a part (about `PART_ROWS` rows) at a time: a part's bronze columns are dropped once it
+    /// is decoded (only decoded and rejected rows are kept), so a large batch read lazily is
+    /// never in memory whole.
+    pub fn plan_stream(
+        &self,
+        chunks: impl Iterator<Item = Result<RecordBatch>>,
+        batch_id: i64,
+        table: &MemoryTable,
+    ) -> Result<Plan> {
+        let replay = table.last_batch_id().is_some_and(|last| batch_id <= last);
+        let mut plan = Plan::new(batch_id, table, Counts::default());
+        let mut screened = Vec::new();
+        let mut rejected = Vec::new();
+        let mut part = Vec::new();
+        let mut chunks = chunks.peekable();
+        while let Some(chunk) = chunks.next() {
+            let chunk = chunk?;
+            plan.counts.rows_in += chunk.num_rows() as u64;
+            if replay {
+                continue; // a replay is counted, not screened
+            }
+            part.push(chunk);
+            let rows: usize = part.iter().map(|c| c.num_rows()).sum();
+            if rows < PART_ROWS && chunks.peek().is_some() {
+                continue;
+            }
+            let pieces = match self.config.value_schema {
+                Some(_) => cut_for_decoding(&std::mem::take(&mut part)),
+                None => std::mem::take(&mut part),
+            };
+            let screened_part = pieces
+                .par_iter()
+                .map(|piece| screen(&self.config, piece))
+                .collect::<Result<Vec<_>>>()?;
+            rejected.extend(rejected_rows(&pieces, &screened_part)?);
+            screened.extend(screened_part);
+        }
+        if replay {
             plan.skipped_replay = true;
             return Ok(plan);
         }
-        let cut;
-        let chunks = if self.config.value_schema.is_some() {
-            cut = cut_for_decoding(chunks);
-            &cut[..]
-        } else {
-            chunks
-        };
-        let screened = chunks
-            .par_iter()
-            .map(|chunk| screen(&self.config, chunk))
-            .collect::<Result<Vec<_>>>()?;
         for s in &screened {
             plan.counts.add(&s.counts);
         }
-        plan.rejected = rejected_rows(chunks, &screened)?;
+        plan.rejected = match rejected.first() {
+            Some(first) => Some(concat_batches(&first.schema(), &rejected)?),
+            None => None,
+        };
         let Some(first) = screened.first() else {
             return Ok(plan); // no record batches: applied, changing nothing
         };
@@ -283,6 +308,8 @@ impl Pipeline {
 /// Rows per piece at least: below this, waking a second thread costs more than it saves.
 const MIN_PIECE_ROWS: usize = 4 * 1024;
 /// Rows per piece at most, so that each piece decodes on one thread.
+/// Rows screened together: enough for every core, few enough to drop bronze bytes early.
+const PART_ROWS: usize = 1 << 16;
 const MAX_PIECE_ROWS: usize = crate::decode::PARALLEL_MIN_ROWS - 1;
 
 /// Bronze chunks cut into zero-copy row ranges, so that screening, JSON decoding included,

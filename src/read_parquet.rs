@@ -2,16 +2,19 @@
 //!
 //! Byte columns are read as view arrays: a long value (a JSON event) stays in the
 //! decompressed page it came from and the array only points at it, where a plain binary
-//! read copies every value into one buffer that grows by doubling. Row groups are read in
-//! parallel.
+//! read copies every value into one buffer that grows by doubling. A whole file is read
+//! with its row groups in parallel; a scan reads it batch by batch on a background thread.
 use std::fs::File;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{sync_channel, Receiver};
 use std::sync::Arc;
 
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
-use arrow::record_batch::RecordBatch;
+use arrow::error::ArrowError;
+use arrow::record_batch::{RecordBatch, RecordBatchReader};
 use parquet::arrow::arrow_reader::{
-    ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder,
+    ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReader,
+    ParquetRecordBatchReaderBuilder,
 };
 use parquet::arrow::ProjectionMask;
 use parquet::errors::ParquetError;
@@ -25,72 +28,150 @@ pub fn read_parquet(
     path: &Path,
     columns: Option<&[String]>,
 ) -> Result<(Vec<RecordBatch>, SchemaRef)> {
-    let file = open(path)?;
-    let failed = |e: ParquetError| {
-        CdcError::Input(format!("cannot read {} as Parquet: {e}", path.display()))
-    };
-    let plain = ArrowReaderMetadata::load(&file, ArrowReaderOptions::new()).map_err(failed)?;
-    let views = Arc::new(as_views(plain.schema()));
-    let metadata = ArrowReaderMetadata::try_new(
-        plain.metadata().clone(),
-        ArrowReaderOptions::new().with_schema(views.clone()),
-    )
-    .map_err(failed)?;
-
-    let roots = match columns {
-        None => (0..views.fields().len()).collect(),
-        Some(names) => names
-            .iter()
-            .map(|name| {
-                views.index_of(name).map_err(|_| {
-                    CdcError::Input(format!(
-                        "{} has no column {name:?} (it has {:?})",
-                        path.display(),
-                        views.fields().iter().map(|f| f.name()).collect::<Vec<_>>()
-                    ))
-                })
-            })
-            .collect::<Result<Vec<usize>>>()?,
-    };
-    let mask = ProjectionMask::roots(metadata.parquet_schema(), roots.iter().copied());
-
-    let row_groups = metadata.metadata().row_groups();
-    let batches = (0..row_groups.len())
+    let source = Source::open(path, columns)?;
+    let groups = source.metadata.metadata().row_groups();
+    let batches = (0..groups.len())
         .into_par_iter()
-        .map(|group| -> Result<Vec<RecordBatch>> {
-            let rows = usize::try_from(row_groups[group].num_rows())
-                .unwrap_or(0)
-                .max(1);
-            // Its own handle: clones of one share the read position, which parallel reads race on.
-            let input = open(path)?;
-            ParquetRecordBatchReaderBuilder::new_with_metadata(input, metadata.clone())
-                .with_projection(mask.clone())
-                .with_row_groups(vec![group])
-                .with_batch_size(rows)
-                .build()
-                .map_err(failed)?
-                .map(|batch| {
-                    batch.map_err(|e| {
-                        CdcError::Input(format!("cannot read {}: {e}", path.display()))
-                    })
-                })
-                .collect()
+        .map(|group| {
+            let rows = usize::try_from(groups[group].num_rows()).unwrap_or(0);
+            source
+                .reader(vec![group], rows.max(1))?
+                .collect::<Result<Vec<_>>>()
         })
         .collect::<Result<Vec<_>>>()?;
+    Ok((batches.into_iter().flatten().collect(), source.schema))
+}
 
-    // The projection keeps the file's column order; give the caller the order asked for.
-    let in_file_order = sorted(&roots);
-    let order: Vec<usize> = roots
-        .iter()
-        .map(|r| in_file_order.binary_search(r).unwrap_or(0))
-        .collect();
-    let schema = Arc::new(views.project(&in_file_order)?.project(&order)?);
-    let batches = batches
-        .into_iter()
-        .flatten()
-        .map(|batch| batch.project(&order).map_err(CdcError::from))
-        .collect::<Result<Vec<_>>>()?;
-    Ok((batches, schema))
+/// The same rows as [`read_parquet`], `batch_rows` at a time, read by a background thread
+/// that stays at most `read_ahead` batches ahead of the consumer: an upsert can decode one
+/// batch while the next is read, and never holds the whole file.
+pub fn scan_parquet(
+    path: &Path,
+    columns: Option<&[String]>,
+    batch_rows: usize,
+    read_ahead: usize,
+) -> Result<ParquetScan> {
+    let source = Source::open(path, columns)?;
+    let schema = source.schema.clone();
+    let groups = (0..source.metadata.metadata().num_row_groups()).collect();
+    let reader = source.reader(groups, batch_rows.max(1))?;
+    let (send, batches) = sync_channel(read_ahead);
+    std::thread::Builder::new()
+        .name("cdc_rs-scan".into())
+        .spawn(move || {
+            for batch in reader {
+                let failed = batch.is_err();
+                // A dropped scan hangs up: stop reading.
+                if send.send(batch).is_err() || failed {
+                    break;
+                }
+            }
+        })
+        .map_err(|e| CdcError::Input(format!("cannot start reading {}: {e}", path.display())))?;
+    Ok(ParquetScan { schema, batches })
+}
+
+/// Batches of a Parquet file as a background thread reads them (see [`scan_parquet`]).
+pub struct ParquetScan {
+    schema: SchemaRef,
+    batches: Receiver<Result<RecordBatch>>,
+}
+
+impl Iterator for ParquetScan {
+    type Item = std::result::Result<RecordBatch, ArrowError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let batch = self.batches.recv().ok()?;
+        Some(batch.map_err(|e| ArrowError::ExternalError(Box::new(e))))
+    }
+}
+
+impl RecordBatchReader for ParquetScan {
+    fn schema(&self) -> SchemaRef {
+        self.schema.clone()
+    }
+}
+
+/// An opened file: its metadata with byte columns as views, and the projection asked for.
+struct Source {
+    path: PathBuf,
+    metadata: ArrowReaderMetadata,
+    mask: ProjectionMask,
+    /// Position in the projected (file-ordered) batch of each column asked for.
+    order: Vec<usize>,
+    schema: SchemaRef,
+}
+
+impl Source {
+    fn open(path: &Path, columns: Option<&[String]>) -> Result<Self> {
+        let file = open(path)?;
+        let plain = ArrowReaderMetadata::load(&file, ArrowReaderOptions::new())
+            .map_err(|e| not_parquet(path, e))?;
+        let views = Arc::new(as_views(plain.schema()));
+        let metadata = ArrowReaderMetadata::try_new(
+            plain.metadata().clone(),
+            ArrowReaderOptions::new().with_schema(views.clone()),
+        )
+        .map_err(|e| not_parquet(path, e))?;
+        let roots = match columns {
+            None => (0..views.fields().len()).collect(),
+            Some(names) => names
+                .iter()
+                .map(|name| {
+                    views.index_of(name).map_err(|_| {
+                        CdcError::Input(format!(
+                            "{} has no column {name:?} (it has {:?})",
+                            path.display(),
+                            views.fields().iter().map(|f| f.name()).collect::<Vec<_>>()
+                        ))
+                    })
+                })
+                .collect::<Result<Vec<usize>>>()?,
+        };
+        let mask = ProjectionMask::roots(metadata.parquet_schema(), roots.iter().copied());
+        // The projection keeps the file's column order; the caller gets the order asked for.
+        let in_file_order = sorted(&roots);
+        let order: Vec<usize> = roots
+            .iter()
+            .map(|r| in_file_order.binary_search(r).unwrap_or(0))
+            .collect();
+        let schema = Arc::new(views.project(&in_file_order)?.project(&order)?);
+        Ok(Self {
+            path: path.to_path_buf(),
+            metadata,
+            mask,
+            order,
+            schema,
+        })
+    }
+
+    /// Batches of `row_groups`, `batch_rows` at a time, in the order asked for.
+    fn reader(
+        &self,
+        row_groups: Vec<usize>,
+        batch_rows: usize,
+    ) -> Result<impl Iterator<Item = Result<RecordBatch>> + Send + 'static> {
+        // Its own handle: clones of one share the read position, which parallel reads race on.
+        let reader: ParquetRecordBatchReader = ParquetRecordBatchReaderBuilder::new_with_metadata(
+            open(&self.path)?,
+            self.metadata.clone(),
+        )
+        .with_projection(self.mask.clone())
+        .with_row_groups(row_groups)
+        .with_batch_size(batch_rows)
+        .build()
+        .map_err(|e| not_parquet(&self.path, e))?;
+        let (path, order) = (self.path.clone(), self.order.clone());
+        Ok(reader.map(move |batch| {
+            batch
+                .and_then(|b| b.project(&order))
+                .map_err(|e| CdcError::Input(format!("cannot read {}: {e}", path.display())))
+        }))
+    }
+}
+
+fn not_parquet(path: &Path, e: ParquetError) -> CdcError {
+    CdcError::Input(format!("cannot read {} as Parquet: {e}", path.display()))
 }
 
 fn open(path: &Path) -> Result<File> {
@@ -191,6 +272,30 @@ mod tests {
         let (all, schema) = read_parquet(&path, None).unwrap();
         assert_eq!(schema.fields().len(), 3);
         assert_eq!(all.iter().map(|b| b.num_rows()).sum::<usize>(), 10_000);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_scan_yields_the_same_rows_in_batches_and_stops_when_dropped() {
+        let dir = std::env::temp_dir().join(format!("cdc_rs-scan-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("bronze.parquet");
+        write(&path, &bronze(10_000), 3_000);
+        let columns = ["offset".to_string(), "value".to_string()];
+        let (whole, schema) = read_parquet(&path, Some(&columns)).unwrap();
+
+        let scan = scan_parquet(&path, Some(&columns), 1_000, 2).unwrap();
+        assert_eq!(scan.schema(), schema);
+        let batches = scan.collect::<std::result::Result<Vec<_>, _>>().unwrap();
+        assert!(batches.iter().all(|b| b.num_rows() <= 1_000));
+        assert_eq!(
+            arrow::compute::concat_batches(&schema, &batches).unwrap(),
+            arrow::compute::concat_batches(&schema, &whole).unwrap()
+        );
+
+        let mut early = scan_parquet(&path, None, 10, 1).unwrap();
+        assert_eq!(early.next().unwrap().unwrap().num_rows(), 10);
+        drop(early); // the reading thread sees the hang-up and stops
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

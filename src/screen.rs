@@ -221,6 +221,16 @@ fn string_column(batch: &RecordBatch, name: &str, what: &str) -> Result<StringAr
 
 /// The rejected input rows of every chunk, with a `reason` column, in input order (an empty
 /// table with the input's columns when nothing was rejected, so reports concatenate).
+/// A view column with its own copy of the bytes it points at: taken rejected rows must not
+/// hold on to the input's pages (a lazily read batch frees them part by part).
+fn own_bytes(column: &ArrayRef) -> ArrayRef {
+    match column.data_type() {
+        DataType::Utf8View => Arc::new(column.as_string_view().gc()),
+        DataType::BinaryView => Arc::new(column.as_binary_view().gc()),
+        _ => column.clone(),
+    }
+}
+
 pub(crate) fn rejected_rows(
     chunks: &[RecordBatch],
     screened: &[Screened],
@@ -237,7 +247,11 @@ pub(crate) fn rejected_rows(
             continue;
         }
         let rows = UInt32Array::from_iter_values(s.rejected.iter().map(|(r, _)| *r));
-        let mut columns = take_record_batch(chunk, &rows)?.columns().to_vec();
+        let mut columns: Vec<ArrayRef> = take_record_batch(chunk, &rows)?
+            .columns()
+            .iter()
+            .map(own_bytes)
+            .collect();
         columns.push(Arc::new(StringArray::from_iter_values(
             s.rejected.iter().map(|(_, r)| r.as_str()),
         )));

@@ -72,12 +72,15 @@ def _upsert(files, target):
 
 
 @pytest.mark.parametrize("kind", ["memory", "delta"])
-def test_an_upsert_fed_views_ends_like_one_fed_pyarrow_reads(files, tmp_path, kind):
+@pytest.mark.parametrize("read", ["table", "scan"])
+def test_an_upsert_fed_views_ends_like_one_fed_pyarrow_reads(files, tmp_path, kind, read):
     def target(name):
         return cdc_rs.MemoryTable() if kind == "memory" else cdc_rs.DeltaTarget(tmp_path / name)
 
     from_views, from_plain = _upsert(files, target("views")), _upsert(files, target("plain"))
-    for batch_id, batch in enumerate(cdc_rs.read_parquet_files(files)):
+    batches = (cdc_rs.scan_parquet_files(files, batch_rows=500) if read == "scan"
+               else map(cdc_rs.read_parquet, files))
+    for batch_id, batch in enumerate(batches):
         assert pa.types.is_binary_view(batch.schema.field("value").type)
         got = from_views(batch, batch_id)
         want = from_plain(pq.read_table(files[batch_id]), batch_id)
@@ -96,24 +99,62 @@ def test_an_upsert_fed_views_ends_like_one_fed_pyarrow_reads(files, tmp_path, ki
     assert pc.any(pc.is_null(silver["email"])).as_py()  # the nulls came through both ways
 
 
+def test_a_scan_yields_the_file_in_batches(files):
+    whole = pq.read_table(files[0], columns=["offset", "value"])
+    scan = cdc_rs.scan_parquet(files[0], ["offset", "value"], batch_rows=333, read_ahead=0)
+    assert isinstance(scan, pa.RecordBatchReader)
+    batches = list(scan)
+    assert max(b.num_rows for b in batches) == 333
+    assert pa.Table.from_batches(batches).cast(whole.schema).equals(whole)
+    with pytest.raises(ValueError, match="batch_rows"):
+        cdc_rs.scan_parquet(files[0], batch_rows=0)
+
+
+def test_a_stream_that_fails_midway_changes_nothing(files):
+    """The engine screens a streamed batch part by part, but applies it whole or not at all."""
+    upsert = _upsert(files, cdc_rs.MemoryTable())
+    upsert(cdc_rs.read_parquet(files[0]), 0)
+    before = upsert.target.to_arrow()
+    first = cdc_rs.read_parquet(files[1]).to_batches()
+
+    def parts():
+        yield from first
+        raise OSError("the disk went away")
+
+    stream = pa.RecordBatchReader.from_batches(first[0].schema, parts())
+    with pytest.raises(cdc_rs.InputError, match="the disk went away"):
+        upsert(stream, 1)
+    assert upsert.target.to_arrow().equals(before)
+    assert upsert.target.last_batch_id == 0
+    upsert(cdc_rs.scan_parquet(files[1]), 1)  # the same batch, read again, applies
+    assert upsert.target.last_batch_id == 1
+
+
+def test_a_replayed_stream_is_counted_and_skipped(files):
+    upsert = _upsert(files, cdc_rs.MemoryTable())
+    upsert(cdc_rs.scan_parquet(files[0]), 0)
+    report = upsert(cdc_rs.scan_parquet(files[0], batch_rows=100), 0)
+    assert report.skipped_replay
+    assert report.rows_in == pq.ParquetFile(files[0]).metadata.num_rows
+
+
 @pytest.mark.parametrize("read_ahead", [0, 1, 3])
-def test_read_parquet_files_yields_every_file_in_order(files, read_ahead):
-    tables = list(cdc_rs.read_parquet_files(files, ["offset"], read_ahead=read_ahead))
+def test_scan_parquet_files_yields_every_file_in_order(files, read_ahead):
+    scans = cdc_rs.scan_parquet_files(files, ["offset"], read_ahead=read_ahead)
+    tables = [scan.read_all() for scan in scans]
     assert [t.num_rows for t in tables] == [pq.ParquetFile(f).metadata.num_rows for f in files]
     assert all(t.column_names == ["offset"] for t in tables)
 
 
-def test_read_parquet_files_stops_early_and_reports_a_bad_file_where_it_is(files, tmp_path):
-    reader = cdc_rs.read_parquet_files(iter(files), read_ahead=2)
-    assert next(reader).num_rows > 0
-    reader.close()  # the consumer stopped: the files read ahead are dropped, no error
+def test_scan_parquet_files_stops_early_and_reports_a_bad_file_where_it_is(files, tmp_path):
+    scans = cdc_rs.scan_parquet_files(iter(files), read_ahead=2)
+    assert next(scans).read_all().num_rows > 0
+    scans.close()  # the consumer stopped: the file opened ahead is dropped, no error
 
     missing = tmp_path / "gone.parquet"
     seen = []
     with pytest.raises(cdc_rs.InputError, match="gone.parquet"):
-        for table in cdc_rs.read_parquet_files([files[0], missing, files[1]]):
-            seen.append(table.num_rows)
+        for scan in cdc_rs.scan_parquet_files([files[0], missing, files[1]]):
+            seen.append(scan.read_all().num_rows)
     assert len(seen) == 1
-
-    with pytest.raises(ValueError, match="read_ahead"):
-        next(cdc_rs.read_parquet_files(files, read_ahead=-1))
+    assert list(cdc_rs.scan_parquet_files([])) == []

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from ._cdc_rs import __version__
 from ._json import from_json, parse_schema
-from ._read import read_parquet, read_parquet_files
+from ._read import read_parquet, scan_parquet, scan_parquet_files
 from ._report import BatchReport, reports_to_arrow
 from ._table import MemoryTable
 from ._upsert import BatchUpsert, batch_upsert
@@ -41,7 +41,8 @@ __all__ = [
     "from_json",
     "parse_schema",
     "read_parquet",
-    "read_parquet_files",
+    "scan_parquet",
+    "scan_parquet_files",
     "reports_to_arrow",
     "DeltaTarget",
     "DeltaSource",

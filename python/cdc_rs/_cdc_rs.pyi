@@ -5,7 +5,7 @@ from typing import Any, final
 import pyarrow as pa
 
 __all__ = ["Pipeline", "PlanCore", "TableCore", "__version__", "from_json", "key_hashes",
-           "parse_schema", "read_parquet"]
+           "parse_schema", "read_parquet", "scan_parquet"]
 __version__: str
 
 @final
@@ -91,3 +91,7 @@ def parse_schema(ddl: str) -> pa.Schema:
 
 def read_parquet(path: str, columns: list[str] | None = None) -> pa.Table:
     """A Parquet file's columns (all when ``None``), strings and binaries as view arrays."""
+
+def scan_parquet(path: str, columns: list[str] | None = None, batch_rows: int = 65536,
+                 read_ahead: int = 2) -> pa.RecordBatchReader:
+    """The file's batches as a background thread reads them, at most ``read_ahead`` ahead."""

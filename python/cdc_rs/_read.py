@@ -1,11 +1,9 @@
-"""Reading bronze Parquet files fast: view arrays over the pages, the next file read ahead."""
+"""Reading bronze Parquet files fast: view arrays over the pages, read ahead of the engine."""
 
 from __future__ import annotations
 
 import os
-from collections import deque
-from collections.abc import Iterable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Callable, Iterable, Iterator, Sequence
 
 import pyarrow as pa
 
@@ -41,22 +39,57 @@ def read_parquet(path: PathLike, columns: Sequence[str] | None = None) -> pa.Tab
     return _cdc_rs.read_parquet(os.fspath(path), None if columns is None else list(columns))
 
 
-def read_parquet_files(paths: Iterable[PathLike], columns: Sequence[str] | None = None, *,
-                       read_ahead: int = 1) -> Iterator[pa.Table]:
-    """Read Parquet files one after another, the next ``read_ahead`` files on a background
-    thread while the caller works on the current one.
+def scan_parquet(path: PathLike, columns: Sequence[str] | None = None, *,
+                 batch_rows: int = 65_536, read_ahead: int = 2) -> pa.RecordBatchReader:
+    """Read a Parquet file lazily: a ``pyarrow.RecordBatchReader`` of ``batch_rows`` rows at a
+    time, read by a background thread at most ``read_ahead`` batches ahead of the consumer.
 
-    Made for replaying bronze micro-batches: the engine's merge runs mostly on one core, so
-    reading the next file at the same time keeps the other core busy. At most
-    ``read_ahead + 1`` files are in memory at once.
+    Hand it to an upsert as the micro-batch: the engine decodes each part as it arrives
+    and drops its bronze bytes, so a file far larger than its decoded rows never sits in
+    memory whole, and the next part is read while this one is decoded. The types are those
+    of :func:`read_parquet` (byte columns as views).
+
+    Args:
+        path: the Parquet file.
+        columns: the columns to read, in this order (default: all).
+        batch_rows: rows per batch (at least 1).
+        read_ahead: batches the reading thread may hold before the consumer takes them.
+
+    Raises:
+        InputError: the file cannot be opened, is not Parquet, or lacks a column asked for
+            (raised at once); a page that cannot be decoded fails the read that meets it.
+
+    Example:
+        >>> import tempfile, pyarrow as pa, pyarrow.parquet as pq, cdc_rs
+        >>> path = tempfile.mkdtemp() + "/bronze.parquet"
+        >>> pq.write_table(pa.table({"value": [b"{}"] * 5}), path)
+        >>> [b.num_rows for b in cdc_rs.scan_parquet(path, batch_rows=2)]
+        [2, 2, 1]
+    """
+    if batch_rows < 1 or read_ahead < 0:
+        raise ValueError(f"batch_rows must be 1 or more and read_ahead 0 or more, got "
+                         f"{batch_rows} and {read_ahead}")
+    return _cdc_rs.scan_parquet(os.fspath(path), None if columns is None else list(columns),
+                                batch_rows, read_ahead)
+
+
+def scan_parquet_files(paths: Iterable[PathLike], columns: Sequence[str] | None = None, *,
+                       batch_rows: int = 65_536, read_ahead: int = 2,
+                       ) -> Iterator[pa.RecordBatchReader]:
+    """:func:`scan_parquet` over files one after another, each opened while the one before is
+    still being consumed: the merge at the end of a micro-batch runs mostly on one core,
+    and meanwhile the next file's first batches are read on the other.
+
+    Made for replaying bronze micro-batch files: memory stays bounded by the batches in
+    flight (two files open, each at most ``read_ahead + 1`` batches of ``batch_rows`` rows),
+    however large the files. A file that cannot be opened raises when its turn comes.
 
     Args:
         paths: the files, read in this order.
-        columns: the columns to read from each (default: all).
-        read_ahead: how many files to read beyond the current one (0: none, no thread).
+        columns, batch_rows, read_ahead: as for :func:`scan_parquet`, for every file.
 
     Yields:
-        One ``pyarrow.Table`` per file, as :func:`read_parquet` returns it.
+        One ``pyarrow.RecordBatchReader`` per file; consume it before taking the next.
 
     Example:
         >>> import tempfile, pyarrow as pa, pyarrow.parquet as pq, cdc_rs
@@ -64,28 +97,23 @@ def read_parquet_files(paths: Iterable[PathLike], columns: Sequence[str] | None 
         >>> for i in range(3):
         ...     pq.write_table(pa.table({"value": [b"{}"] * (i + 1)}), f"{folder}/bronze-{i}.parquet")
         >>> files = [f"{folder}/bronze-{i}.parquet" for i in range(3)]
-        >>> [t.num_rows for t in cdc_rs.read_parquet_files(files)]
+        >>> [scan.read_all().num_rows for scan in cdc_rs.scan_parquet_files(files)]
         [1, 2, 3]
     """
-    if read_ahead < 0:
-        raise ValueError(f"read_ahead must be 0 or more, got {read_ahead}")
-    paths = iter(paths)
-    if read_ahead == 0:
-        yield from (read_parquet(p, columns) for p in paths)
-        return
-    with ThreadPoolExecutor(1, thread_name_prefix="cdc_rs-read-ahead") as reader:
-        pending: deque[Future[pa.Table]] = deque()
+    def open_next() -> Callable[[], pa.RecordBatchReader] | None:
+        path = next(paths, None)
+        if path is None:
+            return None
         try:
-            while True:
-                while len(pending) <= read_ahead:
-                    path = next(paths, None)
-                    if path is None:
-                        break
-                    pending.append(reader.submit(read_parquet, path, columns))
-                if not pending:
-                    return
-                yield pending.popleft().result()
-        finally:
-            # A consumer that stops early (or fails) does not wait for files it will not use.
-            for future in pending:
-                future.cancel()
+            scan = scan_parquet(path, columns, batch_rows=batch_rows, read_ahead=read_ahead)
+        except Exception as exc:  # noqa: BLE001 - raised when its turn comes, not a file early
+            def fail(exc: Exception = exc) -> pa.RecordBatchReader:
+                raise exc
+            return fail
+        return lambda: scan
+
+    paths = iter(paths)
+    upcoming = open_next()
+    while upcoming is not None:
+        current, upcoming = upcoming, open_next()
+        yield current()

@@ -9,31 +9,42 @@ use super::errors::IntoPyResult;
 use crate::error::CdcError;
 
 /// All batches of `input` and their schema.
+pub fn read_batches(input: AnyRecordBatch) -> PyResult<(Vec<RecordBatch>, SchemaRef)> {
+    let (batches, schema) = stream_batches(input)?;
+    Ok((batches.collect::<Result<Vec<_>, _>>().py()?, schema))
+}
+
+/// The batches of `input` as they are read (a stream is not read ahead of its consumer),
+/// and their schema.
 ///
 /// arrow-rs asserts (panics) on some valid foreign layouts, e.g. a sliced struct whose
 /// children are sliced too: that becomes a `cdc_rs` input error, not a `PanicException`.
-pub fn read_batches(input: AnyRecordBatch) -> PyResult<(Vec<RecordBatch>, SchemaRef)> {
-    let reader = input.into_reader()?;
-    let read = catch_unwind(AssertUnwindSafe(move || {
-        let schema = reader.schema();
-        let batches = reader.collect::<Result<Vec<_>, _>>();
-        (batches, schema)
-    }));
-    match read {
-        Ok((batches, schema)) => Ok((batches.map_err(CdcError::from).py()?, schema)),
-        Err(panic) => {
-            let why = panic
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_default();
-            Err(CdcError::Input(format!(
-                "the Arrow data could not be imported ({why}); copy the offending column \
-                 first, e.g. with pyarrow.concat_arrays([column])"
-            )))
-            .py()
-        }
-    }
+pub fn stream_batches(
+    input: AnyRecordBatch,
+) -> PyResult<(
+    impl Iterator<Item = Result<RecordBatch, CdcError>> + Send,
+    SchemaRef,
+)> {
+    let mut reader = input.into_reader()?;
+    let schema = reader.schema();
+    let batches =
+        std::iter::from_fn(
+            move || match catch_unwind(AssertUnwindSafe(|| reader.next())) {
+                Ok(batch) => batch.map(|b| b.map_err(CdcError::from)),
+                Err(panic) => {
+                    let why = panic
+                        .downcast_ref::<&str>()
+                        .map(|s| s.to_string())
+                        .or_else(|| panic.downcast_ref::<String>().cloned())
+                        .unwrap_or_default();
+                    Some(Err(CdcError::Input(format!(
+                        "the Arrow data could not be imported ({why}); copy the offending column \
+                     first, e.g. with pyarrow.concat_arrays([column])"
+                    ))))
+                }
+            },
+        );
+    Ok((batches, schema))
 }
 
 /// All of `input` as one record batch.

@@ -21,6 +21,6 @@ fn _cdc_rs(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(bucket::key_hashes, m)?)?;
     m.add_function(wrap_pyfunction!(json::parse_schema, m)?)?;
     m.add_function(wrap_pyfunction!(read::read_parquet, m)?)?;
+    m.add_function(wrap_pyfunction!(read::scan_parquet, m)?)?;
     Ok(())
 }
-

@@ -5,7 +5,7 @@ use pyo3::prelude::*;
 use pyo3_arrow::input::AnyRecordBatch;
 
 use super::errors::IntoPyResult;
-use super::import::read_batches;
+use super::import::{read_batches, stream_batches};
 use super::plan::{outcome_to_py, PlanCore, PyOutcome};
 use super::table::TableCore;
 use crate::decode::{DecodeOptions, Mode};
@@ -106,11 +106,11 @@ impl Pipeline {
         batch_id: i64,
         table: &Bound<'_, TableCore>,
     ) -> PyResult<PlanCore> {
-        let chunks = collect(batch)?;
+        let (chunks, _) = stream_batches(batch)?;
         let table = table.borrow();
         let target = &table.inner;
         let plan = py
-            .detach(|| self.inner.plan(&chunks, batch_id, target))
+            .detach(|| self.inner.plan_stream(chunks, batch_id, target))
             .py()?;
         Ok(PlanCore { inner: Some(plan) })
     }
@@ -123,11 +123,14 @@ impl Pipeline {
         batch_id: i64,
         table: &Bound<'_, TableCore>,
     ) -> PyResult<PyOutcome> {
-        let chunks = collect(batch)?;
+        let (chunks, _) = stream_batches(batch)?;
         let mut table = table.borrow_mut();
         let target = &mut table.inner;
         let outcome = py
-            .detach(|| self.inner.run(&chunks, batch_id, target))
+            .detach(|| {
+                let plan = self.inner.plan_stream(chunks, batch_id, target)?;
+                target.commit(plan)
+            })
             .py()?;
         outcome_to_py(py, outcome)
     }

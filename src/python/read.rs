@@ -1,8 +1,9 @@
-//! `read_parquet` for Python: the file's columns as a `pyarrow.Table` of view arrays.
+//! Parquet reading for Python: a whole file as a `pyarrow.Table`, or a lazy scan as a
+//! `pyarrow.RecordBatchReader`; byte columns as view arrays.
 use std::path::PathBuf;
 
 use pyo3::prelude::*;
-use pyo3_arrow::PyTable;
+use pyo3_arrow::{PyRecordBatchReader, PyTable};
 
 use super::errors::IntoPyResult;
 use crate::read_parquet as core;
@@ -19,6 +20,24 @@ pub fn read_parquet(
         .detach(|| core::read_parquet(&path, columns.as_deref()))
         .py()?;
     Ok(PyTable::try_new(batches, schema)?
+        .into_pyarrow(py)?
+        .unbind())
+}
+
+/// See `cdc_rs.scan_parquet`.
+#[pyfunction]
+#[pyo3(signature = (path, columns = None, batch_rows = 65536, read_ahead = 2))]
+pub fn scan_parquet(
+    py: Python<'_>,
+    path: PathBuf,
+    columns: Option<Vec<String>>,
+    batch_rows: usize,
+    read_ahead: usize,
+) -> PyResult<Py<PyAny>> {
+    let scan = py
+        .detach(|| core::scan_parquet(&path, columns.as_deref(), batch_rows, read_ahead))
+        .py()?;
+    Ok(PyRecordBatchReader::new(Box::new(scan))
         .into_pyarrow(py)?
         .unbind())
 }
