@@ -158,3 +158,23 @@ def test_scan_parquet_files_stops_early_and_reports_a_bad_file_where_it_is(files
             seen.append(scan.read_all().num_rows)
     assert len(seen) == 1
     assert list(cdc_rs.scan_parquet_files([])) == []
+
+
+def test_a_big_streamed_batch_screened_in_several_parts_ends_like_the_whole_table(tmp_path):
+    """More rows than one part holds (the engine screens about 65k rows at a time), with
+    later events of a key in later parts: the newest per key is still decided over the
+    whole batch, and every part's rejects are reported in input order."""
+    data = bookstore(events=150_000, batches=1, seed=11, anomalies=Anomalies().scaled(5))
+    path = tmp_path / "bronze.parquet"
+    pq.write_table(data.bronze[0], path)
+    pq.write_table(data.country_lookup, tmp_path / "country_lookup.parquet")
+
+    streamed, whole = _upsert([path], cdc_rs.MemoryTable()), _upsert([path], cdc_rs.MemoryTable())
+    got = streamed(cdc_rs.scan_parquet(path, batch_rows=20_000), 0)
+    want = whole(pq.read_table(path), 0)
+    assert got.superseded > 0 and got.rejected.num_rows > 0
+    assert {k: v for k, v in got.to_dict().items() if k != "seconds"} == \
+        {k: v for k, v in want.to_dict().items() if k != "seconds"}
+    assert got.rejected.cast(want.rejected.schema).equals(want.rejected)
+    order = [("customer_id", "ascending")]
+    assert streamed.target.to_arrow().sort_by(order).equals(whole.target.to_arrow().sort_by(order))
