@@ -16,7 +16,7 @@ use crate::latest::latest_per_key;
 use crate::merge::Action;
 use crate::plan::{Outcome, Plan};
 use crate::report::Counts;
-use crate::screen::{missing, rejected_rows, screen};
+use crate::screen::{missing, rejected_rows, screen, Screened};
 use crate::table::{gather, Changes, Layout, MemoryTable};
 
 /// Everything `batch_upsert` is configured with, already validated and parsed.
@@ -103,7 +103,17 @@ impl Pipeline {
         batch_id: i64,
         table: &mut MemoryTable,
     ) -> Result<Outcome> {
-        let plan = self.plan(chunks, batch_id, table)?;
+        self.run_stream(chunks.iter().cloned().map(Ok), batch_id, table)
+    }
+
+    /// [`Pipeline::run`] over record batches that arrive one by one (see `plan_stream`).
+    pub fn run_stream(
+        &self,
+        chunks: impl Iterator<Item = Result<RecordBatch>>,
+        batch_id: i64,
+        table: &mut MemoryTable,
+    ) -> Result<Outcome> {
+        let plan = self.plan_stream(chunks, batch_id, table)?;
         table.commit(plan)
     }
 
@@ -113,28 +123,44 @@ impl Pipeline {
         self.plan_stream(chunks.iter().cloned().map(Ok), batch_id, table)
     }
 
-    /// [`Pipeline::plan`] over a micro-batch whose record batches arrive one by one, screened
-    /// a part (about `PART_ROWS` rows) at a time: a part's bronze columns are dropped once it
-    /// is decoded (only decoded and rejected rows are kept), so a large batch read lazily is
-    /// never in memory whole.
+    /// [`Pipeline::plan`] over a micro-batch whose record batches arrive one by one (see
+    /// [`Pipeline::screen_stream`]); a replay is only counted.
     pub fn plan_stream(
         &self,
         chunks: impl Iterator<Item = Result<RecordBatch>>,
         batch_id: i64,
         table: &MemoryTable,
     ) -> Result<Plan> {
-        let replay = table.last_batch_id().is_some_and(|last| batch_id <= last);
-        let mut plan = Plan::new(batch_id, table, Counts::default());
-        let mut screened = Vec::new();
+        if is_replay(table, batch_id) {
+            let mut rows_in = 0;
+            for chunk in chunks {
+                rows_in += chunk?.num_rows() as u64;
+            }
+            return Ok(self.replay_plan(rows_in, batch_id, table));
+        }
+        self.plan_screened(&self.screen_stream(chunks)?, batch_id, table)
+    }
+
+    /// Screens a micro-batch whose record batches arrive one by one, a part (about
+    /// `PART_ROWS` rows) at a time: a part's bronze columns are dropped once it is decoded
+    /// (only decoded and rejected rows are kept), so a large batch read lazily is never in
+    /// memory whole. Screening needs only the configuration, not the table: the next batch
+    /// can be screened while this one merges.
+    pub fn screen_stream(
+        &self,
+        chunks: impl Iterator<Item = Result<RecordBatch>>,
+    ) -> Result<Screening> {
+        let mut screening = Screening {
+            rows_in: 0,
+            screened: Vec::new(),
+            rejected: None,
+        };
         let mut rejected = Vec::new();
         let mut part = Vec::new();
         let mut chunks = chunks.peekable();
         while let Some(chunk) = chunks.next() {
             let chunk = chunk?;
-            plan.counts.rows_in += chunk.num_rows() as u64;
-            if replay {
-                continue; // a replay is counted, not screened
-            }
+            screening.rows_in += chunk.num_rows() as u64;
             part.push(chunk);
             let rows: usize = part.iter().map(|c| c.num_rows()).sum();
             if rows < PART_ROWS && chunks.peek().is_some() {
@@ -144,24 +170,50 @@ impl Pipeline {
                 Some(_) => cut_for_decoding(&std::mem::take(&mut part)),
                 None => std::mem::take(&mut part),
             };
-            let screened_part = pieces
+            let screened = pieces
                 .par_iter()
                 .map(|piece| screen(&self.config, piece))
                 .collect::<Result<Vec<_>>>()?;
-            rejected.extend(rejected_rows(&pieces, &screened_part)?);
-            screened.extend(screened_part);
+            rejected.extend(rejected_rows(&pieces, &screened)?);
+            screening.screened.extend(screened);
         }
-        if replay {
-            plan.skipped_replay = true;
-            return Ok(plan);
+        if let Some(first) = rejected.first() {
+            screening.rejected = Some(concat_batches(&first.schema(), &rejected)?);
         }
-        for s in &screened {
+        Ok(screening)
+    }
+
+    fn replay_plan(&self, rows_in: u64, batch_id: i64, table: &MemoryTable) -> Plan {
+        let counts = Counts {
+            rows_in,
+            ..Counts::default()
+        };
+        let mut plan = Plan::new(batch_id, table, counts);
+        plan.skipped_replay = true;
+        plan
+    }
+
+    /// [`Pipeline::plan`] for a screened batch; it can be planned again (a durable target
+    /// re-plans after a concurrent commit).
+    pub fn plan_screened(
+        &self,
+        screening: &Screening,
+        batch_id: i64,
+        table: &MemoryTable,
+    ) -> Result<Plan> {
+        if is_replay(table, batch_id) {
+            return Ok(self.replay_plan(screening.rows_in, batch_id, table));
+        }
+        let counts = Counts {
+            rows_in: screening.rows_in,
+            ..Counts::default()
+        };
+        let mut plan = Plan::new(batch_id, table, counts);
+        let screened = &screening.screened;
+        for s in screened {
             plan.counts.add(&s.counts);
         }
-        plan.rejected = match rejected.first() {
-            Some(first) => Some(concat_batches(&first.schema(), &rejected)?),
-            None => None,
-        };
+        plan.rejected = screening.rejected.clone();
         let Some(first) = screened.first() else {
             return Ok(plan); // no record batches: applied, changing nothing
         };
@@ -185,7 +237,7 @@ impl Pipeline {
         };
         let encode = |encoder: &RowEncoder, names: &[String]| -> Result<Rows> {
             let mut rows = encoder.empty_rows(candidates.len());
-            for s in &screened {
+            for s in screened.iter() {
                 encoder.append(&mut rows, &s.kept_columns(names)?)?;
             }
             Ok(rows)
@@ -305,11 +357,30 @@ impl Pipeline {
     }
 }
 
+/// A micro-batch screened (decoded, filtered, probed against the lookup) and not yet planned.
+pub struct Screening {
+    rows_in: u64,
+    screened: Vec<Screened>,
+    rejected: Option<RecordBatch>,
+}
+
+impl Screening {
+    /// Input rows of the batch.
+    pub fn rows_in(&self) -> u64 {
+        self.rows_in
+    }
+}
+
+/// A batch id at or below the last applied one: a retried batch, skipped.
+fn is_replay(table: &MemoryTable, batch_id: i64) -> bool {
+    table.last_batch_id().is_some_and(|last| batch_id <= last)
+}
+
+/// Rows screened together: enough for every core, few enough to drop bronze bytes early.
+const PART_ROWS: usize = 1 << 16;
 /// Rows per piece at least: below this, waking a second thread costs more than it saves.
 const MIN_PIECE_ROWS: usize = 4 * 1024;
 /// Rows per piece at most, so that each piece decodes on one thread.
-/// Rows screened together: enough for every core, few enough to drop bronze bytes early.
-const PART_ROWS: usize = 1 << 16;
 const MAX_PIECE_ROWS: usize = crate::decode::PARALLEL_MIN_ROWS - 1;
 
 /// Bronze chunks cut into zero-copy row ranges, so that screening, JSON decoding included,

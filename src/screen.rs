@@ -219,8 +219,6 @@ fn string_column(batch: &RecordBatch, name: &str, what: &str) -> Result<StringAr
     Ok(utf8.as_string::<i32>().clone())
 }
 
-/// The rejected input rows of every chunk, with a `reason` column, in input order (an empty
-/// table with the input's columns when nothing was rejected, so reports concatenate).
 /// A view column with its own copy of the bytes it points at: taken rejected rows must not
 /// hold on to the input's pages (a lazily read batch frees them part by part).
 fn own_bytes(column: &ArrayRef) -> ArrayRef {
@@ -231,6 +229,8 @@ fn own_bytes(column: &ArrayRef) -> ArrayRef {
     }
 }
 
+/// The rejected input rows of every chunk, with a `reason` column, in input order (an empty
+/// table with the input's columns when nothing was rejected, so reports concatenate).
 pub(crate) fn rejected_rows(
     chunks: &[RecordBatch],
     screened: &[Screened],

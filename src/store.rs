@@ -1,9 +1,8 @@
 //! Append-only row storage with a liveness mask: an update appends the new row and retires
 //! the old one, so a batch costs in proportion to its size, not the table's.
-use arrow::array::{Array, BooleanArray, RecordBatch, RecordBatchOptions};
-use arrow::compute::{cast, concat_batches, filter_record_batch, interleave};
+use arrow::array::{BooleanArray, RecordBatch};
+use arrow::compute::{cast, concat_batches, filter_record_batch};
 use arrow::datatypes::SchemaRef;
-use rayon::prelude::*;
 
 use crate::error::Result;
 
@@ -73,42 +72,30 @@ impl RowStore {
         }
     }
 
-    /// The live rows as one batch, oldest first: one copy of the live rows, none of the
-    /// retired ones.
-    pub fn to_batch(&self) -> Result<RecordBatch> {
-        if self.live_rows == self.live.len() {
-            return Ok(concat_batches(&self.schema, &self.chunks)?);
-        }
-        if let [only] = &self.chunks[..] {
-            let mask = BooleanArray::from(self.live.clone());
-            return Ok(filter_record_batch(only, &mask)?);
-        }
-        let mut at = Vec::with_capacity(self.live_rows);
+    /// The live rows, oldest first, chunk by chunk: a chunk whose rows are all live is shared
+    /// (chunks are never changed in place), the others are copies of their live rows. No
+    /// second copy of the whole table, for `to_arrow` of a large table.
+    pub fn to_batches(&self) -> Result<Vec<RecordBatch>> {
         let mut first = 0;
-        for (c, chunk) in self.chunks.iter().enumerate() {
+        let mut batches = Vec::with_capacity(self.chunks.len());
+        for chunk in &self.chunks {
             let live = &self.live[first..first + chunk.num_rows()];
-            at.extend(
-                live.iter()
-                    .enumerate()
-                    .filter(|(_, &l)| l)
-                    .map(|(r, _)| (c, r)),
-            );
             first += chunk.num_rows();
+            if live.iter().all(|&l| l) {
+                batches.push(chunk.clone());
+            } else if live.iter().any(|&l| l) {
+                batches.push(filter_record_batch(
+                    chunk,
+                    &BooleanArray::from(live.to_vec()),
+                )?);
+            }
         }
-        let chunks: Vec<&RecordBatch> = self.chunks.iter().collect();
-        // Columns are independent copies: one per core.
-        let columns = (0..self.schema.fields().len())
-            .into_par_iter()
-            .map(|i| {
-                let column: Vec<&dyn Array> = chunks.iter().map(|c| c.column(i).as_ref()).collect();
-                interleave(&column, &at)
-            })
-            .collect::<std::result::Result<Vec<_>, _>>()?;
-        Ok(RecordBatch::try_new_with_options(
-            self.schema.clone(),
-            columns,
-            &RecordBatchOptions::new().with_row_count(Some(at.len())),
-        )?)
+        Ok(batches)
+    }
+
+    /// The live rows as one batch, oldest first.
+    pub fn to_batch(&self) -> Result<RecordBatch> {
+        Ok(concat_batches(&self.schema, &self.to_batches()?)?)
     }
 
     /// Each store row's position among the live rows (meaningful for live rows only).
@@ -126,18 +113,44 @@ impl RowStore {
 
     /// Drops retired rows once they outnumber live ones (amortised O(1) per retired row).
     /// Returns the new position of every old row when it compacted.
+    ///
+    /// Chunk by chunk, each old chunk freed once its live rows are copied: the store never
+    /// holds a second copy of the whole table (peak memory, not just speed, is a target).
     pub fn compact_if_sparse(&mut self) -> Result<Option<Vec<u32>>> {
         let retired = self.live.len() - self.live_rows;
         if retired < 4096 || retired < self.live_rows {
             return Ok(None);
         }
-        let kept = self.to_batch()?;
         let moved = self.live_ranks();
-        self.chunks = vec![kept];
+        let mut kept = Vec::new();
+        let mut small: Vec<RecordBatch> = Vec::new();
+        let mut first = 0;
+        for chunk in std::mem::take(&mut self.chunks) {
+            let live = &self.live[first..first + chunk.num_rows()];
+            first += chunk.num_rows();
+            let rows = if live.iter().all(|&l| l) {
+                chunk
+            } else {
+                filter_record_batch(&chunk, &BooleanArray::from(live.to_vec()))?
+            };
+            // Small leftovers are joined, so that a long stream of small batches does not
+            // leave the store in thousands of chunks.
+            small.push(rows);
+            if small.iter().map(|c| c.num_rows()).sum::<usize>() >= COALESCE_ROWS {
+                kept.push(concat_batches(&self.schema, &std::mem::take(&mut small))?);
+            }
+        }
+        if small.iter().any(|c| c.num_rows() > 0) {
+            kept.push(concat_batches(&self.schema, &small)?);
+        }
+        self.chunks = kept;
         self.live = vec![true; self.live_rows];
         Ok(Some(moved))
     }
 }
+
+/// Rows a compacted chunk gathers at least, from the live rows of consecutive chunks.
+const COALESCE_ROWS: usize = 1 << 16;
 
 #[cfg(test)]
 mod tests {
@@ -175,5 +188,30 @@ mod tests {
         let moved = store.compact_if_sparse().unwrap().unwrap();
         assert_eq!(moved[6000], 0);
         assert_eq!(store.to_batch().unwrap().num_rows(), 4000);
+    }
+
+    #[test]
+    fn compaction_chunk_by_chunk_keeps_the_order_and_joins_small_chunks() {
+        let mut store = RowStore::new(batch(vec![]).schema());
+        for c in 0..100 {
+            store.append(batch((c * 1000..(c + 1) * 1000).collect()));
+        }
+        store.append(batch(vec![]));
+        let retired = |v: i32| v % 5 < 3 || (20_000..30_000).contains(&v);
+        for v in 0..100_000 {
+            if retired(v) {
+                store.retire(v as u32);
+            }
+        }
+        let moved = store.compact_if_sparse().unwrap().unwrap();
+        let live: Vec<i32> = (0..100_000).filter(|&v| !retired(v)).collect();
+        for (rank, &v) in live.iter().enumerate() {
+            assert_eq!(moved[v as usize], rank as u32);
+        }
+        assert!(store.chunks.len() <= 2, "{} chunks", store.chunks.len());
+        let out = store.to_batch().unwrap();
+        let v = out.column(0).as_any().downcast_ref::<Int32Array>().unwrap();
+        assert_eq!(v.values().to_vec(), live);
+        assert_eq!(store.append(batch(vec![7])) as usize, live.len());
     }
 }

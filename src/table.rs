@@ -237,6 +237,14 @@ impl MemoryTable {
         self.store.as_ref().map(RowStore::to_batch).transpose()
     }
 
+    /// The live rows in chunks, sharing the chunks whose rows are all live (see `RowStore`).
+    pub fn to_batches(&self) -> Result<Option<(Vec<RecordBatch>, SchemaRef)>> {
+        let Some(store) = &self.store else {
+            return Ok(None);
+        };
+        Ok(Some((store.to_batches()?, store.schema().clone())))
+    }
+
     /// Per-key bookkeeping as columns: `key.<name>…`, `sequence.<name>…`, `row` (null for a
     /// tombstone; else the row's position in `to_batch()`).
     pub fn state_batch(&self) -> Result<Option<RecordBatch>> {

@@ -224,3 +224,24 @@ def test_the_table_does_not_share_memory_the_caller_can_still_change():
     upsert(frame, 0)
     values[:] = -1.0  # in place, into the memory given to the upsert
     assert sorted(upsert.target.to_arrow().column("v").to_pylist()) == [10.0, 20.0, 30.0]
+
+
+def test_a_table_taken_with_to_arrow_does_not_change_as_the_target_does():
+    # to_arrow shares the target's unchanged chunks instead of copying the whole table:
+    # later batches (updates, deletes, compaction) must not show through a table taken earlier.
+    upsert = cdc_rs.batch_upsert(keys="id", sequence_by="ts", operation_column="op",
+                                 delete_operations=("delete",))
+    n = 20_000
+    upsert(pa.table({"id": list(range(n)), "ts": [1] * n, "v": [f"first {i}" for i in range(n)],
+                     "op": ["insert"] * n}), 0)
+    taken = upsert.target.to_arrow()
+    expected = pa.table({c: taken[c].to_pylist() for c in taken.column_names})
+    for batch_id in range(1, 4):  # most rows rewritten or deleted: the store compacts
+        upsert(pa.table({"id": list(range(0, n, 2)) + list(range(1, n, 4)),
+                         "ts": [batch_id + 1] * (n // 2 + n // 4),
+                         "v": [f"batch {batch_id}"] * (n // 2 + n // 4),
+                         "op": ["update"] * (n // 2) + ["delete"] * (n // 4)}), batch_id)
+    assert taken.equals(expected)
+    now = upsert.target.to_arrow()
+    assert now.num_rows == n - n // 4
+    assert set(now.column("v").to_pylist()) == {"batch 3", *(f"first {i}" for i in range(3, n, 4))}

@@ -1,8 +1,8 @@
 """cdc_rs: the engine under test, configured as in the project's demo (cli.py).
 
-The files are read with ``cdc_rs.scan_parquet_files``, as a cdc_rs user replaying bronze
-files would: view arrays over the Parquet pages, read by a background thread in parts the
-engine decodes as they come, the next file opened while this one merges.
+As a cdc_rs user replaying bronze files would: ``cdc_rs.scan_parquet_files`` reads the files
+as view arrays over the Parquet pages, on a background thread, in parts the engine decodes
+as they come; ``apply_all`` screens the next batch while this one merges.
 """
 
 from __future__ import annotations
@@ -26,6 +26,5 @@ def make_upsert(lookup: pa.Table, target=None) -> cdc_rs.BatchUpsert:
 
 def run(files: list[Path], lookup_path: Path) -> pa.Table:
     upsert = make_upsert(pq.read_table(lookup_path))
-    for batch_id, bronze in enumerate(cdc_rs.scan_parquet_files(files, ["topic", "value"])):
-        upsert(bronze, batch_id)
+    upsert.apply_all(cdc_rs.scan_parquet_files(files, ["topic", "value"]))
     return upsert.target.to_arrow()

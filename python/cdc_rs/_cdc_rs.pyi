@@ -4,7 +4,7 @@ from typing import Any, final
 
 import pyarrow as pa
 
-__all__ = ["Pipeline", "PlanCore", "TableCore", "__version__", "from_json", "key_hashes",
+__all__ = ["Pipeline", "PlanCore", "ScreenedBatch", "TableCore", "__version__", "from_json", "key_hashes",
            "parse_schema", "read_parquet", "scan_parquet"]
 __version__: str
 
@@ -50,6 +50,14 @@ class PlanCore:
         """Key state written: ``key.*``, ``sequence.*``, ``live`` (false: tombstone)."""
 
 @final
+class ScreenedBatch:
+    """A micro-batch screened ahead by ``Pipeline.screen``."""
+
+    @property
+    def rows_in(self) -> int:
+        """Input rows of the batch."""
+
+@final
 class Pipeline:
     """A validated ``batch_upsert`` configuration; the lookup is hashed once here."""
 
@@ -75,8 +83,10 @@ class Pipeline:
     @property
     def keys(self) -> list[str]:
         """The key columns, in order."""
+    def screen(self, batch: Any) -> ScreenedBatch:
+        """Screen one micro-batch ahead (no table needed) for ``run`` / ``plan``."""
     def plan(self, batch: Any, batch_id: int, table: TableCore) -> PlanCore:
-        """Decide one micro-batch against ``table`` without changing it."""
+        """Decide one micro-batch (Arrow data or a ScreenedBatch) against ``table``."""
     def run(self, batch: Any, batch_id: int, table: TableCore) -> tuple[dict[str, int], bool, pa.Table | None]:
         """Apply one micro-batch: (counters, skipped_replay, rejected rows or None)."""
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from html import escape
 from typing import Any, Protocol
 
@@ -14,6 +15,9 @@ from . import _cdc_rs
 from ._input import as_arrow
 from ._report import BatchReport
 from ._table import MemoryTable
+
+
+_END = object()
 
 
 class Target(Protocol):
@@ -52,7 +56,8 @@ class BatchUpsert:
             A :class:`BatchReport` accounting for every input row.
         """
         started = time.perf_counter()
-        counts, skipped, rejected = self._target._apply(self._pipeline, as_arrow(micro_batch), int(batch_id))
+        batch = micro_batch if isinstance(micro_batch, _cdc_rs.ScreenedBatch) else as_arrow(micro_batch)
+        counts, skipped, rejected = self._target._apply(self._pipeline, batch, int(batch_id))
         report = BatchReport(
             batch_id=int(batch_id),
             skipped_replay=skipped,
@@ -62,6 +67,51 @@ class BatchUpsert:
         if rejected is not None:
             object.__setattr__(report, "rejected", rejected)
         return report
+
+    def apply_all(self, micro_batches: Iterable[Any], first_batch_id: int = 0) -> list[BatchReport]:
+        """Apply micro-batches in order, with batch ids ``first_batch_id``, ``first_batch_id + 1``…
+
+        The same as calling the upsert on each in turn, but quicker on two or more cores:
+        screening a batch (JSON decode, filters, lookup probe) needs only the configuration,
+        so the next batch is screened on a background thread while this one merges into the
+        target. Batches are taken from ``micro_batches`` one ahead of the one applied.
+
+        Args:
+            micro_batches: anything the upsert takes, e.g. the readers of
+                :func:`cdc_rs.scan_parquet_files`.
+            first_batch_id: the id of the first batch; ids at or below the target's last
+                applied one are skipped as replays, as with a single call.
+
+        Returns:
+            One :class:`BatchReport` per batch. The first error is raised; the batches before
+            it stay applied, nothing of the failing one is.
+
+        Example:
+            >>> import cdc_rs, pyarrow as pa
+            >>> upsert = cdc_rs.batch_upsert(cdc_rs.MemoryTable(), keys=["id"], sequence_by="ts")
+            >>> batches = [pa.table({"id": [1, 2], "ts": [1, 1]}), pa.table({"id": [1], "ts": [2]})]
+            >>> [(r.inserted, r.updated) for r in upsert.apply_all(batches)]
+            [(2, 0), (0, 1)]
+        """
+        batches = iter(micro_batches)
+        reports: list[BatchReport] = []
+        with ThreadPoolExecutor(1, thread_name_prefix="cdc_rs-screen") as screener:
+            def screen_next() -> Future[Any] | None:
+                batch = next(batches, _END)
+                return None if batch is _END else screener.submit(self._pipeline.screen, as_arrow(batch))
+
+            upcoming = screen_next()
+            batch_id = int(first_batch_id)
+            try:
+                while upcoming is not None:
+                    screened = upcoming.result()
+                    upcoming = screen_next()
+                    reports.append(self(screened, batch_id))
+                    batch_id += 1
+            finally:
+                if upcoming is not None:
+                    upcoming.cancel()
+        return reports
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (BatchUpsert, (self._target, self._config))

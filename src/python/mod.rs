@@ -15,6 +15,7 @@ use pyo3::prelude::*;
 fn _cdc_rs(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add_class::<pipeline::Pipeline>()?;
+    m.add_class::<pipeline::ScreenedBatch>()?;
     m.add_class::<table::TableCore>()?;
     m.add_class::<plan::PlanCore>()?;
     m.add_function(wrap_pyfunction!(json::from_json, m)?)?;

@@ -1,5 +1,7 @@
 //! `Pipeline`: a configured `batch_upsert`, run against a `TableCore`.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use arrow::record_batch::RecordBatch;
 use pyo3::prelude::*;
 use pyo3_arrow::input::AnyRecordBatch;
@@ -11,12 +13,40 @@ use super::table::TableCore;
 use crate::decode::{DecodeOptions, Mode};
 use crate::enrich::{JoinHow, Lookup};
 use crate::error::CdcError;
-use crate::pipeline::{self, Config};
+use crate::pipeline::{self, Config, Screening};
 use crate::schema::parse_ddl;
 
 #[pyclass(module = "cdc_rs._cdc_rs", frozen)]
 pub struct Pipeline {
     inner: pipeline::Pipeline,
+    /// Which pipeline screened a `ScreenedBatch`: only that one may plan it.
+    id: u64,
+}
+
+static PIPELINES: AtomicU64 = AtomicU64::new(0);
+
+/// A micro-batch screened ahead by `Pipeline.screen` (decoded, filtered, probed), for `run`
+/// or `plan` of the same pipeline in place of the Arrow data.
+#[pyclass(module = "cdc_rs._cdc_rs", frozen)]
+pub struct ScreenedBatch {
+    inner: Screening,
+    by: u64,
+}
+
+#[pymethods]
+impl ScreenedBatch {
+    /// Input rows of the batch.
+    #[getter]
+    fn rows_in(&self) -> u64 {
+        self.inner.rows_in()
+    }
+}
+
+/// What `run` and `plan` take: Arrow data, or a batch this pipeline screened ahead.
+#[derive(FromPyObject)]
+pub enum BatchInput<'py> {
+    Screened(Bound<'py, ScreenedBatch>),
+    Arrow(AnyRecordBatch),
 }
 
 fn collect(input: AnyRecordBatch) -> PyResult<Vec<RecordBatch>> {
@@ -89,6 +119,7 @@ impl Pipeline {
         };
         Ok(Self {
             inner: pipeline::Pipeline::new(config).py()?,
+            id: PIPELINES.fetch_add(1, Ordering::Relaxed),
         })
     }
 
@@ -98,40 +129,75 @@ impl Pipeline {
         self.inner.config().keys.clone()
     }
 
+    /// Screens one micro-batch ahead of `run`/`plan`: it needs no table, so it can run on
+    /// another thread while the previous batch merges.
+    fn screen(&self, py: Python<'_>, batch: AnyRecordBatch) -> PyResult<ScreenedBatch> {
+        let (chunks, _) = stream_batches(batch)?;
+        let inner = py.detach(|| self.inner.screen_stream(chunks)).py()?;
+        Ok(ScreenedBatch { inner, by: self.id })
+    }
+
     /// Decides one micro-batch against `table` without changing it (commit with `TableCore.commit`).
     fn plan(
         &self,
         py: Python<'_>,
-        batch: AnyRecordBatch,
+        batch: BatchInput<'_>,
         batch_id: i64,
         table: &Bound<'_, TableCore>,
     ) -> PyResult<PlanCore> {
-        let (chunks, _) = stream_batches(batch)?;
         let table = table.borrow();
         let target = &table.inner;
-        let plan = py
-            .detach(|| self.inner.plan_stream(chunks, batch_id, target))
-            .py()?;
-        Ok(PlanCore { inner: Some(plan) })
+        let plan = match batch {
+            BatchInput::Screened(screened) => {
+                let screening = self.screened_here(&screened)?;
+                py.detach(|| self.inner.plan_screened(screening, batch_id, target))
+            }
+            BatchInput::Arrow(batch) => {
+                let (chunks, _) = stream_batches(batch)?;
+                py.detach(|| self.inner.plan_stream(chunks, batch_id, target))
+            }
+        };
+        Ok(PlanCore {
+            inner: Some(plan.py()?),
+        })
     }
 
     /// Applies one micro-batch; returns (counters, skipped_replay, rejected pyarrow Table or None).
     fn run(
         &self,
         py: Python<'_>,
-        batch: AnyRecordBatch,
+        batch: BatchInput<'_>,
         batch_id: i64,
         table: &Bound<'_, TableCore>,
     ) -> PyResult<PyOutcome> {
-        let (chunks, _) = stream_batches(batch)?;
         let mut table = table.borrow_mut();
         let target = &mut table.inner;
-        let outcome = py
-            .detach(|| {
-                let plan = self.inner.plan_stream(chunks, batch_id, target)?;
-                target.commit(plan)
-            })
-            .py()?;
-        outcome_to_py(py, outcome)
+        let outcome = match batch {
+            BatchInput::Screened(screened) => {
+                let screening = self.screened_here(&screened)?;
+                py.detach(|| {
+                    let plan = self.inner.plan_screened(screening, batch_id, target)?;
+                    target.commit(plan)
+                })
+            }
+            BatchInput::Arrow(batch) => {
+                let (chunks, _) = stream_batches(batch)?;
+                py.detach(|| self.inner.run_stream(chunks, batch_id, target))
+            }
+        };
+        outcome_to_py(py, outcome.py()?)
+    }
+}
+
+impl Pipeline {
+    fn screened_here<'a>(&self, screened: &'a Bound<'_, ScreenedBatch>) -> PyResult<&'a Screening> {
+        let screened = screened.get();
+        if screened.by != self.id {
+            return Err(CdcError::Config(
+                "this batch was screened by another upsert; screen it with this one".into(),
+            ))
+            .py();
+        }
+        Ok(&screened.inner)
     }
 }

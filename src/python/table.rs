@@ -50,8 +50,12 @@ impl TableCore {
 
     /// The live rows as a pyarrow Table.
     fn to_arrow(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        let batch = py.detach(|| self.inner.to_batch()).py()?;
-        to_pyarrow(py, batch)
+        match py.detach(|| self.inner.to_batches()).py()? {
+            Some((batches, schema)) => Ok(PyTable::try_new(batches, schema)?
+                .into_pyarrow(py)?
+                .unbind()),
+            None => to_pyarrow(py, None),
+        }
     }
 
     /// Per-key bookkeeping (keys, sequences, row or tombstone) as a pyarrow Table, or None.
