@@ -103,5 +103,5 @@ def read_parquet(path: str, columns: list[str] | None = None) -> pa.Table:
     """A Parquet file's columns (all when ``None``), strings and binaries as view arrays."""
 
 def scan_parquet(path: str, columns: list[str] | None = None, batch_rows: int = 65536,
-                 read_ahead: int = 2) -> pa.RecordBatchReader:
+                 read_ahead: int = 1) -> pa.RecordBatchReader:
     """The file's batches as a background thread reads them, at most ``read_ahead`` ahead."""

@@ -40,7 +40,7 @@ def read_parquet(path: PathLike, columns: Sequence[str] | None = None) -> pa.Tab
 
 
 def scan_parquet(path: PathLike, columns: Sequence[str] | None = None, *,
-                 batch_rows: int = 65_536, read_ahead: int = 2) -> pa.RecordBatchReader:
+                 batch_rows: int = 65_536, read_ahead: int = 1) -> pa.RecordBatchReader:
     """Read a Parquet file lazily: a ``pyarrow.RecordBatchReader`` of ``batch_rows`` rows at a
     time, read by a background thread at most ``read_ahead`` batches ahead of the consumer.
 
@@ -74,7 +74,7 @@ def scan_parquet(path: PathLike, columns: Sequence[str] | None = None, *,
 
 
 def scan_parquet_files(paths: Iterable[PathLike], columns: Sequence[str] | None = None, *,
-                       batch_rows: int = 65_536, read_ahead: int = 2,
+                       batch_rows: int = 65_536, read_ahead: int = 1,
                        ) -> Iterator[pa.RecordBatchReader]:
     """:func:`scan_parquet` over files one after another, each opened while the one before is
     still being consumed: the merge at the end of a micro-batch runs mostly on one core,
@@ -89,7 +89,8 @@ def scan_parquet_files(paths: Iterable[PathLike], columns: Sequence[str] | None 
         columns, batch_rows, read_ahead: as for :func:`scan_parquet`, for every file.
 
     Yields:
-        One ``pyarrow.RecordBatchReader`` per file; consume it before taking the next.
+        One ``pyarrow.RecordBatchReader`` per file, read on its own thread; the next file is
+        opened as this one is handed out.
 
     Example:
         >>> import tempfile, pyarrow as pa, pyarrow.parquet as pq, cdc_rs

@@ -26,7 +26,7 @@ pub fn read_parquet(
 
 /// See `cdc_rs.scan_parquet`.
 #[pyfunction]
-#[pyo3(signature = (path, columns = None, batch_rows = 65536, read_ahead = 2))]
+#[pyo3(signature = (path, columns = None, batch_rows = 65536, read_ahead = 1))]
 pub fn scan_parquet(
     py: Python<'_>,
     path: PathBuf,
