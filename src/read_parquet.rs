@@ -219,6 +219,13 @@ mod tests {
         writer.close().unwrap();
     }
 
+    /// A fresh folder of this test process (removed by the test at its end).
+    fn scratch(name: &str) -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!("{name}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
     fn bronze(rows: usize) -> RecordBatch {
         let value: ArrayRef = Arc::new(BinaryArray::from_iter((0..rows).map(|i| {
             (i % 7 != 0).then(|| {
@@ -243,8 +250,7 @@ mod tests {
 
     #[test]
     fn views_of_the_asked_columns_in_the_asked_order_across_row_groups() {
-        let dir = std::env::temp_dir().join(format!("cdc_rs-read-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = scratch("cdc_rs-read");
         let path = dir.join("bronze.parquet");
         let batch = bronze(10_000);
         write(&path, &batch, 3_000);
@@ -277,8 +283,7 @@ mod tests {
 
     #[test]
     fn a_scan_yields_the_same_rows_in_batches_and_stops_when_dropped() {
-        let dir = std::env::temp_dir().join(format!("cdc_rs-scan-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = scratch("cdc_rs-scan");
         let path = dir.join("bronze.parquet");
         write(&path, &bronze(10_000), 3_000);
         let columns = ["offset".to_string(), "value".to_string()];
@@ -301,8 +306,7 @@ mod tests {
 
     #[test]
     fn a_missing_file_column_or_format_is_an_input_error() {
-        let dir = std::env::temp_dir().join(format!("cdc_rs-read-err-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = scratch("cdc_rs-read-err");
         let path = dir.join("bronze.parquet");
         write(&path, &bronze(10), 100);
         let not_parquet = dir.join("notes.txt");
