@@ -136,7 +136,7 @@ impl Pipeline {
             for chunk in chunks {
                 rows_in += chunk?.num_rows() as u64;
             }
-            return Ok(self.replay_plan(rows_in, batch_id, table));
+            return Ok(replay_plan(rows_in, batch_id, table));
         }
         self.plan_screened(&self.screen_stream(chunks)?, batch_id, table)
     }
@@ -183,14 +183,15 @@ impl Pipeline {
         Ok(screening)
     }
 
-    fn replay_plan(&self, rows_in: u64, batch_id: i64, table: &MemoryTable) -> Plan {
-        let counts = Counts {
-            rows_in,
-            ..Counts::default()
-        };
-        let mut plan = Plan::new(batch_id, table, counts);
-        plan.skipped_replay = true;
-        plan
+    /// [`Pipeline::run`] for a batch screened ahead (see [`Pipeline::screen_stream`]).
+    pub fn run_screened(
+        &self,
+        screening: &Screening,
+        batch_id: i64,
+        table: &mut MemoryTable,
+    ) -> Result<Outcome> {
+        let plan = self.plan_screened(screening, batch_id, table)?;
+        table.commit(plan)
     }
 
     /// [`Pipeline::plan`] for a screened batch; it can be planned again (a durable target
@@ -202,7 +203,7 @@ impl Pipeline {
         table: &MemoryTable,
     ) -> Result<Plan> {
         if is_replay(table, batch_id) {
-            return Ok(self.replay_plan(screening.rows_in, batch_id, table));
+            return Ok(replay_plan(screening.rows_in, batch_id, table));
         }
         let counts = Counts {
             rows_in: screening.rows_in,
@@ -369,6 +370,17 @@ impl Screening {
     pub fn rows_in(&self) -> u64 {
         self.rows_in
     }
+}
+
+/// The plan of a replayed batch: its rows counted, nothing else done.
+fn replay_plan(rows_in: u64, batch_id: i64, table: &MemoryTable) -> Plan {
+    let counts = Counts {
+        rows_in,
+        ..Counts::default()
+    };
+    let mut plan = Plan::new(batch_id, table, counts);
+    plan.skipped_replay = true;
+    plan
 }
 
 /// A batch id at or below the last applied one: a retried batch, skipped.

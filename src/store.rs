@@ -93,11 +93,6 @@ impl RowStore {
         Ok(batches)
     }
 
-    /// The live rows as one batch, oldest first.
-    pub fn to_batch(&self) -> Result<RecordBatch> {
-        Ok(concat_batches(&self.schema, &self.to_batches()?)?)
-    }
-
     /// Each store row's position among the live rows (meaningful for live rows only).
     pub fn live_ranks(&self) -> Vec<u32> {
         let mut next = 0u32;
@@ -158,6 +153,11 @@ mod tests {
     use arrow::array::{ArrayRef, Int32Array};
     use std::sync::Arc;
 
+    /// The live rows as one batch, oldest first.
+    fn live_rows(store: &RowStore) -> RecordBatch {
+        concat_batches(store.schema(), &store.to_batches().unwrap()).unwrap()
+    }
+
     fn batch(values: Vec<i32>) -> RecordBatch {
         RecordBatch::try_from_iter(vec![("v", Arc::new(Int32Array::from(values)) as ArrayRef)])
             .unwrap()
@@ -172,7 +172,7 @@ mod tests {
         store.retire(1);
         store.retire(1);
         assert_eq!(store.live_rows(), 3);
-        let out = store.to_batch().unwrap();
+        let out = live_rows(&store);
         let v = out.column(0).as_any().downcast_ref::<Int32Array>().unwrap();
         assert_eq!(v.values().to_vec(), vec![1, 3, 4]);
     }
@@ -187,7 +187,7 @@ mod tests {
         }
         let moved = store.compact_if_sparse().unwrap().unwrap();
         assert_eq!(moved[6000], 0);
-        assert_eq!(store.to_batch().unwrap().num_rows(), 4000);
+        assert_eq!(live_rows(&store).num_rows(), 4000);
     }
 
     #[test]
@@ -209,7 +209,7 @@ mod tests {
             assert_eq!(moved[v as usize], rank as u32);
         }
         assert!(store.chunks.len() <= 2, "{} chunks", store.chunks.len());
-        let out = store.to_batch().unwrap();
+        let out = live_rows(&store);
         let v = out.column(0).as_any().downcast_ref::<Int32Array>().unwrap();
         assert_eq!(v.values().to_vec(), live);
         assert_eq!(store.append(batch(vec![7])) as usize, live.len());

@@ -233,10 +233,6 @@ impl MemoryTable {
         self.last_batch_id = Some(batch_id);
     }
 
-    pub fn to_batch(&self) -> Result<Option<RecordBatch>> {
-        self.store.as_ref().map(RowStore::to_batch).transpose()
-    }
-
     /// The live rows in chunks, sharing the chunks whose rows are all live (see `RowStore`).
     pub fn to_batches(&self) -> Result<Option<(Vec<RecordBatch>, SchemaRef)>> {
         let Some(store) = &self.store else {
@@ -246,12 +242,12 @@ impl MemoryTable {
     }
 
     /// Per-key bookkeeping as columns: `key.<name>…`, `sequence.<name>…`, `row` (null for a
-    /// tombstone; else the row's position in `to_batch()`).
+    /// tombstone; else the row's position among the rows of `to_batches()`).
     pub fn state_batch(&self) -> Result<Option<RecordBatch>> {
         let (Some(layout), Some(store)) = (&self.layout, &self.store) else {
             return Ok(None);
         };
-        // Row positions in `to_batch()` order: rank of each live store row.
+        // Row positions in `to_batches()` order: rank of each live store row.
         let live_rank = store.live_ranks();
         let mut keys = Vec::with_capacity(self.state.len());
         let mut sequences = Vec::with_capacity(self.state.len());
@@ -286,7 +282,7 @@ impl MemoryTable {
         )?))
     }
 
-    /// Rebuilds a table from `to_batch()` rows and a `state_batch()`.
+    /// Rebuilds a table from the `to_batches()` rows (as one batch) and a `state_batch()`.
     pub fn restore(
         rows: RecordBatch,
         state: &RecordBatch,

@@ -175,10 +175,7 @@ impl Pipeline {
         let outcome = match batch {
             BatchInput::Screened(screened) => {
                 let screening = self.screened_here(&screened)?;
-                py.detach(|| {
-                    let plan = self.inner.plan_screened(screening, batch_id, target)?;
-                    target.commit(plan)
-                })
+                py.detach(|| self.inner.run_screened(screening, batch_id, target))
             }
             BatchInput::Arrow(batch) => {
                 let (chunks, _) = stream_batches(batch)?;
