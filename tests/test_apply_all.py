@@ -92,3 +92,16 @@ def test_a_batch_screened_by_another_upsert_is_refused(data):
     first(screened, 0)
     first(screened, 1)  # a screened batch can be applied again, like the batch itself
     assert first.target.last_batch_id == 1
+
+
+def test_a_replayed_batch_is_only_counted_as_with_a_single_call(data):
+    # A replay is not screened: even a batch that could not be decoded is just counted,
+    # exactly as `upsert(batch, batch_id)` does for an id at or below the last applied one.
+    upsert = make(data, cdc_rs.MemoryTable())
+    upsert.apply_all(data.bronze[:2])
+    bad = data.bronze[1].drop_columns(["value"])
+    single = upsert(bad, 1)
+    reports = upsert.apply_all([data.bronze[0], bad, data.bronze[2]])
+    assert [r.skipped_replay for r in reports] == [True, True, False]
+    assert without_timing(reports[1]) == without_timing(single)
+    assert upsert.target.last_batch_id == 2

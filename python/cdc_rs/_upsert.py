@@ -23,6 +23,9 @@ _END = object()
 class Target(Protocol):
     """What ``batch_upsert`` writes to: :class:`MemoryTable`, or a durable table."""
 
+    @property
+    def last_batch_id(self) -> int | None: ...
+
     def _apply(self, pipeline: Any, batch: Any, batch_id: int) -> tuple[dict[str, int], bool, pa.Table | None]: ...
 
 
@@ -95,17 +98,25 @@ class BatchUpsert:
         """
         batches = iter(micro_batches)
         reports: list[BatchReport] = []
+        # Ids at or below this are replays whatever this call applies: counted, not screened.
+        applied = self._target.last_batch_id
         with ThreadPoolExecutor(1, thread_name_prefix="cdc_rs-screen") as screener:
-            def screen_next() -> Future[Any] | None:
+            def take(batch_id: int) -> Future[Any] | None:
                 batch = next(batches, _END)
-                return None if batch is _END else screener.submit(self._pipeline.screen, as_arrow(batch))
+                if batch is _END:
+                    return None
+                if applied is not None and batch_id <= applied:
+                    replay: Future[Any] = Future()
+                    replay.set_result(as_arrow(batch))
+                    return replay
+                return screener.submit(self._pipeline.screen, as_arrow(batch))
 
-            upcoming = screen_next()
             batch_id = int(first_batch_id)
+            upcoming = take(batch_id)
             try:
                 while upcoming is not None:
                     screened = upcoming.result()
-                    upcoming = screen_next()
+                    upcoming = take(batch_id + 1)
                     reports.append(self(screened, batch_id))
                     batch_id += 1
             finally:
