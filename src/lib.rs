@@ -18,6 +18,7 @@ pub mod screen;
 pub mod short_bytes;
 pub mod store;
 pub mod table;
+pub mod threads;
 
 #[cfg(feature = "python")]
 mod python;

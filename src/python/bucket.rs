@@ -6,6 +6,7 @@ use pyo3::prelude::*;
 use pyo3_arrow::input::AnyRecordBatch;
 use pyo3_arrow::PyArray;
 
+use super::detached;
 use super::errors::IntoPyResult;
 use super::import::read_one_batch;
 use crate::bucket;
@@ -14,7 +15,7 @@ use crate::bucket;
 #[pyfunction]
 pub fn key_hashes(py: Python<'_>, keys: AnyRecordBatch) -> PyResult<Py<PyAny>> {
     let batch = read_one_batch(keys)?;
-    let hashes = py.detach(|| bucket::key_hashes(batch.columns()));
+    let hashes = detached(py, || bucket::key_hashes(batch.columns()));
     let array: ArrayRef = Arc::new(UInt64Array::from(hashes.py()?));
     Ok(PyArray::from_array_ref(array).to_pyarrow(py)?.unbind())
 }

@@ -3,6 +3,7 @@ use pyo3::prelude::*;
 use pyo3_arrow::input::AnyArray;
 use pyo3_arrow::{PyArray, PySchema};
 
+use super::detached;
 use super::errors::IntoPyResult;
 use crate::decode::{self, DecodeOptions, Mode};
 use crate::error::CdcError;
@@ -32,7 +33,7 @@ pub fn from_json(
     let options = DecodeOptions::new(mode, time_zone).py()?;
     let chunked = values.into_chunked_array()?;
     let (chunks, _field) = chunked.into_inner();
-    let decoded = py.detach(|| -> Result<_, CdcError> {
+    let decoded = detached(py, || -> Result<_, CdcError> {
         let values =
             arrow::compute::concat(&chunks.iter().map(|c| c.as_ref()).collect::<Vec<_>>())?;
         Ok(decode::from_json(values.as_ref(), &schema, &options)?.into_struct())

@@ -6,6 +6,7 @@ use arrow::record_batch::RecordBatch;
 use pyo3::prelude::*;
 use pyo3_arrow::input::AnyRecordBatch;
 
+use super::detached;
 use super::errors::IntoPyResult;
 use super::import::{read_batches, stream_batches};
 use super::plan::{outcome_to_py, PlanCore, PyOutcome};
@@ -88,7 +89,7 @@ impl Pipeline {
             Some(table) => {
                 let batches = collect(table)?;
                 Some(
-                    py.detach(|| -> Result<_, CdcError> {
+                    detached(py, || -> Result<_, CdcError> {
                         let schema = batches.first().map(|b| b.schema()).unwrap_or_else(|| {
                             std::sync::Arc::new(arrow::datatypes::Schema::empty())
                         });
@@ -133,7 +134,7 @@ impl Pipeline {
     /// another thread while the previous batch merges.
     fn screen(&self, py: Python<'_>, batch: AnyRecordBatch) -> PyResult<ScreenedBatch> {
         let (chunks, _) = stream_batches(batch)?;
-        let inner = py.detach(|| self.inner.screen_stream(chunks)).py()?;
+        let inner = detached(py, || self.inner.screen_stream(chunks)).py()?;
         Ok(ScreenedBatch { inner, by: self.id })
     }
 
@@ -150,11 +151,11 @@ impl Pipeline {
         let plan = match batch {
             BatchInput::Screened(screened) => {
                 let screening = self.screened_here(&screened)?;
-                py.detach(|| self.inner.plan_screened(screening, batch_id, target))
+                detached(py, || self.inner.plan_screened(screening, batch_id, target))
             }
             BatchInput::Arrow(batch) => {
                 let (chunks, _) = stream_batches(batch)?;
-                py.detach(|| self.inner.plan_stream(chunks, batch_id, target))
+                detached(py, || self.inner.plan_stream(chunks, batch_id, target))
             }
         };
         Ok(PlanCore {
@@ -175,11 +176,11 @@ impl Pipeline {
         let outcome = match batch {
             BatchInput::Screened(screened) => {
                 let screening = self.screened_here(&screened)?;
-                py.detach(|| self.inner.run_screened(screening, batch_id, target))
+                detached(py, || self.inner.run_screened(screening, batch_id, target))
             }
             BatchInput::Arrow(batch) => {
                 let (chunks, _) = stream_batches(batch)?;
-                py.detach(|| self.inner.run_stream(chunks, batch_id, target))
+                detached(py, || self.inner.run_stream(chunks, batch_id, target))
             }
         };
         outcome_to_py(py, outcome.py()?)

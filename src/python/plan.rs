@@ -4,6 +4,7 @@ use pyo3::prelude::*;
 use pyo3_arrow::PyTable;
 use std::collections::HashMap;
 
+use super::detached;
 use super::errors::IntoPyResult;
 use crate::error::{CdcError, Result};
 use crate::plan::Plan;
@@ -52,7 +53,7 @@ impl PlanCore {
         part: impl FnOnce(&Plan) -> Result<Option<RecordBatch>> + Send,
     ) -> PyResult<Option<Py<PyAny>>> {
         let plan = self.plan()?;
-        let batch = py.detach(|| part(plan)).py()?;
+        let batch = detached(py, || part(plan)).py()?;
         table_or_none(py, batch)
     }
 }

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use pyo3::prelude::*;
 use pyo3_arrow::{PyRecordBatchReader, PyTable};
 
+use super::detached;
 use super::errors::IntoPyResult;
 use crate::read_parquet as core;
 
@@ -16,9 +17,7 @@ pub fn read_parquet(
     path: PathBuf,
     columns: Option<Vec<String>>,
 ) -> PyResult<Py<PyAny>> {
-    let (batches, schema) = py
-        .detach(|| core::read_parquet(&path, columns.as_deref()))
-        .py()?;
+    let (batches, schema) = detached(py, || core::read_parquet(&path, columns.as_deref())).py()?;
     Ok(PyTable::try_new(batches, schema)?
         .into_pyarrow(py)?
         .unbind())
@@ -34,9 +33,10 @@ pub fn scan_parquet(
     batch_rows: usize,
     read_ahead: usize,
 ) -> PyResult<Py<PyAny>> {
-    let scan = py
-        .detach(|| core::scan_parquet(&path, columns.as_deref(), batch_rows, read_ahead))
-        .py()?;
+    let scan = detached(py, || {
+        core::scan_parquet(&path, columns.as_deref(), batch_rows, read_ahead)
+    })
+    .py()?;
     Ok(PyRecordBatchReader::new(Box::new(scan))
         .into_pyarrow(py)?
         .unbind())

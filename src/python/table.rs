@@ -7,6 +7,7 @@ use pyo3::prelude::*;
 use pyo3_arrow::input::AnyRecordBatch;
 use pyo3_arrow::PyTable;
 
+use super::detached;
 use super::errors::IntoPyResult;
 use super::import::read_one_batch;
 use super::plan::{outcome_to_py, PlanCore, PyOutcome};
@@ -50,7 +51,7 @@ impl TableCore {
 
     /// The live rows as a pyarrow Table.
     fn to_arrow(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        match py.detach(|| self.inner.to_batches()).py()? {
+        match detached(py, || self.inner.to_batches()).py()? {
             Some((batches, schema)) => Ok(PyTable::try_new(batches, schema)?
                 .into_pyarrow(py)?
                 .unbind()),
@@ -60,7 +61,7 @@ impl TableCore {
 
     /// Per-key bookkeeping (keys, sequences, row or tombstone) as a pyarrow Table, or None.
     fn state(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
-        match py.detach(|| self.inner.state_batch()).py()? {
+        match detached(py, || self.inner.state_batch()).py()? {
             None => Ok(None),
             batch => Ok(Some(to_pyarrow(py, batch)?)),
         }
@@ -86,7 +87,7 @@ impl TableCore {
             super::errors::to_py(CdcError::Config("this plan was already committed".into()))
         })?;
         let target = &mut self.inner;
-        let outcome = py.detach(|| target.commit(plan)).py()?;
+        let outcome = detached(py, || target.commit(plan)).py()?;
         outcome_to_py(py, outcome)
     }
 
