@@ -197,6 +197,25 @@ const MIN_CHUNK_ROWS: usize = 16 * 1024;
 /// From here on both cores decode (and the chunks are concatenated): 60k rows gain 25%.
 pub(crate) const PARALLEL_MIN_ROWS: usize = 2 * MIN_CHUNK_ROWS;
 
+/// Row ranges decoded in parallel: one below `PARALLEL_MIN_ROWS` rows or on one thread; else a
+/// few per thread for balance, each of at least `MIN_CHUNK_ROWS` and at most ~256 MB of text.
+fn chunk_ranges(n: usize, bytes: usize, threads: usize) -> Vec<(usize, usize)> {
+    if n < PARALLEL_MIN_ROWS || threads < 2 {
+        return vec![(0, n)];
+    }
+    let by_bytes = bytes / (256 << 20) + 1;
+    let k = (threads * 4).max(by_bytes).min(n / MIN_CHUNK_ROWS).max(1);
+    // few chunks: a whole number per thread, else one thread does twice the work of another
+    // (60k rows made 3 chunks on 2 cores)
+    let k = if k < threads * 4 && k > threads {
+        k - k % threads
+    } else {
+        k
+    };
+    let per = n.div_ceil(k);
+    (0..n).step_by(per).map(|s| (s, (s + per).min(n))).collect()
+}
+
 /// Decode `values` (JSON text per row) with the DDL-derived `schema`.
 pub fn from_json(values: &dyn Array, schema: &SchemaRef, opts: &DecodeOptions) -> Result<Decoded> {
     from_json_at(values, None, schema, opts)
@@ -229,16 +248,7 @@ pub fn from_json_at(
             .collect::<Vec<_>>(),
     ));
     let n = rows.map_or(values.len(), <[u32]>::len);
-    let threads = rayon::current_num_threads().max(1);
-    let chunks: Vec<(usize, usize)> = if n >= PARALLEL_MIN_ROWS && threads > 1 {
-        // a few chunks per thread for balance, but chunks of at most ~256 MB of text
-        let by_bytes = input.byte_len() / (256 << 20) + 1;
-        let k = (threads * 4).max(by_bytes).min(n / MIN_CHUNK_ROWS).max(1);
-        let per = n.div_ceil(k);
-        (0..n).step_by(per).map(|s| (s, (s + per).min(n))).collect()
-    } else {
-        vec![(0, n)]
-    };
+    let chunks = chunk_ranges(n, input.byte_len(), rayon::current_num_threads());
     let parts: Vec<Result<Part>> = if chunks.len() == 1 {
         vec![decode_range(&input, at, &out_schema, opts, 0, n)]
     } else {

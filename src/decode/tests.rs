@@ -599,3 +599,45 @@ fn binary_random_mutations_match_lossy() {
     let m = d.malformed.count_set_bits();
     assert!(m > 1000 && m < 35_000, "{m}");
 }
+
+#[test]
+fn chunk_ranges_cover_the_rows_and_balance_the_threads() {
+    for n in [
+        0,
+        1,
+        PARALLEL_MIN_ROWS - 1,
+        PARALLEL_MIN_ROWS,
+        60_000,
+        81_920,
+        600_000,
+        3_000_000,
+    ] {
+        for threads in [1, 2, 3, 8] {
+            let chunks = chunk_ranges(n, n * 250, threads);
+            // contiguous, in order, covering 0..n
+            assert_eq!(chunks.first().unwrap().0, 0);
+            assert_eq!(chunks.last().unwrap().1, n);
+            assert!(chunks
+                .windows(2)
+                .all(|w| w[0].1 == w[1].0 && w[0].0 < w[0].1));
+            if n < PARALLEL_MIN_ROWS || threads == 1 {
+                assert_eq!(chunks.len(), 1, "n={n} threads={threads}");
+            } else {
+                // never fewer chunks than threads, and with a few chunks a whole number each
+                assert!(
+                    chunks.len() >= threads.min(n / MIN_CHUNK_ROWS),
+                    "n={n} threads={threads}"
+                );
+                if chunks.len() < threads * 4 {
+                    assert_eq!(
+                        chunks.len() % threads.min(chunks.len()),
+                        0,
+                        "n={n} threads={threads}"
+                    );
+                }
+            }
+        }
+    }
+    // the case that made 3 chunks on 2 cores
+    assert_eq!(chunk_ranges(60_000, 15 << 20, 2).len(), 2);
+}
