@@ -31,6 +31,18 @@ def test_from_json_decodes_into_a_struct_array():
     assert out.to_pylist() == [{"a": 1, "b": "x"}, {"a": None, "b": "y"}]
 
 
+def test_from_json_takes_a_chunked_column_as_one_column():
+    rows = ['{"a": 1}', None, '{"a": 2}', "{bad", '{"a": 3}']
+    chunked = pa.chunked_array([rows[:2], [], rows[2:4], rows[4:]], pa.string())
+    whole = cdc_rs.from_json(pa.array(rows), "a INT")
+    assert cdc_rs.from_json(chunked, "a INT").equals(whole)
+    empty = cdc_rs.from_json(pa.chunked_array([], pa.string()), "a INT")
+    assert len(empty) == 0 and empty.type == whole.type
+    # FAILFAST names the row of the whole column, counting the earlier chunks
+    with pytest.raises(cdc_rs.DecodeError, match="row 3"):
+        cdc_rs.from_json(chunked, "a INT", mode="FAILFAST")
+
+
 def test_an_unknown_lookup_how_raises_a_config_error():
     with pytest.raises(cdc_rs.ConfigError):
         notebook_upsert(lookup=COUNTRIES, lookup_on={"country_code": "code"}, lookup_how="outer")
