@@ -10,9 +10,9 @@ use hashbrown::HashTable;
 use crate::short_bytes::ShortBytes;
 
 /// What the target holds for one key.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Slot {
-    pub sequence: ShortBytes,
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Slot<'a> {
+    pub sequence: &'a [u8],
     /// The live row's position in the row store; None for a tombstone.
     pub row: Option<u32>,
 }
@@ -48,11 +48,49 @@ impl MergeCounts {
     }
 }
 
-/// One key of the state and what the target holds for it.
+/// One key of the state and what the target holds for it, in 32 bytes: the encoded key and
+/// sequence share one buffer (inline when together they fit in 22 bytes, as a short string
+/// key and a timestamp do), so a big state is half the memory of two separate buffers.
 #[derive(Clone, Debug)]
 struct Entry {
-    key: ShortBytes,
-    slot: Slot,
+    /// key ++ sequence
+    bytes: ShortBytes,
+    key_len: u32,
+    /// The live row, or `TOMBSTONE`.
+    row: u32,
+}
+
+/// A row position no store reaches (positions are u32): the key is a tombstone.
+const TOMBSTONE: u32 = u32::MAX;
+
+impl Entry {
+    fn new(key: &[u8], sequence: &[u8], row: Option<u32>) -> Self {
+        let mut entry = Entry {
+            bytes: ShortBytes::new(key),
+            key_len: key.len() as u32,
+            row: TOMBSTONE,
+        };
+        entry.set(sequence, row);
+        entry
+    }
+
+    #[inline]
+    fn key(&self) -> &[u8] {
+        &self.bytes[..self.key_len as usize]
+    }
+
+    fn slot(&self) -> Slot<'_> {
+        Slot {
+            sequence: &self.bytes[self.key_len as usize..],
+            row: (self.row != TOMBSTONE).then_some(self.row),
+        }
+    }
+
+    fn set(&mut self, sequence: &[u8], row: Option<u32>) {
+        self.bytes.set_tail(self.key_len as usize, sequence);
+        debug_assert!(row != Some(TOMBSTONE), "row positions are below u32::MAX");
+        self.row = row.unwrap_or(TOMBSTONE);
+    }
 }
 
 /// Key → slot, for every key the target has ever seen (tombstones included).
@@ -81,12 +119,12 @@ impl KeyState {
     /// Where `key` sits, if the state has it; valid until the next insertion of a new key.
     pub fn find(&self, key: &[u8]) -> Option<usize> {
         self.entries
-            .find_bucket_index(self.hash(key), |e| *e.key == *key)
+            .find_bucket_index(self.hash(key), |e| e.key() == key)
     }
 
-    pub fn get(&self, key: &[u8]) -> Option<&Slot> {
+    pub fn get(&self, key: &[u8]) -> Option<Slot<'_>> {
         let found = self.find(key)?;
-        self.entries.get_bucket(found).map(|e| &e.slot)
+        self.entries.get_bucket(found).map(Entry::slot)
     }
 
     /// The action for an event `(key, sequence)`; does not change the state.
@@ -98,13 +136,13 @@ impl KeyState {
     pub fn decide_found(&self, found: Option<usize>, sequence: &[u8], is_delete: bool) -> Action {
         let slot = found
             .and_then(|at| self.entries.get_bucket(at))
-            .map(|e| &e.slot);
+            .map(Entry::slot);
         match (slot, is_delete) {
             (None, false) => Action::Insert,
             (None, true) => Action::Tombstone,
-            (Some(slot), _) if sequence <= &*slot.sequence => Action::Stale,
-            (Some(Slot { row: Some(row), .. }), false) => Action::Update { row: *row },
-            (Some(Slot { row: Some(row), .. }), true) => Action::Delete { row: *row },
+            (Some(slot), _) if sequence <= slot.sequence => Action::Stale,
+            (Some(Slot { row: Some(row), .. }), false) => Action::Update { row },
+            (Some(Slot { row: Some(row), .. }), true) => Action::Delete { row },
             (Some(Slot { row: None, .. }), false) => Action::Insert,
             (Some(Slot { row: None, .. }), true) => Action::Tombstone,
         }
@@ -125,9 +163,8 @@ impl KeyState {
         row: Option<u32>,
     ) {
         if let Some(entry) = found.and_then(|at| self.entries.get_bucket_mut(at)) {
-            if *entry.key == *key {
-                entry.slot.sequence.set(sequence);
-                entry.slot.row = row;
+            if entry.key() == key {
+                entry.set(sequence, row);
                 return;
             }
         }
@@ -135,21 +172,11 @@ impl KeyState {
         let hasher = &self.hasher;
         match self
             .entries
-            .entry(hash, |e| *e.key == *key, |e| hasher.hash_one(&*e.key))
+            .entry(hash, |e| e.key() == key, |e| hasher.hash_one(e.key()))
         {
-            hashbrown::hash_table::Entry::Occupied(mut held) => {
-                let slot = &mut held.get_mut().slot;
-                slot.sequence.set(sequence);
-                slot.row = row;
-            }
+            hashbrown::hash_table::Entry::Occupied(mut held) => held.get_mut().set(sequence, row),
             hashbrown::hash_table::Entry::Vacant(vacant) => {
-                vacant.insert(Entry {
-                    key: ShortBytes::new(key),
-                    slot: Slot {
-                        sequence: ShortBytes::new(sequence),
-                        row,
-                    },
-                });
+                vacant.insert(Entry::new(key, sequence, row));
             }
         }
     }
@@ -158,20 +185,20 @@ impl KeyState {
     pub fn reserve(&mut self, additional: usize) {
         let hasher = &self.hasher;
         self.entries
-            .reserve(additional, |e| hasher.hash_one(&*e.key));
+            .reserve(additional, |e| hasher.hash_one(e.key()));
     }
 
     /// Renumbers live rows after the row store compacted (`moved[old] = new`).
     pub fn renumber_rows(&mut self, moved: &[u32]) {
         for entry in self.entries.iter_mut() {
-            if let Some(row) = entry.slot.row.as_mut() {
-                *row = moved[*row as usize];
+            if entry.row != TOMBSTONE {
+                entry.row = moved[entry.row as usize];
             }
         }
     }
 
-    pub fn iter(&self) -> impl Iterator<Item = (&[u8], &Slot)> {
-        self.entries.iter().map(|e| (&*e.key, &e.slot))
+    pub fn iter(&self) -> impl Iterator<Item = (&[u8], Slot<'_>)> {
+        self.entries.iter().map(|e| (e.key(), e.slot()))
     }
 }
 
@@ -215,5 +242,29 @@ mod tests {
             "a moved key is looked up again"
         );
         assert_eq!(s.get(b"other").unwrap().row, Some(1));
+    }
+
+    #[test]
+    fn an_entry_is_32_bytes_and_keeps_long_keys_and_sequences_apart() {
+        assert_eq!(std::mem::size_of::<Entry>(), 32);
+        let mut s = KeyState::default();
+        let long_key = [b'k'; 40];
+        s.set(&long_key, b"1", Some(3));
+        s.set(b"k", &[9; 30], None);
+        s.set(&long_key, &[2; 25], Some(4));
+        s.set(b"k", b"2", Some(5));
+        let got = s.get(&long_key).unwrap();
+        assert_eq!((got.sequence, got.row), (&[2; 25][..], Some(4)));
+        let got = s.get(b"k").unwrap();
+        assert_eq!((got.sequence, got.row), (&b"2"[..], Some(5)));
+        s.set(b"k", b"3", None);
+        assert_eq!(s.get(b"k").unwrap().row, None, "a tombstone");
+        s.renumber_rows(&[0, 0, 0, 0, 1]);
+        assert_eq!(s.get(&long_key).unwrap().row, Some(1));
+        assert_eq!(
+            s.get(b"k").unwrap().row,
+            None,
+            "tombstones are not renumbered"
+        );
     }
 }

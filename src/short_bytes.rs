@@ -29,9 +29,25 @@ impl ShortBytes {
 
     /// Replaces the value, reusing the inline space or the heap box when the length allows.
     pub fn set(&mut self, value: &[u8]) {
+        self.set_tail(0, value);
+    }
+
+    /// Replaces the bytes from `at` on (`at` ≤ the length) with `tail`, in place when the
+    /// new length fits the inline space or the heap box.
+    pub fn set_tail(&mut self, at: usize, tail: &[u8]) {
+        let new_len = at + tail.len();
         match self {
-            ShortBytes::Heap(b) if b.len() == value.len() => b.copy_from_slice(value),
-            _ => *self = Self::new(value),
+            ShortBytes::Inline { len, bytes } if new_len <= INLINE => {
+                bytes[at..new_len].copy_from_slice(tail);
+                *len = new_len as u8;
+            }
+            ShortBytes::Heap(b) if b.len() == new_len => b[at..].copy_from_slice(tail),
+            _ => {
+                let mut value = Vec::with_capacity(new_len);
+                value.extend_from_slice(&self[..at]);
+                value.extend_from_slice(tail);
+                *self = Self::new(&value);
+            }
         }
     }
 }
@@ -91,6 +107,32 @@ mod tests {
             assert_eq!(&*s, &w[..]);
             s.set(b"k");
             assert_eq!(&*s, b"k");
+        }
+    }
+
+    #[test]
+    fn a_tail_is_replaced_inline_on_the_heap_and_across() {
+        let head: Vec<u8> = (100..110).collect();
+        for (first, second) in [
+            (5, 9),
+            (9, 5),
+            (12, 20),
+            (20, 12),
+            (30, 30),
+            (30, 3),
+            (3, 30),
+        ] {
+            let mut s = ShortBytes::new(&head);
+            for tail_len in [first, second] {
+                let tail: Vec<u8> = (0..tail_len as u8).collect();
+                s.set_tail(head.len(), &tail);
+                assert_eq!(&s[..head.len()], &head[..]);
+                assert_eq!(&s[head.len()..], &tail[..]);
+                assert_eq!(
+                    matches!(s, ShortBytes::Inline { .. }),
+                    head.len() + tail_len <= INLINE
+                );
+            }
         }
     }
 

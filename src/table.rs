@@ -254,7 +254,7 @@ impl MemoryTable {
         let mut rows = Vec::with_capacity(self.state.len());
         for (key, slot) in self.state.iter() {
             keys.push(key);
-            sequences.push(&*slot.sequence);
+            sequences.push(slot.sequence);
             rows.push(slot.row.map(|r| live_rank[r as usize]));
         }
         let mut fields = Vec::new();

@@ -118,6 +118,8 @@ class BatchUpsert:
                     screened = upcoming.result()
                     upcoming = take(batch_id + 1)
                     reports.append(self(screened, batch_id))
+                    # Freed now, not when the next screening is done: one batch fewer held.
+                    del screened
                     batch_id += 1
             finally:
                 if upcoming is not None:
