@@ -1,6 +1,6 @@
-//! Byte strings kept inline when short (up to 22 bytes): the key state's encoded keys and
-//! sequences usually fit, so a lookup compares them in the hash table's own memory instead of
-//! following one heap pointer per key and another per sequence (cache misses on big tables).
+//! Byte strings kept inline when short (up to 22 bytes): a key state entry's encoded key and
+//! sequence usually fit together, so a lookup compares the key in the hash table's own memory
+//! instead of following a heap pointer (a cache miss on a big table).
 use std::borrow::Borrow;
 use std::hash::{Hash, Hasher};
 use std::ops::Deref;
