@@ -2,7 +2,8 @@
 
 Writes ``OUT_PREFIX.json`` (seconds of ``run`` alone, setup seconds) and
 ``OUT_PREFIX.parquet`` (the normalised silver table). The parent measures peak RSS of the
-whole process tree (the Spark JVM included).
+whole process tree (the Spark JVM included) until ``OUT_PREFIX.done`` appears, made as soon
+as the run returns.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ def main() -> None:
     silver = mod.run(files, lookup)
     r2 = resource.getrusage(resource.RUSAGE_SELF)
     t2 = time.perf_counter()
+    out.with_suffix(".done").touch()  # the parent's peak RSS ends here (run.py)
     cpu = (r2.ru_utime - r1.ru_utime) + (r2.ru_stime - r1.ru_stime)
     if hasattr(mod, "teardown"):
         mod.teardown()
