@@ -65,13 +65,12 @@ const TOMBSTONE: u32 = u32::MAX;
 
 impl Entry {
     fn new(key: &[u8], sequence: &[u8], row: Option<u32>) -> Self {
-        let mut entry = Entry {
-            bytes: ShortBytes::new(key),
+        debug_assert!(row != Some(TOMBSTONE), "row positions are below u32::MAX");
+        Entry {
+            bytes: ShortBytes::concat(key, sequence),
             key_len: key.len() as u32,
-            row: TOMBSTONE,
-        };
-        entry.set(sequence, row);
-        entry
+            row: row.unwrap_or(TOMBSTONE),
+        }
     }
 
     #[inline]

@@ -42,12 +42,23 @@ impl ShortBytes {
                 *len = new_len as u8;
             }
             ShortBytes::Heap(b) if b.len() == new_len => b[at..].copy_from_slice(tail),
-            _ => {
-                let mut value = Vec::with_capacity(new_len);
-                value.extend_from_slice(&self[..at]);
-                value.extend_from_slice(tail);
-                *self = Self::new(&value);
+            _ => *self = Self::concat(&self[..at], tail),
+        }
+    }
+
+    /// `head` followed by `tail`, with one allocation at most.
+    pub fn concat(head: &[u8], tail: &[u8]) -> Self {
+        let len = head.len() + tail.len();
+        if len <= INLINE {
+            let mut bytes = [0; INLINE];
+            bytes[..head.len()].copy_from_slice(head);
+            bytes[head.len()..len].copy_from_slice(tail);
+            ShortBytes::Inline {
+                len: len as u8,
+                bytes,
             }
+        } else {
+            ShortBytes::Heap([head, tail].concat().into_boxed_slice())
         }
     }
 }
@@ -133,6 +144,17 @@ mod tests {
                     head.len() + tail_len <= INLINE
                 );
             }
+        }
+    }
+
+    #[test]
+    fn concat_is_the_two_parts() {
+        for (h, t) in [(0, 0), (10, 12), (10, 13), (30, 4)] {
+            let head: Vec<u8> = (0..h as u8).collect();
+            let tail: Vec<u8> = (100..100 + t as u8).collect();
+            let s = ShortBytes::concat(&head, &tail);
+            assert_eq!(&*s, &[&head[..], &tail[..]].concat()[..]);
+            assert_eq!(matches!(s, ShortBytes::Inline { .. }), h + t <= INLINE);
         }
     }
 
