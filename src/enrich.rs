@@ -3,7 +3,7 @@ use std::sync::Arc;
 
 use arrow::array::{ArrayRef, RecordBatch, UInt32Array};
 use arrow::compute::take;
-use arrow::datatypes::{Field, Schema, SchemaRef};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use arrow::util::display::{ArrayFormatter, FormatOptions};
 use hashbrown::HashMap;
 
@@ -48,6 +48,11 @@ impl Lookup {
             return Err(CdcError::Config(
                 "lookup_on must name at least one column pair".into(),
             ));
+        }
+        if let Some(name) = crate::schema::duplicate_name(&table.schema()) {
+            return Err(CdcError::Config(format!(
+                "lookup has two columns named {name:?}; rename one of them"
+            )));
         }
         let build_columns = on
             .iter()
@@ -103,6 +108,11 @@ impl Lookup {
         &self.probe_columns
     }
 
+    /// The types of the lookup's key columns, in `lookup_on` order.
+    pub fn key_types(&self) -> &[DataType] {
+        self.encoder.types()
+    }
+
     /// The lookup row matched by each batch row (None: no match).
     pub fn probe(&self, batch: &RecordBatch) -> Result<Vec<Option<u32>>> {
         let columns = self
@@ -110,7 +120,15 @@ impl Lookup {
             .iter()
             .map(|name| column(batch, name, "batch"))
             .collect::<Result<Vec<_>>>()?;
-        let rows = self.encoder.encode(&columns)?;
+        let rows = self.encoder.encode(&columns).map_err(|e| match e {
+            CdcError::Input(why) => CdcError::Input(format!(
+                "lookup_on columns {:?} cannot be matched with the lookup's key columns \
+                 ({:?}): {why}",
+                self.probe_columns,
+                self.encoder.types()
+            )),
+            other => other,
+        })?;
         let null_key = crate::screen::any_null(&columns);
         Ok((0..batch.num_rows())
             .map(|i| {

@@ -4,7 +4,7 @@ use arrow::error::ArrowError;
 #[derive(Debug, thiserror::Error)]
 pub enum CdcError {
     /// A DDL schema string that does not parse; `position` is a 0-based character offset.
-    #[error("invalid schema at position {position}: {message}\n  {ddl}\n  {caret:>width$}", caret = "^", width = position + 1)]
+    #[error("invalid schema at position {position}: {message}\n{}", pointer(ddl, *position))]
     Schema {
         ddl: String,
         position: usize,
@@ -28,3 +28,33 @@ pub enum CdcError {
 }
 
 pub type Result<T, E = CdcError> = std::result::Result<T, E>;
+
+/// The schema text around `position` (a character offset) with a caret under it; a long
+/// schema is cut to a window, so an error on a huge string stays readable.
+fn pointer(ddl: &str, position: usize) -> String {
+    const SIDE: usize = 40;
+    let chars: Vec<char> = ddl.chars().collect();
+    let from = position.saturating_sub(SIDE);
+    let to = (position + SIDE).min(chars.len());
+    let before = if from > 0 { "…" } else { "" };
+    let after = if to < chars.len() { "…" } else { "" };
+    let text: String = chars[from..to].iter().collect();
+    let caret = before.chars().count() + position - from + 1;
+    format!("  {before}{text}{after}\n  {:>caret$}", "^")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_schema_error_shows_a_window_of_a_long_schema_with_the_caret_under_the_position() {
+        let ddl = format!("a {}", "x".repeat(1000));
+        let shown = pointer(&ddl, 500);
+        let lines: Vec<&str> = shown.lines().collect();
+        assert!(lines[0].chars().count() < 100, "{shown}");
+        let caret = lines[1].chars().count() - 1;
+        assert_eq!(lines[0].chars().nth(caret), Some('x'));
+        assert_eq!(pointer("a INT", 2), "  a INT\n    ^");
+    }
+}

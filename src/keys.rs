@@ -1,8 +1,11 @@
 //! Composite keys and sequences as byte strings: arrow's row format makes a tuple of columns
 //! hashable, and its byte order equals the tuple's sort order, so "newer" is a memcmp.
-use arrow::array::ArrayRef;
+use std::sync::Arc;
+
+use arrow::array::{ArrayRef, AsArray, PrimitiveArray};
 use arrow::compute::{cast_with_options, CastOptions};
 use arrow::datatypes::DataType;
+use arrow::datatypes::{Float32Type, Float64Type};
 use arrow::row::{RowConverter, Rows, SortField};
 
 use crate::error::{CdcError, Result};
@@ -54,11 +57,12 @@ impl RowEncoder {
             .iter()
             .zip(&self.types)
             .map(|(column, to)| {
-                if column.data_type() == to {
-                    Ok(column.clone())
+                let column = if column.data_type() == to {
+                    column.clone()
                 } else {
-                    exact_cast(column, to)
-                }
+                    exact_cast(column, to)?
+                };
+                Ok(canonical_floats(column))
             })
             .collect()
     }
@@ -87,6 +91,39 @@ impl RowEncoder {
 impl Clone for RowEncoder {
     fn clone(&self) -> Self {
         Self::new(self.types.clone()).expect("types were accepted once")
+    }
+}
+
+/// Spark groups and joins floats with `-0.0` equal to `0.0` and every NaN equal to every
+/// other (and greater than any number); the row format compares bits, so both are made
+/// canonical first. A column without either is passed on as it is.
+fn canonical_floats(column: ArrayRef) -> ArrayRef {
+    macro_rules! canonical {
+        ($type:ty, $float:ty) => {{
+            let array = column.as_primitive::<$type>();
+            let nan = <$float>::NAN.to_bits();
+            let odd = |v: &$float| {
+                (*v == 0.0 && v.is_sign_negative()) || (v.is_nan() && v.to_bits() != nan)
+            };
+            if !array.values().iter().any(odd) {
+                return column;
+            }
+            let fixed: PrimitiveArray<$type> = array.unary(|v: $float| {
+                if v == 0.0 {
+                    0.0
+                } else if v.is_nan() {
+                    <$float>::NAN
+                } else {
+                    v
+                }
+            });
+            Arc::new(fixed) as ArrayRef
+        }};
+    }
+    match column.data_type() {
+        DataType::Float64 => canonical!(Float64Type, f64),
+        DataType::Float32 => canonical!(Float32Type, f32),
+        _ => column,
     }
 }
 
@@ -161,5 +198,33 @@ mod tests {
         assert_eq!(r1.row(0).as_ref(), r2.row(0).as_ref());
         let back = enc.decode([r1.row(0).as_ref()]).unwrap();
         assert_eq!(back[0].len(), 1);
+    }
+
+    #[test]
+    fn minus_zero_equals_zero_and_every_nan_equals_every_nan_as_spark_groups_them() {
+        use arrow::array::Float64Array;
+        let enc = RowEncoder::new(vec![DataType::Float64]).unwrap();
+        let other_nan = f64::from_bits(f64::NAN.to_bits() | 1);
+        let negative_nan = -f64::NAN;
+        let keys: ArrayRef = Arc::new(Float64Array::from(vec![
+            0.0,
+            -0.0,
+            f64::NAN,
+            other_nan,
+            negative_nan,
+            f64::INFINITY,
+        ]));
+        let rows = enc.encode(&[keys]).unwrap();
+        assert_eq!(rows.row(0), rows.row(1));
+        assert_eq!(rows.row(2), rows.row(3));
+        assert_eq!(rows.row(2), rows.row(4));
+        assert!(
+            rows.row(2) > rows.row(5),
+            "NaN is greater than infinity, as in Spark"
+        );
+        let f32s: ArrayRef = Arc::new(arrow::array::Float32Array::from(vec![-0.0f32, 0.0]));
+        let enc32 = RowEncoder::new(vec![DataType::Float32]).unwrap();
+        let rows = enc32.encode(&[f32s]).unwrap();
+        assert_eq!(rows.row(0), rows.row(1));
     }
 }

@@ -16,8 +16,47 @@ use crate::latest::latest_per_key;
 use crate::merge::Action;
 use crate::plan::{Outcome, Plan};
 use crate::report::Counts;
+use crate::schema::duplicate_name;
 use crate::screen::{missing, rejected_rows, screen, Screened};
 use crate::table::{gather, Changes, Layout, MemoryTable};
+
+/// With a `value_schema`, a join column's type is known when the upsert is built: a lookup
+/// key of another kind (an integer against a string) could never match, so say so now,
+/// not at every batch.
+fn check_lookup_types(schema: &Schema, lookup: &Lookup) -> Result<()> {
+    for (probe, build_type) in lookup.probe_columns().iter().zip(lookup.key_types()) {
+        let Some((_, field)) = schema.column_with_name(probe) else {
+            continue; // a column the batch may carry beside `value`: checked per batch
+        };
+        if kind(field.data_type()) != kind(build_type) {
+            return Err(CdcError::Config(format!(
+                "lookup_on: {probe:?} is {} ({}) in value_schema but the lookup's key column \
+                 is {} ({}); they can never match: cast one of them",
+                kind(field.data_type()),
+                field.data_type(),
+                kind(build_type),
+                build_type
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Types whose values can be the same: all integers, all floats, all text, all bytes…
+fn kind(data_type: &DataType) -> String {
+    use DataType::*;
+    match data_type {
+        Int8 | Int16 | Int32 | Int64 | UInt8 | UInt16 | UInt32 | UInt64 => "integer".into(),
+        Float16 | Float32 | Float64 => "float".into(),
+        Utf8 | LargeUtf8 | Utf8View => "string".into(),
+        Binary | LargeBinary | BinaryView | FixedSizeBinary(_) => "binary".into(),
+        Dictionary(_, values) => kind(values),
+        Decimal32(..) | Decimal64(..) | Decimal128(..) | Decimal256(..) => "decimal".into(),
+        Timestamp(..) => "timestamp".into(),
+        Date32 | Date64 => "date".into(),
+        other => other.to_string(),
+    }
+}
 
 /// Everything `batch_upsert` is configured with, already validated and parsed.
 #[derive(Debug)]
@@ -88,6 +127,9 @@ impl Pipeline {
                     )));
                 }
             }
+        }
+        if let (Some(schema), Some(lookup)) = (&c.value_schema, &c.lookup) {
+            check_lookup_types(schema, lookup)?;
         }
         Ok(Self { config })
     }
@@ -160,6 +202,11 @@ impl Pipeline {
         let mut chunks = chunks.peekable();
         while let Some(chunk) = chunks.next() {
             let chunk = chunk?;
+            if let Some(name) = duplicate_name(&chunk.schema()) {
+                return Err(CdcError::Input(format!(
+                    "the micro-batch has two columns named {name:?}; rename or drop one of them"
+                )));
+            }
             screening.rows_in += chunk.num_rows() as u64;
             part.push(chunk);
             let rows: usize = part.iter().map(|c| c.num_rows()).sum();

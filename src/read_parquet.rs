@@ -42,6 +42,9 @@ pub fn read_parquet(
     Ok((batches.into_iter().flatten().collect(), source.schema))
 }
 
+/// Batches a scan's reading thread may hold at most, whatever `read_ahead` asks for.
+pub const MAX_READ_AHEAD: usize = 64;
+
 /// The same rows as [`read_parquet`], `batch_rows` at a time, read by a background thread
 /// that stays at most `read_ahead` batches ahead of the consumer: an upsert can decode one
 /// batch while the next is read, and never holds the whole file.
@@ -53,9 +56,13 @@ pub fn scan_parquet(
 ) -> Result<ParquetScan> {
     let source = Source::open(path, columns)?;
     let schema = source.schema.clone();
-    let groups = (0..source.metadata.metadata().num_row_groups()).collect();
-    let reader = source.reader(groups, batch_rows.max(1))?;
-    let (send, batches) = sync_channel(read_ahead);
+    let metadata = source.metadata.metadata();
+    let groups = (0..metadata.num_row_groups()).collect();
+    // Both are bounds, not reservations: the reader and the channel allocate for them up
+    // front, so a huge value must not become a huge allocation.
+    let file_rows = usize::try_from(metadata.file_metadata().num_rows()).unwrap_or(0);
+    let reader = source.reader(groups, batch_rows.clamp(1, file_rows.max(1)))?;
+    let (send, batches) = sync_channel(read_ahead.min(MAX_READ_AHEAD));
     std::thread::Builder::new()
         .name("cdc_rs-scan".into())
         .spawn(move || {

@@ -10,12 +10,17 @@ use arrow::datatypes::{DataType, Field, Fields, Schema, SchemaRef, TimeUnit};
 
 use crate::error::{CdcError, Result};
 
+/// How deep ARRAY/MAP/STRUCT types may nest. The parser recurses once per level, and
+/// pyarrow cannot read or pickle a table much deeper than this (its IPC limit is 64).
+pub const MAX_NESTING: usize = 32;
+
 /// Parse a Spark DDL schema string (e.g. `a INT, b ARRAY<STRUCT<c: STRING>>`).
 pub fn parse_ddl(ddl: &str) -> Result<SchemaRef> {
     let mut p = Parser {
         ddl,
         chars: ddl.chars().collect(),
         pos: 0,
+        depth: 0,
     };
     p.ws();
     // A whole `STRUCT<...>` is a schema too (Spark's from_json accepts it).
@@ -44,10 +49,23 @@ pub fn parse_ddl(ddl: &str) -> Result<SchemaRef> {
     Ok(Arc::new(Schema::new(fields)))
 }
 
+/// The first column name that appears twice in `schema`, if any: columns are found by name,
+/// so a second column of the same name would silently stand in for the first.
+pub fn duplicate_name(schema: &Schema) -> Option<&str> {
+    let fields = schema.fields();
+    fields
+        .iter()
+        .enumerate()
+        .find(|(i, f)| fields[..*i].iter().any(|g| g.name() == f.name()))
+        .map(|(_, f)| f.name().as_str())
+}
+
 struct Parser<'a> {
     ddl: &'a str,
     chars: Vec<char>,
     pos: usize,
+    /// ARRAY/MAP/STRUCT levels open at `pos`.
+    depth: usize,
 }
 
 impl Parser<'_> {
@@ -143,7 +161,18 @@ impl Parser<'_> {
             if self.pos == self.chars.len() {
                 return Err(self.err("expected a field name"));
             }
+            let name_at = self.pos;
             let name = self.name()?;
+            if name.contains('\0') {
+                // Arrow's C interface ends a name at NUL: it would arrive cut short.
+                return Err(self.err_at(name_at, "a field name cannot contain a NUL character"));
+            }
+            if out.iter().any(|f| f.name() == &name) {
+                return Err(self.err_at(
+                    name_at,
+                    format!("duplicate field name {name:?}: each field needs its own name"),
+                ));
+            }
             if in_struct {
                 self.eat(':');
             }
@@ -199,6 +228,19 @@ impl Parser<'_> {
         let s: String = self.chars[start..self.pos].iter().collect();
         s.parse::<u32>()
             .map_err(|_| self.err_at(start, "expected an integer"))
+    }
+    /// The parts of an ARRAY, MAP or STRUCT, one level deeper: nesting is bounded, so a
+    /// hostile schema gets an error, not a stack overflow.
+    fn nested<T>(&mut self, part: impl FnOnce(&mut Self) -> Result<T>) -> Result<T> {
+        if self.depth == MAX_NESTING {
+            return Err(self.err(format!(
+                "types nest deeper than {MAX_NESTING} levels of ARRAY/MAP/STRUCT"
+            )));
+        }
+        self.depth += 1;
+        let parsed = part(self);
+        self.depth -= 1;
+        parsed
     }
     fn data_type(&mut self) -> Result<DataType> {
         self.ws();
@@ -264,7 +306,7 @@ impl Parser<'_> {
             }
             "array" => {
                 self.expect('<')?;
-                let inner = self.data_type()?;
+                let inner = self.nested(Self::data_type)?;
                 self.expect('>')?;
                 DataType::List(Arc::new(Field::new("element", inner, true)))
             }
@@ -272,12 +314,12 @@ impl Parser<'_> {
                 self.expect('<')?;
                 self.ws();
                 let kpos = self.pos;
-                let k = self.data_type()?;
+                let k = self.nested(Self::data_type)?;
                 if k != DataType::Utf8 {
                     return Err(self.err_at(kpos, "only STRING map keys are supported"));
                 }
                 self.expect(',')?;
-                let v = self.data_type()?;
+                let v = self.nested(Self::data_type)?;
                 self.expect('>')?;
                 let entries = Field::new(
                     "entries",
@@ -294,7 +336,7 @@ impl Parser<'_> {
             }
             "struct" => {
                 self.expect('<')?;
-                let f = self.fields(true)?;
+                let f = self.nested(|p| p.fields(true))?;
                 self.expect('>')?;
                 DataType::Struct(f)
             }
@@ -365,5 +407,37 @@ mod tests {
         assert_eq!(pos("é INT, b"), 8);
         let e = parse_ddl("a INT, b FOO").unwrap_err().to_string();
         assert!(e.contains("unsupported data type"), "{e}");
+    }
+
+    fn nested(kind: &str, depth: usize) -> String {
+        let (open, leaf, close) = match kind {
+            "struct" => ("STRUCT<a: ", "INT", ">"),
+            "map" => ("MAP<STRING, ", "INT", ">"),
+            _ => ("ARRAY<", "INT", ">"),
+        };
+        format!("a {}{leaf}{}", open.repeat(depth), close.repeat(depth))
+    }
+
+    #[test]
+    fn nesting_up_to_the_limit_parses_and_deeper_is_a_schema_error_not_a_stack_overflow() {
+        for kind in ["struct", "map", "array"] {
+            assert!(parse_ddl(&nested(kind, MAX_NESTING)).is_ok(), "{kind}");
+            let too_deep = parse_ddl(&nested(kind, MAX_NESTING + 1)).unwrap_err();
+            assert!(too_deep.to_string().contains("nest deeper"), "{too_deep}");
+            // hostile depths are refused at the limit, in the same way
+            let hostile = parse_ddl(&nested(kind, 100_000)).unwrap_err();
+            assert!(matches!(hostile, CdcError::Schema { .. }));
+        }
+    }
+
+    #[test]
+    fn a_duplicate_field_name_is_refused_naming_it_at_any_level() {
+        assert_eq!(pos("v INT, v STRING"), 7);
+        assert_eq!(pos("a STRUCT<k: INT, k: STRING>"), 17);
+        let e = parse_ddl("k INT, `k` STRING").unwrap_err().to_string();
+        assert!(e.contains("duplicate field name \"k\""), "{e}");
+        assert!(parse_ddl("v INT, V STRING").is_ok()); // names are case-sensitive
+        assert!(parse_ddl("a STRUCT<v: INT>, v INT").is_ok()); // another level
+        assert_eq!(pos("a INT, `b\0c` INT"), 7);
     }
 }

@@ -2,8 +2,8 @@
 
     python tests/crash_worker.py BRONZE TARGET CHECKPOINT [MAX_ROWS_PER_BATCH]
 
-The test kills it (SIGKILL) at named points (``CDC_RS_CRASH_AT`` / ``CDC_RS_CRASH_SKIP``,
-see ``cdc_rs.delta._crash_point``) or ``CRASH_WORKER_KILL_AFTER`` seconds after the stream
+The test kills it (SIGKILL) at named points (``CDC_RS_CRASH_AT`` / ``CDC_RS_CRASH_SKIP``:
+this worker installs the killer in ``cdc_rs._faults``; the package itself never reads them) or ``CRASH_WORKER_KILL_AFTER`` seconds after the stream
 starts, and restarts it until it exits 0.
 """
 
@@ -15,6 +15,7 @@ import sys
 import threading
 
 import cdc_rs
+import cdc_rs._faults
 from cdc_rs.datasets import CUSTOMERS_SCHEMA, SILVER_COLUMNS, read_country_lookup
 
 
@@ -26,9 +27,24 @@ def build(bronze: str, target) -> cdc_rs.BatchUpsert:
         columns=SILVER_COLUMNS)
 
 
+def kill_at(point: str, skip: int) -> None:
+    """SIGKILL this process the ``skip + 1``-th time the write path reaches ``point``."""
+    hits = [0]
+
+    def reached(name: str) -> None:
+        if name == point:
+            hits[0] += 1
+            if hits[0] > skip:
+                os.kill(os.getpid(), signal.SIGKILL)
+
+    cdc_rs._faults.reached = reached
+
+
 def main(argv: list[str]) -> int:
     bronze, target, checkpoint = argv[:3]
     max_rows = int(argv[3]) if len(argv) > 3 else None
+    if "CDC_RS_CRASH_AT" in os.environ:
+        kill_at(os.environ["CDC_RS_CRASH_AT"], int(os.environ.get("CDC_RS_CRASH_SKIP", "0")))
     upsert = build(bronze, cdc_rs.DeltaTarget(target, snapshot_every=3))
     if "CRASH_WORKER_KILL_AFTER" in os.environ:  # a random moment: decoding, merging, committing
         threading.Timer(float(os.environ["CRASH_WORKER_KILL_AFTER"]),

@@ -257,7 +257,7 @@ def test_a_table_partitioned_by_a_timestamp_is_refused_before_any_write(tmp_path
 
 
 def test_a_commit_racing_another_writer_of_the_same_query_re_plans(tmp_path, monkeypatch):
-    import cdc_rs.delta as delta_module
+    import cdc_rs._faults as faults
 
     path = tmp_path / "t"
     memory = upsert(None)
@@ -273,7 +273,7 @@ def test_a_commit_racing_another_writer_of_the_same_query_re_plans(tmp_path, mon
             started.append(True)
             raced.append(b(batch([7], 9), 2).updated)
 
-    monkeypatch.setattr(delta_module, "_crash_point", b_commits_right_after_a)
+    monkeypatch.setattr(faults, "reached", b_commits_right_after_a)
     a(batch([1], 2), 1)
     monkeypatch.undo()
     assert raced == [1]

@@ -160,3 +160,31 @@ def test_checkpointed_replay_changes_nothing(dataset, tmp_path):
     report = sink(pa.table(dataset.bronze[0]), 0)
     assert report.skipped_replay
     assert sink.target().to_arrow() == before
+
+
+def test_checkpointed_stores_the_target_as_data_and_never_unpickles_a_planted_file(
+        dataset, tmp_path):
+    import pickle
+
+    class Boom:
+        def __reduce__(self):
+            return (os.system, ("touch " + str(tmp_path / "pwned"),))
+
+    sink = cs.checkpointed(notebook_upsert(dataset), tmp_path)
+    sink(dataset.bronze[0], 0)
+    saved = sorted(p.name for p in tmp_path.iterdir())
+    assert "target.pickle" not in saved and any(n.startswith("target-") for n in saved)
+    for name in ("target.pickle", "target-00000000000000000000/rows.arrow"):
+        (tmp_path / name).write_bytes(pickle.dumps(Boom()))
+    fresh = cs.checkpointed(notebook_upsert(dataset), tmp_path)
+    with pytest.raises(cdc_rs.CheckpointError, match="cannot be read"):
+        fresh(dataset.bronze[1], 1)
+    assert not (tmp_path / "pwned").exists()
+
+
+def test_a_corrupt_checkpointed_batch_id_is_a_checkpoint_error_naming_the_file(dataset, tmp_path):
+    sink = cs.checkpointed(notebook_upsert(dataset), tmp_path)
+    sink(dataset.bronze[0], 0)
+    (tmp_path / "last_batch_id").write_text("garbage")
+    with pytest.raises(cdc_rs.CheckpointError, match="last_batch_id"):
+        cs.checkpointed(notebook_upsert(dataset), tmp_path)(dataset.bronze[1], 1)

@@ -243,3 +243,35 @@ def test_memory_table_works_for_one_shot_runs(tmp_path):
     assert len(reports) == 3 and len(up.target) == 3
     table = cdc_rs.reports_to_arrow(reports)
     assert "source" in table.column_names and pc.sum(table["inserted"]).as_py() == 3
+
+
+def test_a_json_line_whose_types_disagree_with_the_others_is_quarantined_alone(tmp_path):
+    bronze = tmp_path / "in"
+    bronze.mkdir()
+    lines = [json.dumps({"id": 1, "ts": 1, "op": "insert", "v": "a"}),
+             json.dumps({"id": 2, "ts": 1, "op": "insert", "v": {"nested": True}}),  # odd one
+             json.dumps({"id": 3, "ts": 1, "op": "insert", "v": "c", "extra": 5}),
+             json.dumps({"id": "four", "ts": 1, "op": "insert", "v": "d"})]  # odd one
+    (bronze / "events-1.jsonl").write_text("\n".join(lines) + "\n")
+    up = simple(str(tmp_path / "t"))
+    (report,) = cdc_rs.stream(bronze, up, checkpoint=tmp_path / "c", progress=False)
+    assert (report.rows_in, report.quarantined, report.inserted) == (2, 2, 2)
+    assert read(tmp_path / "t")["v"].to_pylist() == ["a", "c"]
+    bad = [json.loads(x) for x in
+           (tmp_path / "c" / "quarantine" / f"{0:020d}.jsonl").read_text().splitlines()]
+    assert [b["line"] for b in bad] == [2, 4]
+
+
+@pytest.mark.parametrize("file", ["metadata.json", "offsets", "commits"])
+def test_a_corrupt_checkpoint_file_is_a_checkpoint_error_naming_it(shop, tmp_path, file):
+    folder, data, _ = shop
+    upsert = customers(str(tmp_path / "silver"), data.country_lookup)
+    cdc_rs.stream(folder, upsert, checkpoint=tmp_path / "chk", pattern="bronze-*.parquet",
+                  progress=False)
+    damaged = tmp_path / "chk" / file
+    if damaged.is_dir():
+        damaged = sorted(damaged.iterdir())[-1]
+    damaged.write_text('{"batch_id": 3, "unit"')
+    with pytest.raises(CheckpointError, match=damaged.name):
+        cdc_rs.stream(folder, customers(str(tmp_path / "silver"), data.country_lookup),
+                      checkpoint=tmp_path / "chk", pattern="bronze-*.parquet", progress=False)

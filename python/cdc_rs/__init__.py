@@ -21,7 +21,8 @@ from ._read import read_parquet, scan_parquet, scan_parquet_files
 from ._report import BatchReport, reports_to_arrow
 from ._table import MemoryTable
 from ._upsert import BatchUpsert, batch_upsert
-from .exceptions import CdcError, ConfigError, DecodeError, InputError, SchemaError
+from .exceptions import (CdcError, CheckpointError, ConcurrentWriteError, ConfigError, DecodeError,
+                         DeltaTargetError, InputError, SchemaError, SourceError, TargetStateError)
 
 # Delta support: deltalake itself is imported only when a Delta table is used.
 from .delta import DeltaTarget
@@ -31,9 +32,14 @@ __all__ = [
     "BatchReport",
     "BatchUpsert",
     "CdcError",
+    "CheckpointError",
+    "ConcurrentWriteError",
     "ConfigError",
     "DecodeError",
+    "DeltaTargetError",
     "InputError",
+    "SourceError",
+    "TargetStateError",
     "MemoryTable",
     "SchemaError",
     "__version__",

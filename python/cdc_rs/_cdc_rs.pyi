@@ -22,6 +22,8 @@ class TableCore:
         """The live rows."""
     def state(self) -> pa.Table | None:
         """Per-key bookkeeping: ``key.*``, ``sequence.*`` and ``row`` (null = tombstone)."""
+    def snapshot(self) -> tuple[pa.Table, pa.Table | None, int | None]:
+        """``(to_arrow(), state(), last_batch_id)`` read at one moment (for pickling)."""
     @staticmethod
     def restore(rows: Any, state: Any, last_batch_id: int | None = None) -> TableCore:
         """Rebuild from ``to_arrow()`` and ``state()``."""

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from .exceptions import InputError
+
 
 def as_arrow(data: Any) -> Any:
     """An object Rust can read through the Arrow PyCapsule interface, zero-copy where possible.
@@ -15,7 +17,12 @@ def as_arrow(data: Any) -> Any:
     if _is_pandas(data):
         import pyarrow as pa
 
-        return pa.Table.from_pandas(data, preserve_index=False)
+        try:
+            return pa.Table.from_pandas(data, preserve_index=False)
+        except (pa.ArrowException, TypeError, ValueError) as exc:
+            # e.g. an object column mixing numbers and text: pyarrow names the column
+            raise InputError(f"the pandas DataFrame cannot be converted to Arrow: {exc}; give "
+                             "the column one type (e.g. df[col].astype(str))") from exc
     if _is_spark(data):
         return data.toArrow()
     if _is_polars_with_null_columns(data):

@@ -7,6 +7,8 @@ from typing import Any, Literal
 import pyarrow as pa
 
 from . import _cdc_rs
+from . import _checks as checks
+from .exceptions import SchemaError
 
 
 def from_json(
@@ -39,7 +41,8 @@ def from_json(
         >>> cdc_rs.from_json(['{"id": "a", "n": 1}', "oops"], "id STRING, n INT").to_pylist()
         [{'id': 'a', 'n': 1}, {'id': None, 'n': None}]
     """
-    return _cdc_rs.from_json(_as_array(values), schema, mode, time_zone)
+    return _cdc_rs.from_json(_as_array(values), checks.text(schema, "schema", SchemaError),
+                             checks.text(mode, "mode"), checks.text(time_zone, "time_zone"))
 
 
 def parse_schema(ddl: str) -> pa.Schema:
@@ -50,7 +53,7 @@ def parse_schema(ddl: str) -> pa.Schema:
         >>> cdc_rs.parse_schema("id STRING, ts TIMESTAMP").types
         [DataType(string), TimestampType(timestamp[us, tz=UTC])]
     """
-    return _cdc_rs.parse_schema(ddl)
+    return _cdc_rs.parse_schema(checks.text(ddl, "schema", SchemaError))
 
 
 def _as_array(values: Any) -> Any:

@@ -53,7 +53,8 @@ def scan_parquet(path: PathLike, columns: Sequence[str] | None = None, *,
         path: the Parquet file.
         columns: the columns to read, in this order (default: all).
         batch_rows: rows per batch (at least 1).
-        read_ahead: batches the reading thread may hold before the consumer takes them.
+        read_ahead: batches the reading thread may hold before the consumer takes them
+            (a bound, not a reservation; values above 64 act as 64).
 
     Raises:
         InputError: the file cannot be opened, is not Parquet, or lacks a column asked for

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import threading
 from html import escape
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
 from . import _cdc_rs
+from ._locks import TargetLock
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -32,42 +32,53 @@ class MemoryTable:
 
     def __init__(self) -> None:
         self._core = _cdc_rs.TableCore()
-        self._lock = threading.Lock()
+        self._lock = TargetLock()
 
     def to_arrow(self) -> pa.Table:
-        """The live rows as a pyarrow Table (insertion order of each row's current version)."""
-        return self._core.to_arrow()
+        """The live rows as a pyarrow Table (insertion order of each row's current version).
+
+        Safe while another thread writes: it waits for the batch in flight and shows the
+        table after it.
+        """
+        with self._lock:
+            return self._core.to_arrow()
 
     def to_pandas(self) -> pd.DataFrame:
         """The live rows as a pandas DataFrame."""
         return self.to_arrow().to_pandas()
 
     def __len__(self) -> int:
-        return len(self._core)
+        with self._lock:
+            return len(self._core)
 
     @property
     def last_batch_id(self) -> int | None:
         """The id of the last micro-batch applied; batches at or below it are skipped."""
-        return self._core.last_batch_id
+        with self._lock:
+            return self._core.last_batch_id
 
     @property
     def keys_tracked(self) -> int:
         """Keys with state: live rows plus tombstones."""
-        return self._core.keys_tracked
+        with self._lock:
+            return self._core.keys_tracked
 
     def state(self) -> pa.Table | None:
         """Per-key bookkeeping: ``key.*`` and ``sequence.*`` columns and ``row`` (null = tombstone)."""
-        return self._core.state()
+        with self._lock:
+            return self._core.state()
 
     def _apply(self, pipeline: Any, batch: Any, batch_id: int) -> tuple[dict[str, int], bool, pa.Table | None]:
         with self._lock:
             return pipeline.run(batch, batch_id, self._core)
 
     def __getstate__(self) -> dict[str, Any]:
-        return {"rows": self.to_arrow(), "state": self.state(), "last_batch_id": self.last_batch_id}
+        with self._lock:  # one consistent copy, even while another thread writes
+            rows, state, last_batch_id = self._core.snapshot()
+        return {"rows": rows, "state": state, "last_batch_id": last_batch_id}
 
     def __setstate__(self, saved: dict[str, Any]) -> None:
-        self._lock = threading.Lock()
+        self._lock = TargetLock()
         if saved["state"] is None:
             self._core = _cdc_rs.TableCore()
             if saved["last_batch_id"] is not None:

@@ -12,9 +12,11 @@ from typing import Any, Protocol
 import pyarrow as pa
 
 from . import _cdc_rs
+from . import _checks as checks
 from ._input import as_arrow
 from ._report import BatchReport
 from ._table import MemoryTable
+from .exceptions import CdcError, ConfigError, SchemaError
 
 
 _END = object()
@@ -59,10 +61,11 @@ class BatchUpsert:
             A :class:`BatchReport` accounting for every input row.
         """
         started = time.perf_counter()
+        batch_id = checks.batch_id(batch_id)
         batch = micro_batch if isinstance(micro_batch, _cdc_rs.ScreenedBatch) else as_arrow(micro_batch)
-        counts, skipped, rejected = self._target._apply(self._pipeline, batch, int(batch_id))
+        counts, skipped, rejected = self._target._apply(self._pipeline, batch, batch_id)
         report = BatchReport(
-            batch_id=int(batch_id),
+            batch_id=batch_id,
             skipped_replay=skipped,
             seconds=time.perf_counter() - started,
             **counts,
@@ -102,16 +105,22 @@ class BatchUpsert:
         applied = self._target.last_batch_id
         with ThreadPoolExecutor(1, thread_name_prefix="cdc_rs-screen") as screener:
             def take(batch_id: int) -> Future[Any] | None:
-                batch = next(batches, _END)
-                if batch is _END:
-                    return None
+                try:
+                    batch = next(batches, _END)
+                    if batch is _END:
+                        return None
+                    data = as_arrow(batch)
+                except Exception as exc:  # noqa: BLE001 - raised at its turn: the batches
+                    failed: Future[Any] = Future()  # before this one are applied first
+                    failed.set_exception(exc)
+                    return failed
                 if applied is not None and batch_id <= applied:
                     replay: Future[Any] = Future()
-                    replay.set_result(as_arrow(batch))
+                    replay.set_result(data)
                     return replay
-                return screener.submit(self._pipeline.screen, as_arrow(batch))
+                return screener.submit(self._pipeline.screen, data)
 
-            batch_id = int(first_batch_id)
+            batch_id = checks.batch_id(first_batch_id)
             upcoming = take(batch_id)
             try:
                 while upcoming is not None:
@@ -206,25 +215,26 @@ def batch_upsert(
         ['b', 'c']
     """
     if columns is not None and except_column_list is not None:
-        from .exceptions import ConfigError
-
         raise ConfigError("give columns or except_column_list, not both")
     config = {
-        "keys": _names(keys),
-        "sequence_by": _names(sequence_by),
-        "value_schema": value_schema,
-        "topic": topic,
-        "operation_column": operation_column,
-        "upsert_operations": list(upsert_operations),
-        "delete_operations": list(delete_operations),
-        "lookup": None if lookup is None else pa.table(as_arrow(lookup)),
-        "lookup_on": _pairs(lookup_on),
-        "lookup_how": lookup_how,
-        "columns": None if columns is None else list(columns),
-        "except_column_list": list(except_column_list or ()),
-        "time_zone": time_zone,
-        "value_column": value_column,
-        "topic_column": topic_column,
+        "keys": checks.names(keys, "keys"),
+        "sequence_by": checks.names(sequence_by, "sequence_by"),
+        "value_schema": None if value_schema is None else checks.text(value_schema, "value_schema",
+                                                                      SchemaError),
+        "topic": None if topic is None else checks.text(topic, "topic"),
+        "operation_column": None if operation_column is None
+        else checks.name(operation_column, "operation_column"),
+        "upsert_operations": [checks.text(op, "upsert_operations") for op in upsert_operations],
+        "delete_operations": [checks.text(op, "delete_operations") for op in delete_operations],
+        "lookup": None if lookup is None else _lookup_table(lookup),
+        "lookup_on": [(checks.name(a, "lookup_on"), checks.name(b, "lookup_on"))
+                      for a, b in _pairs(lookup_on)],
+        "lookup_how": checks.text(lookup_how, "lookup_how"),
+        "columns": None if columns is None else checks.names(columns, "columns"),
+        "except_column_list": checks.names(except_column_list or (), "except_column_list"),
+        "time_zone": checks.text(time_zone, "time_zone"),
+        "value_column": checks.name(value_column, "value_column"),
+        "topic_column": checks.name(topic_column, "topic_column"),
     }
     if isinstance(target, (str, os.PathLike)):  # a path: a Delta table
         from .delta import DeltaTarget
@@ -239,14 +249,17 @@ def _build_pipeline(config: dict[str, Any]) -> Any:
     if c["operation_column"] is None:
         c["upsert_operations"] = []
     if c["lookup"] is not None and not c["lookup_on"]:
-        from .exceptions import ConfigError
-
         raise ConfigError("lookup needs lookup_on, e.g. {'country_code': 'code'}")
     return _cdc_rs.Pipeline(**c)
 
 
-def _names(value: str | Sequence[str]) -> list[str]:
-    return [value] if isinstance(value, str) else list(value)
+def _lookup_table(lookup: Any) -> pa.Table:
+    try:
+        return pa.table(as_arrow(lookup))
+    except CdcError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - whatever the lookup's source raised
+        raise ConfigError(f"the lookup table cannot be read: {exc}") from exc
 
 
 def _pairs(on: Mapping[str, str] | Sequence[tuple[str, str]] | str | None) -> list[tuple[str, str]]:

@@ -28,7 +28,6 @@ import io
 import json
 import os
 import re
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -39,8 +38,11 @@ import pyarrow.parquet as pq
 
 from . import _cdc_rs
 from . import _delta_layout as layout
+from . import _faults
 from ._files import atomic_write
-from .exceptions import CdcError, SchemaError
+from ._locks import TargetLock
+from .exceptions import (CdcError, ConcurrentWriteError, ConfigError, DeltaTargetError, InputError,
+                         SchemaError, TargetStateError)
 
 __all__ = ["DeltaTarget", "DeltaTargetError", "ConcurrentWriteError", "TargetStateError"]
 
@@ -48,23 +50,6 @@ _ROWS_SCHEMA_KEY = b"cdc_rs.rows_schema"
 _CHANGES = re.compile(r"^changes-(\d{20})-([0-9a-f]{16})\.parquet$")
 _SNAPSHOT = re.compile(r"^snapshot-(\d{20})\.parquet$")
 _PRETABLE = "pretable.json"
-
-
-class DeltaTargetError(CdcError, OSError):
-    """The Delta target cannot be read or written (missing permissions, broken storage…).
-
-    Nothing of the failed batch is visible: either its Delta commit happened or it did not.
-    """
-
-
-class ConcurrentWriteError(DeltaTargetError):
-    """Another writer kept committing to the table; the batch was re-planned ``max_retries``
-    times and never committed (nothing of it is applied — run it again)."""
-
-
-class TargetStateError(DeltaTargetError):
-    """The table and its ``_cdc_rs`` bookkeeping disagree (the table was changed by another
-    tool, or bookkeeping files were removed): cdc_rs refuses to guess."""
 
 
 class DeltaTarget:
@@ -107,13 +92,18 @@ class DeltaTarget:
         if "://" in text and not text.startswith("file://"):
             raise DeltaTargetError(f"DeltaTarget needs a local path for now, got {text!r}")
         self._path = Path(text.removeprefix("file://")).absolute()
+        if _PERCENT_ESCAPE.search(str(self._path)):
+            # deltalake decodes %XX in a local path: it would read another folder's table
+            raise DeltaTargetError(f"{str(self._path)!r}: a Delta table path cannot hold a "
+                                   "percent escape such as '%2F' (deltalake reads it decoded, "
+                                   "as another folder); rename the folder")
         self._partition_by = [partition_by] if isinstance(partition_by, str) else partition_by
         self._storage_options = storage_options
-        self._app_id = app_id
+        self._app_id = None if app_id is None else _checked_app_id(app_id)
         self._snapshot_every = max(1, int(snapshot_every))
         self._max_retries = max(0, int(max_retries))
         self._target_file_rows = max(1, int(target_file_rows))
-        self._lock = threading.Lock()
+        self._lock = TargetLock()
         self._reset()
 
     def _reset(self) -> None:
@@ -121,6 +111,7 @@ class DeltaTarget:
         self._dt: Any = None  # deltalake.DeltaTable (None: no table yet)
         self._rows_schema: pa.Schema | None = None
         self._since_snapshot = 0
+        self._log_seen: dict[str, tuple[int, int]] = {}  # _delta_log files read: (size, mtime)
 
     # ------------------------------------------------------------------ public API
 
@@ -151,7 +142,7 @@ class DeltaTarget:
         if DeltaTable.is_deltatable(str(self._path), self._storage_options):
             return DeltaTable(str(self._path), storage_options=self._storage_options) \
                 .transaction_version(app_id)
-        book = self._path / "_cdc_rs" / _safe_name(app_id)
+        book = self._path / "_cdc_rs" / app_id
         return _read_json(book / _PRETABLE, {}).get("batch_id")
 
     def to_arrow(self) -> pa.Table:
@@ -160,7 +151,12 @@ class DeltaTarget:
 
         if not DeltaTable.is_deltatable(str(self._path), self._storage_options):
             return pa.table({})
-        return DeltaTable(str(self._path), storage_options=self._storage_options).to_pyarrow_table()
+        try:
+            table = DeltaTable(str(self._path), storage_options=self._storage_options)
+        except Exception as exc:  # noqa: BLE001 - deltalake raises many kinds
+            raise DeltaTargetError(f"cannot open the Delta table {self._path}: "
+                                   f"{_first_line(exc)}") from exc
+        return _read_rows(table, self._path)
 
     def to_pandas(self) -> Any:
         """The table's rows as a pandas DataFrame."""
@@ -201,10 +197,7 @@ class DeltaTarget:
     # ------------------------------------------------------------------ the Target protocol
 
     def _apply(self, pipeline: Any, batch: Any, batch_id: int) -> tuple[dict[str, int], bool, pa.Table | None]:
-        try:
-            data = pa.table(batch)  # planned more than once on a conflict: materialise a stream
-        except (TypeError, ValueError, pa.ArrowInvalid):
-            data = batch
+        data = _materialised(batch, batch_id)  # planned again on a conflict
         with self._lock:
             if self._app_id is None:
                 self._app_id = self._derive_app_id(pipeline)
@@ -257,18 +250,22 @@ class DeltaTarget:
 
     @property
     def _book(self) -> Path:
-        return self._path / "_cdc_rs" / _safe_name(self._app_id)
+        return self._path / "_cdc_rs" / str(self._app_id)
 
     def _open(self) -> None:
         if self._mirror is not None:
             return
         from deltalake import DeltaTable
 
+        _check_folder(self._path)
         try:
             exists = DeltaTable.is_deltatable(str(self._path), self._storage_options)
             self._dt = DeltaTable(str(self._path), storage_options=self._storage_options) if exists else None
         except Exception as exc:  # noqa: BLE001 - deltalake raises many kinds
-            raise DeltaTargetError(f"cannot open Delta table {self._path}: {exc}") from exc
+            raise DeltaTargetError(f"cannot open the Delta table {self._path}: its _delta_log "
+                                   f"cannot be read ({_first_line(exc)}); nothing was written. "
+                                   "Repair or restore the log first") from exc
+        self._log_seen = _log_stamp(self._path) if self._dt is not None else {}
         if self._dt is not None:
             txn = self._dt.transaction_version(self._app_id)
         else:
@@ -294,7 +291,7 @@ class DeltaTarget:
                 core.mark_applied(txn)
             self._mirror = core
             return
-        rows = self._dt.to_pyarrow_table()
+        rows = _read_rows(self._dt, self._path)
         try:
             rows = rows.select(rows_schema.names).cast(rows_schema)
         except (KeyError, pa.ArrowInvalid, ValueError) as exc:
@@ -360,6 +357,10 @@ class DeltaTarget:
         from deltalake import CommitProperties, Transaction
         from deltalake.exceptions import CommitFailedError
 
+        if self._dt is not None and _log_changed(self._path, self._log_seen):
+            # A log entry we read was rewritten (or removed): re-open the table, which
+            # refuses a log no reader can open, and plan again; never commit on top of it.
+            raise _Conflict()
         upserts, deletes, changes = plan.upserts(), plan.deletes(), plan.state_changes()
         if upserts is not None and upserts.num_rows:
             if self._rows_schema is None:
@@ -405,7 +406,7 @@ class DeltaTarget:
                 raise
             raise DeltaTargetError(f"batch {batch_id}: writing {self._path} failed, nothing "
                                    f"committed: {exc}") from exc
-        _crash_point("after_commit")
+        _faults.reached("after_commit")
         # Exactly the version just committed, which the mirror is about to match: another
         # writer's later commit must make our next commit conflict, not slip under the mirror.
         if self._dt is None:
@@ -415,6 +416,7 @@ class DeltaTarget:
                                   storage_options=self._storage_options)
         else:
             self._dt.load_as_version(read_version + 1)
+        self._log_seen = _log_stamp(self._path)
 
     def _create(self, upserts: pa.Table, keys: list[str], metadata: dict[str, Any],
                 props: Any) -> None:
@@ -431,7 +433,7 @@ class DeltaTarget:
         adds = layout.write_files(self._path, rows, keys, buckets, partition_by)
         metadata.update({"cdc_rs.rows_copied": 0, "cdc_rs.files_added": len(adds),
                          "cdc_rs.files_removed": 0, "cdc_rs.buckets": buckets})
-        _crash_point("after_data_files")
+        _faults.reached("after_data_files")
         create_table_with_add_actions(str(self._path), DeltaSchema.from_arrow(schema), adds,
                                       mode="error", partition_by=partition_by or None,
                                       storage_options=self._storage_options,
@@ -467,7 +469,7 @@ class DeltaTarget:
         metadata.update({"cdc_rs.rows_copied": rewrite.copied, "cdc_rs.files_added": len(adds),
                          "cdc_rs.files_removed": len(rewrite.removed),
                          "cdc_rs.buckets": rewrite.buckets})
-        _crash_point("after_data_files")
+        _faults.reached("after_data_files")
         self._dt.create_write_transaction(layout.remove_actions(rewrite.removed) + adds,
                                           mode="append", schema=self._dt.schema(),
                                           partition_by=partition_by, commit_properties=props())
@@ -481,7 +483,7 @@ class DeltaTarget:
         table = changes.replace_schema_metadata({_ROWS_SCHEMA_KEY: _schema_bytes(self._rows_schema)}) \
             if self._rows_schema is not None else changes
         _atomic_parquet(table, self._book / name)
-        _crash_point("before_commit")
+        _faults.reached("before_commit")
         return name
 
     def _snapshot(self) -> None:
@@ -495,7 +497,7 @@ class DeltaTarget:
             snap = snap.replace_schema_metadata({_ROWS_SCHEMA_KEY: _schema_bytes(self._rows_schema)})
         try:
             _atomic_parquet(snap, self._book / f"snapshot-{last:020d}.parquet")
-            _crash_point("after_snapshot")
+            _faults.reached("after_snapshot")
             for entry in self._book.iterdir():  # now folded into the snapshot
                 if (m := _CHANGES.match(entry.name)) and int(m[1]) <= last or \
                         (m := _SNAPSHOT.match(entry.name)) and int(m[1]) < last:
@@ -512,19 +514,83 @@ class _Conflict(Exception):
 # ---------------------------------------------------------------------- helpers
 
 
-_CRASH_HITS: dict[str, int] = {}
+_PERCENT_ESCAPE = re.compile(r"%[0-9A-Fa-f]{2}")
+_LOG_ENTRY = re.compile(r"^(\d{20})\.(json|checkpoint(\.\d+\.\d+)?\.parquet)$")
 
 
-def _crash_point(name: str) -> None:
-    """Test hook: with ``CDC_RS_CRASH_AT=<name>`` the process kills itself (SIGKILL) at
-    the ``CDC_RS_CRASH_SKIP+1``-th time it reaches the point ``name`` (default: the first)."""
-    if os.environ.get("CDC_RS_CRASH_AT") != name:
-        return
-    hits = _CRASH_HITS[name] = _CRASH_HITS.get(name, 0) + 1
-    if hits > int(os.environ.get("CDC_RS_CRASH_SKIP", "0")):
-        import signal
+def _first_line(exc: BaseException) -> str:
+    """deltalake's messages end in a backtrace; its first line says what went wrong."""
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
 
-        os.kill(os.getpid(), signal.SIGKILL)
+
+def _check_folder(path: Path) -> None:
+    """A table path below a regular file can never be written: say so plainly."""
+    for parent in [path, *path.parents]:
+        if parent.exists():
+            if not parent.is_dir():
+                raise DeltaTargetError(f"cannot use {path} as a Delta table: {parent} is a "
+                                       "file, not a folder")
+            return
+
+
+def _read_rows(dt: Any, path: Path) -> pa.Table:
+    try:
+        return dt.to_pyarrow_table()
+    except Exception as exc:  # noqa: BLE001 - pyarrow and deltalake raise many kinds
+        raise DeltaTargetError(f"{path}: the table's data files cannot be read ({_first_line(exc)});"
+                               " restore the missing or damaged file, or the table to a version "
+                               "whose files exist") from exc
+
+
+def _log_stamp(path: Path) -> dict[str, tuple[int, int]]:
+    """Size and modification time of the log files a reader reads: the entries from the last
+    checkpoint on (older ones are never read again)."""
+    log = path / "_delta_log"
+    since = _last_checkpoint(log)
+    stamp = {}
+    try:
+        entries = list(os.scandir(log))
+    except OSError:
+        return {}
+    for entry in entries:
+        if (m := _LOG_ENTRY.match(entry.name)) and int(m[1]) >= since:
+            try:
+                info = entry.stat()
+            except OSError:
+                continue
+            stamp[entry.name] = (info.st_size, info.st_mtime_ns)
+    return stamp
+
+
+def _last_checkpoint(log: Path) -> int:
+    try:
+        return int(json.loads((log / "_last_checkpoint").read_bytes())["version"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return 0
+
+
+def _log_changed(path: Path, seen: dict[str, tuple[int, int]]) -> bool:
+    """Whether a log file read when the table was opened has changed or gone since, among
+    those a reader still reads."""
+    now = _log_stamp(path)
+    since = _last_checkpoint(path / "_delta_log")
+    return any(now.get(name) != stamp for name, stamp in seen.items()
+               if int(name[:20]) >= since)
+
+
+def _materialised(batch: Any, batch_id: int) -> Any:
+    """The whole micro-batch in memory, so it can be planned again after a conflict. A
+    stream that fails while it is read raises here, before anything is planned or written:
+    a half-read stream must never be committed as a (short or empty) batch."""
+    if isinstance(batch, _cdc_rs.ScreenedBatch):
+        return batch
+    try:
+        return pa.table(batch)
+    except CdcError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - whatever the stream's source raised
+        raise InputError(f"batch {batch_id}: reading the micro-batch failed, nothing of it was "
+                         f"applied and the batch id is still free: {exc}") from exc
 
 
 def _describe(schema: pa.Schema) -> str:
@@ -644,8 +710,16 @@ def _schema_from(data: bytes) -> pa.Schema:
     return pa.ipc.read_schema(pa.py_buffer(base64.b64decode(data)))
 
 
-def _safe_name(text: str | None) -> str:
-    return re.sub(r"[^A-Za-z0-9_.=-]", "_", text or "default")
+_APP_ID = re.compile(r"[A-Za-z0-9_=-][A-Za-z0-9_.=-]{0,199}")
+
+
+def _checked_app_id(app_id: Any) -> str:
+    """An ``app_id`` that is also a safe folder name under ``_cdc_rs/``: ``..`` or a slash
+    would put the bookkeeping elsewhere, and two ids must never share a folder."""
+    if not isinstance(app_id, str) or not _APP_ID.fullmatch(app_id):
+        raise ConfigError(f"app_id {app_id!r} must be 1-200 letters, digits or '_.=-', not "
+                          "starting with '.'")
+    return app_id
 
 
 def _read_json(path: Path, default: Any) -> Any:

@@ -31,7 +31,7 @@ with a local one).
 from __future__ import annotations
 
 import os
-import pickle
+import shutil
 import tempfile
 import uuid
 from collections.abc import Iterator, Sequence
@@ -41,14 +41,15 @@ from typing import TYPE_CHECKING, Any, Literal
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ._files import atomic_write
 from . import _cdc_rs
+from . import _checks as checks
+from ._files import atomic_write
 from ._json import from_json as _decode
 from ._json import parse_schema
 from ._report import BatchReport, reports_to_arrow
 from ._table import MemoryTable
 from ._upsert import BatchUpsert, batch_upsert
-from .exceptions import ConfigError
+from .exceptions import CdcError, CheckpointError, ConfigError
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -517,7 +518,7 @@ class CheckpointedUpsert:
     """A ``foreachBatch`` function that keeps its :class:`cdc_rs.MemoryTable` in a directory.
 
     After every micro-batch it saves the target (rows, per-key sequences, tombstones, last
-    batch id) atomically to ``directory/target.pickle`` and the batch's report to
+    batch id) as Arrow IPC files in ``directory/target-<batch id>/`` and the batch's report to
     ``directory/reports/``; when it runs in a process whose copy is behind the saved one
     (a restarted query, a fresh Python worker), it loads the saved target first.
 
@@ -554,9 +555,8 @@ class CheckpointedUpsert:
         self.upsert = upsert
         self.directory = str(directory)
 
-    @property
-    def _state_path(self) -> Path:
-        return Path(self.directory) / "target.pickle"
+    def _state_path(self, batch_id: int) -> Path:
+        return Path(self.directory) / f"target-{batch_id:020d}"
 
     @property
     def _batch_id_path(self) -> Path:
@@ -583,12 +583,24 @@ class CheckpointedUpsert:
         return table
 
     def target(self) -> MemoryTable:
-        """The saved target (an empty MemoryTable before the first batch)."""
-        try:
-            data = self._state_path.read_bytes()
-        except FileNotFoundError:
+        """The saved target (an empty MemoryTable before the first batch).
+
+        The target is stored as data (Arrow IPC), never pickled: a file planted in the
+        directory cannot run code here.
+        """
+        batch_id = self._saved_batch_id()
+        if batch_id is None:
             return MemoryTable()
-        table: MemoryTable = pickle.loads(data)
+        folder = self._state_path(batch_id)
+        try:
+            rows = _read_ipc(folder / "rows.arrow")
+            state_file = folder / "state.arrow"
+            state = _read_ipc(state_file) if state_file.exists() else None
+            table = MemoryTable.__new__(MemoryTable)
+            table.__setstate__({"rows": rows, "state": state, "last_batch_id": batch_id})
+        except (OSError, pa.ArrowException, CdcError) as exc:
+            raise CheckpointError(f"{folder}: the saved target cannot be read ({exc}); restore "
+                                  "the folder or start with a new directory") from exc
         return table
 
     def reports(self) -> pa.Table:
@@ -605,12 +617,35 @@ class CheckpointedUpsert:
             text = self._batch_id_path.read_text().strip()
         except FileNotFoundError:
             return None
-        return int(text) if text else None
+        if not text:
+            return None
+        try:
+            return checks.batch_id(int(text))
+        except (ValueError, CdcError) as exc:
+            raise CheckpointError(f"{self._batch_id_path}: not a batch id ({text[:40]!r}); restore "
+                                  "the file or start with a new directory") from exc
 
     def _save_target(self) -> None:
-        table = self._memory()
-        atomic_write(self._state_path, pickle.dumps(table))
-        atomic_write(self._batch_id_path, str(table.last_batch_id).encode())
+        """The target's files first, in a folder named after its batch id, then the id that
+        points at them (atomic): a crash in between leaves the previous target in force."""
+        saved = self._memory().__getstate__()
+        batch_id = saved["last_batch_id"]
+        folder = self._state_path(batch_id)
+        staging = folder.with_name(f".{folder.name}.{os.getpid()}.tmp")
+        try:
+            shutil.rmtree(staging, ignore_errors=True)
+            staging.mkdir(parents=True)
+            _write_ipc(saved["rows"], staging / "rows.arrow")
+            if saved["state"] is not None:
+                _write_ipc(saved["state"], staging / "state.arrow")
+            shutil.rmtree(folder, ignore_errors=True)  # left by a crash before its id was saved
+            os.replace(staging, folder)
+        except OSError as exc:
+            raise CheckpointError(f"cannot save the target in {self.directory}: {exc}") from exc
+        atomic_write(self._batch_id_path, str(batch_id).encode(), CheckpointError)
+        for old in Path(self.directory).glob("target-*"):
+            if old != folder:
+                shutil.rmtree(old, ignore_errors=True)
 
     def _save_report(self, report: BatchReport) -> None:
         import pyarrow.parquet as pq
@@ -640,6 +675,16 @@ def checkpointed(upsert: BatchUpsert, directory: str | os.PathLike[str]) -> Chec
 
 
 
+
+
+def _write_ipc(table: pa.Table, path: Path) -> None:
+    with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
+        writer.write_table(table)
+
+
+def _read_ipc(path: Path) -> pa.Table:
+    with pa.memory_map(str(path)) as source:
+        return pa.ipc.open_file(source).read_all()
 
 
 def _names(value: str | Sequence[str]) -> list[str]:

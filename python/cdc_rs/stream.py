@@ -35,27 +35,17 @@ from urllib.parse import unquote
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from . import _faults
 from ._files import atomic_write
 from ._read import read_parquet
 from ._report import BatchReport
-from .delta import _crash_point
-from .exceptions import CdcError, ConfigError, InputError
+from .exceptions import CdcError, CheckpointError, ConfigError, InputError, SourceError
 
 __all__ = ["stream", "FolderSource", "DeltaSource", "StreamReport", "SourceError",
            "CheckpointError", "open_source"]
 
 _PARQUET = (".parquet", ".parq")
 _JSON = (".json", ".jsonl", ".ndjson")
-
-
-class SourceError(InputError):
-    """An input file that cannot be read (corrupt Parquet, missing file, unsupported Delta
-    commit…). Nothing of it was applied and its offsets are not committed."""
-
-
-class CheckpointError(CdcError):
-    """The checkpoint folder does not match the source or the target (e.g. the target lost
-    batches the checkpoint says were committed)."""
 
 
 @dataclass(frozen=True)
@@ -216,15 +206,51 @@ def _read_json_lines(path: Path, schema: pa.Schema | None) -> tuple[pa.Table, li
             bad.append({"file": str(path), "line": number, "error": str(exc)[:200],
                         "text": line.decode("utf-8", "replace")})
             continue
-        good.append(line)
+        good.append((number, line))
     if not good:
         return (schema.empty_table() if schema is not None else pa.table({})), bad
     options = pajson.ParseOptions(explicit_schema=schema) if schema is not None else None
     try:
-        table = pajson.read_json(io.BytesIO(b"\n".join(good) + b"\n"), parse_options=options)
-    except pa.ArrowException as exc:
-        raise SourceError(f"{path}: JSON records of inconsistent types ({exc})") from exc
+        table = pajson.read_json(io.BytesIO(b"\n".join(line for _, line in good) + b"\n"),
+                                 parse_options=options)
+    except pa.ArrowException:
+        # Some line disagrees with the others (a number where the rest have text…): find it
+        # and quarantine it alone, not the whole file.
+        table, odd = _read_consistent_lines(path, good, schema)
+        bad.extend(odd)
+        bad.sort(key=lambda entry: entry["line"])
     return table, bad
+
+
+def _read_consistent_lines(path: Path, lines: list[tuple[int, bytes]],
+                           schema: pa.Schema | None) -> tuple[pa.Table, list[dict[str, Any]]]:
+    """The lines whose types agree with the lines before them (or with ``schema``), and the
+    others as quarantine entries. Slower than one parse: only for files that need it."""
+    from pyarrow import json as pajson
+
+    def parse(text: bytes, with_schema: pa.Schema | None) -> pa.Table:
+        options = pajson.ParseOptions(explicit_schema=with_schema) if with_schema else None
+        return pajson.read_json(io.BytesIO(text + b"\n"), parse_options=options)
+
+    kept: list[pa.Table] = []
+    odd: list[dict[str, Any]] = []
+    agreed = schema
+    for number, line in lines:
+        try:
+            if schema is None:  # types inferred: they must unify with the lines before
+                inferred = parse(line, None).schema
+                agreed = inferred if agreed is None else pa.unify_schemas([agreed, inferred])
+            kept.append(parse(line, agreed))
+        except (pa.ArrowException, TypeError) as exc:
+            odd.append({"file": str(path), "line": number, "error": str(exc)[:200],
+                        "text": line.decode("utf-8", "replace")})
+    if not kept:
+        return (schema.empty_table() if schema is not None else pa.table({})), odd
+    assert agreed is not None
+    # every kept line read again with the final schema, so early lines gain later fields
+    dropped = {entry["line"] for entry in odd}
+    table = parse(b"\n".join(line for number, line in lines if number not in dropped), agreed)
+    return table, odd
 
 
 # ---------------------------------------------------------------------- checkpoint
@@ -240,7 +266,7 @@ class _Checkpoint:
             raise CheckpointError(f"cannot create checkpoint {path}: {exc}") from exc
         meta = path / "metadata.json"
         if meta.exists():
-            saved = json.loads(meta.read_text())
+            saved = _read_checkpoint_file(meta)
             if saved.get("source") != source:
                 raise CheckpointError(f"checkpoint {path} belongs to source {saved.get('source')}, "
                                       f"not {source}; use another checkpoint folder")
@@ -253,7 +279,7 @@ class _Checkpoint:
         out = {}
         for p in (self.path / kind).glob("*.json"):
             if p.stem.isdigit():
-                out[int(p.stem)] = json.loads(p.read_text())
+                out[int(p.stem)] = _read_checkpoint_file(p)
         return out
 
     def write(self, kind: str, batch_id: int, entry: dict[str, Any]) -> None:
@@ -262,6 +288,19 @@ class _Checkpoint:
 
 
 
+
+
+def _read_checkpoint_file(path: Path) -> dict[str, Any]:
+    try:
+        entry = json.loads(path.read_bytes())
+    except OSError as exc:
+        raise CheckpointError(f"{path}: cannot read the checkpoint file ({exc})") from exc
+    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError
+        raise CheckpointError(f"{path}: the checkpoint file is corrupt ({exc}); restore it, or "
+                              "start again with a new checkpoint folder") from exc
+    if not isinstance(entry, dict):
+        raise CheckpointError(f"{path}: the checkpoint file is corrupt (not a JSON object)")
+    return entry
 
 
 # ---------------------------------------------------------------------- the driver
@@ -329,7 +368,7 @@ def stream(source: Any, upsert: Any, *, checkpoint: str | os.PathLike[str],
         if unit not in cache:
             cache.clear()
             cache[unit] = src.read(unit)
-            _crash_point("after_read")
+            _faults.reached("after_read")
         return cache[unit]
 
     def run(batch_id: int, off: dict[str, Any]) -> None:
@@ -354,7 +393,7 @@ def stream(source: Any, upsert: Any, *, checkpoint: str | os.PathLike[str],
             if exc.args and isinstance(exc.args[0], str):
                 exc.args = (f"batch {batch_id} ({label}): {exc.args[0]}", *exc.args[1:])
             raise
-        _crash_point("before_offsets_commit")
+        _faults.reached("before_offsets_commit")
         entry = {"batch_id": batch_id, "applied": True, "skipped": report.skipped_replay}
         app_id = getattr(getattr(upsert, "target", None), "app_id", None)
         if app_id is not None:
@@ -409,7 +448,7 @@ def stream(source: Any, upsert: Any, *, checkpoint: str | os.PathLike[str],
                 off = {"batch_id": next_id, "unit": unit, "start": start, "stop": stop,
                        "last": stop >= n}
                 chk.write("offsets", next_id, off)
-                _crash_point("after_offsets")
+                _faults.reached("after_offsets")
                 run(next_id, off)
                 next_id += 1
                 if stop >= n:

@@ -2,7 +2,6 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use arrow::record_batch::RecordBatch;
 use pyo3::prelude::*;
 use pyo3_arrow::input::AnyRecordBatch;
 
@@ -50,10 +49,6 @@ pub enum BatchInput<'py> {
     Arrow(AnyRecordBatch),
 }
 
-fn collect(input: AnyRecordBatch) -> PyResult<Vec<RecordBatch>> {
-    Ok(read_batches(input)?.0)
-}
-
 #[pymethods]
 impl Pipeline {
     #[new]
@@ -87,12 +82,10 @@ impl Pipeline {
         let lookup = match lookup {
             None => None,
             Some(table) => {
-                let batches = collect(table)?;
+                // The stream's schema, not the first batch's: an empty lookup has no batch.
+                let (batches, schema) = read_batches(table)?;
                 Some(
                     detached(py, || -> Result<_, CdcError> {
-                        let schema = batches.first().map(|b| b.schema()).unwrap_or_else(|| {
-                            std::sync::Arc::new(arrow::datatypes::Schema::empty())
-                        });
                         Lookup::new(
                             arrow::compute::concat_batches(&schema, &batches)?,
                             &lookup_on,
@@ -146,16 +139,19 @@ impl Pipeline {
         batch_id: i64,
         table: &Bound<'_, TableCore>,
     ) -> PyResult<PlanCore> {
-        let table = table.borrow();
-        let target = &table.inner;
+        let table = table.get();
         let plan = match batch {
             BatchInput::Screened(screened) => {
                 let screening = self.screened_here(&screened)?;
-                detached(py, || self.inner.plan_screened(screening, batch_id, target))
+                table.with(py, |target| {
+                    self.inner.plan_screened(screening, batch_id, target)
+                })
             }
             BatchInput::Arrow(batch) => {
                 let (chunks, _) = stream_batches(batch)?;
-                detached(py, || self.inner.plan_stream(chunks, batch_id, target))
+                table.with(py, |target| {
+                    self.inner.plan_stream(chunks, batch_id, target)
+                })
             }
         };
         Ok(PlanCore {
@@ -171,16 +167,17 @@ impl Pipeline {
         batch_id: i64,
         table: &Bound<'_, TableCore>,
     ) -> PyResult<PyOutcome> {
-        let mut table = table.borrow_mut();
-        let target = &mut table.inner;
+        let table = table.get();
         let outcome = match batch {
             BatchInput::Screened(screened) => {
                 let screening = self.screened_here(&screened)?;
-                detached(py, || self.inner.run_screened(screening, batch_id, target))
+                table.with(py, |target| {
+                    self.inner.run_screened(screening, batch_id, target)
+                })
             }
             BatchInput::Arrow(batch) => {
                 let (chunks, _) = stream_batches(batch)?;
-                detached(py, || self.inner.run_stream(chunks, batch_id, target))
+                table.with(py, |target| self.inner.run_stream(chunks, batch_id, target))
             }
         };
         outcome_to_py(py, outcome.py()?)

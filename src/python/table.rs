@@ -1,5 +1,9 @@
 //! The embedded target's state, held for the Python `cdc_rs.MemoryTable`.
-use std::sync::Arc;
+//!
+//! The table sits behind a mutex taken only after the GIL is released: a read on one thread
+//! while another thread writes waits for the write and sees the table before or after it,
+//! never a half-applied batch, and never a borrow panic.
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use arrow::datatypes::Schema;
 use arrow::record_batch::RecordBatch;
@@ -14,10 +18,10 @@ use super::plan::{outcome_to_py, PlanCore, PyOutcome};
 use crate::error::CdcError;
 use crate::table::MemoryTable;
 
-#[pyclass(module = "cdc_rs._cdc_rs")]
+#[pyclass(module = "cdc_rs._cdc_rs", frozen)]
 #[derive(Default)]
 pub struct TableCore {
-    pub inner: MemoryTable,
+    inner: Mutex<MemoryTable>,
 }
 
 fn to_pyarrow(py: Python<'_>, batch: Option<RecordBatch>) -> PyResult<Py<PyAny>> {
@@ -28,6 +32,25 @@ fn to_pyarrow(py: Python<'_>, batch: Option<RecordBatch>) -> PyResult<Py<PyAny>>
         .unbind())
 }
 
+impl TableCore {
+    /// Runs `work` on the table without the GIL, once the table is free.
+    pub fn with<R: Send>(
+        &self,
+        py: Python<'_>,
+        work: impl FnOnce(&mut MemoryTable) -> R + Send,
+    ) -> R {
+        detached(py, || work(&mut self.lock()))
+    }
+
+    /// A panic inside the engine while the lock was held leaves a table we cannot trust; it
+    /// is still the last consistent state or the error was raised, so reading on is safe.
+    fn lock(&self) -> MutexGuard<'_, MemoryTable> {
+        self.inner
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
 #[pymethods]
 impl TableCore {
     #[new]
@@ -35,23 +58,23 @@ impl TableCore {
         Self::default()
     }
 
-    fn __len__(&self) -> usize {
-        self.inner.len()
+    fn __len__(&self, py: Python<'_>) -> usize {
+        self.with(py, |t| t.len())
     }
 
     #[getter]
-    fn last_batch_id(&self) -> Option<i64> {
-        self.inner.last_batch_id()
+    fn last_batch_id(&self, py: Python<'_>) -> Option<i64> {
+        self.with(py, |t| t.last_batch_id())
     }
 
     #[getter]
-    fn keys_tracked(&self) -> usize {
-        self.inner.keys_tracked()
+    fn keys_tracked(&self, py: Python<'_>) -> usize {
+        self.with(py, |t| t.keys_tracked())
     }
 
     /// The live rows as a pyarrow Table.
     fn to_arrow(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        match detached(py, || self.inner.to_batches()).py()? {
+        match self.with(py, |t| t.to_batches()).py()? {
             Some((batches, schema)) => Ok(PyTable::try_new(batches, schema)?
                 .into_pyarrow(py)?
                 .unbind()),
@@ -61,10 +84,30 @@ impl TableCore {
 
     /// Per-key bookkeeping (keys, sequences, row or tombstone) as a pyarrow Table, or None.
     fn state(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
-        match detached(py, || self.inner.state_batch()).py()? {
+        match self.with(py, |t| t.state_batch()).py()? {
             None => Ok(None),
             batch => Ok(Some(to_pyarrow(py, batch)?)),
         }
+    }
+
+    /// `(rows, state, last_batch_id)` read under one lock: a consistent copy for pickling.
+    fn snapshot(&self, py: Python<'_>) -> PyResult<(Py<PyAny>, Option<Py<PyAny>>, Option<i64>)> {
+        let (rows, state, last) = self
+            .with(py, |t| -> Result<_, CdcError> {
+                Ok((t.to_batches()?, t.state_batch()?, t.last_batch_id()))
+            })
+            .py()?;
+        let rows = match rows {
+            Some((batches, schema)) => PyTable::try_new(batches, schema)?
+                .into_pyarrow(py)?
+                .unbind(),
+            None => to_pyarrow(py, None)?,
+        };
+        let state = match state {
+            None => None,
+            batch => Some(to_pyarrow(py, batch)?),
+        };
+        Ok((rows, state, last))
     }
 
     /// Rebuilds a table from `to_arrow()` and `state()` (pickling, durable targets).
@@ -78,21 +121,22 @@ impl TableCore {
         let rows = read_one_batch(rows)?;
         let state = read_one_batch(state)?;
         let inner = MemoryTable::restore(rows, &state, last_batch_id).py()?;
-        Ok(Self { inner })
+        Ok(Self {
+            inner: Mutex::new(inner),
+        })
     }
 
     /// Applies a plan made by `Pipeline.plan` on this table; returns like `Pipeline.run`.
-    fn commit(&mut self, py: Python<'_>, plan: &Bound<'_, PlanCore>) -> PyResult<PyOutcome> {
+    fn commit(&self, py: Python<'_>, plan: &Bound<'_, PlanCore>) -> PyResult<PyOutcome> {
         let plan = plan.borrow_mut().inner.take().ok_or_else(|| {
             super::errors::to_py(CdcError::Config("this plan was already committed".into()))
         })?;
-        let target = &mut self.inner;
-        let outcome = detached(py, || target.commit(plan)).py()?;
+        let outcome = self.with(py, |t| t.commit(plan)).py()?;
         outcome_to_py(py, outcome)
     }
 
     /// Records a batch id as applied without changes.
-    fn mark_applied(&mut self, batch_id: i64) {
-        self.inner.mark_applied(batch_id);
+    fn mark_applied(&self, py: Python<'_>, batch_id: i64) {
+        self.with(py, |t| t.mark_applied(batch_id));
     }
 }
