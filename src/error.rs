@@ -23,6 +23,10 @@ pub enum CdcError {
     #[error("{0}")]
     Input(String),
 
+    /// The caller raised an [`crate::interrupt::Interrupt`]: nothing of the batch applied.
+    #[error("interrupted; nothing of the batch was applied")]
+    Interrupted,
+
     #[error(transparent)]
     Arrow(#[from] ArrowError),
 }

@@ -6,6 +6,7 @@ pub mod bucket;
 pub mod decode;
 pub mod enrich;
 pub mod error;
+pub mod interrupt;
 pub mod keys;
 pub mod latest;
 pub mod merge;

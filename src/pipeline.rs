@@ -20,6 +20,24 @@ use crate::schema::duplicate_name;
 use crate::screen::{missing, rejected_rows, screen, Screened};
 use crate::table::{gather, Changes, Layout, MemoryTable};
 
+/// `chunks` with every record batch longer than a screening part cut into zero-copy slices
+/// of one part: a caller that checks something between batches (an interrupt) then checks
+/// it every part, however the micro-batch was chunked.
+pub fn in_parts(
+    chunks: impl Iterator<Item = Result<RecordBatch>>,
+) -> impl Iterator<Item = Result<RecordBatch>> {
+    chunks.flat_map(|chunk| {
+        let slices: Vec<Result<RecordBatch>> = match chunk {
+            Ok(chunk) if chunk.num_rows() > PART_ROWS => (0..chunk.num_rows())
+                .step_by(PART_ROWS)
+                .map(|at| Ok(chunk.slice(at, PART_ROWS.min(chunk.num_rows() - at))))
+                .collect(),
+            other => vec![other],
+        };
+        slices
+    })
+}
+
 /// With a `value_schema`, a join column's type is known when the upsert is built: a lookup
 /// key of another kind (an integer against a string) could never match, so say so now,
 /// not at every batch.

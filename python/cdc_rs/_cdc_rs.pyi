@@ -52,6 +52,14 @@ class PlanCore:
         """Key state written: ``key.*``, ``sequence.*``, ``live`` (false: tombstone)."""
 
 @final
+class Stop:
+    """A flag another thread sets to stop a ``Pipeline.screen`` at its next record batch."""
+
+    def __new__(cls) -> Stop: ...
+    def set(self) -> None:
+        """Stop the screening holding this flag (it raises ``KeyboardInterrupt``)."""
+
+@final
 class ScreenedBatch:
     """A micro-batch screened ahead by ``Pipeline.screen``."""
 
@@ -85,7 +93,7 @@ class Pipeline:
     @property
     def keys(self) -> list[str]:
         """The key columns, in order."""
-    def screen(self, batch: Any) -> ScreenedBatch:
+    def screen(self, batch: Any, stop: Stop | None = None) -> ScreenedBatch:
         """Screen one micro-batch ahead (no table needed) for ``run`` / ``plan``."""
     def plan(self, batch: Any, batch_id: int, table: TableCore) -> PlanCore:
         """Decide one micro-batch (Arrow data or a ScreenedBatch) against ``table``."""

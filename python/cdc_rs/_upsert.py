@@ -103,6 +103,7 @@ class BatchUpsert:
         reports: list[BatchReport] = []
         # Ids at or below this are replays whatever this call applies: counted, not screened.
         applied = self._target.last_batch_id
+        stop = _cdc_rs.Stop()  # ends the screening in flight when this call ends early
         with ThreadPoolExecutor(1, thread_name_prefix="cdc_rs-screen") as screener:
             def take(batch_id: int) -> Future[Any] | None:
                 try:
@@ -118,7 +119,7 @@ class BatchUpsert:
                     replay: Future[Any] = Future()
                     replay.set_result(data)
                     return replay
-                return screener.submit(self._pipeline.screen, data)
+                return screener.submit(self._pipeline.screen, data, stop)
 
             batch_id = checks.batch_id(first_batch_id)
             upcoming = take(batch_id)
@@ -132,6 +133,7 @@ class BatchUpsert:
                     batch_id += 1
             finally:
                 if upcoming is not None:
+                    stop.set()  # no-op when the loop ran to its end
                     upcoming.cancel()
         return reports
 

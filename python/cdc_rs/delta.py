@@ -209,6 +209,11 @@ class DeltaTarget:
                     return self._mirror.commit(plan)
                 try:
                     self._write(plan, batch_id)
+                except KeyboardInterrupt:
+                    # Ctrl-C between two steps: the commit landed whole or not at all; the
+                    # mirror may not know which, so it is read again from the table.
+                    self._reset()
+                    raise
                 except _Conflict:
                     self._reset()  # someone else committed: re-open and re-plan
                     continue

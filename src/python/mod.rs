@@ -11,6 +11,10 @@ mod table;
 
 use pyo3::prelude::*;
 
+use crate::error::CdcError;
+use crate::interrupt::Interrupt;
+use errors::IntoPyResult;
+
 // jemalloc for the extension's own allocations (Python keeps its allocator): it reuses freed
 // Parquet page buffers instead of faulting fresh zeroed pages in for every batch, as glibc
 // does once it trims them (bench/RESULTS.md: -20% CPU at 1M events in 10 batches).
@@ -26,11 +30,68 @@ fn detached<R: Send>(py: Python<'_>, work: impl FnOnce() -> R + Send) -> R {
     py.detach(|| crate::threads::install(work))
 }
 
+/// [`detached`] for work that may take seconds: this thread watches for Ctrl-C meanwhile
+/// (Python runs signal handlers only when it gets the GIL back) and raises the work's
+/// `interrupt` (which others may raise too), which stops it at its next safe point. An interrupted batch raises
+/// `KeyboardInterrupt` with nothing applied; one that finished first is returned whole and
+/// the interrupt is raised again, for Python to deliver right after.
+fn interruptible<R: Send>(
+    py: Python<'_>,
+    interrupt: Interrupt,
+    work: impl FnOnce(&Interrupt) -> Result<R, CdcError> + Send,
+) -> PyResult<R> {
+    use std::sync::mpsc::{channel, RecvTimeoutError};
+    use std::time::Duration;
+
+    let mut signal: Option<PyErr> = None;
+    let outcome = py.detach(|| {
+        std::thread::scope(|scope| {
+            let (done, finished) = channel();
+            let flag = interrupt.clone();
+            scope.spawn(move || {
+                let _ = done.send(crate::threads::install(|| work(&flag)));
+            });
+            loop {
+                match finished.recv_timeout(Duration::from_millis(50)) {
+                    Ok(outcome) => return Some(outcome),
+                    Err(RecvTimeoutError::Disconnected) => return None, // it panicked
+                    Err(RecvTimeoutError::Timeout) if signal.is_none() => {
+                        if let Err(err) = Python::attach(|py| py.check_signals()) {
+                            signal = Some(err);
+                            interrupt.raise();
+                        }
+                    }
+                    Err(RecvTimeoutError::Timeout) => {}
+                }
+            }
+        })
+    });
+    let outcome = outcome.ok_or_else(|| {
+        pyo3::exceptions::PyRuntimeError::new_err("the engine's worker thread failed")
+    })?;
+    match (outcome, signal) {
+        (Err(CdcError::Interrupted), Some(signal)) => Err(signal),
+        (outcome, Some(signal)) => {
+            // The batch finished before it saw the flag: it is whole. Ctrl-C is delivered
+            // again right after we return; another handler's error is raised now.
+            if signal.is_instance_of::<pyo3::exceptions::PyKeyboardInterrupt>(py) {
+                // SAFETY: it only marks SIGINT as pending, for the interpreter to handle.
+                unsafe { pyo3::ffi::PyErr_SetInterrupt() };
+                outcome.py()
+            } else {
+                Err(signal)
+            }
+        }
+        (outcome, None) => outcome.py(),
+    }
+}
+
 #[pymodule]
 fn _cdc_rs(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add_class::<pipeline::Pipeline>()?;
     m.add_class::<pipeline::ScreenedBatch>()?;
+    m.add_class::<pipeline::Stop>()?;
     m.add_class::<table::TableCore>()?;
     m.add_class::<plan::PlanCore>()?;
     m.add_function(wrap_pyfunction!(json::from_json, m)?)?;

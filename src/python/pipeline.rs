@@ -5,14 +5,15 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use pyo3::prelude::*;
 use pyo3_arrow::input::AnyRecordBatch;
 
-use super::detached;
 use super::errors::IntoPyResult;
 use super::import::{read_batches, stream_batches};
 use super::plan::{outcome_to_py, PlanCore, PyOutcome};
 use super::table::TableCore;
+use super::{detached, interruptible};
 use crate::decode::{DecodeOptions, Mode};
 use crate::enrich::{JoinHow, Lookup};
 use crate::error::CdcError;
+use crate::interrupt::Interrupt;
 use crate::pipeline::{self, Config, Screening};
 use crate::schema::parse_ddl;
 
@@ -39,6 +40,24 @@ impl ScreenedBatch {
     #[getter]
     fn rows_in(&self) -> u64 {
         self.inner.rows_in()
+    }
+}
+
+/// A flag another thread sets to stop a `Pipeline.screen` at its next record batch.
+#[pyclass(module = "cdc_rs._cdc_rs", frozen)]
+#[derive(Default)]
+pub struct Stop(Interrupt);
+
+#[pymethods]
+impl Stop {
+    #[new]
+    fn new() -> Self {
+        Self::default()
+    }
+
+    /// Asks the screening that holds this flag to stop (it raises KeyboardInterrupt).
+    fn set(&self) {
+        self.0.raise();
     }
 }
 
@@ -125,9 +144,20 @@ impl Pipeline {
 
     /// Screens one micro-batch ahead of `run`/`plan`: it needs no table, so it can run on
     /// another thread while the previous batch merges.
-    fn screen(&self, py: Python<'_>, batch: AnyRecordBatch) -> PyResult<ScreenedBatch> {
+    #[pyo3(signature = (batch, stop=None))]
+    fn screen(
+        &self,
+        py: Python<'_>,
+        batch: AnyRecordBatch,
+        stop: Option<&Bound<'_, Stop>>,
+    ) -> PyResult<ScreenedBatch> {
         let (chunks, _) = stream_batches(batch)?;
-        let inner = detached(py, || self.inner.screen_stream(chunks)).py()?;
+        // Ctrl-C on this thread, or `stop.set()` from another (apply_all's screener).
+        let flag = stop.map(|s| s.get().0.clone()).unwrap_or_default();
+        let inner = interruptible(py, flag, |interrupt| {
+            self.inner
+                .screen_stream(interrupt.guard(pipeline::in_parts(chunks)))
+        })?;
         Ok(ScreenedBatch { inner, by: self.id })
     }
 
@@ -143,20 +173,22 @@ impl Pipeline {
         let plan = match batch {
             BatchInput::Screened(screened) => {
                 let screening = self.screened_here(&screened)?;
-                table.with(py, |target| {
+                table.write(py, |target, _| {
                     self.inner.plan_screened(screening, batch_id, target)
                 })
             }
             BatchInput::Arrow(batch) => {
                 let (chunks, _) = stream_batches(batch)?;
-                table.with(py, |target| {
-                    self.inner.plan_stream(chunks, batch_id, target)
+                table.write(py, |target, interrupt| {
+                    self.inner.plan_stream(
+                        interrupt.guard(pipeline::in_parts(chunks)),
+                        batch_id,
+                        target,
+                    )
                 })
             }
-        };
-        Ok(PlanCore {
-            inner: Some(plan.py()?),
-        })
+        }?;
+        Ok(PlanCore { inner: Some(plan) })
     }
 
     /// Applies one micro-batch; returns (counters, skipped_replay, rejected pyarrow Table or None).
@@ -168,19 +200,30 @@ impl Pipeline {
         table: &Bound<'_, TableCore>,
     ) -> PyResult<PyOutcome> {
         let table = table.get();
+        // Checked once more before the commit: an interrupted batch changes nothing.
         let outcome = match batch {
             BatchInput::Screened(screened) => {
                 let screening = self.screened_here(&screened)?;
-                table.with(py, |target| {
-                    self.inner.run_screened(screening, batch_id, target)
+                table.write(py, |target, interrupt| {
+                    let plan = self.inner.plan_screened(screening, batch_id, target)?;
+                    interrupt.check()?;
+                    target.commit(plan)
                 })
             }
             BatchInput::Arrow(batch) => {
                 let (chunks, _) = stream_batches(batch)?;
-                table.with(py, |target| self.inner.run_stream(chunks, batch_id, target))
+                table.write(py, |target, interrupt| {
+                    let plan = self.inner.plan_stream(
+                        interrupt.guard(pipeline::in_parts(chunks)),
+                        batch_id,
+                        target,
+                    )?;
+                    interrupt.check()?;
+                    target.commit(plan)
+                })
             }
-        };
-        outcome_to_py(py, outcome.py()?)
+        }?;
+        outcome_to_py(py, outcome)
     }
 }
 

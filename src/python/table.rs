@@ -16,6 +16,7 @@ use super::errors::IntoPyResult;
 use super::import::read_one_batch;
 use super::plan::{outcome_to_py, PlanCore, PyOutcome};
 use crate::error::CdcError;
+use crate::interrupt::Interrupt;
 use crate::table::MemoryTable;
 
 #[pyclass(module = "cdc_rs._cdc_rs", frozen)]
@@ -40,6 +41,18 @@ impl TableCore {
         work: impl FnOnce(&mut MemoryTable) -> R + Send,
     ) -> R {
         detached(py, || work(&mut self.lock()))
+    }
+
+    /// [`TableCore::with`] for a write that may take seconds: Ctrl-C stops it before it
+    /// commits (see [`super::interruptible`]).
+    pub fn write<R: Send>(
+        &self,
+        py: Python<'_>,
+        work: impl FnOnce(&mut MemoryTable, &Interrupt) -> Result<R, CdcError> + Send,
+    ) -> PyResult<R> {
+        super::interruptible(py, Interrupt::default(), |interrupt| {
+            work(&mut self.lock(), interrupt)
+        })
     }
 
     /// A panic inside the engine while the lock was held leaves a table we cannot trust; it
