@@ -93,6 +93,9 @@ pub struct Config {
     pub columns: Option<Vec<String>>,
     pub except_columns: Vec<String>,
     pub decode: DecodeOptions,
+    /// Refuse a micro-batch whose estimated peak memory exceeds this many bytes (checked as
+    /// it is screened, before anything is applied); None: no limit.
+    pub memory_limit: Option<usize>,
 }
 
 pub struct Pipeline {
@@ -217,6 +220,7 @@ impl Pipeline {
         };
         let mut rejected = Vec::new();
         let mut part = Vec::new();
+        let mut held = 0usize; // bytes of the screened rows so far
         let mut chunks = chunks.peekable();
         while let Some(chunk) = chunks.next() {
             let chunk = chunk?;
@@ -240,6 +244,13 @@ impl Pipeline {
                 .map(|piece| screen(&self.config, piece))
                 .collect::<Result<Vec<_>>>()?;
             rejected.extend(rejected_rows(&pieces, &screened)?);
+            if let Some(limit) = self.config.memory_limit {
+                held += screened.iter().map(|s| slice_bytes(&s.rows)).sum::<usize>();
+                let needed = held.saturating_mul(PEAK_PER_SCREENED_BYTE);
+                if needed > limit {
+                    return Err(too_big(needed, limit, screening.rows_in));
+                }
+            }
             screening.screened.extend(screened);
         }
         if let Some(first) = rejected.first() {
@@ -455,6 +466,32 @@ fn is_replay(table: &MemoryTable, batch_id: i64) -> bool {
 
 /// Rows screened together: enough for every core, few enough to drop bronze bytes early.
 const PART_ROWS: usize = 1 << 16;
+
+/// A batch's peak memory in the engine per byte of its screened rows (the rows, their
+/// encoded keys and sequences, the newest-per-key pass and the rows written): measured in
+/// bench/RESULTS.md ("Memory bounds"), rounded up.
+const PEAK_PER_SCREENED_BYTE: usize = 5;
+
+/// The bytes a record batch's columns use, counting only the rows of a slice.
+fn slice_bytes(batch: &RecordBatch) -> usize {
+    batch
+        .columns()
+        .iter()
+        .map(|c| c.to_data().get_slice_memory_size().unwrap_or(0))
+        .sum()
+}
+
+fn too_big(needed: usize, limit: usize, rows: u64) -> CdcError {
+    const MB: usize = 1 << 20;
+    CdcError::Input(format!(
+        "the micro-batch needs more memory than memory_limit allows: about {} MB from its \
+         first {rows} rows alone (limit {} MB); nothing of it was applied. Split it into \
+         smaller micro-batches (e.g. cdc_rs.stream(..., max_rows_per_batch=...)) or raise \
+         memory_limit",
+        needed / MB,
+        limit / MB
+    ))
+}
 /// Rows per piece at least: below this, waking a second thread costs more than it saves.
 const MIN_PIECE_ROWS: usize = 4 * 1024;
 /// Rows per piece at most, so that each piece decodes on one thread.

@@ -89,6 +89,7 @@ class Pipeline:
         columns: list[str] | None = None,
         except_columns: list[str] = ...,
         time_zone: str = "UTC",
+        memory_limit: int | None = None,
     ) -> Pipeline: ...
     @property
     def keys(self) -> list[str]:

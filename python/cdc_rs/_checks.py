@@ -55,3 +55,27 @@ def names(value: str | Sequence[str], what: str) -> list[str]:
     if isinstance(value, str):
         return [name(value, what)]
     return [name(v, what) for v in value]
+
+
+def memory_limit(value: Any) -> int | None:
+    """``memory_limit`` in bytes: an integer, ``None`` (no limit) or ``"auto"`` — half the
+    memory this process may use (its cgroup's limit, else the machine's memory)."""
+    if value is None:
+        return None
+    if value == "auto":
+        return _usable_memory() // 2
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ConfigError(f"memory_limit must be a number of bytes, None or 'auto'; got {value!r}")
+    return value
+
+
+def _usable_memory() -> int:
+    import os
+
+    total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    try:
+        with open("/sys/fs/cgroup/memory.max") as f:
+            text = f.read().strip()
+        return min(total, int(text)) if text.isdigit() else total
+    except OSError:
+        return total

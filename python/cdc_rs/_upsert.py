@@ -172,6 +172,7 @@ def batch_upsert(
     time_zone: str = "UTC",
     value_column: str = "value",
     topic_column: str = "topic",
+    memory_limit: int | str | None = "auto",
 ) -> BatchUpsert:
     """Build the CDC upsert of the reference notebook: parse, enrich, keep the newest event
     per key, and merge it into ``target``.
@@ -197,6 +198,10 @@ def batch_upsert(
         time_zone: zone of timestamps written without an offset.
         value_column: bronze column holding the JSON (default ``value``).
         topic_column: bronze column holding the topic (default ``topic``).
+        memory_limit: bytes a micro-batch may need at its peak; one that needs more is
+            refused with :class:`InputError` while it is screened, before anything is
+            applied, instead of meeting the OOM killer. ``"auto"`` (default): half the
+            memory the process may use; ``None``: no limit.
 
     Returns:
         A picklable :class:`BatchUpsert`, callable as ``upsert(micro_batch, batch_id)``.
@@ -237,7 +242,9 @@ def batch_upsert(
         "time_zone": checks.text(time_zone, "time_zone"),
         "value_column": checks.name(value_column, "value_column"),
         "topic_column": checks.name(topic_column, "topic_column"),
+        "memory_limit": memory_limit,
     }
+    checks.memory_limit(memory_limit)  # refused here, not at the first batch
     if isinstance(target, (str, os.PathLike)):  # a path: a Delta table
         from .delta import DeltaTarget
 
@@ -248,6 +255,7 @@ def batch_upsert(
 def _build_pipeline(config: dict[str, Any]) -> Any:
     c = dict(config)
     c["except_columns"] = c.pop("except_column_list")
+    c["memory_limit"] = checks.memory_limit(c.get("memory_limit", "auto"))
     if c["operation_column"] is None:
         c["upsert_operations"] = []
     if c["lookup"] is not None and not c["lookup_on"]:

@@ -75,7 +75,7 @@ impl Pipeline {
         *, keys, sequence_by, value_schema=None, value_column="value".to_string(), topic=None,
         topic_column="topic".to_string(), operation_column=None, upsert_operations=vec![],
         delete_operations=vec![], lookup=None, lookup_on=vec![], lookup_how="inner",
-        columns=None, except_columns=vec![], time_zone="UTC"
+        columns=None, except_columns=vec![], time_zone="UTC", memory_limit=None
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -95,6 +95,7 @@ impl Pipeline {
         columns: Option<Vec<String>>,
         except_columns: Vec<String>,
         time_zone: &str,
+        memory_limit: Option<usize>,
     ) -> PyResult<Self> {
         let value_schema = value_schema.map(parse_ddl).transpose().py()?;
         let how: JoinHow = lookup_how.parse().py()?;
@@ -129,6 +130,7 @@ impl Pipeline {
             columns,
             except_columns,
             decode: DecodeOptions::new(Mode::Permissive, time_zone).py()?,
+            memory_limit,
         };
         Ok(Self {
             inner: pipeline::Pipeline::new(config).py()?,
