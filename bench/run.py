@@ -90,6 +90,8 @@ def engine_info(env: dict[str, str]) -> dict[str, str]:
             " 'mtime': os.path.getmtime(m.__file__), 'version': cdc_rs.__version__}))")
     out = subprocess.run([PY, "-c", code], env=env, capture_output=True, text=True, check=True)
     info = json.loads(out.stdout)
+    # Relative to the checkout: committed results carry no machine paths.
+    info["file"] = os.path.relpath(info["file"], BENCH.parent)
     info["mtime"] = dt.datetime.fromtimestamp(info["mtime"], dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     return info
 
