@@ -29,7 +29,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from cdc_rs.datasets import CUSTOMERS_SCHEMA, SILVER_COLUMNS  # noqa: F401  (re-exported)
+from cdc_rs.datasets import CUSTOMERS_SCHEMA, LOOKUP_FILE, SILVER_COLUMNS  # noqa: F401  (re-exported)
 
 BENCH = Path(__file__).resolve().parent
 DATA = BENCH / "data"
@@ -81,7 +81,7 @@ def bronze_files(d: Path) -> list[Path]:
 
 
 def lookup_file(d: Path) -> Path:
-    return d / "country_lookup.parquet"
+    return d / LOOKUP_FILE
 
 
 def normalise(table: pa.Table) -> pa.Table:

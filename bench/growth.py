@@ -37,7 +37,8 @@ import pyarrow as pa  # noqa: E402
 import pyarrow.compute as pc  # noqa: E402
 import pyarrow.parquet as pq  # noqa: E402
 
-from common import BENCH, DATA, compare, machine, normalise, parse_size, size_label  # noqa: E402
+from common import (BENCH, DATA, LOOKUP_FILE, compare, machine, normalise, parse_size,  # noqa: E402
+                    size_label)
 
 BEGIN, END = "<!-- bench/growth.py: begin -->", "<!-- bench/growth.py: end -->"
 CONTENDERS = ["cdc_rs", "duckdb", "deltalake"]
@@ -100,7 +101,7 @@ def work_cdc_rs(d: Path, limit: int) -> tuple[float, list[float], pa.Table]:
     load(base, 0)
     del base
     load_s = time.perf_counter() - t
-    upsert = make_upsert(pq.read_table(d / "batches" / "country_lookup.parquet"), target)
+    upsert = make_upsert(pq.read_table(d / "batches" / LOOKUP_FILE), target)
     lat = []
     for i, f in enumerate(sorted((d / "batches").glob("bronze-*.parquet"))[:limit]):
         t, c = time.perf_counter(), time.process_time()
@@ -114,7 +115,7 @@ def work_duckdb(d: Path, limit: int) -> tuple[float, list[float], pa.Table]:
     from contenders import duckdb as c
 
     t = time.perf_counter()
-    con = c.connect(d / "batches" / "country_lookup.parquet", primary_key=True)
+    con = c.connect(d / "batches" / LOOKUP_FILE, primary_key=True)
     con.execute("INSERT INTO state SELECT *, false FROM read_parquet($p)",
                 {"p": str(d / "base.parquet")})
     load_s = time.perf_counter() - t
@@ -141,7 +142,7 @@ def work_deltalake(d: Path, limit: int) -> tuple[float, list[float], pa.Table]:
         c.merge(path, base.cast(c.SCHEMA), first=True)
         del base
         load_s = time.perf_counter() - t
-        lookup = prep.load_lookup(d / "batches" / "country_lookup.parquet")
+        lookup = prep.load_lookup(d / "batches" / LOOKUP_FILE)
         lat = []
         for f in sorted((d / "batches").glob("bronze-*.parquet"))[:limit]:
             t, t_cpu = time.perf_counter(), time.process_time()

@@ -10,7 +10,7 @@ import sys, time, statistics
 sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parent))
 from growth import ensure_data
 import pyarrow.parquet as pq, cdc_rs
-from cdc_rs.datasets import SILVER_COLUMNS
+from cdc_rs.datasets import LOOKUP_FILE, SILVER_COLUMNS
 from contenders.cdc_rs import make_upsert
 keys = int(sys.argv[1])
 d = ensure_data(keys, 100, 10_000, 0)
@@ -20,7 +20,7 @@ t, c = time.perf_counter(), time.process_time()
 cdc_rs.batch_upsert(target, keys=["customer_id"], sequence_by="row_time", columns=SILVER_COLUMNS)(base, 0)
 print(f"load {keys:,} keys: wall {time.perf_counter()-t:.2f}s CPU {time.process_time()-c:.2f}s (read excluded)")
 del base
-up = make_upsert(pq.read_table(d / "batches" / "country_lookup.parquet"), target)
+up = make_upsert(pq.read_table(d / "batches" / LOOKUP_FILE), target)
 rd, ups, upw, eng = [], [], [], []
 for i, f in enumerate(sorted((d / "batches").glob("bronze-*.parquet"))):
     c = time.process_time(); b = pq.read_table(f, columns=["topic", "value"]); rd.append(time.process_time() - c)

@@ -68,7 +68,7 @@ def dataset():
 
 @pytest.fixture(scope="session")
 def bronze_dir(dataset, tmp_path_factory) -> Path:
-    """The data set landed with ``write_parquet`` (bronze-*.parquet + country_lookup.parquet)."""
+    """The data set landed with ``write_parquet`` (bronze-*.parquet + _country_lookup.parquet)."""
     directory = tmp_path_factory.mktemp("bronze")
     dataset.write_parquet(directory)
     return directory

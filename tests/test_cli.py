@@ -39,7 +39,7 @@ def test_demo_writes_bronze_and_silver(demo):
     _, out = demo
     bronze = read_parquet_batches(out / "bronze")
     assert len(bronze) == 3 and sum(len(b) for b in bronze) == 20_000
-    assert (out / "bronze" / "country_lookup.parquet").exists()
+    assert (out / "bronze" / "_country_lookup.parquet").exists()
     silver = pq.read_table(out / "customers_silver.parquet")
     assert silver.column_names == SILVER_COLUMNS
     assert 0 < silver.num_rows <= 2_000

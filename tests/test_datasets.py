@@ -277,7 +277,7 @@ def test_country_lookup():
 def test_parquet_round_trip(tmp_path, ds: Bookstore):
     paths = ds.write_parquet(tmp_path)
     assert [p.name for p in paths] == [f"bronze-{i:05d}.parquet" for i in range(4)] + [
-        "country_lookup.parquet"]
+        "_country_lookup.parquet"]
     batches = read_parquet_batches(tmp_path)
     assert len(batches) == 4
     assert all(a.equals(b) for a, b in zip(batches, ds.bronze))

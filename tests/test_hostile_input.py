@@ -190,12 +190,32 @@ def test_valid_sliced_nested_input_is_accepted(shape):
     else:
         column = pa.array([[("a", {"z": 1})], [("b", {"z": 2})], []],
                           pa.map_(pa.string(), pa.struct([("z", pa.int64())])))
-    whole = pa.record_batch({"id": [1, 2, 3], "ts": [1, 1, 1], "c": column})
-    sliced = whole.slice(1)
-    upsert = cdc_rs.batch_upsert(keys="id", sequence_by="ts")
-    assert upsert(sliced, 0).inserted == 2
-    got = upsert.target.to_arrow().sort_by("id").column("c").to_pylist()
-    assert got == column.slice(1).to_pylist()
+    table = pa.table({"id": [1, 2, 3], "ts": [1, 1, 1], "c": column}).slice(1)
+    for kind, sliced in [("batch", table.to_batches()[0]), ("table", table),
+                         ("reader", pa.RecordBatchReader.from_batches(table.schema,
+                                                                      table.to_batches()))]:
+        upsert = cdc_rs.batch_upsert(keys="id", sequence_by="ts")
+        assert upsert(sliced, 0).inserted == 2, kind
+        got = upsert.target.to_arrow().sort_by("id").column("c").to_pylist()
+        assert got == column.slice(1).to_pylist(), kind
+
+
+def test_arrow_data_that_cannot_be_imported_is_an_input_error_without_a_rust_backtrace():
+    import subprocess
+    import sys
+
+    script = """
+import pyarrow as pa, cdc_rs
+nested = pa.array([{"x": {"z": 1}}, {"x": {"z": 2}}])
+try:
+    cdc_rs._cdc_rs.key_hashes(pa.table({"c": nested.slice(1)}))
+except cdc_rs.InputError as exc:
+    print("InputError", "could not be imported" in str(exc))
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=120)
+    assert done.stdout.strip() == "InputError True", done.stdout + done.stderr
+    assert "panicked" not in done.stderr and "backtrace" not in done.stderr, done.stderr
 
 
 def test_a_huge_read_ahead_or_batch_size_is_a_bound_not_an_allocation(tmp_path):

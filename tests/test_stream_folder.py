@@ -161,12 +161,12 @@ def test_corrupt_parquet_is_a_clear_error_and_loses_nothing(tmp_path):
     with pytest.raises(SourceError, match=r"2\.parquet.*not a readable Parquet file") as err:
         cdc_rs.stream(bronze, up, checkpoint=tmp_path / "c", progress=False)
     assert isinstance(err.value, cdc_rs.CdcError)
-    assert read(tmp_path / "t")["id"].to_pylist() == [1]  # 1.parquet committed, 3 not reached
-    # the operator fixes the file: the stream goes on from there
+    assert not (tmp_path / "t").exists()  # every file is checked before anything is committed
+    # the operator fixes the file: the stream runs them all
     pq.write_table(pa.table({"id": [5], "ts": [1], "op": ["insert"], "v": ["e"]}),
                    bronze / "2.parquet")
     reports = cdc_rs.stream(bronze, up, checkpoint=tmp_path / "c", progress=False)
-    assert [r.source.split()[0] for r in reports] == ["2.parquet", "3.parquet"]
+    assert [r.source.split()[0] for r in reports] == ["1.parquet", "2.parquet", "3.parquet"]
     assert read(tmp_path / "t")["id"].to_pylist() == [1, 2, 5]
 
 
@@ -275,3 +275,36 @@ def test_a_corrupt_checkpoint_file_is_a_checkpoint_error_naming_it(shop, tmp_pat
     with pytest.raises(CheckpointError, match=damaged.name):
         cdc_rs.stream(folder, customers(str(tmp_path / "silver"), data.country_lookup),
                       checkpoint=tmp_path / "chk", pattern="bronze-*.parquet", progress=False)
+
+
+def test_a_written_bookstore_folder_streams_as_it_is_without_a_pattern(tmp_path):
+    data = bookstore(events=4_000, batches=3, seed=2)
+    data.write_parquet(tmp_path / "bronze")
+    upsert = customers(str(tmp_path / "silver"), data.country_lookup)
+    reports = cdc_rs.stream(tmp_path / "bronze", upsert, checkpoint=tmp_path / "chk",
+                            progress=False)
+    assert [r.batch_id for r in reports] == [0, 1, 2]  # the lookup is not a bronze batch
+
+
+@pytest.mark.parametrize("stray", ["columns", "not parquet"])
+def test_a_stray_file_stops_the_run_before_anything_of_it_is_committed(shop, tmp_path, stray):
+    folder, data, _ = shop
+    bronze = tmp_path / "in"
+    bronze.mkdir()
+    for i, batch in enumerate(data.bronze[:2]):
+        pq.write_table(batch, bronze / f"bronze-{i}.parquet")
+    if stray == "columns":
+        pq.write_table(data.country_lookup, bronze / "bronze-1a-lookup.parquet")
+    else:
+        (bronze / "bronze-1a-lookup.parquet").write_bytes(b"PAR1 but not really")
+    upsert = customers(str(tmp_path / "silver"), data.country_lookup)
+    with pytest.raises(SourceError, match="bronze-1a-lookup.parquet.*nothing of this run"):
+        cdc_rs.stream(bronze, upsert, checkpoint=tmp_path / "chk", progress=False)
+    assert not (tmp_path / "silver").exists()
+    assert list((tmp_path / "chk" / "commits").iterdir()) == []
+    # quarantined instead, the good files are applied and the stray one recorded
+    reports = cdc_rs.stream(bronze, customers(str(tmp_path / "silver"), data.country_lookup),
+                            checkpoint=tmp_path / "chk", progress=False, on_bad_file="quarantine")
+    assert [r.rows_in for r in reports] == [data.bronze[0].num_rows, data.bronze[1].num_rows]
+    files = (tmp_path / "chk" / "quarantine" / "files.jsonl").read_text()
+    assert "bronze-1a-lookup.parquet" in files

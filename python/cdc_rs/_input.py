@@ -31,6 +31,8 @@ def as_arrow(data: Any) -> Any:
         import pyarrow as pa
 
         return pa.table(data)
+    if _is_pyarrow_reader_of_nested_structs(data):
+        return _unsliced_stream(data)
     if hasattr(data, "__arrow_c_stream__") or hasattr(data, "__arrow_c_array__"):
         return _unsliced_nested(data)
     if hasattr(data, "arrow") and callable(data.arrow):  # duckdb relations of older versions
@@ -61,6 +63,28 @@ def _unsliced_nested(data: Any) -> Any:
     fixed = [pa.chunked_array([pa.concat_arrays([a]) for a in parts], c.type)
              for c, parts in zip(columns, chunks)]
     return pa.Table.from_arrays(fixed, schema=data.schema)
+
+
+def _is_pyarrow_reader_of_nested_structs(data: Any) -> bool:
+    import pyarrow as pa
+
+    def nested(t: Any) -> bool:
+        return pa.types.is_struct(t) and any(pa.types.is_struct(t.field(i).type) or nested(
+            t.field(i).type) for i in range(t.num_fields))
+
+    return isinstance(data, pa.RecordBatchReader) and any(nested(f.type) for f in data.schema)
+
+
+def _unsliced_stream(reader: Any) -> Any:
+    """A reader whose batches pass through :func:`_unsliced_nested` as they are read."""
+    import pyarrow as pa
+
+    def batches() -> Any:
+        for batch in reader:
+            fixed = _unsliced_nested(batch)
+            yield from (fixed.to_batches() if isinstance(fixed, pa.Table) else [fixed])
+
+    return pa.RecordBatchReader.from_batches(reader.schema, batches())
 
 
 def _is_pandas(data: Any) -> bool:

@@ -10,7 +10,7 @@ or CSV path (relative paths are relative to the config file). Optional ``[target
     topic = "customers"
     operation_column = "row_status"
     delete_operations = ["delete"]
-    lookup = "country_lookup.parquet"
+    lookup = "_country_lookup.parquet"
     lookup_on = { country_code = "code" }
 
     [target]

@@ -80,6 +80,9 @@ SILVER_COLUMNS = [
 """Columns of the reference's ``customers_silver`` table."""
 
 TOPICS = ("customers", "orders", "books")
+
+#: The lookup's file name beside the bronze files (see :meth:`Bookstore.write_parquet`).
+LOOKUP_FILE = "_country_lookup.parquet"
 """Topic names, in the order of ``topic_shares``."""
 
 BRONZE_SCHEMA = pa.schema(
@@ -186,7 +189,8 @@ class Bookstore:
         """Write one Parquet file per micro-batch plus the country lookup.
 
         Files are ``bronze-00000.parquet``, ``bronze-00001.parquet``, ... and
-        ``country_lookup.parquet``; read them back with :func:`read_parquet_batches` and
+        ``_country_lookup.parquet`` (which ``cdc_rs.stream`` and Spark skip, so the folder can
+        be streamed as it is); read them back with :func:`read_parquet_batches` and
         :func:`read_country_lookup`.
 
         Args:
@@ -205,7 +209,8 @@ class Bookstore:
             path = directory / f"bronze-{i:05d}.parquet"
             pq.write_table(batch, path)
             paths.append(path)
-        lookup = directory / "country_lookup.parquet"
+        # A leading "_" keeps it out of the bronze stream (sources skip such files).
+        lookup = directory / LOOKUP_FILE
         pq.write_table(self.country_lookup, lookup)
         paths.append(lookup)
         return paths
@@ -928,8 +933,12 @@ def read_parquet_batches(directory: str | Path) -> list[pa.Table]:
 
 
 def read_country_lookup(directory: str | Path) -> pa.Table:
-    """Read ``country_lookup.parquet`` written by :meth:`Bookstore.write_parquet`."""
-    return pq.read_table(Path(directory) / "country_lookup.parquet")
+    """Read the lookup written by :meth:`Bookstore.write_parquet`."""
+    folder = Path(directory)
+    path = folder / LOOKUP_FILE
+    if not path.exists() and (folder / "country_lookup.parquet").exists():
+        path = folder / "country_lookup.parquet"  # written by an earlier version
+    return pq.read_table(path)
 
 
 # ---------------------------------------------------------------------------- words

@@ -409,6 +409,11 @@ def stream(source: Any, upsert: Any, *, checkpoint: str | os.PathLike[str],
     from tqdm import tqdm
 
     units = src.pending(done)
+    # Every new file is checked before anything of this run is committed: a stray file (the
+    # lookup table beside the bronze files, say) stops the run up front, not half-way.
+    strays = _stray_files(src, units)
+    if strays and on_bad_file == "raise":
+        raise next(iter(strays.values()))
     with tqdm(total=len(units) + len(pending), unit="batch", desc="stream",
               disable=not progress, file=sys.stderr, dynamic_ncols=True) as bar:
         for batch_id in sorted(pending):
@@ -431,6 +436,8 @@ def stream(source: Any, upsert: Any, *, checkpoint: str | os.PathLike[str],
             start = resume[1] if resume is not None and resume[0] == unit else 0
             resume = None
             try:
+                if unit in strays:
+                    raise strays[unit]
                 n = read(unit)[0].num_rows
             except SourceError as exc:
                 if on_bad_file == "raise":
@@ -456,6 +463,33 @@ def stream(source: Any, upsert: Any, *, checkpoint: str | os.PathLike[str],
                 start = stop
             bar.update(1)
     return reports
+
+
+def _stray_files(src: FolderSource | DeltaSource, units: list[Any]) -> dict[Any, SourceError]:
+    """The Parquet files among ``units`` whose footer cannot be read or whose columns differ
+    from the first file's (or the source schema's), each with the error it gets."""
+    if not isinstance(src, FolderSource):
+        return {}
+    strays: dict[Any, SourceError] = {}
+    reference = None if src.schema is None else ("the source schema", sorted(src.schema.names))
+    for unit in units:
+        if not unit.lower().endswith(_PARQUET):
+            continue
+        path = src.path / unit
+        try:
+            names = sorted(pq.read_schema(path).names)
+        except Exception as exc:  # noqa: BLE001 - pyarrow raises several kinds
+            strays[unit] = SourceError(f"{path}: not a readable Parquet file ({exc}); nothing "
+                                       "of this run was applied")
+            continue
+        if reference is None:
+            reference = (unit, names)
+        elif names != reference[1]:
+            strays[unit] = SourceError(
+                f"{path}: its columns {names} differ from {reference[0]}'s {reference[1]}. A "
+                "stray file among the bronze files? Move it out, narrow pattern=, or pass "
+                "on_bad_file='quarantine'; nothing of this run was applied")
+    return strays
 
 
 def _quarantine_file(chk: _Checkpoint, unit: Any, exc: Exception) -> None:
