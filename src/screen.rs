@@ -54,6 +54,23 @@ impl Screened {
 
 /// Screens one input chunk, in the report's order.
 pub(crate) fn screen(c: &Config, chunk: &RecordBatch) -> Result<Screened> {
+    if c.value_schema.is_none() && chunk.column_by_name(&c.value_column).is_some() {
+        let needed = c
+            .keys
+            .iter()
+            .chain(&c.sequence_by)
+            .chain(&c.operation_column);
+        if let Some(name) = needed
+            .into_iter()
+            .find(|n| chunk.column_by_name(n).is_none())
+        {
+            return Err(CdcError::Config(format!(
+                "column {name:?} is not in the batch, which has a {:?} column: a bronze batch? \
+                 Give value_schema= (a Spark DDL string) to decode the JSON in it",
+                c.value_column
+            )));
+        }
+    }
     let mut counts = Counts::default();
     let mut rejected = Vec::new();
 
@@ -83,6 +100,14 @@ pub(crate) fn screen(c: &Config, chunk: &RecordBatch) -> Result<Screened> {
             let values = chunk.column_by_name(&c.value_column).ok_or_else(|| {
                 missing(&chunk.schema(), &c.value_column, "the bronze value column")
             })?;
+            if !is_text(values.data_type()) {
+                return Err(CdcError::Input(format!(
+                    "the bronze value column {:?} is {}; it must hold JSON text (string or \
+                     binary)",
+                    c.value_column,
+                    values.data_type()
+                )));
+            }
             let selection = in_topic.is_some().then_some(&at[..]);
             let decoded = decode::from_json_at(values.as_ref(), selection, schema, &c.decode)?;
             // Null, empty and blank values are null structs in Spark: not an object either.
@@ -203,6 +228,19 @@ pub(crate) fn missing(schema: &Schema, name: &str, what: &str) -> CdcError {
     CdcError::Config(format!(
         "column {name:?} ({what}) is not in the batch; its columns are {names:?}"
     ))
+}
+
+fn is_text(data_type: &DataType) -> bool {
+    match data_type {
+        DataType::Utf8
+        | DataType::LargeUtf8
+        | DataType::Utf8View
+        | DataType::Binary
+        | DataType::LargeBinary
+        | DataType::BinaryView => true,
+        DataType::Dictionary(_, values) => is_text(values),
+        _ => false,
+    }
 }
 
 /// A column as UTF-8 strings (cast from views, large strings or dictionaries as needed).

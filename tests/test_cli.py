@@ -134,3 +134,31 @@ def test_docstring_examples():
 
     result = doctest.testmod(cdc_rs.cli)
     assert result.attempted > 0 and result.failed == 0
+
+
+@pytest.mark.parametrize("text,count", [("1000000", 1_000_000), ("1_000_000", 1_000_000),
+                                        ("1e6", 1_000_000), ("1M", 1_000_000), ("200k", 200_000)])
+def test_counts_are_read_as_people_write_them(text, count):
+    from cdc_rs.cli import positive_count
+
+    assert positive_count(text) == count
+
+
+@pytest.mark.parametrize("text", ["0", "1.5", "lots", "-3", "1e-3"])
+def test_a_count_that_is_not_a_whole_positive_number_says_how_to_write_one(text):
+    import argparse
+
+    from cdc_rs.cli import positive_count
+
+    with pytest.raises(argparse.ArgumentTypeError, match="count|whole number"):
+        positive_count(text)
+
+
+def test_cdc_rs_version_prints_the_version(capsys):
+    import cdc_rs
+    from cdc_rs.cli import main
+
+    with pytest.raises(SystemExit) as done:
+        main(["--version"])
+    assert done.value.code == 0
+    assert capsys.readouterr().out.strip() == f"cdc-rs {cdc_rs.__version__}"

@@ -90,3 +90,16 @@ def test_a_failed_batch_does_not_count_as_applied():
         upsert(customers(event("C1", 1)).drop_columns(["row_time"]), 0)
     report = upsert(customers(event("C1", 1)), 0)
     assert report.skipped_replay is False and report.inserted == 1
+
+
+def test_a_bronze_batch_without_value_schema_hints_at_value_schema():
+    upsert = notebook_upsert()  # no value_schema
+    with pytest.raises(cdc_rs.ConfigError, match="value_schema="):
+        upsert(bronze(event("C1", 1)), 0)
+
+
+def test_a_value_column_that_is_not_text_is_named_in_the_error():
+    upsert = notebook_upsert(value_schema=CUSTOMER_DDL)
+    batch = pa.table({"value": pa.array([1, 2], pa.int64())})
+    with pytest.raises(cdc_rs.InputError, match='value column "value" is Int64'):
+        upsert(batch, 0)

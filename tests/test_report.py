@@ -53,7 +53,8 @@ def test_every_counter_counts_its_rows_and_they_sum_to_rows_in():
 
 
 def test_other_topic_is_counted_before_malformed():
-    report = bronze_upsert()(bronze(("orders", "{not json"), (None, "oops")), 0)
+    with pytest.warns(UserWarning, match="none of the batch's 2 rows has topic"):
+        report = bronze_upsert()(bronze(("orders", "{not json"), (None, "oops")), 0)
     assert counts(report) == {"other_topics": 2}
     assert report.rejected.num_rows == 0
 
@@ -157,3 +158,25 @@ def test_counters_sum_to_rows_in_for_any_batch_size(size):
     report = notebook_upsert()(customers(*rows), 0)
     assert report.rows_in == size
     assert sum(getattr(report, name) for name in COUNTERS) == size
+
+
+def test_a_topic_no_row_has_is_a_warning_in_the_report_and_warned_once():
+    import warnings
+
+    import cdc_rs
+    from conftest import CUSTOMER_DDL, bronze, event
+
+    upsert = cdc_rs.batch_upsert(keys="customer_id", sequence_by="row_time",
+                                 value_schema=CUSTOMER_DDL, topic="custmers")  # a typo
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        first = upsert(bronze(event("C1", 1)), 0)
+        second = upsert(bronze(event("C2", 2)), 1)
+    assert "topic 'custmers'" in first.warning and second.warning == first.warning
+    assert [str(w.message) for w in caught] == [first.warning]
+    fine = cdc_rs.batch_upsert(keys="customer_id", sequence_by="row_time",
+                               value_schema=CUSTOMER_DDL, topic="customers")
+    assert fine(bronze(event("C1", 1)), 0).warning == ""
+    table = cdc_rs.reports_to_arrow([first, second])
+    assert table.column("warning").to_pylist() == [first.warning, second.warning]
+    assert cdc_rs.reports_to_arrow([]).schema == table.schema

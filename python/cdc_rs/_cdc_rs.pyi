@@ -4,7 +4,7 @@ from typing import Any, final
 
 import pyarrow as pa
 
-__all__ = ["Pipeline", "PlanCore", "ScreenedBatch", "TableCore", "__version__", "from_json", "key_hashes",
+__all__ = ["Pipeline", "PlanCore", "ScreenedBatch", "Stop", "TableCore", "__version__", "from_json", "key_hashes",
            "parse_schema", "read_parquet", "scan_parquet"]
 __version__: str
 

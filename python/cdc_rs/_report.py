@@ -55,6 +55,9 @@ class BatchReport:
     stale: int = 0
     skipped_replay: bool = False
     seconds: float = 0.0
+    #: Something about the batch worth a look though nothing failed ("" when all is well),
+    #: e.g. rows that all belong to other topics than ``topic=``.
+    warning: str = field(default="", compare=False)
     rejected: pa.Table = field(default_factory=lambda: _NO_REJECTS, repr=False, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
@@ -89,4 +92,16 @@ _NO_REJECTS = pa.table({"reason": pa.array([], pa.string())})
 
 def reports_to_arrow(reports: list[BatchReport]) -> pa.Table:
     """Many reports as one table, one row per batch (``.to_pandas()`` for a DataFrame)."""
-    return pa.Table.from_pylist([r.to_dict() for r in reports])
+    if not reports:
+        return pa.Table.from_pylist([], schema=_REPORT_SCHEMA)
+    table = pa.Table.from_pylist([r.to_dict() for r in reports])
+    # The same types whatever the values (a column of "" warnings, of zero counts); the
+    # fields of subclasses (StreamReport's source) keep theirs.
+    return table.cast(pa.schema([_REPORT_SCHEMA.field(name) if name in _REPORT_SCHEMA.names
+                                 else table.schema.field(name) for name in table.column_names]))
+
+
+_REPORT_SCHEMA = pa.schema(
+    [("batch_id", pa.int64()), ("rows_in", pa.int64())]
+    + [(name, pa.int64()) for name in OUTCOMES]
+    + [("skipped_replay", pa.bool_()), ("seconds", pa.float64()), ("warning", pa.string())])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from html import escape
@@ -42,6 +43,7 @@ class BatchUpsert:
         self._target = target
         self._config = config
         self._pipeline = _build_pipeline(config)
+        self._warned_topic = False  # warn once per upsert, every report says it
 
     @property
     def target(self) -> Target:
@@ -72,6 +74,14 @@ class BatchUpsert:
         )
         if rejected is not None:
             object.__setattr__(report, "rejected", rejected)
+        topic = self._config.get("topic")
+        if topic is not None and report.rows_in and report.other_topics == report.rows_in:
+            note = (f"none of the batch's {report.rows_in:,} rows has topic {topic!r}: a typo in "
+                    f"topic=, or the wrong {self._config['topic_column']!r} column?")
+            object.__setattr__(report, "warning", note)
+            if not self._warned_topic:
+                self._warned_topic = True
+                warnings.warn(note, UserWarning, stacklevel=2)
         return report
 
     def apply_all(self, micro_batches: Iterable[Any], first_batch_id: int = 0) -> list[BatchReport]:

@@ -37,6 +37,9 @@ def build_parser() -> argparse.ArgumentParser:
         prog="cdc-rs",
         description="Change-data-capture upserts, bronze -> silver, with a Rust engine.",
     )
+    from . import __version__
+
+    parser.add_argument("--version", action="version", version=f"cdc-rs {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     demo = commands.add_parser(
         "demo",
@@ -45,9 +48,9 @@ def build_parser() -> argparse.ArgumentParser:
         "stream them through batch_upsert (with the country lookup) into customers_silver, "
         "print the per-batch reports and run the reference notebook's unit test.",
     )
-    demo.add_argument("--events", type=_positive, default=1_000_000,
+    demo.add_argument("--events", type=positive_count, default=1_000_000,
                       help="bronze events to generate (default: %(default)s)")
-    demo.add_argument("--batches", type=_positive, default=10,
+    demo.add_argument("--batches", type=positive_count, default=10,
                       help="micro-batches (default: %(default)s)")
     demo.add_argument("--out", type=Path, default=Path("out/demo"),
                       help="output directory (default: %(default)s)")
@@ -69,7 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--config", required=True, type=Path,
                      help="pipeline config (TOML; YAML with PyYAML): batch_upsert options")
     run.add_argument("--pattern", default=None, help="file-name pattern of bronze files")
-    run.add_argument("--max-rows-per-batch", type=_positive, default=None,
+    run.add_argument("--max-rows-per-batch", type=positive_count, default=None,
                      help="cut files into micro-batches of at most this many rows")
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
     run.set_defaults(func=_run_command)
@@ -299,15 +302,16 @@ class _timed:
         self.timings[self.stage] = time.perf_counter() - self.start
 
 
-def _progress(total: int, enabled: bool):
-    from tqdm import tqdm
-
-    return tqdm(total=total, unit="ev", unit_scale=True, desc="upsert", disable=not enabled,
-                file=sys.stderr, dynamic_ncols=True)
-
-
-def _positive(text: str) -> int:
-    value = int(text.replace("_", ""))
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {text}")
-    return value
+def positive_count(text: str) -> int:
+    """A count written as people write them: ``1000000``, ``1_000_000``, ``1e6``, ``1M``, ``200k``."""
+    cleaned = text.strip().replace("_", "").replace(",", "")
+    scale = {"k": 1_000, "m": 1_000_000}.get(cleaned[-1:].lower(), 1)
+    number = cleaned[:-1] if scale > 1 else cleaned
+    try:
+        value = float(number)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a count (write e.g. 1000000, 1_000_000, 1e6 or 1M)") from None
+    if value * scale != int(value * scale) or value * scale < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number of at least 1, got {text!r}")
+    return int(value * scale)
