@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import warnings
+from collections.abc import Iterator
 from typing import Any
 
 from .exceptions import InputError
@@ -24,7 +27,8 @@ def as_arrow(data: Any) -> Any:
             raise InputError(f"the pandas DataFrame cannot be converted to Arrow: {exc}; give "
                              "the column one type (e.g. df[col].astype(str))") from exc
     if _is_spark(data):
-        return data.toArrow()
+        with spark_without_pandas_warning():
+            return data.toArrow()
     if _is_polars_with_null_columns(data):
         # polars exports Null columns with a buffer the Arrow C spec does not have; pyarrow
         # accepts it and re-exports them in the standard layout.
@@ -85,6 +89,16 @@ def _unsliced_stream(reader: Any) -> Any:
             yield from (fixed.to_batches() if isinstance(fixed, pa.Table) else [fixed])
 
     return pa.RecordBatchReader.from_batches(reader.schema, batches())
+
+
+@contextlib.contextmanager
+def spark_without_pandas_warning() -> Iterator[None]:
+    """PySpark 4.3 warns on every Arrow call that it does not yet support pandas 3; our calls
+    hand Arrow to Arrow and never go through pandas, so that one warning says nothing here."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas",
+                                category=FutureWarning)
+        yield
 
 
 def _is_pandas(data: Any) -> bool:

@@ -44,6 +44,7 @@ import pyarrow.compute as pc
 from . import _cdc_rs
 from . import _checks as checks
 from ._files import atomic_write
+from ._input import spark_without_pandas_warning
 from ._json import from_json as _decode
 from ._json import parse_schema
 from ._report import BatchReport, reports_to_arrow
@@ -185,7 +186,8 @@ def from_json(
     out = StructType(fields)
     zone = time_zone or _session_time_zone(df)
     arrow_schema = to_arrow_schema(out, timezone="UTC", prefers_large_types=False)
-    return df.mapInArrow(_Decoder(names, column, schema, mode, zone, arrow_schema), out)
+    with spark_without_pandas_warning():
+        return df.mapInArrow(_Decoder(names, column, schema, mode, zone, arrow_schema), out)
 
 
 class _Ranker:
@@ -270,7 +272,9 @@ def latest(
         order = [_ARRIVAL_COLUMN]
     arrow_schema = to_arrow_schema(df.schema, timezone="UTC", prefers_large_types=False)
     ranker = _Ranker(key_names, sequence_names, order, arrow_schema)
-    out = df.mapInArrow(ranker, df.schema).repartition(*key_names).mapInArrow(ranker, df.schema)
+    with spark_without_pandas_warning():
+        out = df.mapInArrow(ranker, df.schema).repartition(*key_names).mapInArrow(ranker,
+                                                                                  df.schema)
     return out.drop(_ARRIVAL_COLUMN) if order_column is None else out
 
 

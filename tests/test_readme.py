@@ -1,0 +1,67 @@
+"""Every Python block of the README runs as written, in order, in one namespace (a block may
+use what the blocks before it made), in a scratch folder; and the example pipeline config
+runs through ``cdc-rs run``."""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def python_blocks(text: str) -> list[str]:
+    """The ```python blocks of a Markdown text, dedented (some sit inside list items)."""
+    return [textwrap.dedent(block) for block in
+            re.findall(r"^[ \t]*```python\n(.*?)^[ \t]*```", text, flags=re.M | re.S)]
+
+
+def test_the_readme_python_blocks_run_as_written_in_order(tmp_path, monkeypatch):
+    pytest.importorskip("deltalake")
+    pytest.importorskip("pyspark")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("PYSPARK_PYTHON", sys.executable)
+    blocks = python_blocks((ROOT / "README.md").read_text())
+    assert len(blocks) >= 4
+    namespace: dict = {"__name__": "readme"}
+    try:
+        for number, block in enumerate(blocks, start=1):
+            try:
+                exec(compile(block, f"README.md python block {number}", "exec"), namespace)
+            except Exception as exc:
+                raise AssertionError(f"README python block {number} fails:\n{block}") from exc
+    finally:
+        spark = namespace.get("spark")
+        if spark is not None:
+            spark.stop()
+    # what the last block (the Delta stream) made is the same silver table as the first
+    import pyarrow as pa  # noqa: F401
+    from deltalake import DeltaTable
+
+    delta = DeltaTable("lake/customers_silver").to_pyarrow_table().sort_by("customer_id")
+    silver = namespace["silver"].sort_by("customer_id")
+    assert delta.cast(silver.schema).equals(silver)
+
+
+def test_the_example_pipeline_config_runs_with_cdc_rs_run(tmp_path):
+    pytest.importorskip("deltalake")
+    from cdc_rs.cli import main
+    from cdc_rs.datasets import bookstore
+
+    example = ROOT / "examples" / "pipeline.toml"
+    bronze = tmp_path / "bronze"
+    bookstore(events=20_000, batches=3, seed=4).write_parquet(bronze)
+    config = tmp_path / "pipeline.toml"  # the lookup path is relative to the config file
+    config.write_text(example.read_text())
+    assert main(["run", "--source", str(bronze), "--target", str(tmp_path / "silver"),
+                 "--checkpoint", str(tmp_path / "chk"), "--config", str(config),
+                 "--no-progress"]) == 0
+    from deltalake import DeltaTable
+
+    assert DeltaTable(str(tmp_path / "silver")).to_pyarrow_table().num_rows > 0
+    assert os.listdir(tmp_path / "chk" / "commits")
