@@ -22,12 +22,15 @@ Example:
 
 from __future__ import annotations
 
+import atexit
 import base64
 import hashlib
 import io
 import json
 import os
 import re
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -88,6 +91,7 @@ class DeltaTarget:
         except ImportError as exc:
             raise ImportError("DeltaTarget needs the deltalake package: "
                               "pip install 'cdc_rs[delta]'") from exc
+        _let_arrow_threads_finish_at_exit()
         text = os.fspath(path)
         if "://" in text and not text.startswith("file://"):
             raise DeltaTargetError(f"DeltaTarget needs a local path for now, got {text!r}")
@@ -285,7 +289,8 @@ class DeltaTarget:
         self._rows_schema = rows_schema
         self._since_snapshot = since
         if self._dt is None or rows_schema is None:
-            if self._dt is not None and self._dt.to_pyarrow_dataset().count_rows():
+            if self._dt is not None and self._dt.to_pyarrow_dataset(
+                    filesystem=_local_fs(self._path)).count_rows():
                 raise TargetStateError(
                     f"{self._path} has rows but no cdc_rs bookkeeping for app_id {self._app_id!r}; "
                     "write it with the app_id that created it, or to a new table")
@@ -523,6 +528,33 @@ _PERCENT_ESCAPE = re.compile(r"%[0-9A-Fa-f]{2}")
 _LOG_ENTRY = re.compile(r"^(\d{20})\.(json|checkpoint(\.\d+\.\d+)?\.parquet)$")
 
 
+def _local_fs(path: Path) -> Any:
+    """Arrow's own filesystem rooted at the (local) table folder, for deltalake's reads.
+
+    deltalake's default is a Python filesystem: each buffer it reads is a Python object that
+    Arrow's IO threads release later, taking the GIL. One still waiting for the GIL when the
+    interpreter exits is ended by CPython < 3.14 with ``pthread_exit`` inside a C++ noexcept
+    destructor: "terminate called without an active exception". Native buffers need no GIL.
+    """
+    import pyarrow.fs as pafs
+
+    return pafs.SubTreeFileSystem(str(path), pafs.LocalFileSystem())
+
+
+_drain_registered = False
+
+
+def _let_arrow_threads_finish_at_exit() -> None:
+    """The same abort after a user's own ``deltalake`` read (Python filesystem): an atexit
+    hook runs while the interpreter is whole, and sleeping releases the GIL, so Arrow's IO
+    threads release their Python buffers before finalization. 50 ms per exit, only in
+    processes that use a Delta target, only before Python 3.14 (which fixed the cause)."""
+    global _drain_registered
+    if not _drain_registered and sys.version_info < (3, 14):
+        atexit.register(time.sleep, 0.05)
+        _drain_registered = True
+
+
 def _first_line(exc: BaseException) -> str:
     """deltalake's messages end in a backtrace; its first line says what went wrong."""
     return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
@@ -540,7 +572,7 @@ def _check_folder(path: Path) -> None:
 
 def _read_rows(dt: Any, path: Path) -> pa.Table:
     try:
-        return dt.to_pyarrow_table()
+        return dt.to_pyarrow_table(filesystem=_local_fs(path))
     except Exception as exc:  # noqa: BLE001 - pyarrow and deltalake raise many kinds
         raise DeltaTargetError(f"{path}: the table's data files cannot be read ({_first_line(exc)});"
                                " restore the missing or damaged file, or the table to a version "
