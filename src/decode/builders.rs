@@ -87,6 +87,29 @@ impl Valid {
             b.reserve(extra);
         }
     }
+    /// Drops entries `from..to`; the later ones move down.
+    pub fn remove_range(&mut self, from: usize, to: usize) {
+        debug_assert!(from <= to && to <= self.len);
+        if let Some(b) = &mut self.bits {
+            for i in to..self.len {
+                let v = b.get_bit(i);
+                b.set_bit(from + i - to, v);
+            }
+            b.truncate(self.len - (to - from));
+        }
+        self.len -= to - from;
+    }
+}
+
+/// Drops the offsets of entries `from..to`, shifting the later ones down; returns the range
+/// of child values (or bytes) those entries held, for the caller to drop in turn.
+fn remove_offsets(offsets: &mut Vec<i32>, from: usize, to: usize) -> (usize, usize) {
+    let (start, end) = (offsets[from], offsets[to]);
+    offsets.drain(from + 1..=to);
+    for o in &mut offsets[from + 1..] {
+        *o -= end - start;
+    }
+    (start as usize, end as usize)
 }
 
 pub(crate) struct Prim<T> {
@@ -117,6 +140,10 @@ impl<T: Copy + Default> Prim<T> {
     fn reserve(&mut self, extra: usize) {
         self.vals.reserve(extra);
         self.valid.reserve(extra);
+    }
+    fn remove_range(&mut self, from: usize, to: usize) {
+        self.vals.drain(from..to);
+        self.valid.remove_range(from, to);
     }
 }
 
@@ -166,6 +193,11 @@ impl Bytes {
         self.data
             .truncate(*self.offsets.last().unwrap_or(&0) as usize);
         self.valid.truncate(n);
+    }
+    fn remove_range(&mut self, from: usize, to: usize) {
+        let (start, end) = remove_offsets(&mut self.offsets, from, to);
+        self.data.drain(start..end);
+        self.valid.remove_range(from, to);
     }
     fn check(&self) -> Result<()> {
         if self.data.len() > i32::MAX as usize {
@@ -265,6 +297,12 @@ impl StructB {
         self.valid.append(false);
         for c in &mut self.children {
             c.null();
+        }
+    }
+    fn remove_range(&mut self, from: usize, to: usize) {
+        self.valid.remove_range(from, to);
+        for c in &mut self.children {
+            c.remove_range(from, to);
         }
     }
     pub fn finish_children(&mut self) -> Result<Vec<ArrayRef>> {
@@ -464,6 +502,36 @@ impl Builder {
                 m.values.truncate(c);
             }
             Builder::Null(k, _) => *k = (*k).min(n),
+        }
+    }
+
+    /// Drops entries `from..to` (and what they hold); the later entries move down. The
+    /// decoder's duplicate keys: the newer value, converted after the one it replaces, takes
+    /// its place without being converted a second time.
+    pub fn remove_range(&mut self, from: usize, to: usize) {
+        match self {
+            Builder::Bool(p) => p.remove_range(from, to),
+            Builder::I8(p) => p.remove_range(from, to),
+            Builder::I16(p) => p.remove_range(from, to),
+            Builder::I32(p) | Builder::Date(p) => p.remove_range(from, to),
+            Builder::I64(p) | Builder::Ts(p) | Builder::TsNtz(p) => p.remove_range(from, to),
+            Builder::F32(p) => p.remove_range(from, to),
+            Builder::F64(p) => p.remove_range(from, to),
+            Builder::Dec(p, ..) => p.remove_range(from, to),
+            Builder::Str(b) | Builder::Bin(b) => b.remove_range(from, to),
+            Builder::List(l) => {
+                let (start, end) = remove_offsets(&mut l.offsets, from, to);
+                l.child.remove_range(start, end);
+                l.valid.remove_range(from, to);
+            }
+            Builder::Struct(s) => s.remove_range(from, to),
+            Builder::Map(m) => {
+                let (start, end) = remove_offsets(&mut m.offsets, from, to);
+                m.keys.remove_range(start, end);
+                m.values.remove_range(start, end);
+                m.valid.remove_range(from, to);
+            }
+            Builder::Null(n, _) => *n -= to - from,
         }
     }
 

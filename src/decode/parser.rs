@@ -455,8 +455,10 @@ impl<'t> Parser<'t> {
                         hint = k + 1;
                         let child = &mut sb.children[k];
                         if child.len() > inst {
-                            // duplicate key: last successful value wins
-                            let start = c.i;
+                            // duplicate key: last successful value wins. It is converted
+                            // once, after the value it replaces, which is then dropped:
+                            // converting it again in place would double the work at every
+                            // level of nested duplicates (exponential time).
                             let mark = child.len();
                             match self.value(c, child, depth)? {
                                 R::Fail => {
@@ -465,11 +467,7 @@ impl<'t> Parser<'t> {
                                 }
                                 r => {
                                     partial |= r == R::Partial;
-                                    let end = c.i;
-                                    child.truncate(inst);
-                                    c.i = start;
-                                    self.value(c, child, depth)?;
-                                    c.i = end;
+                                    child.remove_range(inst, mark);
                                 }
                             }
                         } else {

@@ -687,3 +687,62 @@ fn chunks_decode_like_their_concatenation() {
     assert!(matches!(err, CdcError::Decode { row: 3, .. }), "{err}");
     assert!(from_json_chunks(&[], &schema, &pm).is_err());
 }
+
+/// Found by fuzzing (fuzz/fuzz_targets/json_decode.rs): a duplicate key's value was converted
+/// twice, so every level of nested duplicates doubled the work: 24 levels of
+/// `{"a": {}, "a": {...}}`, under 300 bytes, took 2^24 conversions.
+#[test]
+fn nested_duplicate_keys_decode_in_linear_time() {
+    let depth = 24;
+    let ddl = format!("a {}INT{}", "STRUCT<a: ".repeat(depth), ">".repeat(depth));
+    let mut row = "7".to_string();
+    for _ in 0..=depth {
+        row = format!(r#"{{"a": {{}}, "a": {row}}}"#);
+    }
+    let started = std::time::Instant::now();
+    let d = run(&ddl, &[Some(&row), Some(r#"{"a": {"a": null}}"#)]);
+    assert!(started.elapsed() < std::time::Duration::from_secs(1));
+    let mut level: &dyn Array = d.batch.column(0).as_ref();
+    for _ in 0..depth {
+        level = level.as_struct().column(0).as_ref();
+    }
+    let leaf = level.as_primitive::<arrow::datatypes::Int32Type>();
+    assert_eq!((leaf.value(0), leaf.is_null(1)), (7, true));
+}
+
+/// A duplicate key's value replaces the earlier one in place, for every type (nested lists,
+/// maps and structs included), and the rows after it stay aligned: the result is the same as
+/// decoding the row without the replaced values.
+#[test]
+fn a_duplicate_key_replaces_the_earlier_value_of_any_type() {
+    let ddl = "s STRING, l ARRAY<STRUCT<x: INT, t: STRING>>, m MAP<STRING, ARRAY<INT>>, \
+               o STRUCT<a: INT, b: BINARY>, n INT";
+    let with_duplicates = run(
+        ddl,
+        &[
+            Some(
+                r#"{"s": "first", "l": [{"x": 1, "t": "a"}, {"x": 2}], "m": {"k": [1, 2], "j": []},
+                   "o": {"a": 1, "b": "Zm9v"}, "n": 1, "s": "second", "l": [{"x": 3, "t": "b"}],
+                   "m": {"z": [3]}, "o": {"b": "YmFy"}, "n": "bad", "l": [{"x": "bad"}]}"#,
+            ),
+            Some(r#"{"n": "bad", "n": 3, "s": null, "s": "x", "o": {"a": 1, "a": 2, "a": {}}}"#),
+            Some(r#"{"s": "next", "l": [{"x": 4, "t": "c"}], "m": {"q": [4]}, "o": {"a": 5}}"#),
+        ],
+    );
+    let without = run(
+        ddl,
+        &[
+            Some(
+                r#"{"s": "second", "l": [{"x": 3, "t": "b"}], "m": {"z": [3]}, "o": {"b": "YmFy"},
+                   "n": 1}"#,
+            ),
+            Some(r#"{"n": 3, "s": "x", "o": {"a": 2}}"#),
+            Some(r#"{"s": "next", "l": [{"x": 4, "t": "c"}], "m": {"q": [4]}, "o": {"a": 5}}"#),
+        ],
+    );
+    for c in with_duplicates.batch.columns() {
+        c.to_data().validate_full().unwrap();
+    }
+    assert_eq!(with_duplicates.batch, without.batch);
+    assert_eq!(with_duplicates.malformed, without.malformed);
+}
