@@ -1,5 +1,6 @@
 """Ctrl-C (SIGINT) during a long batch: KeyboardInterrupt, and the target unchanged — a
 MemoryTable as before the batch, a Delta batch uncommitted — and the batch can run again.
+A signal that lands during the commit itself finds the batch whole: never half-applied.
 
 Each case runs in its own interpreter, which sends itself SIGINT while the batch runs."""
 
@@ -35,7 +36,7 @@ def interrupt():
     sent.append(time.perf_counter())
     os.kill(os.getpid(), signal.SIGINT)
 
-threading.Timer(whole / 3, interrupt).start()
+threading.Timer(whole / 6, interrupt).start()  # while it decodes, most likely
 try:
     if sys.argv[1] == "apply_all":
         upsert.apply_all([bronze, bronze], first_batch_id=1)
@@ -46,14 +47,18 @@ except KeyboardInterrupt:
 else:
     sys.exit("the batch ran to its end: no KeyboardInterrupt")
 print(f"whole batch {whole:.2f} s, back {latency:.2f} s after SIGINT", file=sys.stderr)
-assert target.last_batch_id == 0, target.last_batch_id
-assert len(target) == 1
-if sys.argv[1] == "delta":
-    from deltalake import DeltaTable
-    assert DeltaTable(sys.argv[2]).version() == 0  # nothing committed
-# the same batch runs again, whole
-assert upsert(bronze, 1).inserted == N - 1
-assert len(target) == N
+# Whole or nothing: stopped before its commit (the usual case), or, when the signal came
+# during the commit itself, applied whole and the interrupt raised right after.
+if target.last_batch_id == 0:
+    assert len(target) == 1
+    if sys.argv[1] == "delta":
+        from deltalake import DeltaTable
+        assert DeltaTable(sys.argv[2]).version() == 0  # nothing committed
+    # the same batch runs again, whole
+    assert upsert(bronze, 1).inserted == N - 1
+else:
+    print("the signal came during the commit: the batch is whole", file=sys.stderr)
+assert target.last_batch_id in (1, 2) and len(target) == N, (target.last_batch_id, len(target))
 print("ok")
 """
 
