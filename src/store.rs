@@ -113,7 +113,7 @@ impl RowStore {
     /// holds a second copy of the whole table (peak memory, not just speed, is a target).
     pub fn compact_if_sparse(&mut self) -> Result<Option<Vec<u32>>> {
         let retired = self.live.len() - self.live_rows;
-        if retired < 4096 || retired < self.live_rows {
+        if retired < COMPACT_MIN_RETIRED || retired < self.live_rows {
             return Ok(None);
         }
         let moved = self.live_ranks();
@@ -144,8 +144,15 @@ impl RowStore {
     }
 }
 
-/// Rows a compacted chunk gathers at least, from the live rows of consecutive chunks.
-const COALESCE_ROWS: usize = 1 << 16;
+/// Retired rows at least before a compaction. Under the fuzzer (`--cfg fuzzing`, set by
+/// cargo-fuzz) a few rows, so that short inputs compact too.
+#[allow(unexpected_cfgs)]
+const COMPACT_MIN_RETIRED: usize = if cfg!(fuzzing) { 8 } else { 4096 };
+
+/// Rows a compacted chunk gathers at least, from the live rows of consecutive chunks (a few
+/// under the fuzzer, as above).
+#[allow(unexpected_cfgs)]
+const COALESCE_ROWS: usize = if cfg!(fuzzing) { 16 } else { 1 << 16 };
 
 #[cfg(test)]
 mod tests {

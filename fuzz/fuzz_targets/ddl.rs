@@ -47,10 +47,7 @@ fuzz_target!(|ddl: &str| {
     match parse_ddl(ddl) {
         Ok(schema) => {
             let deepest = fields_depth(schema.fields());
-            assert!(
-                deepest <= MAX_NESTING,
-                "nesting {deepest} > {MAX_NESTING}"
-            );
+            assert!(deepest <= MAX_NESTING, "nesting {deepest} > {MAX_NESTING}");
             // Whatever parses, the decoder takes.
             let rows = StringArray::from(vec![Some("{}"), None, Some(ddl), Some("[]")]);
             let opts = DecodeOptions::new(Mode::Permissive, "UTC").unwrap();

@@ -119,7 +119,10 @@ fuzz_target!(|data: &[u8]| {
     assert_eq!(perm.malformed.len(), n);
     for column in perm.batch.columns() {
         assert_eq!(column.len(), n);
-        column.to_data().validate_full().expect("invalid output column");
+        column
+            .to_data()
+            .validate_full()
+            .expect("invalid output column");
     }
     let (valid, bad) = (validity(&perm), malformed(&perm));
     for (i, row) in rows.iter().enumerate() {
@@ -133,7 +136,11 @@ fuzz_target!(|data: &[u8]| {
 
     let zoned = from_json(&values, schema, &opts(Mode::Permissive, zone))
         .unwrap_or_else(|e| panic!("PERMISSIVE in {zone} failed: {e}"));
-    assert_eq!(malformed(&zoned), bad, "the malformed mask depends on the zone");
+    assert_eq!(
+        malformed(&zoned),
+        bad,
+        "the malformed mask depends on the zone"
+    );
     assert_eq!(validity(&zoned), valid);
 
     match from_json(&values, schema, &opts(Mode::FailFast, zone)) {
@@ -162,7 +169,9 @@ fuzz_target!(|data: &[u8]| {
     assert_eq!(malformed(&chunked), bad);
     assert_eq!(validity(&chunked), valid);
 
-    let picked: Vec<u32> = (0..n as u32).filter(|i| (i + split as u32) % 3 != 0).collect();
+    let picked: Vec<u32> = (0..n as u32)
+        .filter(|i| (i + split as u32) % 3 != 0)
+        .collect();
     let at = from_json_at(
         &values,
         Some(&picked),
@@ -177,7 +186,16 @@ fuzz_target!(|data: &[u8]| {
         "a selection decodes differently"
     );
     let bad_at = take(&BooleanArray::from(bad.clone()), &indices, None).unwrap();
-    assert_eq!(malformed(&at), bad_at.as_any().downcast_ref::<BooleanArray>().unwrap().values().iter().collect::<Vec<_>>());
+    assert_eq!(
+        malformed(&at),
+        bad_at
+            .as_any()
+            .downcast_ref::<BooleanArray>()
+            .unwrap()
+            .values()
+            .iter()
+            .collect::<Vec<_>>()
+    );
 
     let whole = perm.into_struct();
     assert_eq!(whole.len(), n);
