@@ -11,6 +11,7 @@ use rayon::prelude::*;
 use crate::decode::DecodeOptions;
 use crate::enrich::Lookup;
 use crate::error::{CdcError, Result};
+use crate::interrupt::Interrupt;
 use crate::keys::RowEncoder;
 use crate::latest::latest_per_key;
 use crate::merge::Action;
@@ -176,23 +177,26 @@ impl Pipeline {
         batch_id: i64,
         table: &mut MemoryTable,
     ) -> Result<Outcome> {
-        let plan = self.plan_stream(chunks, batch_id, table)?;
+        let plan = self.plan_stream(chunks, batch_id, table, &Interrupt::default())?;
         table.commit(plan)
     }
 
     /// Everything `run` would do to `table`, decided without changing it: a durable target
     /// writes the plan out first and commits it to its in-memory state only once that held.
     pub fn plan(&self, chunks: &[RecordBatch], batch_id: i64, table: &MemoryTable) -> Result<Plan> {
-        self.plan_stream(chunks.iter().cloned().map(Ok), batch_id, table)
+        let chunks = chunks.iter().cloned().map(Ok);
+        self.plan_stream(chunks, batch_id, table, &Interrupt::default())
     }
 
     /// [`Pipeline::plan`] over a micro-batch whose record batches arrive one by one (see
-    /// [`Pipeline::screen_stream`]); a replay is only counted.
+    /// [`Pipeline::screen_stream`]); a replay is only counted. Planning stops with
+    /// `Interrupted` once `stop` is raised (the caller guards `chunks` for the screening).
     pub fn plan_stream(
         &self,
         chunks: impl Iterator<Item = Result<RecordBatch>>,
         batch_id: i64,
         table: &MemoryTable,
+        stop: &Interrupt,
     ) -> Result<Plan> {
         if is_replay(table, batch_id) {
             let mut rows_in = 0;
@@ -201,7 +205,7 @@ impl Pipeline {
             }
             return Ok(replay_plan(rows_in, batch_id, table));
         }
-        self.plan_screened(&self.screen_stream(chunks)?, batch_id, table)
+        self.plan_screened(&self.screen_stream(chunks)?, batch_id, table, stop)
     }
 
     /// Screens a micro-batch whose record batches arrive one by one, a part (about
@@ -266,17 +270,19 @@ impl Pipeline {
         batch_id: i64,
         table: &mut MemoryTable,
     ) -> Result<Outcome> {
-        let plan = self.plan_screened(screening, batch_id, table)?;
+        let plan = self.plan_screened(screening, batch_id, table, &Interrupt::default())?;
         table.commit(plan)
     }
 
     /// [`Pipeline::plan`] for a screened batch; it can be planned again (a durable target
-    /// re-plans after a concurrent commit).
+    /// re-plans after a concurrent commit). Each step checks `stop` first: planning changes
+    /// nothing, so it can stop anywhere (Ctrl-C within a step's time, not the batch's).
     pub fn plan_screened(
         &self,
         screening: &Screening,
         batch_id: i64,
         table: &MemoryTable,
+        stop: &Interrupt,
     ) -> Result<Plan> {
         if is_replay(table, batch_id) {
             return Ok(replay_plan(screening.rows_in, batch_id, table));
@@ -319,14 +325,18 @@ impl Pipeline {
             }
             Ok(rows)
         };
+        stop.check()?;
         let keys = encode(&layout.keys, &self.config.keys)?;
+        stop.check()?;
         let sequences = encode(&layout.sequences, &self.config.sequence_by)?;
         let is_delete: Vec<bool> = screened
             .iter()
             .flat_map(|s| s.is_delete.iter().copied())
             .collect();
+        stop.check()?;
         let latest = latest_per_key(&keys, &sequences);
         plan.counts.superseded = latest.superseded as u64;
+        stop.check()?;
         let changes = Changes {
             keys: layout.keys.select(&keys, &latest.winners),
             sequences: layout.sequences.select(&sequences, &latest.winners),
@@ -336,7 +346,9 @@ impl Pipeline {
                 .map(|&i| is_delete[i as usize])
                 .collect(),
         };
+        stop.check()?;
         let (actions, found) = table.plan(&changes);
+        stop.check()?;
 
         // Only now are rows copied: those the merge writes, straight into target columns.
         let written: Vec<usize> = actions

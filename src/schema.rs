@@ -60,6 +60,24 @@ pub fn duplicate_name(schema: &Schema) -> Option<&str> {
         .map(|(_, f)| f.name().as_str())
 }
 
+/// Whether Spark's lexer reads a plain word as a number literal rather than a name: `12`,
+/// `12L`/`S`/`Y`, `12D`/`F`/`BD`, `1E3`, `1E3D` (case-insensitive).
+fn reads_as_number(word: &str) -> bool {
+    let w = word.to_ascii_lowercase();
+    let digits = w.trim_start_matches(|c: char| c.is_ascii_digit());
+    if digits.len() == w.len() {
+        return false; // not starting with a digit
+    }
+    if matches!(digits, "" | "l" | "s" | "y" | "d" | "f" | "bd") {
+        return true;
+    }
+    let Some(exp) = digits.strip_prefix('e') else {
+        return false;
+    };
+    let rest = exp.trim_start_matches(|c: char| c.is_ascii_digit());
+    rest.len() < exp.len() && matches!(rest, "" | "d" | "f" | "bd")
+}
+
 struct Parser<'a> {
     ddl: &'a str,
     chars: Vec<char>,
@@ -82,10 +100,49 @@ impl Parser<'_> {
     fn peek(&self) -> Option<char> {
         self.chars.get(self.pos).copied()
     }
+    fn at(&self, k: usize) -> Option<char> {
+        self.chars.get(self.pos + k).copied()
+    }
+    /// Skips whitespace and SQL comments (`-- to the end of the line`, `/* nestable */`), as
+    /// Spark's lexer does. An unclosed `/*` is left for the next token to trip over.
     fn ws(&mut self) {
-        while matches!(self.peek(), Some(c) if c.is_whitespace()) {
-            self.pos += 1;
+        loop {
+            match (self.peek(), self.at(1)) {
+                (Some(c), _) if c.is_whitespace() => self.pos += 1,
+                (Some('-'), Some('-')) => {
+                    while !matches!(self.peek(), None | Some('\n')) {
+                        self.pos += 1;
+                    }
+                }
+                (Some('/'), Some('*')) => match self.bracketed_comment_end(self.pos) {
+                    Some(end) => self.pos = end,
+                    None => return,
+                },
+                _ => return,
+            }
         }
+    }
+    /// The position after the `/* ... */` comment starting at `start`, nested ones included.
+    fn bracketed_comment_end(&self, start: usize) -> Option<usize> {
+        let mut depth = 0;
+        let mut i = start;
+        while i + 1 < self.chars.len() {
+            match (self.chars[i], self.chars[i + 1]) {
+                ('/', '*') => {
+                    depth += 1;
+                    i += 2;
+                }
+                ('*', '/') => {
+                    depth -= 1;
+                    i += 2;
+                    if depth == 0 {
+                        return Some(i);
+                    }
+                }
+                _ => i += 1,
+            }
+        }
+        None
     }
     fn eat(&mut self, c: char) -> bool {
         self.ws();
@@ -103,10 +160,11 @@ impl Parser<'_> {
             Err(self.err(format!("expected '{c}'")))
         }
     }
-    /// A plain identifier word `[A-Za-z0-9_]+` (no whitespace skipping).
+    /// A plain identifier word `[A-Za-z0-9_]+` (no whitespace skipping): ASCII only, as in
+    /// Spark's lexer (other names need backticks).
     fn word(&mut self) -> Option<String> {
         let start = self.pos;
-        while matches!(self.peek(), Some(c) if c.is_alphanumeric() || c == '_') {
+        while matches!(self.peek(), Some(c) if c.is_ascii_alphanumeric() || c == '_') {
             self.pos += 1;
         }
         (self.pos > start).then(|| self.chars[start..self.pos].iter().collect())
@@ -146,7 +204,17 @@ impl Parser<'_> {
                 }
             }
         }
-        self.word().ok_or_else(|| self.err("expected a field name"))
+        let start = self.pos;
+        let name = self
+            .word()
+            .ok_or_else(|| self.err("expected a field name"))?;
+        if reads_as_number(&name) {
+            return Err(self.err_at(
+                start,
+                format!("{name} reads as a number in Spark SQL: write the name as `{name}`"),
+            ));
+        }
+        Ok(name)
     }
     fn fields(&mut self, in_struct: bool) -> Result<Fields> {
         let mut out: Vec<Field> = Vec::new();
@@ -182,6 +250,10 @@ impl Parser<'_> {
             }
             if self.keyword("comment") {
                 self.string_lit()?;
+                // adjacent literals are one string: 'a' 'b', 'a''b'
+                while self.at_string_lit() {
+                    self.string_lit()?;
+                }
             }
             out.push(Field::new(name, dt, true));
             if !self.eat(',') {
@@ -190,19 +262,32 @@ impl Parser<'_> {
         }
         Ok(out.into())
     }
+    fn at_string_lit(&mut self) -> bool {
+        self.ws();
+        match (self.peek(), self.at(1)) {
+            (Some('\'' | '"'), _) => true,
+            (Some('r' | 'R'), Some('\'' | '"')) => true,
+            _ => false,
+        }
+    }
+    /// A SQL string literal: '...' or "..." with backslash escapes, or raw r'...' / r"...".
     fn string_lit(&mut self) -> Result<String> {
         self.ws();
+        let raw = matches!(self.peek(), Some('r' | 'R'));
+        let start = self.pos;
+        if raw {
+            self.pos += 1;
+        }
         let q = match self.peek() {
             Some(q @ ('\'' | '"')) => q,
             _ => return Err(self.err("expected a quoted comment string")),
         };
-        let start = self.pos;
         self.pos += 1;
         let mut s = String::new();
         loop {
             match self.peek() {
                 None => return Err(self.err_at(start, "unterminated string")),
-                Some('\\') => {
+                Some('\\') if !raw => {
                     if let Some(c) = self.chars.get(self.pos + 1) {
                         s.push(*c);
                     }
@@ -251,7 +336,7 @@ impl Parser<'_> {
         let lw = w.to_ascii_lowercase();
         let ts_utc = DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()));
         Ok(match lw.as_str() {
-            "boolean" | "bool" => DataType::Boolean,
+            "boolean" => DataType::Boolean,
             "tinyint" | "byte" => DataType::Int8,
             "smallint" | "short" => DataType::Int16,
             "int" | "integer" => DataType::Int32,
@@ -404,9 +489,41 @@ mod tests {
         assert_eq!(pos("a DECIMAL(40,2)"), 2);
         assert_eq!(pos("a MAP<INT, STRING>"), 6);
         assert_eq!(pos("`a INT"), 0);
-        assert_eq!(pos("é INT, b"), 8);
+        assert_eq!(pos("é INT"), 0); // unquoted names are ASCII, as in Spark
+        assert!(parse_ddl("`é` INT").is_ok());
+        assert_eq!(pos("a BOOL"), 2); // Spark has BOOLEAN only
         let e = parse_ddl("a INT, b FOO").unwrap_err().to_string();
         assert!(e.contains("unsupported data type"), "{e}");
+    }
+
+    #[test]
+    fn sql_comments_and_literal_forms_read_as_in_spark() {
+        for ddl in [
+            "a INT /* c */, b STRING -- the end",
+            "a INT, /* a /* nested */ one */ b STRING",
+            "a INT --c\n, b STRING",
+            "a INT COMMENT 'x' 'y', b STRING COMMENT 'x''y'",
+            "a INT COMMENT r'raw\\', b STRING COMMENT R\"x\" \"y\"",
+        ] {
+            let s = parse_ddl(ddl).unwrap_or_else(|e| panic!("{ddl}: {e}"));
+            assert_eq!(s.fields().len(), 2, "{ddl}");
+        }
+        assert!(parse_ddl("a INT /* unclosed").is_err());
+    }
+
+    #[test]
+    fn a_plain_name_spark_reads_as_a_number_needs_backticks() {
+        for name in [
+            "3", "12", "0y", "2L", "10s", "1d", "1bd", "2e3", "2E3D", "1f",
+        ] {
+            let e = parse_ddl(&format!("{name} INT")).unwrap_err().to_string();
+            assert!(e.contains("reads as a number"), "{name}: {e}");
+            assert!(parse_ddl(&format!("`{name}` INT")).is_ok());
+        }
+        for name in ["1a", "2e", "1dd", "e3", "_1", "1_"] {
+            assert!(parse_ddl(&format!("{name} INT")).is_ok(), "{name}");
+        }
+        assert_eq!(pos("a STRUCT<0y: INT>"), 9);
     }
 
     fn nested(kind: &str, depth: usize) -> String {

@@ -214,10 +214,22 @@ impl MemoryTable {
                 None => new_keys.push((i, row)),
             }
         }
-        self.state.reserve(new_keys.len());
-        for (i, row) in new_keys {
-            let (key, sequence) = (changes.keys.row(i).data(), changes.sequences.row(i).data());
-            self.state.set(key, sequence, row);
+        let entry = |&(i, row): &(usize, Option<u32>)| {
+            (
+                changes.keys.row(i).data(),
+                changes.sequences.row(i).data(),
+                row,
+            )
+        };
+        if found.len() == actions.len() {
+            // `plan` looked every key up on this very state: these are absent
+            let new: Vec<_> = new_keys.iter().map(entry).collect();
+            self.state.insert_absent(&new);
+        } else {
+            self.state.reserve(new_keys.len());
+            for (key, sequence, row) in new_keys.iter().map(entry) {
+                self.state.set(key, sequence, row);
+            }
         }
         if let Some(moved) = store.compact_if_sparse()? {
             self.state.renumber_rows(&moved);

@@ -17,6 +17,7 @@ import os, signal, sys, threading, time
 import pyarrow as pa, pyarrow.compute as pc
 import cdc_rs
 
+signal.signal(signal.SIGINT, signal.default_int_handler)  # as in a terminal, even if started in the background
 N = 3_000_000
 ids = pa.array(range(N), pa.int64()).cast(pa.string())
 value = pc.binary_join_element_wise('{"id": ', ids, ', "ts": 2, "name": "customer ', ids, '"}', "")

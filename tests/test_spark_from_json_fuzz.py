@@ -14,9 +14,10 @@ PERMISSIVE, ``allowNonNumericNumbers`` (true), ``spark.sql.json.enablePartialRes
 Every difference must be one of:
 - a documented difference (README, "Where we knowingly differ from Spark's from_json"),
   filtered explicitly in ``documented_difference()``;
-- an entry of ``KNOWN_DIFFERENCES_TO_FIX`` (real differences, not fixed yet). Each entry has
-  minimal examples, which test_known_differences_still_reproduce checks still differ (delete
-  the entry once they agree), and a narrow matcher for the fuzz differences it explains. A rule
+- an entry of ``DELIBERATE_DIFFERENCES`` (where cdc_rs knowingly differs, each with its reason,
+  also in the README). Each entry has minimal examples, which
+  test_deliberate_differences_still_reproduce checks still differ (so the README stays true),
+  and a narrow matcher for the fuzz differences it explains. A rule
   about a whole array, map or row (partial results, malformed input) re-decodes the parts it
   claims are fine with cdc_rs alone and compares them with Spark's, so it cannot hide another
   difference inside.
@@ -65,13 +66,13 @@ LA = "America/Los_Angeles"
 
 
 # --------------------------------------------------------------------------------------------
-# Known differences: real differences from Spark, kept visible here until cdc_rs is fixed.
-# Each rule has a one-line explanation, minimal examples (DDL, JSON or None for a schema-only
-# difference, session time zone) that test_known_differences_still_reproduce checks against Spark
-# (remove the rule once they agree), and a matcher for the fuzz differences it explains. A
-# matcher gets a Diff and one of its differing leaves (path, Arrow type, Spark value, cdc_rs
-# value), or None for a schema-level difference; it must be as narrow as possible. A fuzz row is
-# explained only when every one of its differing leaves is.
+# Deliberate differences: where cdc_rs knowingly differs from Spark (README, "Where we knowingly
+# differ from Spark's from_json"). Each rule says why, has minimal examples (DDL, JSON or None
+# for a schema-only difference, session time zone) that test_deliberate_differences_still_reproduce
+# checks against Spark (so the README stays true), and a matcher for the fuzz differences it
+# explains. A matcher gets a Diff and one of its differing leaves (path, Arrow type, Spark value,
+# cdc_rs value), or None for a schema-level difference; it must be as narrow as possible. A fuzz
+# row is explained only when every one of its differing leaves is.
 # --------------------------------------------------------------------------------------------
 @dataclasses.dataclass(frozen=True)
 class Known:
@@ -80,46 +81,13 @@ class Known:
     match: Callable[["Diff", Any], bool]
 
 
-KNOWN_DIFFERENCES_TO_FIX: dict[str, Known] = {
-    "float-string-INF": Known(
-        'FLOAT/DOUBLE from the strings "+INF" and "-INF": Spark gives +/-Infinity (its string rule '
-        "takes NaN, Infinity, +Infinity, -Infinity, +INF, -INF), cdc_rs null",
-        (("x DOUBLE, y FLOAT", '{"x": "-INF", "y": "+INF"}', "UTC"),),
-        lambda d, leaf: (_leaf(d, leaf, lambda t, s, c: _is_float(t) and s in ("inf", "-inf") and c != s)
-                         and any(x in ("+INF", "-INF") for x in _strings_in(_inputs_at(d, leaf[0]))))
-        # an array/map holding such a value: cdc_rs nulls it; its other elements must agree
-        or (_leaf(d, leaf, lambda t, s, c: _holds(t, pa.types.is_floating) and not _is_float(t) and c != s
-                  and _contains(s, ("inf", "-inf")))
-            and _elements_agree(d, leaf[0], leaf[2]))),
-    "negative-zero-integer-token": Known(
-        "FLOAT/DOUBLE from the integer token -0: Spark gives 0.0 (Jackson reads an integer 0), cdc_rs -0.0",
-        (("x DOUBLE, y FLOAT", '{"x": -0, "y": -0}', "UTC"),),
-        lambda d, leaf: _leaf(d, leaf, lambda t, s, c: _is_float(t) and s == "0.0" and c == "-0.0")
-        and any(v[:2] == ("tok", "-0") for v in _inputs_at(d, leaf[0]))),
-    "partial-struct-inside-array-or-map": Known(
-        "an ARRAY/MAP whose STRUCT element has a field of the wrong type: Spark keeps the array/map "
-        "with that field null (partial results), cdc_rs nulls the whole array/map",
-        (("a ARRAY<STRUCT<b: INT>>", '{"a": [{"b": "x"}]}', "UTC"),
-         ("m MAP<STRING, STRUCT<b: INT>>", '{"m": {"k": {"b": "x"}}}', "UTC"),
-         # partial through a duplicate key whose later value fails: Spark [{b: 1, c: 2}]
-         ("a ARRAY<STRUCT<b: INT, c: INT>>", '{"a": [{"b": 1, "b": "x", "c": 2}]}', "UTC")),
-        lambda d, leaf: _leaf(d, leaf, lambda t, s, c: (pa.types.is_list(t) or pa.types.is_map(t)) and _holds_struct(t)
-                              and s is not None and c is None)
-        # and cdc_rs, given the elements one by one, gives Spark's elements
-        and _elements_agree(d, leaf[0], leaf[2])),
-    "partial-struct-inside-array-or-map-duplicate-key": Known(
-        "the same through a duplicate key: Spark's last value is the array/map with the partial "
-        "struct, cdc_rs takes it for a failed value and keeps the earlier one",
-        (("a ARRAY<STRUCT<b: INT, c: INT>>", '{"a": [{"c": 1}], "a": [{"b": "x"}]}', "UTC"),),
-        lambda d, leaf: _leaf(d, leaf, lambda t, s, c: True)
-        and (container := _array_or_map_of_struct_prefix(_schema(d), leaf[0])) is not None
-        and _duplicate_on_path(d, container)
-        and _value_at(d.spark, container) is not None
-        and _elements_agree(d, container, _value_at(d.spark, container))),
+DELIBERATE_DIFFERENCES: dict[str, Known] = {
     "resume-after-malformed-field-value": Known(
         "a syntax error (or the end of the text) inside the value of a schema field: Spark counts it "
-        "as that field failing and reads on from wherever Jackson stopped (partial results), cdc_rs "
-        "nulls the whole row",
+        "as that field failing and reads on from wherever Jackson stopped (partial results). cdc_rs "
+        "takes the whole row as malformed (all null; the pipeline quarantines it with its reason): "
+        "what Spark keeps depends on where its tokenizer happened to stop, and applying half an "
+        "event would hide the broken one",
         (("x INT, s STRING", '{"x": 1, "s": "\\u12"}', "UTC"),
          ("s STRING, y INT", '{"s": {,}, "y": 1}', "UTC"),
          ("s STRING, x INT", '{"s": [1, 2, tru], "x": 1}', "UTC"),
@@ -132,79 +100,58 @@ KNOWN_DIFFERENCES_TO_FIX: dict[str, Known] = {
     "nested-invalid-base64-desync": Known(
         "an invalid base64 string in a BINARY nested in an array/map/struct: Jackson's decoder reads "
         "past the closing quote, then Spark either loses the whole row (first example) or reads the "
-        "rest out of step; cdc_rs nulls only that field (or, second example, the whole row)",
+        "rest out of step. That is a Jackson defect, not a semantic: cdc_rs nulls only that field, "
+        "as Spark does for a top-level BINARY (second example: the text after the value is not "
+        "JSON, so the row is malformed)",
         (("m MAP<STRING, BINARY>, y INT", '{"m": {"a": "ON", "b": "H"}, "y": 1}', "UTC"),
          ("a INT, s STRUCT<b: BINARY>", '{"a": 1, "s": {"b": "r"\n, "c": ""}}', "UTC")),
         lambda d, leaf: _leaf(d, leaf, lambda t, s, c: True) and _before_bad_base64_agrees(d, leaf[0][0])),
-    "unicode-digit-strings": Known(
-        'DECIMAL or DATE from a string of non-ASCII digits ("١٢", "１２"): Java\'s BigDecimal and '
-        "Integer.parseInt take any Unicode decimal digit (DECIMAL 12; DATE 12 days after the "
-        "epoch), cdc_rs gives null",
-        (("d DECIMAL(10,0), e DATE", '{"d": "١٢", "e": "１２"}', "UTC"),),
-        lambda d, leaf: (_leaf(d, leaf, lambda t, s, c: (pa.types.is_decimal(t) or pa.types.is_date(t))
-                               and s is not None and s != c)
-                         and any(any(ch.isdigit() and not ch.isascii() for ch in x)
-                                 for x in _strings_in(_inputs_at(d, leaf[0]))))
-        # an array/map holding such a value: cdc_rs nulls it; its other elements must agree
-        or (_leaf(d, leaf, lambda t, s, c: (_holds(t, pa.types.is_decimal) or _holds(t, pa.types.is_date))
-                  and (pa.types.is_list(t) or pa.types.is_map(t)) and s is not None and c is None)
-            and _elements_agree(d, leaf[0], leaf[2]))),
-    "reserialised-surrogates-escaped": Known(
-        "an object/array in a STRING field: Jackson's generator writes a character outside the BMP "
-        "as \\uD83D\\uDE00 escapes and a lone surrogate as \\uD83D; cdc_rs writes the character / '?'",
-        (("s STRING", '{"s": ["\\ud83d\\ude00", "\\ud83d"]}', "UTC"),
-         ("s STRING", '{"s": {"😀": 1}}', "UTC")),
-        lambda d, leaf: _leaf(d, leaf, lambda t, s, c: pa.types.is_string(t) and isinstance(s, str)
-                              and isinstance(c, str) and s != c
-                              and (_surrogates_as_spark_escapes(s) == c
-                                   # ... along with the documented Java 17 Double.toString digits
-                                   or java17_double_text(_surrogates_as_spark_escapes(s), c)))),
-    "dst-after-2100": Known(
-        "zone rules from 2100 on: Spark (java.time) keeps applying daylight saving time, cdc_rs uses "
-        "standard time, so a summer wall-clock time is off by the DST shift (1 h; 30 min at Lord Howe)",
-        (("t TIMESTAMP", '{"t": "2100-07-01T12:00:00 America/New_York"}', "UTC"),
-         ("t TIMESTAMP", '{"t": "2150-07-01T12:00:00"}', "America/Los_Angeles")),
-        lambda d, leaf: _leaf(d, leaf, lambda t, s, c: pa.types.is_timestamp(t) and isinstance(s, int) and isinstance(c, int)
-                              and abs(s - c) in (3_600_000_000, 1_800_000_000)
-                              and min(s, c) >= FAR_FUTURE_US - 86_400_000_000)),
-    # --- schema (DDL) differences: Spark takes the schema and cdc_rs raises SchemaError, or the reverse
-    "ddl-comment-literal-forms": Known(
-        "COMMENT written with Spark SQL literal forms cdc_rs does not read: adjacent literals 'x' 'y', "
-        "a doubled quote 'x''y', a raw literal r'...' (Spark takes the schema, cdc_rs refuses it)",
-        (("a INT COMMENT 'x' 'y'", None, "UTC"), ("a INT COMMENT 'x''y'", None, "UTC"),
-         ("a INT COMMENT r'raw'", None, "UTC")),
-        lambda d, leaf: d.kind == "ddl" and d.spark == "accepted" and not d.cdc.startswith("accepted")
-        and cdc_accepts(_plain_comments(d.ddl))[0]),
-    "ddl-sql-comments": Known(
-        "SQL comments in the schema (/* c */, -- c): Spark skips them, cdc_rs refuses the schema",
-        (("a INT /* c */", None, "UTC"), ("a INT -- c", None, "UTC")),
-        lambda d, leaf: d.kind == "ddl" and d.spark == "accepted" and not d.cdc.startswith("accepted")
-        and cdc_accepts(re.sub(r"/\*.*?\*/|--[^\n]*", " ", d.ddl))[0]),
-    "ddl-numeric-literal-names": Known(
-        "an unquoted field name that Spark's lexer reads as a number (3, 12, 0y, 2L, 10s, 1d, 1bd, "
-        "2e3): Spark refuses the schema, cdc_rs takes it",
-        (("3 INT", None, "UTC"), ("a STRUCT<0y: INT>", None, "UTC")),
-        lambda d, leaf: d.kind == "ddl" and d.spark != "accepted" and d.cdc == "accepted"
-        and _numeric_plain_name(d.ddl)),
-    "ddl-lenient-names-and-types": Known(
-        "an unquoted non-ASCII field name (é INT) and the type name BOOL: Spark refuses them, cdc_rs "
-        "takes them",
-        (("é INT", None, "UTC"), ("a BOOL", None, "UTC")),
-        lambda d, leaf: d.kind == "ddl" and d.spark != "accepted" and d.cdc == "accepted"
-        and (re.search(r"(?i)\bbool\b", _unquoted(d.ddl)) is not None
-             or re.search(r"[^\x00-\x7f]", _unquoted(d.ddl)) is not None)),
     "ddl-decimal-precision-0": Known(
-        "DECIMAL(0) / DECIMAL(0,0): Spark takes it (decimal(0,0)), cdc_rs refuses the schema",
+        "DECIMAL(0) / DECIMAL(0,0): Spark takes it (decimal(0,0), which holds only 0); Arrow has no "
+        "decimal of precision 0, so cdc_rs refuses the schema with a SchemaError at build",
         (("a DECIMAL(0)", None, "UTC"),),
         lambda d, leaf: d.kind == "ddl" and d.spark == "accepted" and "decimal precision 0" in d.cdc),
     "ddl-unsupported-types": Known(
         "types Spark 4.3's from_json reads that cdc_rs does not: TIME, VARIANT, VOID, INTERVAL ..., "
-        "and an ARRAY or MAP as the whole schema (cdc_rs refuses the schema)",
+        "and an ARRAY or MAP as the whole schema. cdc_rs refuses such a schema with a SchemaError "
+        "at build (never a wrong value): the value is an event whose fields become the table's "
+        "columns, so a whole-value ARRAY/MAP has no columns, and VARIANT has no Arrow type",
         (("a TIME", None, "UTC"), ("a VARIANT", None, "UTC"), ("a VOID", None, "UTC"),
          ("a INTERVAL DAY", None, "UTC"), ("ARRAY<STRUCT<a: INT>>", None, "UTC"), ("MAP<STRING, INT>", None, "UTC")),
         lambda d, leaf: d.kind == "ddl" and d.spark == "accepted" and not d.cdc.startswith("accepted")
         and (re.search(r"unsupported data type '(?i:time|variant|void|interval)'", d.cdc) is not None
              or re.match(r"(?i)\s*(array|map)\s*<", d.ddl) is not None)),
+}
+
+# Differences the fuzz found and cdc_rs fixed: each example must keep agreeing with Spark
+# (test_fixed_differences_agree_with_spark), a rule name each.
+FIXED_DIFFERENCES: dict[str, tuple] = {
+    "float-string-INF": (("x DOUBLE, y FLOAT", '{"x": "-INF", "y": "+INF"}', "UTC"),
+                         ("a ARRAY<DOUBLE>", '{"a": ["+INF", 1]}', "UTC")),
+    "negative-zero-integer-token": (("x DOUBLE, y FLOAT, s STRING", '{"x": -0, "y": -0, "s": [-0, -0.0]}', "UTC"),),
+    "partial-struct-inside-array-or-map": (
+        ("a ARRAY<STRUCT<b: INT>>", '{"a": [{"b": "x"}]}', "UTC"),
+        ("m MAP<STRING, STRUCT<b: INT>>", '{"m": {"k": {"b": "x"}}}', "UTC"),
+        ("a ARRAY<STRUCT<b: INT, c: INT>>", '{"a": [{"b": 1, "b": "x", "c": 2}]}', "UTC"),
+        ("a ARRAY<STRUCT<b: INT>>", '{"a": [{"b": "x"}, 5]}', "UTC"),
+        ("a ARRAY<ARRAY<STRUCT<b: INT, c: STRING>>>", '{"a": [[{"b": [], "c": "y"}], []]}', "UTC"),
+        ("a ARRAY<STRUCT<b: INT, c: INT>>", '{"a": [{"c": 1}], "a": [{"b": "x"}]}', "UTC")),
+    "unicode-digit-strings": (("d DECIMAL(10,1), e DATE", '{"d": "١٢.٥", "e": "１２"}', "UTC"),
+                              ("d DECIMAL(10,0), e DATE", '{"d": "𝟏", "e": "-٣"}', "UTC")),
+    "reserialised-surrogates-escaped": (("s STRING", '{"s": ["\\ud83d\\ude00", "\\ud83d", "\\udc00x"]}', "UTC"),
+                                        ("s STRING", '{"s": {"😀": "é"}}', "UTC")),
+    "dst-after-2100": (("t TIMESTAMP", '{"t": "2100-07-01T12:00:00 America/New_York"}', "UTC"),
+                       ("t TIMESTAMP", '{"t": "2150-07-01T12:00:00"}', "America/Los_Angeles"),
+                       ("t TIMESTAMP", '{"t": "2100-03-14T02:30:00"}', "America/Los_Angeles"),
+                       ("t TIMESTAMP", '{"t": "2399-11-07T01:30:00"}', "America/Los_Angeles"),
+                       ("t TIMESTAMP", '{"t": "2200-10-05T02:30:00"}', "Australia/Lord_Howe")),
+    "ddl-comment-literal-forms": (("a INT COMMENT 'x' 'y'", None, "UTC"), ("a INT COMMENT 'x''y'", None, "UTC"),
+                                  ("a INT COMMENT r'raw'", None, "UTC")),
+    "ddl-sql-comments": (("a INT /* c */", None, "UTC"), ("a INT -- c", None, "UTC"),
+                         ("a INT, /* x /* y */ z */ b INT", None, "UTC")),
+    "ddl-numeric-literal-names": (("3 INT", None, "UTC"), ("a STRUCT<0y: INT>", None, "UTC"),
+                                  ("1e3d INT", None, "UTC"), ("1a INT", None, "UTC")),
+    "ddl-lenient-names-and-types": (("é INT", None, "UTC"), ("a BOOL", None, "UTC")),
 }
 
 
@@ -1039,7 +986,7 @@ def documented_difference(d: Diff) -> str | None:
 
 
 # --------------------------------------------------------------------------------------------
-# What the matchers of KNOWN_DIFFERENCES_TO_FIX look at
+# What the matchers of DELIBERATE_DIFFERENCES look at
 # --------------------------------------------------------------------------------------------
 def _leaf(d: "Diff", leaf, pred) -> bool:
     """A differing leaf of a row satisfies pred(arrow type, spark value, cdc_rs value)."""
@@ -1063,60 +1010,7 @@ def _text(d: "Diff") -> str:
     return d.value.decode("utf-8", "java_utf8") if isinstance(d.value, bytes) else (d.value or "")
 
 
-def _is_float(t) -> bool:
-    return pa.types.is_floating(t)
-
-
-def _holds(t, pred) -> bool:
-    """t is, or is an array/map (of arrays/maps...) of, a type satisfying pred."""
-    if pred(t):
-        return True
-    if pa.types.is_list(t) or pa.types.is_large_list(t):
-        return _holds(t.value_type, pred)
-    if pa.types.is_map(t):
-        return _holds(t.item_type, pred)
-    return False
-
-
-def _contains(v, wanted: tuple) -> bool:
-    if isinstance(v, (list, tuple)):
-        return any(_contains(x, wanted) for x in v)
-    return v in wanted
-
-
-def _holds_struct(t) -> bool:
-    if pa.types.is_struct(t):
-        return True
-    if pa.types.is_list(t) or pa.types.is_large_list(t):
-        return _holds_struct(t.value_type)
-    if pa.types.is_map(t):
-        return _holds_struct(t.item_type)
-    return False
-
-
-FAR_FUTURE_US = 4_102_444_800_000_000   # 2100-01-01T00:00:00Z
-
-
-_COMMENT_LITERALS = re.compile(r"""(?i)\bcomment\s+((?:r?'(?:[^'\\]|\\.|'')*'\s*|r?"(?:[^"\\]|\\.|"")*"\s*)+)""")
-
-
-def _plain_comments(ddl: str) -> str:
-    """The DDL with every COMMENT replaced by a plain 'c' (what cdc_rs reads for sure)."""
-    return _COMMENT_LITERALS.sub("COMMENT 'c' ", ddl)
-
-
-def _unquoted(ddl: str) -> str:
-    """The DDL without its `quoted` names and COMMENT literals."""
-    return re.sub(r"`(?:[^`]|``)*`", "`q`", _COMMENT_LITERALS.sub("", ddl))
-
-
 _SPARK_NUMBER = re.compile(r"(?i)^\d+(e[+-]?\d+)?(l|s|y|d|f|bd)?$")
-
-
-def _numeric_plain_name(ddl: str) -> bool:
-    """Whether an unquoted field name of the DDL is a number literal to Spark's lexer."""
-    names = re.findall(r"(?:^|[,<])\s*([A-Za-z0-9_]+)\s*:?\s*[A-Za-z`]", _unquoted(ddl))
-    return any(_SPARK_NUMBER.match(n) for n in names)
 
 
 class Malformed(ValueError):
@@ -1259,74 +1153,6 @@ def _malformed(d: "Diff") -> bool:
     return d.value is not None and _jackson_tree(d) is None
 
 
-def _duplicate_on_path(d: "Diff", path: tuple) -> bool:
-    """Whether an object on the leaf's path holds the key the path takes more than once."""
-    v = _jackson_tree(d)
-    for step in path:
-        if v is None:
-            return False
-        if v[0] == "obj" and isinstance(step, tuple):       # a map entry: (key, position)
-            v = v[1][step[1]][1] if step[1] < len(v[1]) else None
-        elif v[0] == "obj":
-            matches = [x for k, x in v[1] if k == step]
-            if len(matches) > 1:
-                return True
-            v = matches[-1] if matches else None
-        elif v[0] == "arr" and isinstance(step, int) and step < len(v[1]):
-            v = v[1][step]
-        else:
-            return False
-    return False
-
-
-def _array_or_map_of_struct_prefix(schema: pa.Schema, path: tuple) -> tuple | None:
-    """The path of the outermost array or map holding structs that the leaf at path is, or lies
-    inside; None if there is none."""
-    t: Any = pa.struct(list(schema))
-    for k in range(len(path) + 1):
-        if (pa.types.is_list(t) or pa.types.is_map(t)) and _holds_struct(t):
-            return path[:k]
-        if k == len(path):
-            return None
-        step = path[k]
-        t = (t.field(step).type if pa.types.is_struct(t) else
-             t.value_type if pa.types.is_list(t) else t.item_type)
-    return None
-
-
-def _inputs_at(d: "Diff", path: tuple) -> list[tuple]:
-    """The input values a leaf path points at (every one of a duplicated key); [] if the input
-    is malformed or has no such value. A map entry's step is (key, position in the map)."""
-    tree = _jackson_tree(d)
-    found = [tree] if tree is not None else []
-    for step in path:
-        nxt = []
-        for v in found:
-            if v[0] == "obj" and isinstance(step, tuple):
-                key, pos = step
-                if pos < len(v[1]) and v[1][pos][0] == key:
-                    nxt.append(v[1][pos][1])
-            elif v[0] == "obj":
-                nxt += [x for k, x in v[1] if k == step]
-            elif v[0] == "arr" and isinstance(step, int) and step < len(v[1]):
-                nxt.append(v[1][step])
-        found = nxt
-    return found
-
-
-def _strings_in(values: list[tuple]) -> list[str]:
-    out, stack = [], list(values)
-    while stack:
-        x = stack.pop()
-        if x[0] == "str":
-            out.append(x[1])
-        elif x[0] == "arr":
-            stack.extend(x[1])
-        elif x[0] == "obj":
-            stack.extend(y for _, y in x[1])
-    return out
-
-
 def _before_bad_base64_agrees(d: "Diff", name: str) -> bool:
     """The input has an invalid base64 string in a nested BINARY; if the top-level field lies
     wholly before the first such string, cdc_rs decodes it on its own to what Spark gave."""
@@ -1383,7 +1209,7 @@ def arrow_to_ddl(t: pa.DataType) -> str:
 
 def _agrees_alone(d: "Diff", t: pa.DataType, text: str, spark_value: Any) -> bool:
     """Whether cdc_rs decodes this JSON value on its own, as type t, to what Spark gave (or
-    differs only in ways documented or explained by KNOWN_DIFFERENCES_TO_FIX). This keeps a
+    differs only in ways documented or explained by DELIBERATE_DIFFERENCES). This keeps a
     rule about a whole array, map or row from hiding a difference inside it."""
     ddl, doc = f"e {arrow_to_ddl(t)}", '{"e": ' + text + "}"
     got = canon(cdc_from_json(ddl, [doc], d.time_zone, False))[0]
@@ -1392,44 +1218,6 @@ def _agrees_alone(d: "Diff", t: pa.DataType, text: str, spark_value: Any) -> boo
         return True
     sub = Diff("row", d.seed, ddl, doc, d.time_zone, want, got, leaf_diffs(pa.struct([("e", t)]), want, got))
     return documented_difference(sub) is not None or known_rules(sub) is not None
-
-
-def _value_at(v: Any, path: tuple) -> Any:
-    for step in path:
-        if v is None:
-            return None
-        v = v[step[1]][1] if isinstance(step, tuple) else v[step]
-    return v
-
-
-def _type_at(schema: pa.Schema, path: tuple) -> pa.DataType:
-    t: Any = pa.struct(list(schema))
-    for step in path:
-        t = (t.field(step).type if pa.types.is_struct(t) else
-             t.value_type if pa.types.is_list(t) else t.item_type)
-    return t
-
-
-def _elements_agree(d: "Diff", path: tuple, spark_value: Any) -> bool:
-    """The array/map at path: Spark's value, element by element, is what cdc_rs gives for an
-    input value there (the last one Spark could have kept, for a duplicated key) decoded element
-    by element."""
-    t = _type_at(_schema(d), path)
-    is_list = pa.types.is_list(t)
-    text = _text(d)
-
-    def agrees(items: list) -> bool:
-        for item, element in zip(items, spark_value):
-            node = item if is_list else item[1]
-            if not is_list and item[0] != element[0]:
-                return False
-            if not _agrees_alone(d, t.value_type if is_list else t.item_type, text[node[2][0]:node[2][1]],
-                                 element if is_list else element[1]):
-                return False
-        return True
-
-    return any(agrees(v[1]) for v in reversed(_inputs_at(d, path))
-               if v[0] == ("arr" if is_list else "obj") and len(v[1]) == len(spark_value))
 
 
 def _prefix_field_agrees(d: "Diff", name: str) -> bool:
@@ -1447,15 +1235,6 @@ def _prefix_field_agrees(d: "Diff", name: str) -> bool:
     if json.dumps(name)[1:-1] in text[node[2][1]:]:
         return True          # the name comes again later: Spark may have read that one
     return _agrees_alone(d, _schema(d).field(name).type, text[node[2][0]:node[2][1]], d.spark[name])
-
-
-def _surrogates_as_spark_escapes(text: str) -> str:
-    """Spark's re-serialised JSON with its \\uD8xx\\uDCxx escapes decoded, lone ones as '?'."""
-    def pair(m: re.Match) -> str:
-        hi, lo = int(m.group(1), 16), int(m.group(2), 16)
-        return chr(0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00))
-    text = re.sub(r"\\u(D[89AB][0-9A-F]{2})\\u(D[C-F][0-9A-F]{2})", pair, text)
-    return re.sub(r"\\uD[89A-F][0-9A-F]{2}", "?", text)
 
 
 def _schema(d: "Diff") -> pa.Schema:
@@ -1558,7 +1337,7 @@ def known_rules(d: Diff) -> list[str] | None:
     """The rules explaining every differing leaf of d (or d itself), or None if something is left."""
     found = []
     for leaf in (d.leaves if d.kind == "row" else [None]):
-        rule = next((r for r, k in KNOWN_DIFFERENCES_TO_FIX.items() if k.match(d, leaf)), None)
+        rule = next((r for r, k in DELIBERATE_DIFFERENCES.items() if k.match(d, leaf)), None)
         if rule is None:
             return None
         if rule not in found:
@@ -1655,16 +1434,17 @@ def test_from_json_agrees_with_spark_on_fuzzed_schemas_and_values(spark):
     assert result["values"] >= 4000 or N_SCHEMAS * VALUES_PER_SCHEMA < 4000
     other = result["other"]
     assert not other, (f"{len(other)} differences from Spark that are neither documented nor in "
-                       f"KNOWN_DIFFERENCES_TO_FIX:\n\n" + "\n\n".join(d.describe() for d in other[:25]))
+                       f"DELIBERATE_DIFFERENCES:\n\n" + "\n\n".join(d.describe() for d in other[:25]))
 
 
-def test_known_differences_still_reproduce(spark):
-    """Every example of KNOWN_DIFFERENCES_TO_FIX still differs from Spark, and its rule's matcher
-    recognises it. Once cdc_rs agrees with Spark on a rule's examples, delete the rule."""
+def test_deliberate_differences_still_reproduce(spark):
+    """Every example of DELIBERATE_DIFFERENCES still differs from Spark (the README says so), and
+    its rule's matcher recognises it. Once cdc_rs agrees with Spark on a rule's examples, delete
+    the rule and the README's line."""
     problems = []
     runs: dict[str, list] = {}
     examples = []
-    for rule, k in KNOWN_DIFFERENCES_TO_FIX.items():
+    for rule, k in DELIBERATE_DIFFERENCES.items():
         assert k.examples, rule
         for ddl, value, time_zone in k.examples:
             if value is None:
@@ -1683,10 +1463,28 @@ def test_known_differences_still_reproduce(spark):
         d = diffs.get(i)
         if d is None:
             problems.append(f"{rule}: cdc_rs now agrees with Spark on {ddl!r} / {value!r}")
-        elif d.kind != "row" or not all(KNOWN_DIFFERENCES_TO_FIX[rule].match(d, leaf) for leaf in d.leaves):
+        elif d.kind != "row" or not all(DELIBERATE_DIFFERENCES[rule].match(d, leaf) for leaf in d.leaves):
             problems.append(f"{rule}: the matcher does not recognise its own example:\n{d.describe()}")
-    assert not problems, ("KNOWN_DIFFERENCES_TO_FIX is out of date (delete the rules cdc_rs now "
+    assert not problems, ("DELIBERATE_DIFFERENCES is out of date (delete the rules cdc_rs now "
                           "gets right):\n" + "\n".join(problems))
+
+
+def test_fixed_differences_agree_with_spark(spark):
+    """The examples of the differences the fuzz found and cdc_rs fixed agree with Spark."""
+    problems, runs, examples = [], {}, []
+    for rule, cases in FIXED_DIFFERENCES.items():
+        for ddl, value, time_zone in cases:
+            if value is None:
+                (s_ok, s_msg), (c_ok, c_msg) = spark_accepts(spark, ddl), cdc_accepts(ddl)
+                if s_ok != c_ok:
+                    problems.append(f"{rule}: {ddl!r}: Spark {s_msg}, cdc_rs {c_msg}")
+            else:
+                examples.append(rule)
+                runs.setdefault(time_zone, []).append((len(examples) - 1, ddl, ddl, [value]))
+    assert len(examples) >= 15
+    for d in compare(spark, [(tz, False, items) for tz, items in runs.items()]):
+        problems.append(f"{examples[d.seed]}:\n{d.describe()}")
+    assert not problems, "\n".join(problems)
 
 
 # Schema spellings, beyond what the fuzz writes: each is given to both sides, and where both take
@@ -1763,7 +1561,8 @@ def test_fuzzed_duplicate_field_names_raise_schema_error(seed):
             stack.append(f.type)
         if t.elem is not None:
             stack.append(t.elem)
-    ddl = render_schema(tree, rng)
+    # every name quoted: some plain names (`3`, `2L`) are refused for reading as numbers
+    ddl = canonical_schema(tree)
     with pytest.raises(cdc_rs.SchemaError, match="duplicate field name"):
         cdc_rs.from_json(pa.array(["{}"], pa.string()), ddl)
     with pytest.raises(cdc_rs.SchemaError, match="duplicate field name"):

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from ._cdc_rs import __version__
 from ._json import from_json, parse_schema
+from ._plots import plot_reports
 from ._read import read_parquet, scan_parquet, scan_parquet_files
 from ._report import BatchReport, reports_to_arrow
 from ._table import MemoryTable
@@ -46,6 +47,7 @@ __all__ = [
     "batch_upsert",
     "from_json",
     "parse_schema",
+    "plot_reports",
     "read_parquet",
     "scan_parquet",
     "scan_parquet_files",

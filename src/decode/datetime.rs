@@ -353,8 +353,9 @@ pub fn parse_date(s: &[u8]) -> Option<i32> {
     if let Some(d) = string_to_date(s) {
         return Some(d as i32);
     }
-    let t = std::str::from_utf8(s).ok()?;
-    let days: i32 = t.parse().ok()?;
+    // Spark's last resort is Integer.parseInt, which takes any BMP decimal digit
+    let digits = super::numbers::ascii_digits(s);
+    let days: i32 = std::str::from_utf8(&digits).ok()?.parse().ok()?;
     Some(rebase_julian_to_gregorian_days(days))
 }
 

@@ -28,6 +28,39 @@ pub fn parse_i64(t: &[u8]) -> Option<i64> {
     }
 }
 
+/// The zero of each run of ten decimal digits (Unicode category Nd) in the BMP, as Java 17
+/// (Unicode 13) has them: `Character.digit(char, 10)` reads these, so BigDecimal and
+/// Integer.parseInt take "١٢" or "１２" as 12. (Digits outside the BMP are two Java chars, which
+/// neither reads.)
+const BMP_DIGIT_ZEROS: [u32; 37] = [
+    0x30, 0x660, 0x6F0, 0x7C0, 0x966, 0x9E6, 0xA66, 0xAE6, 0xB66, 0xBE6, 0xC66, 0xCE6, 0xD66,
+    0xDE6, 0xE50, 0xED0, 0xF20, 0x1040, 0x1090, 0x17E0, 0x1810, 0x1946, 0x19D0, 0x1A80, 0x1A90,
+    0x1B50, 0x1BB0, 0x1C40, 0x1C50, 0xA620, 0xA8D0, 0xA900, 0xA9D0, 0xA9F0, 0xAA50, 0xABF0, 0xFF10,
+];
+
+/// `t` with every non-ASCII decimal digit Java reads replaced by its ASCII digit (other
+/// characters kept), borrowed when `t` is ASCII.
+pub fn ascii_digits(t: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+    if t.is_ascii() {
+        return std::borrow::Cow::Borrowed(t);
+    }
+    let text = String::from_utf8_lossy(t);
+    let mut out = Vec::with_capacity(t.len());
+    for ch in text.chars() {
+        let cp = ch as u32;
+        let zero = BMP_DIGIT_ZEROS
+            .iter()
+            .rev()
+            .find(|&&z| z <= cp)
+            .filter(|&&z| cp - z < 10);
+        match zero {
+            Some(&z) if cp > 0x7F => out.push(b'0' + (cp - z) as u8),
+            _ => out.extend_from_slice(ch.encode_utf8(&mut [0; 4]).as_bytes()),
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
 /// A decimal literal split into sign, significant digits and a power-of-ten exponent.
 struct DecText {
     neg: bool,
@@ -218,6 +251,11 @@ mod tests {
     #[test]
     fn decimals() {
         assert_eq!(parse_decimal(b"1.5", 38, 0), Some(2));
+        assert_eq!(&*ascii_digits("١٢.５e١".as_bytes()), b"12.5e1");
+        assert_eq!(
+            &*ascii_digits("x²\u{1D7CE}".as_bytes()),
+            "x²\u{1D7CE}".as_bytes()
+        );
         assert_eq!(parse_decimal(b"-1.5", 38, 0), Some(-2));
         assert_eq!(parse_decimal(b"1.25", 5, 1), Some(13));
         assert_eq!(parse_decimal(b"-2.5E-3", 10, 2), Some(0));

@@ -4,9 +4,9 @@
 use super::base64::base64_jackson;
 use super::builders::{Builder, ListB, MapB, StructB};
 use super::datetime::{parse_date, parse_timestamp, parse_timestamp_ntz};
-use super::numbers::{java_double_to_string, parse_decimal, parse_i64};
+use super::numbers::{ascii_digits, java_double_to_string, parse_decimal, parse_i64};
 use super::scan::{find_special, Cur};
-use super::strings::{decode_escaped, hex4, write_json_string};
+use super::strings::{decode_escaped, hex4, write_json_string, Lone};
 use super::tz::TimeZone;
 
 /// Malformed JSON: the whole row is malformed.
@@ -81,6 +81,11 @@ impl<'t> Parser<'t> {
     /// `c.i` is at the opening quote.
     #[inline]
     fn read_str(&mut self, c: &mut Cur) -> Result<S, Syn> {
+        self.read_str_with(c, Lone::Question)
+    }
+
+    #[inline]
+    fn read_str_with(&mut self, c: &mut Cur, lone: Lone) -> Result<S, Syn> {
         let q = c.b[c.i];
         let start = c.i + 1;
         let j = find_special(c.b, start, q, &mut self.non_ascii);
@@ -92,7 +97,7 @@ impl<'t> Parser<'t> {
             Some(b'\\') => {
                 self.scratch.clear();
                 self.scratch.extend_from_slice(&c.b[start..j]);
-                c.i = decode_escaped(c.b, j, q, &mut self.scratch, &mut self.non_ascii)?;
+                c.i = decode_escaped(c.b, j, q, &mut self.scratch, &mut self.non_ascii, lone)?;
                 Ok(S::Scratch)
             }
             _ => Err(Syn),
@@ -268,7 +273,7 @@ impl<'t> Parser<'t> {
     fn reserialize(&mut self, c: &mut Cur, out: &mut Vec<u8>, depth: u32) -> Result<(), Syn> {
         match c.peek() {
             Some(b'"' | b'\'') => {
-                let s = self.read_str(c)?;
+                let s = self.read_str_with(c, Lone::Kept)?;
                 let bytes = self.sbytes(c, s);
                 write_json_string(bytes, out);
                 Ok(())
@@ -412,11 +417,13 @@ impl<'t> Parser<'t> {
             Builder::F64(p) => special_float(text).map(|v| p.push(v)).is_some(),
             Builder::F32(p) => special_float(text).map(|v| p.push(v as f32)).is_some(),
             Builder::Dec(p, prec, scale) => {
+                // Java's BigDecimal(String) takes any BMP decimal digit; Spark drops commas
+                let text = ascii_digits(text);
                 let v = if text.contains(&b',') {
                     let t: Vec<u8> = text.iter().copied().filter(|&x| x != b',').collect();
                     parse_decimal(&t, *prec, *scale)
                 } else {
-                    parse_decimal(text, *prec, *scale)
+                    parse_decimal(&text, *prec, *scale)
                 };
                 v.map(|v| p.push(v)).is_some()
             }
@@ -508,13 +515,17 @@ impl<'t> Parser<'t> {
         c.i += 1;
         c.ws();
         let mut ok = true;
+        let mut partial = false;
         if c.peek() == Some(b']') {
             c.i += 1;
         } else {
             loop {
                 if ok {
-                    if self.value(c, &mut l.child, depth)? != R::Ok {
-                        ok = false;
+                    match self.value(c, &mut l.child, depth)? {
+                        R::Ok => {}
+                        // a struct element with a failed field stays, that field null
+                        R::Partial => partial = true,
+                        R::Fail => ok = false,
                     }
                 } else {
                     self.skip(c, depth)?;
@@ -532,7 +543,7 @@ impl<'t> Parser<'t> {
         }
         l.offsets.push(l.child.len() as i32);
         l.valid.append(true);
-        Ok(R::Ok)
+        Ok(if partial { R::Partial } else { R::Ok })
     }
 
     /// `c.i` at '{'.
@@ -543,6 +554,7 @@ impl<'t> Parser<'t> {
         c.i += 1;
         c.ws();
         let mut ok = true;
+        let mut partial = false;
         if c.peek() == Some(b'}') {
             c.i += 1;
         } else {
@@ -561,8 +573,10 @@ impl<'t> Parser<'t> {
                 c.expect(b':')?;
                 c.ws();
                 if ok {
-                    if self.value(c, &mut m.values, depth)? != R::Ok {
-                        ok = false;
+                    match self.value(c, &mut m.values, depth)? {
+                        R::Ok => {}
+                        R::Partial => partial = true,
+                        R::Fail => ok = false,
                     }
                 } else {
                     self.skip(c, depth)?;
@@ -580,7 +594,7 @@ impl<'t> Parser<'t> {
         }
         m.offsets.push(m.keys.valid.len() as i32);
         m.valid.append(true);
-        Ok(R::Ok)
+        Ok(if partial { R::Partial } else { R::Ok })
     }
 
     /// One input row into the root struct builder (which gets exactly one entry). Afterwards
@@ -611,8 +625,8 @@ impl<'t> Parser<'t> {
 fn special_float(t: &[u8]) -> Option<f64> {
     match t {
         b"NaN" => Some(f64::NAN),
-        b"Infinity" | b"+Infinity" => Some(f64::INFINITY),
-        b"-Infinity" => Some(f64::NEG_INFINITY),
+        b"Infinity" | b"+Infinity" | b"+INF" => Some(f64::INFINITY),
+        b"-Infinity" | b"-INF" => Some(f64::NEG_INFINITY),
         _ => None,
     }
 }
@@ -670,6 +684,15 @@ fn number_value(n: Num, b: &mut Builder) -> R {
         (Num::Int(t), Builder::Ts(p)) => parse_i64(t)
             .map(|v| p.push(v.wrapping_mul(1_000_000)))
             .is_some(),
+        // Jackson reads the integer token -0 as the int 0: no negative zero
+        (Num::Int(b"-0"), Builder::F64(p)) => {
+            p.push(0.0);
+            true
+        }
+        (Num::Int(b"-0"), Builder::F32(p)) => {
+            p.push(0.0);
+            true
+        }
         (Num::Int(t) | Num::Float(t), Builder::F64(p)) => {
             parse_f::<f64>(t).map(|v| p.push(v)).is_some()
         }

@@ -150,7 +150,20 @@ impl TimeZone {
     }
 }
 
+/// chrono-tz lists a zone's transitions up to 2100 and then keeps the last offset, where
+/// java.time keeps applying the zone's last rules (DST every summer) for ever. From this year
+/// on (2090-01-01, in days since 1970-01-01), a local time is looked up in an earlier year with
+/// the same calendar instead.
+const LAST_LISTED_DAY: i64 = 43_830;
+
 fn named_offset(tz: &Tz, local_micros: i64) -> i32 {
+    let days = local_micros.div_euclid(MICROS_PER_DAY);
+    if days >= LAST_LISTED_DAY {
+        let year = year_of_days(days);
+        let shift = days_from_civil(same_calendar_year(year), 1, 1).unwrap_or(0)
+            - days_from_civil(year, 1, 1).unwrap_or(0);
+        return named_offset(tz, local_micros + shift * MICROS_PER_DAY);
+    }
     let secs = local_micros.div_euclid(1_000_000);
     // Clamp to chrono's supported range; offsets that far out are the zone's LMT/standard anyway.
     let secs = secs.clamp(-8_000_000_000_000, 8_000_000_000_000);
@@ -170,6 +183,29 @@ fn named_offset(tz: &Tz, local_micros: i64) -> i32 {
             tz.offset_from_utc_datetime(&before).fix().local_minus_utc()
         }
     }
+}
+
+/// The year holding day `days` (since 1970-01-01) of the proleptic Gregorian calendar.
+fn year_of_days(days: i64) -> i64 {
+    let y = 1970 + (days * 400).div_euclid(146_097); // 400 years: 146,097 days
+    (y - 2..=y + 2)
+        .rev()
+        .find(|&y| days_from_civil(y, 1, 1).is_some_and(|d| d <= days))
+        .unwrap_or(y)
+}
+
+fn is_leap(y: i64) -> bool {
+    days_in_month(y, 2) == 29
+}
+
+/// A year in 2061..=2088 whose dates fall on the same weekdays as in `year` (same leap-ness,
+/// same weekday on 1 January): the same recurring DST rules give the same transitions there.
+/// 28 consecutive years without a skipped leap day hold every such kind of year.
+fn same_calendar_year(year: i64) -> i64 {
+    let jan1 = |y: i64| days_from_civil(y, 1, 1).unwrap_or(0).rem_euclid(7);
+    (2061..=2088)
+        .find(|&y| is_leap(y) == is_leap(year) && jan1(y) == jan1(year))
+        .unwrap_or(2061)
 }
 
 /// Spark's `(+|-)(\d):` -> `$10$2:` then `(+|-)(\d\d):(\d)$` -> `$1$2:0$3`.
@@ -294,6 +330,27 @@ mod tests {
         assert!(TimeZone::parse("PST").is_some());
         assert!(TimeZone::parse("Mars/Olympus").is_none());
         assert!(TimeZone::parse("").is_none());
+    }
+
+    #[test]
+    fn dst_keeps_its_rules_after_the_listed_transitions_as_java_time_does() {
+        let ny = TimeZone::parse("America/New_York").unwrap();
+        let local = |y, m, d| days_from_civil(y, m, d).unwrap() as i128 * MICROS_PER_DAY as i128;
+        let offset = |l: i128| (l - ny.local_to_utc(l).unwrap() as i128) / 3_600_000_000;
+        for year in [2024, 2100, 2150, 2400, 9999] {
+            assert_eq!(offset(local(year, 7, 1)), -4, "{year} summer");
+            assert_eq!(offset(local(year, 1, 15)), -5, "{year} winter");
+        }
+        // the switch is on the second Sunday of March: 2100-03-14, 2150-03-08
+        assert_eq!(offset(local(2100, 3, 14) + 4 * 3_600_000_000), -4);
+        assert_eq!(offset(local(2100, 3, 13) + 4 * 3_600_000_000), -5);
+        assert_eq!(offset(local(2150, 3, 8) + 4 * 3_600_000_000), -4);
+        assert_eq!(offset(local(2150, 3, 7) + 4 * 3_600_000_000), -5);
+        assert_eq!(days_from_civil(2090, 1, 1), Some(LAST_LISTED_DAY));
+        for y in [1600, 1900, 2000, 2100, 2101, 2400, 12345, 290_000] {
+            assert_eq!(year_of_days(days_from_civil(y, 1, 1).unwrap()), y);
+            assert_eq!(year_of_days(days_from_civil(y, 12, 31).unwrap()), y);
+        }
     }
 
     #[test]

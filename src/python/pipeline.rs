@@ -175,8 +175,9 @@ impl Pipeline {
         let plan = match batch {
             BatchInput::Screened(screened) => {
                 let screening = self.screened_here(&screened)?;
-                table.write(py, |target, _| {
-                    self.inner.plan_screened(screening, batch_id, target)
+                table.write(py, |target, interrupt| {
+                    self.inner
+                        .plan_screened(screening, batch_id, target, interrupt)
                 })
             }
             BatchInput::Arrow(batch) => {
@@ -186,6 +187,7 @@ impl Pipeline {
                         interrupt.guard(pipeline::in_parts(chunks)),
                         batch_id,
                         target,
+                        interrupt,
                     )
                 })
             }
@@ -207,7 +209,9 @@ impl Pipeline {
             BatchInput::Screened(screened) => {
                 let screening = self.screened_here(&screened)?;
                 table.write(py, |target, interrupt| {
-                    let plan = self.inner.plan_screened(screening, batch_id, target)?;
+                    let plan = self
+                        .inner
+                        .plan_screened(screening, batch_id, target, interrupt)?;
                     interrupt.check()?;
                     target.commit(plan)
                 })
@@ -219,6 +223,7 @@ impl Pipeline {
                         interrupt.guard(pipeline::in_parts(chunks)),
                         batch_id,
                         target,
+                        interrupt,
                     )?;
                     interrupt.check()?;
                     target.commit(plan)
