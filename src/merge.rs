@@ -181,22 +181,28 @@ impl KeyState {
         }
     }
 
-    /// Inserts keys the state does not hold (`find` said so since the last insertion, and no
-    /// key comes twice): hashed and built on all cores, then placed with one probe each and
-    /// no comparison against the keys held — the longest step of a commit of many new keys.
-    pub fn insert_absent(&mut self, new: &[(&[u8], &[u8], Option<u32>)]) {
+    /// Inserts `n` keys the state does not hold (`find` said so since the last insertion,
+    /// and no key comes twice); `item(i)` is the i-th key, its sequence and its row. They are
+    /// hashed and built on all cores, then placed in the order of their home buckets with one
+    /// probe each and no comparison against the keys held: the placing walks the table's
+    /// memory once instead of jumping around it (a cache miss per key).
+    pub fn insert_absent<'k>(
+        &mut self,
+        n: usize,
+        item: impl Fn(usize) -> (&'k [u8], &'k [u8], Option<u32>) + Sync,
+    ) {
         let hasher = &self.hasher;
-        let mut built: Vec<(u64, Entry)> = new
-            .par_iter()
-            .map(|&(key, sequence, row)| (hasher.hash_one(key), Entry::new(key, sequence, row)))
+        let mut built: Vec<(u64, Entry)> = (0..n)
+            .into_par_iter()
+            .map(|i| {
+                let (key, sequence, row) = item(i);
+                (hasher.hash_one(key), Entry::new(key, sequence, row))
+            })
             .collect();
-        self.entries
-            .reserve(built.len(), |e| hasher.hash_one(e.key()));
-        // In the order of their home buckets (hashbrown's `hash & (buckets - 1)`, buckets =
-        // capacity * 8/7 from 8 on): placing them walks the table's memory once instead of
-        // jumping, a cache miss per key, around it.
+        self.entries.reserve(n, |e| hasher.hash_one(e.key()));
+        // hashbrown's home bucket is `hash & (buckets - 1)`, buckets = capacity * 8/7 from 8 on
         let buckets = (self.entries.capacity() / 7 * 8).next_power_of_two() as u64;
-        if built.len() > 4096 {
+        if n > 4096 {
             built.par_sort_unstable_by_key(|&(hash, _)| hash & (buckets - 1));
         }
         for (hash, entry) in built {
@@ -247,7 +253,7 @@ mod tests {
         let (mut bulk, mut one_by_one) = (KeyState::default(), KeyState::default());
         bulk.set(b"held", b"1", Some(7));
         one_by_one.set(b"held", b"1", Some(7));
-        bulk.insert_absent(&new);
+        bulk.insert_absent(new.len(), |i| new[i]);
         for &(key, sequence, row) in &new {
             one_by_one.set(key, sequence, row);
         }

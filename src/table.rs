@@ -2,7 +2,7 @@
 //! the last batch applied (for exactly-once replays).
 use std::sync::Arc;
 
-use arrow::array::{Array, ArrayRef, BinaryArray, RecordBatch, RecordBatchOptions, UInt32Array};
+use arrow::array::{Array, ArrayRef, RecordBatch, RecordBatchOptions, UInt32Array};
 use arrow::compute::interleave;
 use arrow::datatypes::{DataType, Field, FieldRef, Schema, SchemaRef};
 use arrow::row::Rows;
@@ -223,8 +223,8 @@ impl MemoryTable {
         };
         if found.len() == actions.len() {
             // `plan` looked every key up on this very state: these are absent
-            let new: Vec<_> = new_keys.iter().map(entry).collect();
-            self.state.insert_absent(&new);
+            self.state
+                .insert_absent(new_keys.len(), |k| entry(&new_keys[k]));
         } else {
             self.state.reserve(new_keys.len());
             for (key, sequence, row) in new_keys.iter().map(entry) {
@@ -438,11 +438,6 @@ fn no_column(field: &Field) -> CdcError {
         "batch has no column {:?} for the target",
         field.name()
     ))
-}
-
-/// Turns an encoded-bytes column back into rows for a layout (used by tests and restore).
-pub fn binary_rows(encoder: &RowEncoder, bytes: &BinaryArray) -> Result<Vec<ArrayRef>> {
-    encoder.decode(bytes.iter().flatten())
 }
 
 #[cfg(test)]

@@ -23,6 +23,17 @@ def test_the_type_stubs_match_the_compiled_extension():
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+def test_the_package_type_checks_strictly():
+    # pyproject.toml: [tool.mypy] strict = true
+    result = subprocess.run(
+        [sys.executable, "-m", "mypy", "python/cdc_rs", "--config-file", str(ROOT / "pyproject.toml")],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
 @pytest.mark.parametrize("module", [_json, _read, _table, _upsert], ids=lambda m: m.__name__)
 def test_docstring_examples_run(module):
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)

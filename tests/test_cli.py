@@ -50,17 +50,29 @@ def test_demo_writes_bronze_and_silver(demo):
 
 
 def test_demo_prints_report_table(demo):
-    proc, _ = demo
+    proc, out_dir = demo
     out = proc.stdout
-    for column in ("rows_in", "inserted", "updated", "deleted", "malformed", "lookup_misses",
-                   "stale", "events/s"):
+    for column in ("rows", "inserted", "updated", "deleted", "rejected", "stale", "events/s",
+                   "malformed", "lookup_misses", "other_topics"):
         assert column in out
     lines = out.splitlines()
-    header = next(i for i, line in enumerate(lines) if "rows_in" in line)
+    header = next(i for i, line in enumerate(lines) if line.startswith("batch "))
     assert [line.split()[0] for line in lines[header + 2: header + 6]] == ["0", "1", "2", "total"]
     total = lines[header + 5].split()
     assert int(total[1]) == 20_000  # rows_in of all batches
     assert "20,000 events" in out or "20000" in out
+
+
+def test_demo_output_fits_100_columns_and_says_where_its_files_are(demo):
+    proc, out_dir = demo
+    lines = proc.stdout.splitlines()
+    # every line but the one naming the output folder (whose length is the user's)
+    too_wide = [line for line in lines if len(line) > 100 and str(out_dir) not in line]
+    assert not too_wide, too_wide
+    at = lines.index(f"Files in {out_dir}:")
+    listed = [line.split()[0] for line in lines[at + 1: at + 5]]
+    assert listed == ["bronze/", "customers_silver/", "customers_silver.parquet", "rejected.parquet"]
+    assert all((out_dir / name).exists() for name in listed)
 
 
 def test_demo_is_deterministic(demo, tmp_path):
@@ -125,6 +137,23 @@ def test_format_reports_total_row():
                   "seconds": [0.5, 0.25]})
     lines = format_reports(t).splitlines()
     assert lines[-1].split() == ["total", "12", "1", "0.750"]
+
+
+def test_format_reports_merges_rejects_and_skips_and_leaves_out_what_never_happened():
+    t = pa.table({"batch_id": [0, 1], "rows_in": [10_000_000, 7], "other_topics": [3, 0],
+                  "ignored_operations": [0, 1], "malformed": [1, 0], "null_keys": [0, 2],
+                  "lookup_misses": [0, 0], "superseded": [0, 0], "inserted": [9_999_995, 4],
+                  "stale": [0, 0], "skipped_replay": [False, False], "seconds": [12.5, 0.25],
+                  "warning": ["", "none of the batch's rows has topic 'x'"]})
+    text = format_reports(t)
+    assert text.splitlines()[0].split() == ["batch", "rows", "skipped", "rejected", "inserted",
+                                            "seconds"]
+    assert text.splitlines()[-1].split() == ["total", "10000007", "4", "3", "9999999", "12.750"]
+    assert max(map(len, text.splitlines())) <= 100
+    from cdc_rs.cli import format_rejects, format_warnings
+    assert format_rejects(t).splitlines() == ["rejected rows: 1 malformed, 2 null_keys",
+                                              "skipped rows: 3 other_topics, 1 ignored_operations"]
+    assert format_warnings(t) == "batch 1: warning: none of the batch's rows has topic 'x'"
 
 
 def test_docstring_examples():

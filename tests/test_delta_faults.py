@@ -67,6 +67,19 @@ def test_a_target_below_a_regular_file_is_a_delta_target_error_naming_the_file(t
         upsert(_batch([1], 1), 0)
 
 
+@pytest.mark.parametrize("place", ["/proc/cdc_rs_silver", "/sys/cdc_rs_silver/t"])
+def test_a_target_in_an_unwritable_place_names_the_table_not_a_bookkeeping_file(place):
+    # /proc and /sys refuse new folders even to root (chmod would not stop a root test run)
+    if not os.path.isdir("/" + place.split("/")[1]):
+        pytest.skip("no /proc or /sys here")
+    upsert = _upsert(place)
+    with pytest.raises(cdc_rs.DeltaTargetError) as raised:
+        upsert(_batch([1], 1), 0)
+    message = str(raised.value)
+    assert message.startswith(f"cannot write the Delta table {place}:"), message
+    assert "_cdc_rs" not in message and ".parquet" not in message
+
+
 def test_a_deleted_data_file_is_a_delta_target_error_saying_what_to_do(tmp_path):
     path = tmp_path / "t"
     _upsert(path)(_batch(range(10), 1), 0)

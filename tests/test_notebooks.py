@@ -53,3 +53,28 @@ def test_notebooks_are_saved_with_outputs():
         code = [c for c in nb.cells if c.cell_type == "code"]
         assert code and all(c.get("execution_count") for c in code), path.name
         assert any(c.get("outputs") for c in code), path.name
+
+
+def test_notebooks_show_the_run_as_plots():
+    # the plot_reports cell of each notebook was saved with its figure
+    for path in NOTEBOOKS:
+        nb = nbformat.read(path, as_version=4)
+        images = [out for cell in nb.cells if cell.cell_type == "code" and "plot_reports" in cell.source
+                  for out in cell.get("outputs", []) if "image/png" in out.get("data", {})]
+        assert images, f"{path.name}: no plot_reports figure saved"
+
+
+def test_jupyter_nbconvert_executes_a_notebook_from_the_venv(tmp_path):
+    import shutil
+    import subprocess
+
+    jupyter = shutil.which("jupyter", path=str(Path(sys.executable).parent))
+    assert jupyter, "jupyter is not installed beside this interpreter (requirements-dev.txt)"
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("import cdc_rs; print(cdc_rs.__version__)")])
+    nbformat.write(nb, tmp_path / "tiny.ipynb")
+    proc = subprocess.run([jupyter, "nbconvert", "--to", "notebook", "--execute", "--inplace",
+                           str(tmp_path / "tiny.ipynb")], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    done = nbformat.read(tmp_path / "tiny.ipynb", as_version=4)
+    import cdc_rs
+    assert done.cells[0].outputs[0]["text"].strip() == cdc_rs.__version__

@@ -4,6 +4,8 @@ from typing import Any, final
 
 import pyarrow as pa
 
+from ._report import BatchOutcome
+
 __all__ = ["Pipeline", "PlanCore", "ScreenedBatch", "Stop", "TableCore", "__version__", "from_json", "key_hashes",
            "parse_schema", "read_parquet", "scan_parquet"]
 __version__: str
@@ -29,7 +31,7 @@ class TableCore:
         """Rebuild from ``to_arrow()`` and ``state()``."""
     def mark_applied(self, batch_id: int) -> None:
         """Record a batch id as applied without changes."""
-    def commit(self, plan: PlanCore) -> tuple[dict[str, int], bool, pa.Table | None]:
+    def commit(self, plan: PlanCore) -> BatchOutcome:
         """Apply a plan made on this table: (counters, skipped_replay, rejected rows or None)."""
 
 @final
@@ -98,7 +100,7 @@ class Pipeline:
         """Screen one micro-batch ahead (no table needed) for ``run`` / ``plan``."""
     def plan(self, batch: Any, batch_id: int, table: TableCore) -> PlanCore:
         """Decide one micro-batch (Arrow data or a ScreenedBatch) against ``table``."""
-    def run(self, batch: Any, batch_id: int, table: TableCore) -> tuple[dict[str, int], bool, pa.Table | None]:
+    def run(self, batch: Any, batch_id: int, table: TableCore) -> BatchOutcome:
         """Apply one micro-batch: (counters, skipped_replay, rejected rows or None)."""
 
 def from_json(values: Any, schema: str, mode: str = "PERMISSIVE", time_zone: str = "UTC") -> pa.StructArray:

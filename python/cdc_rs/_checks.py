@@ -44,10 +44,10 @@ def text(value: Any, what: str, error: type[Exception] = ConfigError) -> str:
 
 def name(value: Any, what: str) -> str:
     """A column name: text without NUL characters (Arrow's C interface ends names at NUL)."""
-    value = text(value, what)
-    if "\0" in value:
-        raise ConfigError(f"{what} {value!r} contains a NUL character")
-    return value
+    checked = text(value, what)
+    if "\0" in checked:
+        raise ConfigError(f"{what} {checked!r} contains a NUL character")
+    return checked
 
 
 def names(value: str | Sequence[str], what: str) -> list[str]:

@@ -68,9 +68,11 @@ def live_files(dt: Any) -> list[DataFile]:
     files = []
     for a in actions:
         m = _NAME.match(a["path"].rsplit("/", 1)[-1])
-        ours = m is not None and m[1] == LAYOUT
-        files.append(DataFile(a["path"], a["size_bytes"], a.get("partition") or {},
-                              int(m[2]) if ours else None, int(m[3]) if ours else None))
+        bucket: int | None = None
+        buckets: int | None = None
+        if m is not None and m[1] == LAYOUT:
+            bucket, buckets = int(m[2]), int(m[3])
+        files.append(DataFile(a["path"], a["size_bytes"], a.get("partition") or {}, bucket, buckets))
     return files
 
 
@@ -104,7 +106,8 @@ def bucket_of(table: pa.Table, keys: list[str], buckets: int) -> np.ndarray:
     if table.num_rows == 0:
         return np.zeros(0, dtype=np.int64)
     hashes = pa.array(_cdc_rs.key_hashes(table.select(keys))).to_numpy()
-    return (hashes & np.uint64(buckets - 1)).astype(np.int64)
+    bucket: np.ndarray = (hashes & np.uint64(buckets - 1)).astype(np.int64)
+    return bucket
 
 
 def read_files(root: Path, files: list[DataFile], schema: pa.Schema) -> pa.Table:

@@ -34,27 +34,33 @@ def plot_reports(reports: Sequence[BatchReport], *, title: str = "") -> "Figure"
         raise ConfigError("plot_reports needs at least one report")
 
     fig, (by_outcome, timing, rejects) = plt.subplots(
-        1, 3, figsize=(15, 4), gridspec_kw={"width_ratios": [3, 2, 2]})
+        1, 3, figsize=(16, 4.5), gridspec_kw={"width_ratios": [3, 2, 2]})
     batches = [str(r.batch_id) for r in reports]
 
     # Events per batch by outcome: only the outcomes that happened, in screening order.
+    # Each outcome keeps its colour whichever happened (twelve outcomes: tab20 has twenty).
+    colours = [plt.get_cmap("tab20")(i) for i in range(len(OUTCOMES))]
     present = [name for name in OUTCOMES if any(getattr(r, name) for r in reports)]
     bottom = [0] * len(reports)
     for name in present:
         counts = [getattr(r, name) for r in reports]
-        by_outcome.bar(batches, counts, bottom=bottom, label=name)
+        by_outcome.bar(batches, counts, bottom=bottom, label=name,
+                       color=colours[OUTCOMES.index(name)])
         bottom = [b + c for b, c in zip(bottom, counts)]
     by_outcome.set(title="events per batch, by outcome", xlabel="batch id", ylabel="events")
-    if present:
-        by_outcome.legend(fontsize="small", ncol=2)
+    if present:  # beside the bars, top outcome first, as they are stacked
+        handles, labels = by_outcome.get_legend_handles_labels()
+        by_outcome.legend(handles[::-1], labels[::-1], fontsize="small", loc="upper left",
+                          bbox_to_anchor=(1.0, 1.0))
 
     # Seconds per batch; a skipped replay did no work, so it gets a mark instead of a bar.
     seconds = [0.0 if r.skipped_replay else r.seconds for r in reports]
-    timing.bar(batches, seconds, color="tab:gray")
+    unit, scale = ("ms", 1000.0) if max(seconds) < 1 else ("seconds", 1.0)
+    timing.bar(batches, [s * scale for s in seconds], color="tab:gray")
     for i, r in enumerate(reports):
         if r.skipped_replay:
             timing.annotate("replay\nskipped", (i, 0), ha="center", va="bottom", fontsize="small")
-    timing.set(title="time per batch", xlabel="batch id", ylabel="seconds")
+    timing.set(title="time per batch", xlabel="batch id", ylabel=unit)
 
     # Rejected rows by reason, over the whole run.
     reasons: Counter[str] = Counter()
@@ -62,8 +68,8 @@ def plot_reports(reports: Sequence[BatchReport], *, title: str = "") -> "Figure"
         if r.rejected.num_rows:
             reasons.update(r.rejected.column("reason").to_pylist())
     if reasons:
-        names, counts = zip(*reasons.most_common())
-        rejects.barh(names, counts, color="tab:red")
+        ranked = reasons.most_common()
+        rejects.barh([name for name, _ in ranked], [n for _, n in ranked], color="tab:red")
         rejects.invert_yaxis()
     else:
         rejects.text(0.5, 0.5, "no rejected rows", ha="center", va="center",

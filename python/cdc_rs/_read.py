@@ -102,8 +102,10 @@ def scan_parquet_files(paths: Iterable[PathLike], columns: Sequence[str] | None 
         >>> [scan.read_all().num_rows for scan in cdc_rs.scan_parquet_files(files)]
         [1, 2, 3]
     """
+    remaining = iter(paths)
+
     def open_next() -> Callable[[], pa.RecordBatchReader] | None:
-        path = next(paths, None)
+        path = next(remaining, None)
         if path is None:
             return None
         try:
@@ -114,7 +116,6 @@ def scan_parquet_files(paths: Iterable[PathLike], columns: Sequence[str] | None 
             return fail
         return lambda: scan
 
-    paths = iter(paths)
     upcoming = open_next()
     while upcoming is not None:
         current, upcoming = upcoming, open_next()

@@ -4,9 +4,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
 from html import escape
+from collections.abc import Sequence
 from typing import Any
 
 import pyarrow as pa
+
+#: A batch's rejected rows when it has none.
+_NO_REJECTS = pa.table({"reason": pa.array([], pa.string())})
+
+#: What the engine returns for one applied micro-batch: the counters, whether it was skipped as
+#: a replay, and its rejected rows (None: none).
+BatchOutcome = tuple[dict[str, int], bool, "pa.Table | None"]
 
 #: Counters in the order rows are screened; for an applied batch they add up to ``rows_in``.
 OUTCOMES = (
@@ -87,10 +95,8 @@ class BatchReport:
         )
 
 
-_NO_REJECTS = pa.table({"reason": pa.array([], pa.string())})
 
-
-def reports_to_arrow(reports: list[BatchReport]) -> pa.Table:
+def reports_to_arrow(reports: Sequence[BatchReport]) -> pa.Table:
     """Many reports as one table, one row per batch (``.to_pandas()`` for a DataFrame)."""
     if not reports:
         return pa.Table.from_pylist([], schema=_REPORT_SCHEMA)

@@ -9,6 +9,7 @@ import pyarrow as pa
 
 from . import _cdc_rs
 from ._locks import TargetLock
+from ._report import BatchOutcome
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -68,7 +69,7 @@ class MemoryTable:
         with self._lock:
             return self._core.state()
 
-    def _apply(self, pipeline: Any, batch: Any, batch_id: int) -> tuple[dict[str, int], bool, pa.Table | None]:
+    def _apply(self, pipeline: _cdc_rs.Pipeline, batch: Any, batch_id: int) -> BatchOutcome:
         with self._lock:
             return pipeline.run(batch, batch_id, self._core)
 

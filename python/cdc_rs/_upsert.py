@@ -15,7 +15,7 @@ import pyarrow as pa
 from . import _cdc_rs
 from . import _checks as checks
 from ._input import as_arrow
-from ._report import BatchReport
+from ._report import BatchOutcome, BatchReport
 from ._table import MemoryTable
 from .exceptions import CdcError, ConfigError, SchemaError
 
@@ -29,7 +29,7 @@ class Target(Protocol):
     @property
     def last_batch_id(self) -> int | None: ...
 
-    def _apply(self, pipeline: Any, batch: Any, batch_id: int) -> tuple[dict[str, int], bool, pa.Table | None]: ...
+    def _apply(self, pipeline: _cdc_rs.Pipeline, batch: Any, batch_id: int) -> BatchOutcome: ...
 
 
 class BatchUpsert:
@@ -70,7 +70,7 @@ class BatchUpsert:
             batch_id=batch_id,
             skipped_replay=skipped,
             seconds=time.perf_counter() - started,
-            **counts,
+            **counts,  # type: ignore[arg-type]  # the OUTCOMES counters, all ints
         )
         if rejected is not None:
             object.__setattr__(report, "rejected", rejected)

@@ -89,7 +89,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         The exit code: 0 on success, 1 when the demo's unit test fails or ``run`` fails.
     """
     args = build_parser().parse_args(argv)
-    return args.func(args)
+    code: int = args.func(args)
+    return code
 
 
 @dataclass
@@ -199,14 +200,23 @@ def _demo_command(args: argparse.Namespace) -> int:
     print()
     print("Per-batch reports:")
     print(format_reports(result.reports))
+    for line in (format_rejects(result.reports), format_warnings(result.reports)):
+        if line:
+            print(line)
     print()
     print(format_timings(result))
     print()
-    silver = result.paths["silver"]
+    paths = result.paths
+    files = [("bronze", "/", "the bronze Parquet micro-batches and _country_lookup.parquet"),
+             ("delta", "/", "customers_silver, the Delta table (one commit per batch)"),
+             ("silver", "", "customers_silver as one Parquet file")]
+    if paths["rejected"].exists():
+        files.append(("rejected", "", "the rejected rows, with reason and batch_id"))
+    print(f"Files in {args.out}:")
+    for key, slash, what in files:
+        print(f"  {paths[key].name + slash:<26} {what}")
     print(f"customers_silver: {result.silver_rows:,} rows, "
-          f"{result.distinct_customers:,} distinct customer_id -> {silver}")
-    if "delta" in result.paths:
-        print(f"customers_silver (Delta table): {result.paths['delta']}")
+          f"{result.distinct_customers:,} distinct customer_id")
     # The reference notebook's last cell.
     if not result.passed:
         print("Unit test failed", file=sys.stderr)
@@ -242,8 +252,11 @@ def _run_command(args: argparse.Namespace) -> int:
     else:
         print()
         print("Per-batch reports:")
-        table = cdc_rs.reports_to_arrow(reports).drop_columns(["source"])
+        table = cdc_rs.reports_to_arrow(reports)
         print(format_reports(table))
+        for line in (format_rejects(table), format_warnings(table)):
+            if line:
+                print(line)
     quarantined = sum(r.quarantined for r in reports)
     if quarantined:
         print(f"{quarantined:,} unparseable lines quarantined in {args.checkpoint / 'quarantine'}")
@@ -252,27 +265,88 @@ def _run_command(args: argparse.Namespace) -> int:
     return 0
 
 
+#: Why a row is quarantined (into ``BatchReport.rejected``): one ``rejected`` column.
+REJECT_REASONS = ("malformed", "null_keys", "null_sequences", "lookup_misses")
+#: Rows deliberately left alone (not this table's topic or operation): one ``skipped`` column.
+SKIP_REASONS = ("other_topics", "ignored_operations")
+#: Columns shown only when some batch has them.
+_SHOWN_IF_ANY = ("skipped", "rejected", "superseded", "tombstoned", "stale", "skipped_replay")
+#: Two-line headers keep the table within 100 columns.
+_HEADERS = {"rows_in": ("rows", "in"), "superseded": ("super-", "seded"),
+            "tombstoned": ("tomb-", "stoned"), "skipped_replay": ("replay", "skipped")}
+
+
 def format_reports(reports: pa.Table) -> str:
-    """The per-batch reports as a text table, with a ``total`` row.
+    """The per-batch reports as a compact text table (fits 100 columns), with a ``total`` row.
+
+    The reasons a row is quarantined are one ``rejected`` column and the rows left alone
+    (other topics, ignored operations) one ``skipped`` column; :func:`format_rejects` lists
+    them by reason. Outcomes no batch had are left out, and so are the warnings (see
+    :func:`format_warnings`).
 
     Example:
-        >>> t = pa.table({"batch_id": [0, 1], "rows_in": [10, 12], "seconds": [0.5, 0.25]})
+        >>> t = pa.table({"batch_id": [0, 1], "rows_in": [10, 12], "malformed": [1, 0],
+        ...               "lookup_misses": [0, 2], "inserted": [9, 10], "seconds": [0.5, 0.25]})
         >>> print(format_reports(t))
-                  rows_in  seconds
-        batch_id                  
-        0              10    0.500
-        1              12    0.250
-        total          22    0.750
+        batch  rows  rejected  inserted  seconds
+                 in                             
+        0        10         1         9    0.500
+        1        12         2        10    0.250
+        total    22         3        19    0.750
     """
-    import pandas as pd
+    data = {name: reports.column(name).to_pylist() for name in reports.column_names}
+    batches = [str(b) for b in data.pop("batch_id")]
+    for name in ("warning", "source"):
+        data.pop(name, None)
+    for merged, parts in (("skipped", SKIP_REASONS), ("rejected", REJECT_REASONS)):
+        present = [p for p in parts if p in data]
+        if present:  # in the place of the first of its parts
+            counts = [sum(row) for row in zip(*(data[p] for p in present))]
+            data = {(merged if k == present[0] else k): (counts if k == present[0] else v)
+                    for k, v in data.items() if k not in present[1:]}
+    data = {k: [int(x) if isinstance(x, bool) else x for x in v] for k, v in data.items()
+            if k not in _SHOWN_IF_ANY or any(v)}
 
-    df = reports.to_pandas().set_index("batch_id")
-    df.index = df.index.astype(object)
-    bools = df.select_dtypes(bool).columns
-    df[bools] = df[bools].astype(int)
-    df.loc["total"] = df.sum()
-    with pd.option_context("display.width", 250, "display.max_columns", None):
-        return df.to_string(float_format=lambda x: f"{x:.3f}")
+    def cell(x: object) -> str:
+        return f"{x:.3f}" if isinstance(x, float) else str(x)
+
+    columns = [[cell(x) for x in values] + [cell(sum(values))] for values in data.values()]
+    headers = [_HEADERS.get(name, (name, "")) for name in data]
+    label = batches + ["total"]
+    label_width = max(len("batch"), *map(len, label))
+    widths = [max(len(h[0]), len(h[1]), *map(len, col)) for h, col in zip(headers, columns)]
+    lines = ["  ".join([("batch", "")[line].ljust(label_width)]
+                       + [h[line].rjust(w) for h, w in zip(headers, widths)])
+             for line in (0, 1)]
+    for i, name in enumerate(label):
+        lines.append("  ".join([name.ljust(label_width)]
+                               + [col[i].rjust(w) for col, w in zip(columns, widths)]))
+    return "\n".join(lines)
+
+
+def format_rejects(reports: pa.Table) -> str:
+    """The rejected and skipped rows of all batches by reason, a line each ("" if none).
+
+    Example:
+        >>> print(format_rejects(pa.table({"malformed": [1, 2], "lookup_misses": [0, 4]})))
+        rejected rows: 3 malformed, 4 lookup_misses
+    """
+    lines = []
+    for what, reasons in (("rejected", REJECT_REASONS), ("skipped", SKIP_REASONS)):
+        counts = [(name, sum(reports.column(name).to_pylist()))
+                  for name in reasons if name in reports.column_names]
+        listed = ", ".join(f"{n:,} {name}" for name, n in counts if n)
+        if listed:
+            lines.append(f"{what} rows: {listed}")
+    return "\n".join(lines)
+
+
+def format_warnings(reports: pa.Table) -> str:
+    """The batches' warnings, a line each ("" when there are none)."""
+    if "warning" not in reports.column_names:
+        return ""
+    rows = zip(reports.column("batch_id").to_pylist(), reports.column("warning").to_pylist())
+    return "\n".join(f"batch {batch_id}: warning: {w}" for batch_id, w in rows if w)
 
 
 def format_timings(result: DemoResult) -> str:
@@ -286,7 +360,8 @@ def format_timings(result: DemoResult) -> str:
     stages.append(("total", sum(result.timings.values())))
     rows = [(stage, s, result.events / s if s > 0 else float("nan")) for stage, s in stages]
     df = pd.DataFrame(rows, columns=["stage", "seconds", "events/s"]).set_index("stage")
-    return df.to_string(formatters={"seconds": "{:.2f}".format, "events/s": "{:,.0f}".format})
+    text: str = df.to_string(formatters={"seconds": "{:.2f}".format, "events/s": "{:,.0f}".format})
+    return text
 
 
 class _timed:

@@ -464,7 +464,8 @@ def _increasing_within(groups: _Groups, key: np.ndarray, values: np.ndarray) -> 
     offset = key[order].astype(np.int64) * span  # keeps groups apart in one running max
     out = np.empty_like(values)
     out[order] = np.maximum.accumulate(base[order] + offset) - offset
-    return out + rank + values.min()
+    result: np.ndarray = out + rank + values.min()
+    return result
 
 
 def _minute_pieces(minutes: np.ndarray) -> tuple[pa.Array, pa.Array]:

@@ -31,6 +31,7 @@ import os
 import re
 import sys
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +45,7 @@ from . import _delta_layout as layout
 from . import _faults
 from ._files import atomic_write
 from ._locks import TargetLock
+from ._report import BatchOutcome
 from .exceptions import (CdcError, ConcurrentWriteError, ConfigError, DeltaTargetError, InputError,
                          SchemaError, TargetStateError)
 
@@ -111,7 +113,7 @@ class DeltaTarget:
         self._reset()
 
     def _reset(self) -> None:
-        self._mirror: Any = None  # _cdc_rs.TableCore once opened
+        self._mirror: _cdc_rs.TableCore | None = None  # the table's rows and key state, once opened
         self._dt: Any = None  # deltalake.DeltaTable (None: no table yet)
         self._rows_schema: pa.Schema | None = None
         self._since_snapshot = 0
@@ -136,18 +138,19 @@ class DeltaTarget:
             apps = self._existing_apps()
             return self._txn_version(apps[0]) if len(apps) == 1 else None
         with self._lock:
-            self._open()
-            return self._mirror.last_batch_id
+            return self._opened().last_batch_id
 
     def _txn_version(self, app_id: str) -> int | None:
         """The last batch id the table recorded for ``app_id`` (None: never written)."""
         from deltalake import DeltaTable
 
         if DeltaTable.is_deltatable(str(self._path), self._storage_options):
-            return DeltaTable(str(self._path), storage_options=self._storage_options) \
+            version: int | None = DeltaTable(str(self._path), storage_options=self._storage_options) \
                 .transaction_version(app_id)
+            return version
         book = self._path / "_cdc_rs" / app_id
-        return _read_json(book / _PRETABLE, {}).get("batch_id")
+        batch_id: int | None = _read_json(book / _PRETABLE, {}).get("batch_id")
+        return batch_id
 
     def to_arrow(self) -> pa.Table:
         """The table's rows as read by a Delta reader (``deltalake.DeltaTable.to_pyarrow_table``)."""
@@ -175,15 +178,14 @@ class DeltaTarget:
     def state(self) -> pa.Table | None:
         """Per-key bookkeeping of the mirror (``key.*``, ``sequence.*``, ``row``)."""
         with self._lock:
-            self._open()
-            return self._mirror.state()
+            return self._opened().state()
 
     def __len__(self) -> int:
         with self._lock:
             if self._app_id is None:
-                return self.to_arrow().num_rows
-            self._open()
-            return len(self._mirror)
+                rows: int = self.to_arrow().num_rows
+                return rows
+            return len(self._opened())
 
     def __repr__(self) -> str:
         return f"DeltaTarget({str(self._path)!r}, app_id={self._app_id!r})"
@@ -200,17 +202,17 @@ class DeltaTarget:
 
     # ------------------------------------------------------------------ the Target protocol
 
-    def _apply(self, pipeline: Any, batch: Any, batch_id: int) -> tuple[dict[str, int], bool, pa.Table | None]:
+    def _apply(self, pipeline: _cdc_rs.Pipeline, batch: Any, batch_id: int) -> BatchOutcome:
         data = _materialised(batch, batch_id)  # planned again on a conflict
         with self._lock:
             if self._app_id is None:
                 self._app_id = self._derive_app_id(pipeline)
             retried_failure = False
             for _ in range(self._max_retries + 1):
-                self._open()
-                plan = pipeline.plan(data, batch_id, self._mirror)
+                mirror = self._opened()
+                plan = pipeline.plan(data, batch_id, mirror)
                 if plan.skipped_replay:
-                    return self._mirror.commit(plan)
+                    return mirror.commit(plan)
                 try:
                     self._write(plan, batch_id)
                 except KeyboardInterrupt:
@@ -231,7 +233,7 @@ class DeltaTarget:
                     continue
                 fallback = (plan.counts, False, plan.rejected())
                 try:
-                    result = self._mirror.commit(plan)
+                    result = mirror.commit(plan)
                 except CdcError:
                     # The Delta commit is done; the mirror could not follow (e.g. its first
                     # rows after tombstone-only batches): re-open it from the table next time.
@@ -260,6 +262,12 @@ class DeltaTarget:
     @property
     def _book(self) -> Path:
         return self._path / "_cdc_rs" / str(self._app_id)
+
+    def _opened(self) -> _cdc_rs.TableCore:
+        """The mirror of the table (its rows and key state), opening the table first."""
+        self._open()
+        assert self._mirror is not None
+        return self._mirror
 
     def _open(self) -> None:
         if self._mirror is not None:
@@ -314,7 +322,8 @@ class DeltaTarget:
         change files after it (one per committed batch id, ignoring leftovers above ``txn``)."""
         if txn is None or not self._book.is_dir():
             return None, None, 0
-        snapshots, changes = {}, {}
+        snapshots: dict[int, Path] = {}
+        changes: dict[int, list[Path]] = {}
         for entry in self._book.iterdir():
             if m := _SNAPSHOT.match(entry.name):
                 snapshots[int(m[1])] = entry
@@ -367,6 +376,7 @@ class DeltaTarget:
         from deltalake import CommitProperties, Transaction
         from deltalake.exceptions import CommitFailedError
 
+        _check_can_write(self._path)
         if self._dt is not None and _log_changed(self._path, self._log_seen):
             # A log entry we read was rewritten (or removed): re-open the table, which
             # refuses a log no reader can open, and plan again; never commit on top of it.
@@ -388,6 +398,7 @@ class DeltaTarget:
                                      "cdc_rs.changes": changes_name or ""}
 
         def props() -> Any:
+            assert self._app_id is not None  # derived before the first write
             return CommitProperties(custom_metadata=metadata, max_commit_retries=0,
                                     app_transactions=[Transaction(self._app_id, batch_id)])
 
@@ -468,7 +479,7 @@ class DeltaTarget:
             upserts = self._blank_partitions(upserts.select(schema.names).cast(schema),
                                              partition_by, keys)
         counts = plan.counts
-        rows_after = len(self._mirror) + counts.get("inserted", 0) - counts.get("deleted", 0)
+        rows_after = len(self._opened()) + counts.get("inserted", 0) - counts.get("deleted", 0)
         try:
             rewrite = layout.plan_rewrite(self._path, layout.live_files(self._dt), upserts,
                                           deletes, keys, schema, rows_after,
@@ -497,8 +508,8 @@ class DeltaTarget:
         return name
 
     def _snapshot(self) -> None:
-        state = self._mirror.state()
-        last = self._mirror.last_batch_id
+        mirror = self._opened()
+        state, last = mirror.state(), mirror.last_batch_id
         if state is None or last is None:
             return
         live = pc.is_valid(state.column("row"))
@@ -568,6 +579,19 @@ def _check_folder(path: Path) -> None:
                 raise DeltaTargetError(f"cannot use {path} as a Delta table: {parent} is a "
                                        "file, not a folder")
             return
+
+
+def _check_can_write(path: Path) -> None:
+    """The table's folder can be made and written to, or an error naming the table (rather
+    than the first bookkeeping file that failed), before anything of a batch is written."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / f".cdc_rs-can-write-{uuid.uuid4().hex}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise DeltaTargetError(f"cannot write the Delta table {path}: {exc.strerror or exc}; "
+                               "nothing was written. Give a folder you can write to") from exc
 
 
 def _read_rows(dt: Any, path: Path) -> pa.Table:

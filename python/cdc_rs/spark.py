@@ -47,7 +47,7 @@ from ._files import atomic_write
 from ._input import spark_without_pandas_warning
 from ._json import from_json as _decode
 from ._json import parse_schema
-from ._report import BatchReport, reports_to_arrow
+from ._report import BatchOutcome, BatchReport, reports_to_arrow
 from ._table import MemoryTable
 from ._upsert import BatchUpsert, batch_upsert
 from .exceptions import CdcError, CheckpointError, ConfigError
@@ -459,7 +459,7 @@ class SparkMergeTarget:
         deletes = pa.Table.from_arrays(arrays, schema=upserts.schema)
         return counts, rejected, pa.concat_tables([upserts, deletes])
 
-    def _apply(self, pipeline: Any, batch: Any, batch_id: int) -> tuple[dict[str, int], bool, pa.Table | None]:
+    def _apply(self, pipeline: _cdc_rs.Pipeline, batch: Any, batch_id: int) -> BatchOutcome:
         counts, rejected, changes = self.changes(pipeline, batch, batch_id)
         if changes.num_rows == 0:
             return counts, False, rejected

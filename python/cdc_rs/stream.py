@@ -39,6 +39,7 @@ from . import _faults
 from ._files import atomic_write
 from ._read import read_parquet
 from ._report import BatchReport
+from .delta import DeltaTarget
 from .exceptions import CdcError, CheckpointError, ConfigError, InputError, SourceError
 
 __all__ = ["stream", "FolderSource", "DeltaSource", "StreamReport", "SourceError",
@@ -190,7 +191,8 @@ def _read_json_lines(path: Path, schema: pa.Schema | None) -> tuple[pa.Table, li
     """Valid JSON-object lines parsed by pyarrow; any other line goes to quarantine."""
     from pyarrow import json as pajson
 
-    good, bad = [], []
+    good: list[tuple[int, bytes]] = []
+    bad: list[dict[str, Any]] = []
     try:
         raw = path.read_bytes()
     except OSError as exc:
@@ -218,7 +220,7 @@ def _read_json_lines(path: Path, schema: pa.Schema | None) -> tuple[pa.Table, li
         # and quarantine it alone, not the whole file.
         table, odd = _read_consistent_lines(path, good, schema)
         bad.extend(odd)
-        bad.sort(key=lambda entry: entry["line"])
+        bad.sort(key=lambda entry: int(entry["line"]))
     return table, bad
 
 
@@ -509,7 +511,7 @@ def _check_target(upsert: Any, chk: _Checkpoint) -> None:
         return
     last_commit = max(applied)
     target = getattr(upsert, "target", None)
-    if hasattr(target, "_txn_version"):  # a DeltaTarget: ask the table, not a mirror
+    if isinstance(target, DeltaTarget):  # ask the table, not its mirror
         app_id = target.app_id or chk.commits[last_commit].get("app_id")
         last = target._txn_version(app_id) if app_id else None
     else:

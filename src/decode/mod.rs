@@ -195,7 +195,8 @@ impl<'a> Input<'a> {
 
 /// Rows per parallel chunk at least; below 2 chunks' worth we decode on the calling thread.
 const MIN_CHUNK_ROWS: usize = 16 * 1024;
-/// From here on both cores decode (and the chunks are concatenated): 60k rows gain 25%.
+/// From here on both cores decode (and the chunks are concatenated): it pays from about 60k
+/// rows (bench/RESULTS.md, "Decode at 100k").
 pub(crate) const PARALLEL_MIN_ROWS: usize = 2 * MIN_CHUNK_ROWS;
 
 /// Row ranges decoded in parallel: one below `PARALLEL_MIN_ROWS` rows or on one thread; else a
@@ -223,8 +224,8 @@ pub fn from_json(values: &dyn Array, schema: &SchemaRef, opts: &DecodeOptions) -
 }
 
 /// Like `from_json` over the rows of `chunks` in order (a chunked column), without first
-/// concatenating their text (146 MB of JSON in 5 chunks: 200 ms with the concatenation,
-/// 115 ms without). Row numbers in errors count from the first chunk's first row.
+/// concatenating their text (faster: bench/RESULTS.md, "Speed work log"). Row numbers in
+/// errors count from the first chunk's first row.
 pub fn from_json_chunks(
     chunks: &[&dyn Array],
     schema: &SchemaRef,

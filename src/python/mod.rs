@@ -17,7 +17,7 @@ use errors::IntoPyResult;
 
 // jemalloc for the extension's own allocations (Python keeps its allocator): it reuses freed
 // Parquet page buffers instead of faulting fresh zeroed pages in for every batch, as glibc
-// does once it trims them (bench/RESULTS.md: -20% CPU at 1M events in 10 batches).
+// does once it trims them (bench/RESULTS.md, "Speed work log": jemalloc).
 #[global_allocator]
 static ALLOC: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
