@@ -8,12 +8,14 @@ use std::time::Duration;
 use arrow::array::{BinaryArray, RecordBatch};
 use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion, Throughput};
 
+use cdc_rs::config::Config;
 use cdc_rs::decode::{from_json, DecodeOptions, Mode};
 use cdc_rs::enrich::{JoinHow, Lookup};
 use cdc_rs::latest::latest_per_key;
-use cdc_rs::pipeline::{Config, Pipeline};
+use cdc_rs::pipeline::Pipeline;
+use cdc_rs::plan::{Changes, Layout};
 use cdc_rs::schema::parse_ddl;
-use cdc_rs::table::{Changes, Layout, MemoryTable};
+use cdc_rs::table::MemoryTable;
 
 mod synthetic;
 use synthetic::{bronze, countries, customers_json, silver, CUSTOMERS_SCHEMA, SILVER_COLUMNS};
@@ -155,8 +157,9 @@ fn loaded_table() -> MemoryTable {
         delete_operations: vec![],
         lookup: None,
         columns: Some(SILVER_COLUMNS.iter().map(|s| s.to_string()).collect()),
-        except_columns: vec![],
+        except_column_list: vec![],
         decode: options(),
+        memory_limit: None,
     })
     .unwrap();
     let mut table = MemoryTable::new();
@@ -222,8 +225,9 @@ fn micro_batch(c: &mut Criterion) {
             .unwrap(),
         ),
         columns: Some(SILVER_COLUMNS.iter().map(|s| s.to_string()).collect()),
-        except_columns: vec![],
+        except_column_list: vec![],
         decode: options(),
+        memory_limit: None,
     })
     .unwrap();
     let probe = pipeline.run(

@@ -180,7 +180,7 @@ mod tests {
     }
 
     #[test]
-    fn buckets_are_even() {
+    fn keys_spread_evenly_over_buckets() {
         let keys: Vec<String> = (0..64_000).map(|i| format!("C{i:09}")).collect();
         let hashes = one(Arc::new(StringArray::from(keys)));
         let mut counts = [0u32; 64];

@@ -46,7 +46,9 @@ impl Lookup {
     pub fn new(table: RecordBatch, on: &[(String, String)], how: JoinHow) -> Result<Self> {
         if on.is_empty() {
             return Err(CdcError::Config(
-                "lookup_on must name at least one column pair".into(),
+                "lookup needs lookup_on: the (event column, lookup column) pairs to join on, \
+                 e.g. {'country_code': 'code'}"
+                    .into(),
             ));
         }
         if let Some(name) = crate::schema::duplicate_name(&table.schema()) {
@@ -66,9 +68,9 @@ impl Lookup {
         )?;
         let rows = encoder.encode(&build_columns)?;
         let mut index = HashMap::with_capacity_and_hasher(table.num_rows(), Default::default());
-        let null_key = crate::screen::any_null(&build_columns);
-        for i in 0..table.num_rows() {
-            if null_key[i] {
+        let null_key = crate::keys::any_null(&build_columns);
+        for (i, &null) in null_key.iter().enumerate() {
+            if null {
                 continue; // null keys never match
             }
             if index
@@ -129,7 +131,7 @@ impl Lookup {
             )),
             other => other,
         })?;
-        let null_key = crate::screen::any_null(&columns);
+        let null_key = crate::keys::any_null(&columns);
         Ok((0..batch.num_rows())
             .map(|i| {
                 if null_key[i] {
@@ -214,7 +216,7 @@ mod tests {
     }
 
     #[test]
-    fn matches_and_misses() {
+    fn lookup_probes_match_and_miss_as_an_inner_or_left_join() {
         let lookup =
             Lookup::new(countries(), &[("cc".into(), "code".into())], JoinHow::Inner).unwrap();
         let batch = RecordBatch::try_from_iter(vec![(

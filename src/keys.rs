@@ -162,6 +162,20 @@ fn same_values_in_any_encoding(from: &DataType, to: &DataType) -> bool {
     family(from).is_some() && family(from) == family(to)
 }
 
+/// Per row: is any of `columns` null? Logical nulls, so a `Null`-typed column counts too.
+pub fn any_null(columns: &[ArrayRef]) -> Vec<bool> {
+    let len = columns.first().map_or(0, |c| c.len());
+    let mut out = vec![false; len];
+    for column in columns {
+        if let Some(nulls) = column.logical_nulls() {
+            for (flag, valid) in out.iter_mut().zip(nulls.iter()) {
+                *flag |= !valid;
+            }
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

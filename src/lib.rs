@@ -3,9 +3,11 @@
 //! The core modules know nothing of Python; `python` (behind the `python` feature) is the
 //! only binding layer.
 pub mod bucket;
+pub mod config;
 pub mod decode;
 pub mod enrich;
 pub mod error;
+pub mod gather;
 pub mod interrupt;
 pub mod keys;
 pub mod latest;

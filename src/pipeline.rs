@@ -8,18 +8,19 @@ use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use arrow::row::Rows;
 use rayon::prelude::*;
 
-use crate::decode::DecodeOptions;
-use crate::enrich::Lookup;
+use crate::config::Config;
 use crate::error::{CdcError, Result};
+use crate::gather::gather;
 use crate::interrupt::Interrupt;
 use crate::keys::RowEncoder;
 use crate::latest::latest_per_key;
 use crate::merge::Action;
+use crate::plan::{Changes, Layout};
 use crate::plan::{Outcome, Plan};
 use crate::report::Counts;
 use crate::schema::duplicate_name;
-use crate::screen::{missing, rejected_rows, screen, Screened};
-use crate::table::{gather, Changes, Layout, MemoryTable};
+use crate::screen::{missing, rejected_rows, screen, ScreenedPart};
+use crate::table::MemoryTable;
 
 /// `chunks` with every record batch longer than a screening part cut into zero-copy slices
 /// of one part: a caller that checks something between batches (an interrupt) then checks
@@ -39,120 +40,13 @@ pub fn in_parts(
     })
 }
 
-/// With a `value_schema`, a join column's type is known when the upsert is built: a lookup
-/// key of another kind (an integer against a string) could never match, so say so now,
-/// not at every batch.
-fn check_lookup_types(schema: &Schema, lookup: &Lookup) -> Result<()> {
-    for (probe, build_type) in lookup.probe_columns().iter().zip(lookup.key_types()) {
-        let Some((_, field)) = schema.column_with_name(probe) else {
-            continue; // a column the batch may carry beside `value`: checked per batch
-        };
-        if kind(field.data_type()) != kind(build_type) {
-            return Err(CdcError::Config(format!(
-                "lookup_on: {probe:?} is {} ({}) in value_schema but the lookup's key column \
-                 is {} ({}); they can never match: cast one of them",
-                kind(field.data_type()),
-                field.data_type(),
-                kind(build_type),
-                build_type
-            )));
-        }
-    }
-    Ok(())
-}
-
-/// Types whose values can be the same: all integers, all floats, all text, all bytes…
-fn kind(data_type: &DataType) -> String {
-    use DataType::*;
-    match data_type {
-        Int8 | Int16 | Int32 | Int64 | UInt8 | UInt16 | UInt32 | UInt64 => "integer".into(),
-        Float16 | Float32 | Float64 => "float".into(),
-        Utf8 | LargeUtf8 | Utf8View => "string".into(),
-        Binary | LargeBinary | BinaryView | FixedSizeBinary(_) => "binary".into(),
-        Dictionary(_, values) => kind(values),
-        Decimal32(..) | Decimal64(..) | Decimal128(..) | Decimal256(..) => "decimal".into(),
-        Timestamp(..) => "timestamp".into(),
-        Date32 | Date64 => "date".into(),
-        other => other.to_string(),
-    }
-}
-
-/// Everything `batch_upsert` is configured with, already validated and parsed.
-#[derive(Debug)]
-pub struct Config {
-    pub keys: Vec<String>,
-    pub sequence_by: Vec<String>,
-    /// With a schema, batches are bronze: JSON text in `value_column`.
-    pub value_schema: Option<SchemaRef>,
-    pub value_column: String,
-    pub topic: Option<String>,
-    pub topic_column: String,
-    pub operation_column: Option<String>,
-    pub upsert_operations: Vec<String>,
-    pub delete_operations: Vec<String>,
-    pub lookup: Option<Lookup>,
-    pub columns: Option<Vec<String>>,
-    pub except_columns: Vec<String>,
-    pub decode: DecodeOptions,
-    /// Refuse a micro-batch whose estimated peak memory exceeds this many bytes (checked as
-    /// it is screened, before anything is applied); None: no limit.
-    pub memory_limit: Option<usize>,
-}
-
 pub struct Pipeline {
     config: Config,
 }
 
 impl Pipeline {
     pub fn new(config: Config) -> Result<Self> {
-        let c = &config;
-        if c.keys.is_empty() {
-            return Err(CdcError::Config(
-                "keys must name at least one column".into(),
-            ));
-        }
-        if c.sequence_by.is_empty() {
-            return Err(CdcError::Config(
-                "sequence_by must name at least one column".into(),
-            ));
-        }
-        if c.columns.is_some() && !c.except_columns.is_empty() {
-            return Err(CdcError::Config(
-                "give columns or except_column_list, not both".into(),
-            ));
-        }
-        if let Some(op) = c
-            .upsert_operations
-            .iter()
-            .find(|op| c.delete_operations.contains(op))
-        {
-            return Err(CdcError::Config(format!(
-                "operation {op:?} is both an upsert and a delete"
-            )));
-        }
-        if c.operation_column.is_none() && !c.delete_operations.is_empty() {
-            return Err(CdcError::Config(
-                "delete_operations needs operation_column".into(),
-            ));
-        }
-        if let Some(schema) = &c.value_schema {
-            for name in c
-                .keys
-                .iter()
-                .chain(&c.sequence_by)
-                .chain(&c.operation_column)
-            {
-                if schema.column_with_name(name).is_none() {
-                    return Err(CdcError::Config(format!(
-                        "column {name:?} is not in value_schema (fields: {:?})",
-                        schema.fields().iter().map(|f| f.name()).collect::<Vec<_>>()
-                    )));
-                }
-            }
-        }
-        if let (Some(schema), Some(lookup)) = (&c.value_schema, &c.lookup) {
-            check_lookup_types(schema, lookup)?;
-        }
+        config.check()?;
         Ok(Self { config })
     }
 
@@ -216,8 +110,8 @@ impl Pipeline {
     pub fn screen_stream(
         &self,
         chunks: impl Iterator<Item = Result<RecordBatch>>,
-    ) -> Result<Screening> {
-        let mut screening = Screening {
+    ) -> Result<ScreenedBatch> {
+        let mut screening = ScreenedBatch {
             rows_in: 0,
             screened: Vec::new(),
             rejected: None,
@@ -266,7 +160,7 @@ impl Pipeline {
     /// [`Pipeline::run`] for a batch screened ahead (see [`Pipeline::screen_stream`]).
     pub fn run_screened(
         &self,
-        screening: &Screening,
+        screening: &ScreenedBatch,
         batch_id: i64,
         table: &mut MemoryTable,
     ) -> Result<Outcome> {
@@ -279,7 +173,7 @@ impl Pipeline {
     /// nothing, so it can stop anywhere (Ctrl-C within a step's time, not the batch's).
     pub fn plan_screened(
         &self,
-        screening: &Screening,
+        screening: &ScreenedBatch,
         batch_id: i64,
         table: &MemoryTable,
         stop: &Interrupt,
@@ -291,7 +185,7 @@ impl Pipeline {
             rows_in: screening.rows_in,
             ..Counts::default()
         };
-        let mut plan = Plan::new(batch_id, table, counts);
+        let mut plan = Plan::new(batch_id, table.version(), counts);
         let screened = &screening.screened;
         for s in screened {
             plan.counts.add(&s.counts);
@@ -395,13 +289,13 @@ impl Pipeline {
         )
     }
 
-    /// The target's columns: `columns`, or every enriched column but `except_columns`.
+    /// The target's columns: `columns`, or every enriched column but `except_column_list`.
     fn target_schema(&self, table: &MemoryTable, enriched: &SchemaRef) -> Result<SchemaRef> {
         let c = &self.config;
         let names: Vec<String> = match &c.columns {
             Some(columns) => columns.clone(),
             None => {
-                for name in &c.except_columns {
+                for name in &c.except_column_list {
                     if enriched.column_with_name(name).is_none() {
                         return Err(missing(
                             enriched,
@@ -414,7 +308,7 @@ impl Pipeline {
                     .fields()
                     .iter()
                     .map(|f| f.name().clone())
-                    .filter(|n| !c.except_columns.contains(n))
+                    .filter(|n| !c.except_column_list.contains(n))
                     .collect()
             }
         };
@@ -447,13 +341,13 @@ impl Pipeline {
 }
 
 /// A micro-batch screened (decoded, filtered, probed against the lookup) and not yet planned.
-pub struct Screening {
+pub struct ScreenedBatch {
     rows_in: u64,
-    screened: Vec<Screened>,
+    screened: Vec<ScreenedPart>,
     rejected: Option<RecordBatch>,
 }
 
-impl Screening {
+impl ScreenedBatch {
     /// Input rows of the batch.
     pub fn rows_in(&self) -> u64 {
         self.rows_in
@@ -466,7 +360,7 @@ fn replay_plan(rows_in: u64, batch_id: i64, table: &MemoryTable) -> Plan {
         rows_in,
         ..Counts::default()
     };
-    let mut plan = Plan::new(batch_id, table, counts);
+    let mut plan = Plan::new(batch_id, table.version(), counts);
     plan.skipped_replay = true;
     plan
 }
@@ -555,5 +449,91 @@ fn canonical_type(data_type: &DataType) -> DataType {
         DataType::BinaryView | DataType::LargeBinary => DataType::Binary,
         DataType::Dictionary(_, values) => canonical_type(values),
         other => other.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow::array::{ArrayRef, Int64Array, StringArray};
+
+    fn events(rows: &[(i64, i64, &str)]) -> RecordBatch {
+        RecordBatch::try_from_iter(vec![
+            (
+                "id",
+                Arc::new(rows.iter().map(|r| r.0).collect::<Int64Array>()) as ArrayRef,
+            ),
+            (
+                "ts",
+                Arc::new(rows.iter().map(|r| r.1).collect::<Int64Array>()) as ArrayRef,
+            ),
+            (
+                "op",
+                Arc::new(rows.iter().map(|r| Some(r.2)).collect::<StringArray>()) as ArrayRef,
+            ),
+        ])
+        .unwrap()
+    }
+
+    fn pipeline() -> Pipeline {
+        Pipeline::new(Config {
+            operation_column: Some("op".into()),
+            upsert_operations: vec!["u".into()],
+            delete_operations: vec!["d".into()],
+            ..Config::for_test(&["id"], &["ts"])
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn a_batch_runs_end_to_end_newest_event_per_key_and_deletes_leave_tombstones() {
+        let (p, mut table) = (pipeline(), MemoryTable::new());
+        let first = p.run(
+            &[events(&[(1, 1, "u"), (1, 2, "u"), (2, 1, "u")])],
+            0,
+            &mut table,
+        );
+        let c = first.unwrap().counts;
+        assert_eq!((c.inserted, c.superseded), (2, 1));
+        let second = p.run(
+            &[events(&[(1, 1, "u"), (2, 2, "d"), (2, 1, "u")])],
+            1,
+            &mut table,
+        );
+        let c = second.unwrap().counts;
+        assert_eq!((c.stale, c.deleted, c.superseded), (1, 1, 1));
+        assert_eq!((table.len(), table.keys_tracked()), (1, 2));
+        // a replayed batch id changes nothing
+        let replay = p.run(&[events(&[(3, 9, "u")])], 1, &mut table).unwrap();
+        assert!(replay.skipped_replay && table.len() == 1);
+    }
+
+    #[test]
+    fn planning_changes_nothing_and_a_plan_commits_only_on_the_table_it_was_made_on() {
+        let (p, mut table) = (pipeline(), MemoryTable::new());
+        let plan = p.plan(&[events(&[(1, 1, "u")])], 0, &table).unwrap();
+        assert_eq!(table.len(), 0);
+        let mut other = MemoryTable::new();
+        p.run(&[events(&[(7, 1, "u")])], 0, &mut other).unwrap();
+        assert!(
+            other.commit(plan).is_err(),
+            "a plan made on another version"
+        );
+        let plan = p.plan(&[events(&[(1, 1, "u")])], 0, &table).unwrap();
+        table.commit(plan).unwrap();
+        assert_eq!(table.len(), 1);
+    }
+
+    #[test]
+    fn a_raised_interrupt_stops_planning_with_nothing_applied() {
+        let (p, table) = (pipeline(), MemoryTable::new());
+        let stop = Interrupt::default();
+        let screened = p
+            .screen_stream(std::iter::once(Ok(events(&[(1, 1, "u")]))))
+            .unwrap();
+        stop.raise();
+        let planned = p.plan_screened(&screened, 0, &table, &stop);
+        assert!(matches!(planned, Err(CdcError::Interrupted)));
+        assert_eq!(table.len(), 0);
     }
 }

@@ -4,11 +4,41 @@ use std::sync::Arc;
 
 use arrow::array::{ArrayRef, BooleanArray, RecordBatch, RecordBatchOptions};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use arrow::row::Rows;
 
 use crate::error::Result;
+use crate::keys::RowEncoder;
 use crate::merge::{Action, MergeCounts};
 use crate::report::Counts;
-use crate::table::{Changes, Layout, MemoryTable};
+
+/// Winning events of one batch, ready to merge: encoded keys and sequences, and whether each
+/// is a delete. The rows an upsert writes are gathered only once the merge has decided.
+pub struct Changes {
+    pub keys: Rows,
+    pub sequences: Rows,
+    pub is_delete: Vec<bool>,
+}
+
+/// How keys and sequences are identified; fixed by the first batch.
+#[derive(Clone, Debug)]
+pub struct Layout {
+    pub key_fields: Vec<Field>,
+    pub sequence_fields: Vec<Field>,
+    pub keys: RowEncoder,
+    pub sequences: RowEncoder,
+}
+
+impl Layout {
+    pub fn new(key_fields: Vec<Field>, sequence_fields: Vec<Field>) -> Result<Self> {
+        let types = |fs: &[Field]| fs.iter().map(|f| f.data_type().clone()).collect::<Vec<_>>();
+        Ok(Self {
+            keys: RowEncoder::new(types(&key_fields))?,
+            sequences: RowEncoder::new(types(&sequence_fields))?,
+            key_fields,
+            sequence_fields,
+        })
+    }
+}
 
 /// What one batch did.
 #[derive(Debug)]
@@ -41,13 +71,14 @@ pub(crate) struct Merge {
 }
 
 impl Plan {
-    pub(crate) fn new(batch_id: i64, table: &MemoryTable, counts: Counts) -> Self {
+    /// A plan for `batch_id` decided against the table at `table_version`.
+    pub(crate) fn new(batch_id: i64, table_version: u64, counts: Counts) -> Self {
         Self {
             batch_id,
             counts,
             skipped_replay: false,
             rejected: None,
-            table_version: table.version(),
+            table_version,
             merge: None,
         }
     }
@@ -169,5 +200,81 @@ impl Merge {
             columns,
             &RecordBatchOptions::new().with_row_count(Some(rows.len())),
         )?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::config::Config;
+    use crate::pipeline::Pipeline;
+    use crate::table::MemoryTable;
+    use arrow::array::{ArrayRef, Int64Array, RecordBatch, StringArray};
+    use std::sync::Arc;
+
+    fn events(rows: &[(i64, i64, &str, &str)]) -> RecordBatch {
+        RecordBatch::try_from_iter(vec![
+            (
+                "id",
+                Arc::new(rows.iter().map(|r| r.0).collect::<Int64Array>()) as ArrayRef,
+            ),
+            (
+                "ts",
+                Arc::new(rows.iter().map(|r| r.1).collect::<Int64Array>()) as ArrayRef,
+            ),
+            (
+                "op",
+                Arc::new(rows.iter().map(|r| Some(r.2)).collect::<StringArray>()) as ArrayRef,
+            ),
+            (
+                "v",
+                Arc::new(rows.iter().map(|r| Some(r.3)).collect::<StringArray>()) as ArrayRef,
+            ),
+        ])
+        .unwrap()
+    }
+
+    #[test]
+    fn a_plan_lists_the_rows_to_write_the_keys_to_delete_and_the_key_state_written() {
+        let p = Pipeline::new(Config {
+            operation_column: Some("op".into()),
+            upsert_operations: vec!["u".into()],
+            delete_operations: vec!["d".into()],
+            ..Config::for_test(&["id"], &["ts"])
+        })
+        .unwrap();
+        let mut table = MemoryTable::new();
+        p.run(
+            &[events(&[(1, 1, "u", "a"), (2, 1, "u", "b")])],
+            0,
+            &mut table,
+        )
+        .unwrap();
+        let plan = p
+            .plan(
+                &[events(&[
+                    (1, 2, "u", "a2"),
+                    (2, 2, "d", ""),
+                    (3, 1, "d", ""),
+                ])],
+                1,
+                &table,
+            )
+            .unwrap();
+        let upserts = plan.upserts().unwrap().unwrap();
+        assert_eq!(upserts.num_rows(), 1);
+        assert_eq!(
+            upserts.column_by_name("v").unwrap().as_ref(),
+            &StringArray::from(vec!["a2"]) as &dyn arrow::array::Array
+        );
+        let deletes = plan.deletes().unwrap().unwrap();
+        assert_eq!(
+            deletes.column(0).as_ref(),
+            &Int64Array::from(vec![2]) as &dyn arrow::array::Array
+        );
+        // key 1 updated, key 2 deleted (a tombstone), key 3 a tombstone never seen before
+        let state = plan.state_changes().unwrap().unwrap();
+        assert_eq!(state.num_rows(), 3);
+        let c = &plan.counts;
+        assert_eq!((c.updated, c.deleted, c.tombstoned), (1, 1, 1));
     }
 }

@@ -264,11 +264,10 @@ impl Parser<'_> {
     }
     fn at_string_lit(&mut self) -> bool {
         self.ws();
-        match (self.peek(), self.at(1)) {
-            (Some('\'' | '"'), _) => true,
-            (Some('r' | 'R'), Some('\'' | '"')) => true,
-            _ => false,
-        }
+        matches!(
+            (self.peek(), self.at(1)),
+            (Some('\'' | '"'), _) | (Some('r' | 'R'), Some('\'' | '"'))
+        )
     }
     /// A SQL string literal: '...' or "..." with backslash escapes, or raw r'...' / r"...".
     fn string_lit(&mut self) -> Result<String> {
@@ -442,7 +441,7 @@ mod tests {
     }
 
     #[test]
-    fn orders() {
+    fn the_orders_schema_parses_to_sparks_arrow_types() {
         let s = parse_ddl("order_id STRING, order_timestamp Timestamp, customer_id STRING, quantity BIGINT, total BIGINT, books ARRAY<STRUCT<book_id STRING, quantity BIGINT, subtotal BIGINT>>").unwrap();
         assert_eq!(s.fields().len(), 6);
         assert_eq!(
@@ -460,7 +459,7 @@ mod tests {
     }
 
     #[test]
-    fn forms() {
+    fn ddl_spellings_quotes_comments_and_synonyms_parse() {
         let s = parse_ddl(" `a``b` int NOT NULL COMMENT 'x, y', c struct<d: decimal, e dec(5,2)> , f map<string,array<bigint>>, g Timestamp_NTZ, h varchar(3)").unwrap();
         assert_eq!(s.field(0).name(), "a`b");
         assert!(s.field(0).is_nullable());
@@ -480,7 +479,7 @@ mod tests {
     }
 
     #[test]
-    fn errors() {
+    fn a_bad_schema_is_refused_at_the_position_of_the_fault() {
         assert_eq!(pos("a INT, b FOO"), 9);
         assert_eq!(pos("a INT b"), 6);
         assert_eq!(pos("a ARRAY<INT"), 11);

@@ -7,10 +7,11 @@ use arrow::array::{Array, ArrayRef, AsArray, BooleanArray, RecordBatch, StringAr
 use arrow::compute::{cast, concat_batches, filter_record_batch, take, take_record_batch};
 use arrow::datatypes::{DataType, Field, Schema};
 
+use crate::config::Config;
 use crate::decode;
 use crate::enrich::JoinHow;
 use crate::error::{CdcError, Result};
-use crate::pipeline::Config;
+use crate::keys::any_null;
 use crate::report::{Counts, Reason};
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -22,7 +23,7 @@ enum Op {
 
 /// One input chunk, screened: which rows survive, without copying any of them (the rows a
 /// batch finally writes are gathered once, after the merge has decided).
-pub(crate) struct Screened {
+pub(crate) struct ScreenedPart {
     /// Decoded fields (bronze) or the input's columns; rejected rows included.
     pub rows: RecordBatch,
     /// Rows of `rows` that survive, ascending.
@@ -37,7 +38,7 @@ pub(crate) struct Screened {
     pub counts: Counts,
 }
 
-impl Screened {
+impl ScreenedPart {
     /// The kept rows' values of `columns` (zero-copy when every row was kept).
     pub fn kept_columns(&self, names: &[String]) -> Result<Vec<ArrayRef>> {
         let all = columns(&self.rows, names)?;
@@ -53,7 +54,7 @@ impl Screened {
 }
 
 /// Screens one input chunk, in the report's order.
-pub(crate) fn screen(c: &Config, chunk: &RecordBatch) -> Result<Screened> {
+pub(crate) fn screen(c: &Config, chunk: &RecordBatch) -> Result<ScreenedPart> {
     if c.value_schema.is_none() && chunk.column_by_name(&c.value_column).is_some() {
         let needed = c
             .keys
@@ -166,7 +167,7 @@ pub(crate) fn screen(c: &Config, chunk: &RecordBatch) -> Result<Screened> {
         rejected.push((at[i], reason));
     }
     rejected.sort_unstable_by_key(|(row, _)| *row);
-    Ok(Screened {
+    Ok(ScreenedPart {
         rows,
         kept,
         is_delete,
@@ -207,20 +208,6 @@ pub(crate) fn columns(rows: &RecordBatch, names: &[String]) -> Result<Vec<ArrayR
                 .ok_or_else(|| missing(&rows.schema(), name, "a key or sequence column"))
         })
         .collect()
-}
-
-/// Per row: is any of `columns` null? Logical nulls, so a `Null`-typed column counts too.
-pub(crate) fn any_null(columns: &[ArrayRef]) -> Vec<bool> {
-    let len = columns.first().map_or(0, |c| c.len());
-    let mut out = vec![false; len];
-    for column in columns {
-        if let Some(nulls) = column.logical_nulls() {
-            for (flag, valid) in out.iter_mut().zip(nulls.iter()) {
-                *flag |= !valid;
-            }
-        }
-    }
-    out
 }
 
 pub(crate) fn missing(schema: &Schema, name: &str, what: &str) -> CdcError {
@@ -271,7 +258,7 @@ fn own_bytes(column: &ArrayRef) -> ArrayRef {
 /// table with the input's columns when nothing was rejected, so reports concatenate).
 pub(crate) fn rejected_rows(
     chunks: &[RecordBatch],
-    screened: &[Screened],
+    screened: &[ScreenedPart],
 ) -> Result<Option<RecordBatch>> {
     let Some(first) = chunks.first() else {
         return Ok(None);
@@ -296,4 +283,82 @@ pub(crate) fn rejected_rows(
         parts.push(RecordBatch::try_new(schema.clone(), columns)?);
     }
     Ok(Some(concat_batches(&schema, &parts)?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    fn bronze(rows: &[(&str, Option<&str>)]) -> RecordBatch {
+        let topics: StringArray = rows.iter().map(|(t, _)| Some(*t)).collect();
+        let values: StringArray = rows.iter().map(|(_, v)| *v).collect();
+        RecordBatch::try_from_iter(vec![
+            ("topic", Arc::new(topics) as ArrayRef),
+            ("value", Arc::new(values) as ArrayRef),
+        ])
+        .unwrap()
+    }
+
+    fn customers() -> Config {
+        Config {
+            value_schema: Some(crate::schema::parse_ddl("id INT, ts INT, op STRING").unwrap()),
+            topic: Some("customers".into()),
+            operation_column: Some("op".into()),
+            upsert_operations: vec!["insert".into(), "update".into()],
+            delete_operations: vec!["delete".into()],
+            ..Config::for_test(&["id"], &["ts"])
+        }
+    }
+
+    #[test]
+    fn a_bronze_part_counts_every_row_once_in_the_reports_order() {
+        let part = bronze(&[
+            ("orders", Some(r#"{"id": 9, "ts": 1, "op": "insert"}"#)),
+            ("customers", Some("{oops")),
+            ("customers", Some(r#"{"id": 1, "ts": 1, "op": "snapshot"}"#)),
+            (
+                "customers",
+                Some(r#"{"id": null, "ts": 1, "op": "insert"}"#),
+            ),
+            ("customers", Some(r#"{"id": 2, "op": "insert"}"#)),
+            ("customers", Some(r#"{"id": 3, "ts": 1, "op": "insert"}"#)),
+            ("customers", Some(r#"{"id": 4, "ts": 1, "op": "delete"}"#)),
+        ]);
+        let s = screen(&customers(), &part).unwrap();
+        let c = &s.counts;
+        assert_eq!(
+            (
+                c.other_topics,
+                c.malformed,
+                c.ignored_operations,
+                c.null_keys,
+                c.null_sequences
+            ),
+            (1, 1, 1, 1, 1)
+        );
+        assert_eq!(c.accounted() + s.kept.len() as u64, 7);
+        let kept_ids = s.kept_columns(&["id".to_string()]).unwrap();
+        let kept_ids = kept_ids[0]
+            .as_any()
+            .downcast_ref::<arrow::array::Int32Array>()
+            .unwrap();
+        assert_eq!(kept_ids.values().to_vec(), vec![3, 4]);
+        assert_eq!(s.is_delete, vec![false, true]);
+        let reasons: Vec<&str> = s.rejected.iter().map(|(_, r)| r.as_str()).collect();
+        assert_eq!(reasons, vec!["malformed_json", "null_key", "null_sequence"]);
+    }
+
+    #[test]
+    fn a_missing_key_column_in_parsed_rows_is_named() {
+        let rows = RecordBatch::try_from_iter(vec![(
+            "ts",
+            Arc::new(arrow::array::Int32Array::from(vec![1])) as ArrayRef,
+        )])
+        .unwrap();
+        let Err(e) = screen(&Config::for_test(&["id"], &["ts"]), &rows) else {
+            panic!("a batch without its key column was screened");
+        };
+        assert!(e.to_string().contains("\"id\""), "{e}");
+    }
 }

@@ -131,3 +131,16 @@ def instant(value: datetime) -> datetime:
     if value.tzinfo is None:
         return value.replace(tzinfo=timezone.utc)
     return value.astimezone(timezone.utc)
+
+
+def pytest_collection_modifyitems(items):
+    """Marks the slow groups, so that `pytest -m "not spark and not delta"` runs the core
+    alone: `spark` (a test that starts Spark: the `spark` fixture, or a test_spark_* file)
+    and `delta` (a Delta file, or a test named after Delta)."""
+    for item in items:
+        module = item.module.__name__ if item.module is not None else ""
+        if "spark" in getattr(item, "fixturenames", ()) or module.startswith("test_spark") \
+                or "spark" in item.name:
+            item.add_marker(pytest.mark.spark)
+        if "delta" in module or "delta" in item.name.lower():
+            item.add_marker(pytest.mark.delta)

@@ -314,6 +314,11 @@ def test_docstring_examples():
     import doctest
 
     import cdc_rs.datasets
+    from cdc_rs.datasets import _bookstore, _feeds, _layout
 
-    result = doctest.testmod(cdc_rs.datasets, optionflags=doctest.ELLIPSIS)
-    assert result.attempted > 10 and result.failed == 0
+    attempted = 0
+    for module in (cdc_rs.datasets, _bookstore, _feeds, _layout):
+        result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
+        assert result.failed == 0, module.__name__
+        attempted += result.attempted
+    assert attempted > 10

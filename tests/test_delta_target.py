@@ -296,9 +296,11 @@ def test_read_only_target_folder_is_a_clear_error(tmp_path):
 
 
 def test_import_does_not_need_deltalake_and_exports_are_the_functions():
-    script = ("import sys, cdc_rs, cdc_rs.stream, cdc_rs.delta\n"
+    script = ("import sys, cdc_rs, cdc_rs.streaming, cdc_rs.sources, cdc_rs.delta\n"
               "assert 'deltalake' not in sys.modules\n"
               "assert callable(cdc_rs.stream) and cdc_rs.stream.__name__ == 'stream'\n"
+              "import cdc_rs.streaming as module\n"  # no module hides behind the function
+              "assert module.stream is cdc_rs.stream and module.StreamReport is cdc_rs.StreamReport\n"
               "assert {'DeltaTarget', 'stream'} <= set(cdc_rs.__all__)\n")
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                           timeout=120)

@@ -9,7 +9,8 @@ deltalake = pytest.importorskip("deltalake")
 
 import cdc_rs  # noqa: E402
 from cdc_rs.datasets import CUSTOMERS_SCHEMA, SILVER_COLUMNS, bookstore  # noqa: E402
-from cdc_rs.stream import DeltaSource, SourceError, open_source  # noqa: E402
+from cdc_rs import DeltaSource, SourceError  # noqa: E402
+from cdc_rs.sources import open_source  # noqa: E402
 
 from deltalake import DeltaTable, write_deltalake  # noqa: E402
 

@@ -14,7 +14,7 @@ pytest.importorskip("deltalake")
 
 import cdc_rs  # noqa: E402
 from cdc_rs.datasets import CUSTOMERS_SCHEMA, SILVER_COLUMNS, bookstore  # noqa: E402
-from cdc_rs.stream import CheckpointError, FolderSource, SourceError, StreamReport  # noqa: E402
+from cdc_rs import CheckpointError, FolderSource, SourceError, StreamReport  # noqa: E402
 
 from deltalake import DeltaTable  # noqa: E402
 

@@ -22,7 +22,8 @@ use arrow::array::{Array, ArrayRef, AsArray, Int64Array, RecordBatch, StringArra
 use arrow::compute::concat_batches;
 use arrow::datatypes::Int64Type;
 use cdc_rs::decode::{DecodeOptions, Mode};
-use cdc_rs::pipeline::{Config, Pipeline};
+use cdc_rs::config::Config;
+use cdc_rs::pipeline::Pipeline;
 use cdc_rs::report::Counts;
 use cdc_rs::table::MemoryTable;
 use libfuzzer_sys::fuzz_target;
@@ -279,7 +280,7 @@ fuzz_target!(|data: &[u8]| {
         delete_operations: vec!["delete".into()],
         lookup: None,
         columns: None,
-        except_columns: vec![],
+        except_column_list: vec![],
         decode: DecodeOptions::new(Mode::Permissive, "UTC").unwrap(),
         memory_limit: None,
     })

@@ -27,7 +27,8 @@ from .exceptions import (CdcError, CheckpointError, ConcurrentWriteError, Config
 
 # Delta support: deltalake itself is imported only when a Delta table is used.
 from .delta import DeltaTarget
-from .stream import DeltaSource, FolderSource, stream  # binds cdc_rs.stream to the function
+from .sources import DeltaSource, FolderSource
+from .streaming import StreamReport, stream
 
 __all__ = [
     "BatchReport",
@@ -56,4 +57,5 @@ __all__ = [
     "DeltaSource",
     "FolderSource",
     "stream",
+    "StreamReport",
 ]

@@ -89,7 +89,7 @@ class Pipeline:
         lookup_on: list[tuple[str, str]] = ...,
         lookup_how: str = "inner",
         columns: list[str] | None = None,
-        except_columns: list[str] = ...,
+        except_column_list: list[str] = ...,
         time_zone: str = "UTC",
         memory_limit: int | None = None,
     ) -> Pipeline: ...

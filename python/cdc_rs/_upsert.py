@@ -231,8 +231,6 @@ def batch_upsert(
         >>> upsert.target.to_arrow().sort_by("id").column("v").to_pylist()
         ['b', 'c']
     """
-    if columns is not None and except_column_list is not None:
-        raise ConfigError("give columns or except_column_list, not both")
     config = {
         "keys": checks.names(keys, "keys"),
         "sequence_by": checks.names(sequence_by, "sequence_by"),
@@ -248,6 +246,7 @@ def batch_upsert(
                       for a, b in _pairs(lookup_on)],
         "lookup_how": checks.text(lookup_how, "lookup_how"),
         "columns": None if columns is None else checks.names(columns, "columns"),
+        # None and [] alike: no column left out (columns= with it is refused by the engine)
         "except_column_list": checks.names(except_column_list or (), "except_column_list"),
         "time_zone": checks.text(time_zone, "time_zone"),
         "value_column": checks.name(value_column, "value_column"),
@@ -264,12 +263,9 @@ def batch_upsert(
 
 def _build_pipeline(config: dict[str, Any]) -> Any:
     c = dict(config)
-    c["except_columns"] = c.pop("except_column_list")
     c["memory_limit"] = checks.memory_limit(c.get("memory_limit", "auto"))
     if c["operation_column"] is None:
         c["upsert_operations"] = []
-    if c["lookup"] is not None and not c["lookup_on"]:
-        raise ConfigError("lookup needs lookup_on, e.g. {'country_code': 'code'}")
     return _cdc_rs.Pipeline(**c)
 
 

@@ -155,7 +155,8 @@ def run_demo(events: int = 1_000_000, batches: int = 10, out: str | Path = "out/
     import shutil
 
     from cdc_rs.delta import DeltaTarget
-    from cdc_rs.stream import FolderSource, stream
+    from cdc_rs.sources import FolderSource
+    from cdc_rs.streaming import stream
 
     paths = {"bronze": bronze_dir, "silver": out / "customers_silver.parquet",
              "rejected": out / "rejected.parquet", "delta": out / "customers_silver",
@@ -228,7 +229,8 @@ def _demo_command(args: argparse.Namespace) -> int:
 def _run_command(args: argparse.Namespace) -> int:
     import cdc_rs
     from cdc_rs.config import load_config
-    from cdc_rs.stream import open_source, stream
+    from cdc_rs.sources import open_source
+    from cdc_rs.streaming import stream
 
     try:
         config = load_config(args.config)

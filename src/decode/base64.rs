@@ -1,9 +1,9 @@
 //! Base64 for BINARY fields, as Jackson's MIME_NO_LINEFEEDS decoder behaves inside Spark.
-use super::parser::Syn;
+use super::scan::SyntaxError;
 
-/// Base64 like Jackson's MIME_NO_LINEFEEDS decoder. `Err(Syn)` where Jackson would have consumed
+/// Base64 like Jackson's MIME_NO_LINEFEEDS decoder. `Err(SyntaxError)` where Jackson would have consumed
 /// the closing quote (Spark then misreads the rest of the record: malformed row).
-pub(crate) fn base64_jackson(s: &[u8], out: &mut Vec<u8>) -> Result<bool, Syn> {
+pub(crate) fn base64_jackson(s: &[u8], out: &mut Vec<u8>) -> Result<bool, SyntaxError> {
     #[inline]
     fn val(c: u8) -> Option<u32> {
         match c {
@@ -27,7 +27,7 @@ pub(crate) fn base64_jackson(s: &[u8], out: &mut Vec<u8>) -> Result<bool, Syn> {
         let Some(a) = val(s[i]) else { return Ok(false) };
         i += 1;
         if i == n {
-            return Err(Syn);
+            return Err(SyntaxError);
         }
         let Some(b) = val(s[i]) else { return Ok(false) };
         i += 1;
@@ -38,7 +38,7 @@ pub(crate) fn base64_jackson(s: &[u8], out: &mut Vec<u8>) -> Result<bool, Syn> {
         if s[i] == b'=' {
             i += 1;
             if i == n {
-                return Err(Syn);
+                return Err(SyntaxError);
             }
             if s[i] != b'=' {
                 return Ok(false);
@@ -72,7 +72,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn base64() {
+    fn base64_decodes_as_jacksons_mime_decoder_does() {
         let d = |s: &str| {
             let mut o = Vec::new();
             base64_jackson(s.as_bytes(), &mut o).map(|ok| ok.then_some(o))

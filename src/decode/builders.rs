@@ -40,21 +40,21 @@ pub(crate) fn eq_bytes(a: &[u8], b: &[u8]) -> bool {
     }
 }
 
-fn nulls(mut v: Valid) -> Option<NullBuffer> {
+fn nulls(mut v: LazyValidity) -> Option<NullBuffer> {
     let b = v.bits.take()?.finish();
     let n = NullBuffer::new(b);
     (n.null_count() > 0).then_some(n)
 }
 
 /// A validity bitmap that only materialises once the first null arrives.
-pub(crate) struct Valid {
+pub(crate) struct LazyValidity {
     len: usize,
     bits: Option<BooleanBufferBuilder>,
 }
 
-impl Valid {
+impl LazyValidity {
     pub fn new(_cap: usize) -> Self {
-        Valid { len: 0, bits: None }
+        LazyValidity { len: 0, bits: None }
     }
     #[inline(always)]
     pub fn append(&mut self, v: bool) {
@@ -112,16 +112,16 @@ fn remove_offsets(offsets: &mut Vec<i32>, from: usize, to: usize) -> (usize, usi
     (start as usize, end as usize)
 }
 
-pub(crate) struct Prim<T> {
+pub(crate) struct PrimitiveBuilder<T> {
     pub vals: Vec<T>,
-    pub valid: Valid,
+    pub valid: LazyValidity,
 }
 
-impl<T: Copy + Default> Prim<T> {
+impl<T: Copy + Default> PrimitiveBuilder<T> {
     fn new() -> Self {
-        Prim {
+        PrimitiveBuilder {
             vals: Vec::new(),
-            valid: Valid::new(0),
+            valid: LazyValidity::new(0),
         }
     }
     #[inline]
@@ -147,10 +147,10 @@ impl<T: Copy + Default> Prim<T> {
     }
 }
 
-impl<T: arrow::datatypes::ArrowNativeType> Prim<T> {
+impl<T: arrow::datatypes::ArrowNativeType> PrimitiveBuilder<T> {
     fn finish<P: ArrowPrimitiveType<Native = T>>(&mut self, dt: &DataType) -> ArrayRef {
         let vals = std::mem::take(&mut self.vals);
-        let valid = std::mem::replace(&mut self.valid, Valid::new(0));
+        let valid = std::mem::replace(&mut self.valid, LazyValidity::new(0));
         Arc::new(
             PrimitiveArray::<P>::new(ScalarBuffer::from(vals), nulls(valid))
                 .with_data_type(dt.clone()),
@@ -161,7 +161,7 @@ impl<T: arrow::datatypes::ArrowNativeType> Prim<T> {
 pub(crate) struct Bytes {
     pub offsets: Vec<i32>,
     pub data: Vec<u8>,
-    pub valid: Valid,
+    pub valid: LazyValidity,
 }
 
 impl Bytes {
@@ -169,7 +169,7 @@ impl Bytes {
         Bytes {
             offsets: vec![0],
             data: Vec::new(),
-            valid: Valid::new(0),
+            valid: LazyValidity::new(0),
         }
     }
     #[inline]
@@ -209,24 +209,24 @@ impl Bytes {
     }
 }
 
-pub(crate) struct ListB {
+pub(crate) struct ListBuilder {
     pub offsets: Vec<i32>,
-    pub valid: Valid,
+    pub valid: LazyValidity,
     pub child: Builder,
     pub field: FieldRef,
 }
 
-pub(crate) struct StructB {
+pub(crate) struct StructBuilder {
     pub fields: Fields,
     pub children: Vec<Builder>,
     pub names: Vec<Box<[u8]>>,
     /// names[i] has no quote, backslash or control byte: it can be matched against raw input.
     pub simple: Vec<bool>,
     pub map: Option<hashbrown::HashMap<Box<[u8]>, usize, foldhash::fast::RandomState>>,
-    pub valid: Valid,
+    pub valid: LazyValidity,
 }
 
-impl StructB {
+impl StructBuilder {
     pub fn new(fields: &Fields) -> Self {
         let names: Vec<Box<[u8]>> = fields.iter().map(|f| f.name().as_bytes().into()).collect();
         let map = (names.len() > 8).then(|| {
@@ -243,13 +243,13 @@ impl StructB {
                     .any(|&c| c < 0x20 || c == b'"' || c == b'\'' || c == b'\\')
             })
             .collect();
-        StructB {
+        StructBuilder {
             simple,
             fields: fields.clone(),
             children: fields.iter().map(|f| Builder::new(f.data_type())).collect(),
             names,
             map,
-            valid: Valid::new(0),
+            valid: LazyValidity::new(0),
         }
     }
     /// If the raw key at `b[i]` (an opening quote) is exactly the simple name `hint`, the index
@@ -314,7 +314,7 @@ impl StructB {
     }
     fn finish(&mut self) -> Result<ArrayRef> {
         let kids = self.finish_children()?;
-        let valid = std::mem::replace(&mut self.valid, Valid::new(0));
+        let valid = std::mem::replace(&mut self.valid, LazyValidity::new(0));
         let len = valid.len();
         Ok(Arc::new(StructArray::try_new_with_length(
             self.fields.clone(),
@@ -325,31 +325,31 @@ impl StructB {
     }
 }
 
-pub(crate) struct MapB {
+pub(crate) struct MapBuilder {
     pub offsets: Vec<i32>,
-    pub valid: Valid,
+    pub valid: LazyValidity,
     pub keys: Bytes,
     pub values: Builder,
     pub entries: FieldRef,
 }
 
 pub(crate) enum Builder {
-    Bool(Prim<bool>),
-    I8(Prim<i8>),
-    I16(Prim<i16>),
-    I32(Prim<i32>),
-    I64(Prim<i64>),
-    F32(Prim<f32>),
-    F64(Prim<f64>),
-    Dec(Prim<i128>, u8, i8),
-    Date(Prim<i32>),
-    Ts(Prim<i64>),
-    TsNtz(Prim<i64>),
+    Bool(PrimitiveBuilder<bool>),
+    I8(PrimitiveBuilder<i8>),
+    I16(PrimitiveBuilder<i16>),
+    I32(PrimitiveBuilder<i32>),
+    I64(PrimitiveBuilder<i64>),
+    F32(PrimitiveBuilder<f32>),
+    F64(PrimitiveBuilder<f64>),
+    Dec(PrimitiveBuilder<i128>, u8, i8),
+    Date(PrimitiveBuilder<i32>),
+    Ts(PrimitiveBuilder<i64>),
+    TsNtz(PrimitiveBuilder<i64>),
     Str(Bytes),
     Bin(Bytes),
-    List(Box<ListB>),
-    Struct(Box<StructB>),
-    Map(Box<MapB>),
+    List(Box<ListBuilder>),
+    Struct(Box<StructBuilder>),
+    Map(Box<MapBuilder>),
     /// A type the decoder does not produce (always null).
     Null(usize, DataType),
 }
@@ -357,33 +357,33 @@ pub(crate) enum Builder {
 impl Builder {
     pub fn new(dt: &DataType) -> Builder {
         match dt {
-            DataType::Boolean => Builder::Bool(Prim::new()),
-            DataType::Int8 => Builder::I8(Prim::new()),
-            DataType::Int16 => Builder::I16(Prim::new()),
-            DataType::Int32 => Builder::I32(Prim::new()),
-            DataType::Int64 => Builder::I64(Prim::new()),
-            DataType::Float32 => Builder::F32(Prim::new()),
-            DataType::Float64 => Builder::F64(Prim::new()),
-            DataType::Decimal128(p, s) => Builder::Dec(Prim::new(), *p, *s),
-            DataType::Date32 => Builder::Date(Prim::new()),
-            DataType::Timestamp(_, Some(_)) => Builder::Ts(Prim::new()),
-            DataType::Timestamp(_, None) => Builder::TsNtz(Prim::new()),
+            DataType::Boolean => Builder::Bool(PrimitiveBuilder::new()),
+            DataType::Int8 => Builder::I8(PrimitiveBuilder::new()),
+            DataType::Int16 => Builder::I16(PrimitiveBuilder::new()),
+            DataType::Int32 => Builder::I32(PrimitiveBuilder::new()),
+            DataType::Int64 => Builder::I64(PrimitiveBuilder::new()),
+            DataType::Float32 => Builder::F32(PrimitiveBuilder::new()),
+            DataType::Float64 => Builder::F64(PrimitiveBuilder::new()),
+            DataType::Decimal128(p, s) => Builder::Dec(PrimitiveBuilder::new(), *p, *s),
+            DataType::Date32 => Builder::Date(PrimitiveBuilder::new()),
+            DataType::Timestamp(_, Some(_)) => Builder::Ts(PrimitiveBuilder::new()),
+            DataType::Timestamp(_, None) => Builder::TsNtz(PrimitiveBuilder::new()),
             DataType::Utf8 => Builder::Str(Bytes::new()),
             DataType::Binary => Builder::Bin(Bytes::new()),
-            DataType::List(f) => Builder::List(Box::new(ListB {
+            DataType::List(f) => Builder::List(Box::new(ListBuilder {
                 offsets: vec![0],
-                valid: Valid::new(0),
+                valid: LazyValidity::new(0),
                 child: Builder::new(f.data_type()),
                 field: f.clone(),
             })),
-            DataType::Struct(fs) => Builder::Struct(Box::new(StructB::new(fs))),
+            DataType::Struct(fs) => Builder::Struct(Box::new(StructBuilder::new(fs))),
             DataType::Map(entries, _) => {
                 let DataType::Struct(kv) = entries.data_type() else {
                     return Builder::Null(0, dt.clone());
                 };
-                Builder::Map(Box::new(MapB {
+                Builder::Map(Box::new(MapBuilder {
                     offsets: vec![0],
-                    valid: Valid::new(0),
+                    valid: LazyValidity::new(0),
                     keys: Bytes::new(),
                     values: Builder::new(kv[1].data_type()),
                     entries: entries.clone(),
@@ -539,7 +539,7 @@ impl Builder {
         Ok(match self {
             Builder::Bool(p) => {
                 let vals = std::mem::take(&mut p.vals);
-                let valid = std::mem::replace(&mut p.valid, Valid::new(0));
+                let valid = std::mem::replace(&mut p.valid, LazyValidity::new(0));
                 Arc::new(BooleanArray::new(BooleanBuffer::from(vals), nulls(valid)))
             }
             Builder::I8(p) => p.finish::<Int8Type>(dt),
@@ -566,7 +566,7 @@ impl Builder {
             Builder::List(l) => {
                 let child = l.child.finish(l.field.data_type())?;
                 let offs = std::mem::replace(&mut l.offsets, vec![0]);
-                let valid = std::mem::replace(&mut l.valid, Valid::new(0));
+                let valid = std::mem::replace(&mut l.valid, LazyValidity::new(0));
                 Arc::new(ListArray::try_new(
                     l.field.clone(),
                     OffsetBuffer::new(ScalarBuffer::from(offs)),
@@ -584,7 +584,7 @@ impl Builder {
                 let vals = m.values.finish(kv[1].data_type())?;
                 let entries = StructArray::try_new(kv.clone(), vec![keys, vals], None)?;
                 let offs = std::mem::replace(&mut m.offsets, vec![0]);
-                let valid = std::mem::replace(&mut m.valid, Valid::new(0));
+                let valid = std::mem::replace(&mut m.valid, LazyValidity::new(0));
                 Arc::new(MapArray::try_new(
                     m.entries.clone(),
                     OffsetBuffer::new(ScalarBuffer::from(offs)),
@@ -598,10 +598,10 @@ impl Builder {
     }
 }
 
-fn take_bytes(b: &mut Bytes) -> (OffsetBuffer<i32>, Vec<u8>, Valid) {
+fn take_bytes(b: &mut Bytes) -> (OffsetBuffer<i32>, Vec<u8>, LazyValidity) {
     let o = std::mem::replace(&mut b.offsets, vec![0]);
     let d = std::mem::take(&mut b.data);
-    let v = std::mem::replace(&mut b.valid, Valid::new(0));
+    let v = std::mem::replace(&mut b.valid, LazyValidity::new(0));
     (OffsetBuffer::new(ScalarBuffer::from(o)), d, v)
 }
 

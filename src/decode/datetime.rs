@@ -390,7 +390,7 @@ mod tests {
     }
 
     #[test]
-    fn timestamps() {
+    fn timestamp_strings_parse_in_every_spelling_spark_takes() {
         assert_eq!(ts("2022-01-31T23:06:00.000Z"), Some(1643670360000000));
         assert_eq!(ts("2022-01-31 23:06:07.123456789"), Some(1643670367123456));
         assert_eq!(ts("2022-01-31T23:06:07+02:00"), Some(1643663167000000));
@@ -422,7 +422,7 @@ mod tests {
     }
 
     #[test]
-    fn ntz_and_dates() {
+    fn timestamp_ntz_and_date_strings_ignore_the_session_zone() {
         assert_eq!(
             parse_timestamp_ntz(b"2022-01-31 23:06:07"),
             Some(1643670367000000)

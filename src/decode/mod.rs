@@ -27,7 +27,7 @@ use rayon::prelude::*;
 pub use tz::TimeZone;
 
 use crate::error::{CdcError, Result};
-use builders::{nullable_field, StructB};
+use builders::{nullable_field, StructBuilder};
 use parser::{Parser, RowOutcome};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -387,7 +387,7 @@ fn decode_range(
     start: usize,
     end: usize,
 ) -> Result<Part> {
-    let mut root = StructB::new(schema.fields());
+    let mut root = StructBuilder::new(schema.fields());
     let mut p = Parser::new(&opts.time_zone);
     let mut malformed = BooleanBufferBuilder::new(end - start);
     let mut valid = BooleanBufferBuilder::new(end - start);

@@ -225,7 +225,7 @@ mod tests {
     }
 
     #[test]
-    fn doubles() {
+    fn doubles_print_as_javas_double_to_string() {
         assert_eq!(jd(1.5), "1.5");
         assert_eq!(jd(100.0), "100.0");
         assert_eq!(jd(12345678.9), "1.23456789E7");
@@ -240,7 +240,7 @@ mod tests {
     }
 
     #[test]
-    fn ints() {
+    fn integer_tokens_parse_exactly_or_not_at_all() {
         assert_eq!(parse_i64(b"9223372036854775807"), Some(i64::MAX));
         assert_eq!(parse_i64(b"-9223372036854775808"), Some(i64::MIN));
         assert_eq!(parse_i64(b"9223372036854775808"), None);
@@ -249,7 +249,7 @@ mod tests {
     }
 
     #[test]
-    fn decimals() {
+    fn decimals_round_half_up_and_overflow_to_none() {
         assert_eq!(parse_decimal(b"1.5", 38, 0), Some(2));
         assert_eq!(&*ascii_digits("١٢.５e١".as_bytes()), b"12.5e1");
         assert_eq!(

@@ -2,20 +2,16 @@
 //! Jackson's (Spark's) grammar: single quotes allowed, NaN/Infinity allowed, no comments, no
 //! unquoted names, no leading zeros, no trailing commas, max nesting depth 1000.
 use super::base64::base64_jackson;
-use super::builders::{Builder, ListB, MapB, StructB};
+use super::builders::{Builder, ListBuilder, MapBuilder, StructBuilder};
 use super::datetime::{parse_date, parse_timestamp, parse_timestamp_ntz};
 use super::numbers::{ascii_digits, java_double_to_string, parse_decimal, parse_i64};
-use super::scan::{find_special, Cur};
+use super::scan::{find_special, Cursor, SyntaxError};
 use super::strings::{decode_escaped, hex4, write_json_string, Lone};
 use super::tz::TimeZone;
 
-/// Malformed JSON: the whole row is malformed.
-#[derive(Debug)]
-pub(crate) struct Syn;
-
 /// Outcome of converting one value into a builder.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub(crate) enum R {
+pub(crate) enum Converted {
     /// Converted (one entry appended).
     Ok,
     /// A struct that was appended but some field inside failed to convert (Spark's partial result).
@@ -38,7 +34,7 @@ pub(crate) struct Parser<'t> {
     scratch: Vec<u8>,
     /// Whether a string read or skipped in the current row had a raw byte >= 0x80 (reset by
     /// `row`). Everything else the grammar accepts is ASCII, or (a field name matched by
-    /// `StructB::match_raw`) equal to a schema name, so a row parsed without this flag and not
+    /// `StructBuilder::match_raw`) equal to a schema name, so a row parsed without this flag and not
     /// malformed is valid UTF-8 up to its closing brace: that is all the decoder needs to know
     /// to skip the UTF-8 check of binary input.
     pub non_ascii: bool,
@@ -54,18 +50,18 @@ enum Num<'a> {
 
 /// Where a just-read string lives.
 #[derive(Clone, Copy)]
-enum S {
+enum StrAt {
     Raw(usize, usize),
     Scratch,
 }
 
 #[inline]
-fn lit(c: &mut Cur, word: &[u8]) -> Result<(), Syn> {
+fn lit(c: &mut Cursor, word: &[u8]) -> Result<(), SyntaxError> {
     if c.b.len() >= c.i + word.len() && &c.b[c.i..c.i + word.len()] == word {
         c.i += word.len();
         Ok(())
     } else {
-        Err(Syn)
+        Err(SyntaxError)
     }
 }
 
@@ -80,41 +76,41 @@ impl<'t> Parser<'t> {
 
     /// `c.i` is at the opening quote.
     #[inline]
-    fn read_str(&mut self, c: &mut Cur) -> Result<S, Syn> {
+    fn read_str(&mut self, c: &mut Cursor) -> Result<StrAt, SyntaxError> {
         self.read_str_with(c, Lone::Question)
     }
 
     #[inline]
-    fn read_str_with(&mut self, c: &mut Cur, lone: Lone) -> Result<S, Syn> {
+    fn read_str_with(&mut self, c: &mut Cursor, lone: Lone) -> Result<StrAt, SyntaxError> {
         let q = c.b[c.i];
         let start = c.i + 1;
         let j = find_special(c.b, start, q, &mut self.non_ascii);
         match c.b.get(j) {
             Some(&ch) if ch == q => {
                 c.i = j + 1;
-                Ok(S::Raw(start, j))
+                Ok(StrAt::Raw(start, j))
             }
             Some(b'\\') => {
                 self.scratch.clear();
                 self.scratch.extend_from_slice(&c.b[start..j]);
                 c.i = decode_escaped(c.b, j, q, &mut self.scratch, &mut self.non_ascii, lone)?;
-                Ok(S::Scratch)
+                Ok(StrAt::Scratch)
             }
-            _ => Err(Syn),
+            _ => Err(SyntaxError),
         }
     }
 
     #[inline]
-    fn sbytes<'x>(&'x self, c: &Cur<'x>, s: S) -> &'x [u8] {
+    fn str_bytes<'x>(&'x self, c: &Cursor<'x>, s: StrAt) -> &'x [u8] {
         match s {
-            S::Raw(a, b) => &c.b[a..b],
-            S::Scratch => &self.scratch,
+            StrAt::Raw(a, b) => &c.b[a..b],
+            StrAt::Scratch => &self.scratch,
         }
     }
 
     /// Validate and skip a string; `c.i` at the opening quote.
     #[inline]
-    fn skip_str(&mut self, c: &mut Cur) -> Result<(), Syn> {
+    fn skip_str(&mut self, c: &mut Cursor) -> Result<(), SyntaxError> {
         let q = c.b[c.i];
         let mut i = c.i + 1;
         loop {
@@ -132,14 +128,14 @@ impl<'t> Parser<'t> {
                         hex4(c.b, j + 2)?;
                         i = j + 6;
                     }
-                    _ => return Err(Syn),
+                    _ => return Err(SyntaxError),
                 },
-                _ => return Err(Syn),
+                _ => return Err(SyntaxError),
             }
         }
     }
 
-    fn scan_number<'a>(c: &mut Cur<'a>) -> Result<Num<'a>, Syn> {
+    fn scan_number<'a>(c: &mut Cursor<'a>) -> Result<Num<'a>, SyntaxError> {
         let b = c.b;
         let st = c.i;
         let mut i = st;
@@ -173,7 +169,7 @@ impl<'t> Parser<'t> {
             i += 1;
         }
         if i == d0 || (b[d0] == b'0' && i - d0 > 1) {
-            return Err(Syn);
+            return Err(SyntaxError);
         }
         let mut int = true;
         if i < b.len() && b[i] == b'.' {
@@ -184,7 +180,7 @@ impl<'t> Parser<'t> {
                 i += 1;
             }
             if i == f0 {
-                return Err(Syn);
+                return Err(SyntaxError);
             }
         }
         if i < b.len() && (b[i] == b'e' || b[i] == b'E') {
@@ -198,7 +194,7 @@ impl<'t> Parser<'t> {
                 i += 1;
             }
             if i == e0 {
-                return Err(Syn);
+                return Err(SyntaxError);
             }
         }
         c.i = i;
@@ -210,12 +206,12 @@ impl<'t> Parser<'t> {
     }
 
     /// Validate and skip any value. `c.i` at the value's first byte.
-    pub fn skip(&mut self, c: &mut Cur, depth: u32) -> Result<(), Syn> {
+    pub fn skip(&mut self, c: &mut Cursor, depth: u32) -> Result<(), SyntaxError> {
         match c.peek() {
             Some(b'"' | b'\'') => self.skip_str(c),
             Some(b'{') => {
                 if depth >= MAX_DEPTH {
-                    return Err(Syn);
+                    return Err(SyntaxError);
                 }
                 c.i += 1;
                 c.ws();
@@ -226,7 +222,7 @@ impl<'t> Parser<'t> {
                 loop {
                     match c.peek() {
                         Some(b'"' | b'\'') => self.skip_str(c)?,
-                        _ => return Err(Syn),
+                        _ => return Err(SyntaxError),
                     }
                     c.ws();
                     c.expect(b':')?;
@@ -236,13 +232,13 @@ impl<'t> Parser<'t> {
                     match c.next() {
                         Some(b',') => c.ws(),
                         Some(b'}') => return Ok(()),
-                        _ => return Err(Syn),
+                        _ => return Err(SyntaxError),
                     }
                 }
             }
             Some(b'[') => {
                 if depth >= MAX_DEPTH {
-                    return Err(Syn);
+                    return Err(SyntaxError);
                 }
                 c.i += 1;
                 c.ws();
@@ -256,7 +252,7 @@ impl<'t> Parser<'t> {
                     match c.next() {
                         Some(b',') => c.ws(),
                         Some(b']') => return Ok(()),
-                        _ => return Err(Syn),
+                        _ => return Err(SyntaxError),
                     }
                 }
             }
@@ -264,23 +260,28 @@ impl<'t> Parser<'t> {
             Some(b'f') => lit(c, b"false"),
             Some(b'n') => lit(c, b"null"),
             Some(b'-' | b'0'..=b'9' | b'N' | b'I' | b'+') => Self::scan_number(c).map(|_| ()),
-            _ => Err(Syn),
+            _ => Err(SyntaxError),
         }
     }
 
     /// Re-serialise a value like Jackson's `copyCurrentStructure` (a STRING field given a
     /// non-string value): compact, strings re-escaped, floats as Java's Double.toString.
-    fn reserialize(&mut self, c: &mut Cur, out: &mut Vec<u8>, depth: u32) -> Result<(), Syn> {
+    fn reserialize(
+        &mut self,
+        c: &mut Cursor,
+        out: &mut Vec<u8>,
+        depth: u32,
+    ) -> Result<(), SyntaxError> {
         match c.peek() {
             Some(b'"' | b'\'') => {
                 let s = self.read_str_with(c, Lone::Kept)?;
-                let bytes = self.sbytes(c, s);
+                let bytes = self.str_bytes(c, s);
                 write_json_string(bytes, out);
                 Ok(())
             }
             Some(open @ (b'{' | b'[')) => {
                 if depth >= MAX_DEPTH {
-                    return Err(Syn);
+                    return Err(SyntaxError);
                 }
                 let close = if open == b'{' { b'}' } else { b']' };
                 c.i += 1;
@@ -294,7 +295,7 @@ impl<'t> Parser<'t> {
                 loop {
                     if open == b'{' {
                         if !matches!(c.peek(), Some(b'"' | b'\'')) {
-                            return Err(Syn);
+                            return Err(SyntaxError);
                         }
                         self.reserialize(c, out, depth + 1)?;
                         c.ws();
@@ -313,7 +314,7 @@ impl<'t> Parser<'t> {
                             out.push(close);
                             return Ok(());
                         }
-                        _ => return Err(Syn),
+                        _ => return Err(SyntaxError),
                     }
                 }
             }
@@ -325,13 +326,20 @@ impl<'t> Parser<'t> {
                 write_number(n, out);
                 Ok(())
             }
-            _ => Err(Syn),
+            _ => Err(SyntaxError),
         }
     }
 
     /// Convert one value (any JSON value at `c.i`) into `b`.
-    pub fn value(&mut self, c: &mut Cur, b: &mut Builder, depth: u32) -> Result<R, Syn> {
-        let Some(ch) = c.peek() else { return Err(Syn) };
+    pub fn value(
+        &mut self,
+        c: &mut Cursor,
+        b: &mut Builder,
+        depth: u32,
+    ) -> Result<Converted, SyntaxError> {
+        let Some(ch) = c.peek() else {
+            return Err(SyntaxError);
+        };
         match ch {
             b'"' | b'\'' => {
                 let s = self.read_str(c)?;
@@ -340,28 +348,32 @@ impl<'t> Parser<'t> {
             b'{' => match b {
                 Builder::Struct(sb) => {
                     if depth >= MAX_DEPTH {
-                        return Err(Syn);
+                        return Err(SyntaxError);
                     }
                     c.i += 1;
                     let partial = self.object(c, sb, depth + 1)?;
-                    Ok(if partial { R::Partial } else { R::Ok })
+                    Ok(if partial {
+                        Converted::Partial
+                    } else {
+                        Converted::Ok
+                    })
                 }
                 Builder::Map(m) => self.map(c, m, depth + 1),
                 Builder::Str(bytes) => {
                     self.reserialize(c, &mut bytes.data, depth)?;
                     bytes.commit();
-                    Ok(R::Ok)
+                    Ok(Converted::Ok)
                 }
-                _ => self.skip(c, depth).map(|_| R::Fail),
+                _ => self.skip(c, depth).map(|_| Converted::Fail),
             },
             b'[' => match b {
                 Builder::List(l) => self.array(c, l, depth + 1),
                 Builder::Str(bytes) => {
                     self.reserialize(c, &mut bytes.data, depth)?;
                     bytes.commit();
-                    Ok(R::Ok)
+                    Ok(Converted::Ok)
                 }
-                _ => self.skip(c, depth).map(|_| R::Fail),
+                _ => self.skip(c, depth).map(|_| Converted::Fail),
             },
             b't' | b'f' => {
                 let v = ch == b't';
@@ -369,32 +381,37 @@ impl<'t> Parser<'t> {
                 Ok(match b {
                     Builder::Bool(p) => {
                         p.push(v);
-                        R::Ok
+                        Converted::Ok
                     }
                     Builder::Str(s) => {
                         s.push(if v { b"true" } else { b"false" });
-                        R::Ok
+                        Converted::Ok
                     }
-                    _ => R::Fail,
+                    _ => Converted::Fail,
                 })
             }
             b'n' => {
                 lit(c, b"null")?;
                 b.null();
-                Ok(R::Ok)
+                Ok(Converted::Ok)
             }
             b'-' | b'0'..=b'9' | b'N' | b'I' | b'+' => {
                 let n = Self::scan_number(c)?;
                 Ok(number_value(n, b))
             }
-            _ => Err(Syn),
+            _ => Err(SyntaxError),
         }
     }
 
-    fn string_value(&mut self, c: &Cur, s: S, b: &mut Builder) -> Result<R, Syn> {
+    fn string_value(
+        &mut self,
+        c: &Cursor,
+        s: StrAt,
+        b: &mut Builder,
+    ) -> Result<Converted, SyntaxError> {
         let text = match s {
-            S::Raw(x, y) => &c.b[x..y],
-            S::Scratch => &self.scratch[..],
+            StrAt::Raw(x, y) => &c.b[x..y],
+            StrAt::Scratch => &self.scratch[..],
         };
         let ok = match b {
             Builder::Str(out) => {
@@ -429,12 +446,17 @@ impl<'t> Parser<'t> {
             }
             _ => false,
         };
-        Ok(if ok { R::Ok } else { R::Fail })
+        Ok(if ok { Converted::Ok } else { Converted::Fail })
     }
 
     /// Struct body; `c.i` just after '{'. Appends one struct entry. Returns whether some
     /// field failed to convert (partial result).
-    pub fn object(&mut self, c: &mut Cur, sb: &mut StructB, depth: u32) -> Result<bool, Syn> {
+    pub fn object(
+        &mut self,
+        c: &mut Cursor,
+        sb: &mut StructBuilder,
+        depth: u32,
+    ) -> Result<bool, SyntaxError> {
         let inst = sb.len();
         let mut partial = false;
         c.ws();
@@ -444,14 +466,14 @@ impl<'t> Parser<'t> {
             let mut hint = 0usize;
             loop {
                 if !matches!(c.peek(), Some(b'"' | b'\'')) {
-                    return Err(Syn);
+                    return Err(SyntaxError);
                 }
                 let idx = if let Some(after) = sb.match_raw(c.b, c.i, hint) {
                     c.i = after;
                     Some(hint)
                 } else {
                     let s = self.read_str(c)?;
-                    sb.find(self.sbytes(c, s), hint)
+                    sb.find(self.str_bytes(c, s), hint)
                 };
                 c.ws();
                 c.expect(b':')?;
@@ -468,20 +490,20 @@ impl<'t> Parser<'t> {
                             // level of nested duplicates (exponential time).
                             let mark = child.len();
                             match self.value(c, child, depth)? {
-                                R::Fail => {
+                                Converted::Fail => {
                                     child.truncate(mark);
                                     partial = true;
                                 }
                                 r => {
-                                    partial |= r == R::Partial;
+                                    partial |= r == Converted::Partial;
                                     child.remove_range(inst, mark);
                                 }
                             }
                         } else {
                             match self.value(c, child, depth)? {
-                                R::Ok => {}
-                                R::Partial => partial = true,
-                                R::Fail => {
+                                Converted::Ok => {}
+                                Converted::Partial => partial = true,
+                                Converted::Fail => {
                                     child.truncate(inst);
                                     child.null();
                                     partial = true;
@@ -494,7 +516,7 @@ impl<'t> Parser<'t> {
                 match c.next() {
                     Some(b',') => c.ws(),
                     Some(b'}') => break,
-                    _ => return Err(Syn),
+                    _ => return Err(SyntaxError),
                 }
             }
         }
@@ -508,9 +530,14 @@ impl<'t> Parser<'t> {
     }
 
     /// `c.i` at '['.
-    fn array(&mut self, c: &mut Cur, l: &mut ListB, depth: u32) -> Result<R, Syn> {
+    fn array(
+        &mut self,
+        c: &mut Cursor,
+        l: &mut ListBuilder,
+        depth: u32,
+    ) -> Result<Converted, SyntaxError> {
         if depth > MAX_DEPTH {
-            return Err(Syn);
+            return Err(SyntaxError);
         }
         c.i += 1;
         c.ws();
@@ -522,10 +549,10 @@ impl<'t> Parser<'t> {
             loop {
                 if ok {
                     match self.value(c, &mut l.child, depth)? {
-                        R::Ok => {}
+                        Converted::Ok => {}
                         // a struct element with a failed field stays, that field null
-                        R::Partial => partial = true,
-                        R::Fail => ok = false,
+                        Converted::Partial => partial = true,
+                        Converted::Fail => ok = false,
                     }
                 } else {
                     self.skip(c, depth)?;
@@ -534,22 +561,31 @@ impl<'t> Parser<'t> {
                 match c.next() {
                     Some(b',') => c.ws(),
                     Some(b']') => break,
-                    _ => return Err(Syn),
+                    _ => return Err(SyntaxError),
                 }
             }
         }
         if !ok {
-            return Ok(R::Fail);
+            return Ok(Converted::Fail);
         }
         l.offsets.push(l.child.len() as i32);
         l.valid.append(true);
-        Ok(if partial { R::Partial } else { R::Ok })
+        Ok(if partial {
+            Converted::Partial
+        } else {
+            Converted::Ok
+        })
     }
 
     /// `c.i` at '{'.
-    fn map(&mut self, c: &mut Cur, m: &mut MapB, depth: u32) -> Result<R, Syn> {
+    fn map(
+        &mut self,
+        c: &mut Cursor,
+        m: &mut MapBuilder,
+        depth: u32,
+    ) -> Result<Converted, SyntaxError> {
         if depth > MAX_DEPTH {
-            return Err(Syn);
+            return Err(SyntaxError);
         }
         c.i += 1;
         c.ws();
@@ -560,11 +596,11 @@ impl<'t> Parser<'t> {
         } else {
             loop {
                 if !matches!(c.peek(), Some(b'"' | b'\'')) {
-                    return Err(Syn);
+                    return Err(SyntaxError);
                 }
                 if ok {
                     let s = self.read_str(c)?;
-                    let k = self.sbytes(c, s);
+                    let k = self.str_bytes(c, s);
                     m.keys.push(k);
                 } else {
                     self.skip_str(c)?;
@@ -574,9 +610,9 @@ impl<'t> Parser<'t> {
                 c.ws();
                 if ok {
                     match self.value(c, &mut m.values, depth)? {
-                        R::Ok => {}
-                        R::Partial => partial = true,
-                        R::Fail => ok = false,
+                        Converted::Ok => {}
+                        Converted::Partial => partial = true,
+                        Converted::Fail => ok = false,
                     }
                 } else {
                     self.skip(c, depth)?;
@@ -585,23 +621,27 @@ impl<'t> Parser<'t> {
                 match c.next() {
                     Some(b',') => c.ws(),
                     Some(b'}') => break,
-                    _ => return Err(Syn),
+                    _ => return Err(SyntaxError),
                 }
             }
         }
         if !ok {
-            return Ok(R::Fail);
+            return Ok(Converted::Fail);
         }
         m.offsets.push(m.keys.valid.len() as i32);
         m.valid.append(true);
-        Ok(if partial { R::Partial } else { R::Ok })
+        Ok(if partial {
+            Converted::Partial
+        } else {
+            Converted::Ok
+        })
     }
 
     /// One input row into the root struct builder (which gets exactly one entry). Afterwards
     /// `non_ascii` tells whether a string in the row had a byte >= 0x80.
-    pub fn row(&mut self, text: &[u8], root: &mut StructB) -> RowOutcome {
+    pub fn row(&mut self, text: &[u8], root: &mut StructBuilder) -> RowOutcome {
         self.non_ascii = false;
-        let mut c = Cur { b: text, i: 0 };
+        let mut c = Cursor { b: text, i: 0 };
         c.ws();
         let n = root.len();
         if c.i == text.len() {
@@ -613,7 +653,7 @@ impl<'t> Parser<'t> {
             match self.object(&mut c, root, 1) {
                 Ok(false) => return RowOutcome::Ok,
                 Ok(true) => return RowOutcome::Partial,
-                Err(Syn) => {}
+                Err(SyntaxError) => {}
             }
         }
         root.truncate(n);
@@ -665,7 +705,7 @@ fn parse_f<T: std::str::FromStr>(t: &[u8]) -> Option<T> {
     std::str::from_utf8(t).ok()?.parse().ok()
 }
 
-fn number_value(n: Num, b: &mut Builder) -> R {
+fn number_value(n: Num, b: &mut Builder) -> Converted {
     let ok = match (&n, b) {
         (Num::Int(t), Builder::I64(p)) => parse_i64(t).map(|v| p.push(v)).is_some(),
         (Num::Int(t), Builder::I32(p)) => parse_i64(t)
@@ -734,8 +774,8 @@ fn number_value(n: Num, b: &mut Builder) -> R {
         _ => false,
     };
     if ok {
-        R::Ok
+        Converted::Ok
     } else {
-        R::Fail
+        Converted::Fail
     }
 }

@@ -1,11 +1,15 @@
 //! Cursor over one row's bytes and the SWAR scan for string terminators.
 
-pub(crate) struct Cur<'a> {
+/// Malformed JSON: the whole row is malformed.
+#[derive(Debug)]
+pub(crate) struct SyntaxError;
+
+pub(crate) struct Cursor<'a> {
     pub b: &'a [u8],
     pub i: usize,
 }
 
-impl<'a> Cur<'a> {
+impl<'a> Cursor<'a> {
     #[inline]
     pub fn peek(&self) -> Option<u8> {
         self.b.get(self.i).copied()
@@ -28,12 +32,12 @@ impl<'a> Cur<'a> {
         }
     }
     #[inline]
-    pub fn expect(&mut self, c: u8) -> Result<(), super::parser::Syn> {
+    pub fn expect(&mut self, c: u8) -> Result<(), SyntaxError> {
         if self.peek() == Some(c) {
             self.i += 1;
             Ok(())
         } else {
-            Err(super::parser::Syn)
+            Err(SyntaxError)
         }
     }
 }
@@ -153,7 +157,7 @@ mod tests {
     }
 
     #[test]
-    fn special() {
+    fn the_scan_stops_at_quotes_backslashes_and_control_bytes() {
         let s = b"abcdefghijklmnop\"q";
         assert_eq!(fs(s, 0, b'"'), 16);
         assert_eq!(fs(b"ab\\c", 0, b'"'), 2);
@@ -176,7 +180,7 @@ mod tests {
     /// The non-ASCII flag covers exactly the bytes from `i` up to the special byte, in the
     /// SIMD, SWAR and byte-loop parts alike.
     #[test]
-    fn non_ascii_flag() {
+    fn the_scan_flags_a_string_with_a_byte_above_ascii() {
         fn reference(b: &[u8], i: usize, q: u8) -> (usize, bool) {
             let j = (i..b.len())
                 .find(|&k| b[k] == q || b[k] == b'\\' || b[k] < 0x20)

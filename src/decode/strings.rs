@@ -1,7 +1,6 @@
 //! JSON string escapes: decoding (Jackson's set, unpaired surrogates -> '?') and re-encoding
 //! (Jackson's output escaping, which writes UTF-16 surrogates as `\uXXXX` escapes).
-use super::parser::Syn;
-use super::scan::find_special;
+use super::scan::{find_special, SyntaxError};
 
 #[inline]
 fn hex(c: u8) -> Option<u32> {
@@ -13,13 +12,13 @@ fn hex(c: u8) -> Option<u32> {
     }
 }
 
-pub(crate) fn hex4(b: &[u8], i: usize) -> Result<u32, Syn> {
+pub(crate) fn hex4(b: &[u8], i: usize) -> Result<u32, SyntaxError> {
     if b.len() < i + 4 {
-        return Err(Syn);
+        return Err(SyntaxError);
     }
     let mut v = 0;
     for k in 0..4 {
-        v = v * 16 + hex(b[i + k]).ok_or(Syn)?;
+        v = v * 16 + hex(b[i + k]).ok_or(SyntaxError)?;
     }
     Ok(v)
 }
@@ -61,21 +60,21 @@ pub(crate) fn decode_escaped(
     out: &mut Vec<u8>,
     non_ascii: &mut bool,
     lone: Lone,
-) -> Result<usize, Syn> {
+) -> Result<usize, SyntaxError> {
     loop {
         let j = find_special(b, i, q, non_ascii);
         out.extend_from_slice(&b[i..j.min(b.len())]);
         if j >= b.len() {
-            return Err(Syn);
+            return Err(SyntaxError);
         }
         let ch = b[j];
         if ch == q {
             return Ok(j + 1);
         }
         if ch != b'\\' {
-            return Err(Syn); // raw control character
+            return Err(SyntaxError); // raw control character
         }
-        let e = *b.get(j + 1).ok_or(Syn)?;
+        let e = *b.get(j + 1).ok_or(SyntaxError)?;
         i = j + 2;
         match e {
             b'"' | b'\\' | b'/' | b'\'' => out.push(e),
@@ -103,7 +102,7 @@ pub(crate) fn decode_escaped(
                     push_char(out, u);
                 }
             }
-            _ => return Err(Syn),
+            _ => return Err(SyntaxError),
         }
     }
 }
@@ -189,7 +188,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn escapes() {
+    fn escapes_decode_as_jackson_and_re_encode_as_its_generator() {
         let mut o = Vec::new();
         let b = br#"a\u00e9\ud83d\ude00\n\/\"x""#;
         let end = decode_escaped(b, 1, b'"', &mut o, &mut false, Lone::Question).unwrap();

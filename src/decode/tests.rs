@@ -22,7 +22,7 @@ fn col<T: 'static>(d: &Decoded, i: usize) -> &T {
 }
 
 #[test]
-fn basic_and_partial() {
+fn a_wrong_typed_field_is_null_and_the_row_kept_a_syntax_error_nulls_the_row() {
     let d = run(
         "x INT, s STRING",
         &[
@@ -53,7 +53,7 @@ fn basic_and_partial() {
 }
 
 #[test]
-fn nested_orders() {
+fn nested_arrays_of_structs_decode_like_the_orders_feed() {
     let d = run(
         "order_id STRING, order_timestamp Timestamp, customer_id STRING, quantity BIGINT, total BIGINT, books ARRAY<STRUCT<book_id STRING, quantity BIGINT, subtotal BIGINT>>",
         &[
@@ -78,7 +78,7 @@ fn nested_orders() {
 }
 
 #[test]
-fn types() {
+fn every_scalar_type_decodes_from_its_json_spellings() {
     let d = run(
         "b BYTE, f DOUBLE, d DATE, bin BINARY, m MAP<STRING, INT>, dec DECIMAL(7,2)",
         &[Some(
@@ -125,7 +125,7 @@ fn input_kinds_and_failfast() {
 }
 
 #[test]
-fn parallel_matches_serial() {
+fn decoding_in_parallel_chunks_gives_the_serial_result() {
     let schema = parse_ddl("customer_id STRING, n BIGINT, row_time TIMESTAMP").unwrap();
     let rows: Vec<String> = (0..100_000)
         .map(|i| match i % 7 {
@@ -306,7 +306,7 @@ fn failed_nested_values_leave_no_junk() {
 }
 
 #[test]
-fn odd_schemas() {
+fn empty_and_unusual_schemas_decode() {
     let d = run(
         "e STRUCT<>, x INT",
         &[

@@ -315,7 +315,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn parse_ids() {
+    fn zone_ids_parse_as_javas_zone_id_of() {
         assert_eq!(TimeZone::parse("UTC"), Some(TimeZone::utc()));
         assert_eq!(TimeZone::parse("Z"), Some(TimeZone::utc()));
         assert_eq!(TimeZone::parse("+02:00"), Some(TimeZone::fixed(7200)));
@@ -354,21 +354,30 @@ mod tests {
     }
 
     #[test]
-    fn dst() {
+    fn dst_gaps_shift_forward_and_overlaps_take_the_earlier_offset() {
         let ny = TimeZone::parse("America/New_York").unwrap();
         let local =
             |d: i64, h: i64, m: i64| (d * MICROS_PER_DAY + (h * 3600 + m * 60) * 1_000_000) as i128;
         let d = days_from_civil(2022, 3, 13).unwrap();
-        assert_eq!(ny.local_to_utc(local(d, 2, 30)), Some(1647156600_000_000)); // gap
+        assert_eq!(
+            ny.local_to_utc(local(d, 2, 30)),
+            Some(1_647_156_600_000_000)
+        ); // gap
         let d = days_from_civil(2022, 11, 6).unwrap();
-        assert_eq!(ny.local_to_utc(local(d, 1, 30)), Some(1667712600_000_000)); // overlap
+        assert_eq!(
+            ny.local_to_utc(local(d, 1, 30)),
+            Some(1_667_712_600_000_000)
+        ); // overlap
         let d = days_from_civil(1582, 10, 10).unwrap();
-        assert_eq!(ny.local_to_utc(local(d, 0, 0)), Some(-12219707038_000_000));
+        assert_eq!(
+            ny.local_to_utc(local(d, 0, 0)),
+            Some(-12_219_707_038_000_000)
+        );
         // LMT
     }
 
     #[test]
-    fn civil() {
+    fn civil_dates_round_trip_to_days_since_the_epoch() {
         assert_eq!(days_from_civil(1970, 1, 1), Some(0));
         assert_eq!(days_from_civil(2022, 1, 31), Some(19023));
         assert_eq!(days_from_civil(1, 1, 1), Some(-719162));

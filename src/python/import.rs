@@ -85,7 +85,7 @@ fn quiet_panics_while_importing() {
 /// All of `input` as one record batch.
 pub fn read_one_batch(input: AnyRecordBatch) -> PyResult<RecordBatch> {
     let (batches, schema) = read_batches(input)?;
-    Ok(arrow::compute::concat_batches(&schema, &batches)
+    arrow::compute::concat_batches(&schema, &batches)
         .map_err(CdcError::from)
-        .py()?)
+        .py()
 }

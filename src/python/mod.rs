@@ -86,7 +86,11 @@ fn interruptible<R: Send>(
     }
 }
 
-#[pymodule]
+// Free-threading safe: every class but `PlanCore` is frozen, with its mutable state behind
+// a `Mutex` (`TableCore`) or atomics (`Stop`, the pipeline ids); `PlanCore` relies on PyO3's
+// thread-safe borrow flag; the import guard is thread-local. (Wheels are abi3 today, which
+// free-threaded CPython does not load; this keeps a free-threaded build from re-enabling the GIL.)
+#[pymodule(gil_used = false)]
 fn _cdc_rs(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add_class::<pipeline::Pipeline>()?;

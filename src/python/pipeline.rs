@@ -10,11 +10,12 @@ use super::import::{read_batches, stream_batches};
 use super::plan::{outcome_to_py, PlanCore, PyOutcome};
 use super::table::TableCore;
 use super::{detached, interruptible};
+use crate::config::Config;
 use crate::decode::{DecodeOptions, Mode};
 use crate::enrich::{JoinHow, Lookup};
 use crate::error::CdcError;
 use crate::interrupt::Interrupt;
-use crate::pipeline::{self, Config, Screening};
+use crate::pipeline;
 use crate::schema::parse_ddl;
 
 #[pyclass(module = "cdc_rs._cdc_rs", frozen)]
@@ -30,7 +31,7 @@ static PIPELINES: AtomicU64 = AtomicU64::new(0);
 /// or `plan` of the same pipeline in place of the Arrow data.
 #[pyclass(module = "cdc_rs._cdc_rs", frozen)]
 pub struct ScreenedBatch {
-    inner: Screening,
+    inner: pipeline::ScreenedBatch,
     by: u64,
 }
 
@@ -75,7 +76,7 @@ impl Pipeline {
         *, keys, sequence_by, value_schema=None, value_column="value".to_string(), topic=None,
         topic_column="topic".to_string(), operation_column=None, upsert_operations=vec![],
         delete_operations=vec![], lookup=None, lookup_on=vec![], lookup_how="inner",
-        columns=None, except_columns=vec![], time_zone="UTC", memory_limit=None
+        columns=None, except_column_list=vec![], time_zone="UTC", memory_limit=None
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -93,7 +94,7 @@ impl Pipeline {
         lookup_on: Vec<(String, String)>,
         lookup_how: &str,
         columns: Option<Vec<String>>,
-        except_columns: Vec<String>,
+        except_column_list: Vec<String>,
         time_zone: &str,
         memory_limit: Option<usize>,
     ) -> PyResult<Self> {
@@ -128,7 +129,7 @@ impl Pipeline {
             delete_operations,
             lookup,
             columns,
-            except_columns,
+            except_column_list,
             decode: DecodeOptions::new(Mode::Permissive, time_zone).py()?,
             memory_limit,
         };
@@ -235,7 +236,10 @@ impl Pipeline {
 }
 
 impl Pipeline {
-    fn screened_here<'a>(&self, screened: &'a Bound<'_, ScreenedBatch>) -> PyResult<&'a Screening> {
+    fn screened_here<'a>(
+        &self,
+        screened: &'a Bound<'_, ScreenedBatch>,
+    ) -> PyResult<&'a pipeline::ScreenedBatch> {
         let screened = screened.get();
         if screened.by != self.id {
             return Err(CdcError::Config(

@@ -19,6 +19,9 @@ use crate::error::CdcError;
 use crate::interrupt::Interrupt;
 use crate::table::MemoryTable;
 
+/// A table read at one moment: its rows, its key state (if any) and its last batch id.
+type Snapshot = (Py<PyAny>, Option<Py<PyAny>>, Option<i64>);
+
 #[pyclass(module = "cdc_rs._cdc_rs", frozen)]
 #[derive(Default)]
 pub struct TableCore {
@@ -104,7 +107,7 @@ impl TableCore {
     }
 
     /// `(rows, state, last_batch_id)` read under one lock: a consistent copy for pickling.
-    fn snapshot(&self, py: Python<'_>) -> PyResult<(Py<PyAny>, Option<Py<PyAny>>, Option<i64>)> {
+    fn snapshot(&self, py: Python<'_>) -> PyResult<Snapshot> {
         let (rows, state, last) = self
             .with(py, |t| -> Result<_, CdcError> {
                 Ok((t.to_batches()?, t.state_batch()?, t.last_batch_id()))
