@@ -150,3 +150,13 @@ def test_merge_into_a_delta_table(spark, dataset):
     # its key; every row of the MemoryTable is there unchanged
     rows = {r["customer_id"]: r for r in got}
     assert all(rows.get(r["customer_id"]) == r for r in memory.target.to_arrow().to_pylist())
+
+
+def test_apply_all_runs_through_the_target_which_keeps_no_batch_ids(spark, dataset):
+    target = RecordingTarget("customers_silver", keys="customer_id", sequence_by="row_time", spark=spark,
+                             metrics={"num_affected_rows": 0})
+    assert target.last_batch_id is None  # the stream's checkpoint keeps them, not the table
+    reports = notebook_upsert(dataset, target=target).apply_all(dataset.bronze[:2])
+    assert [r.batch_id for r in reports] == [0, 1] and len(target.handed) == 2
+    spark.createDataFrame([(1,), (2,)], "id INT").createOrReplaceTempView("three_minus_one")
+    assert len(cs.SparkMergeTarget("three_minus_one", keys="id", sequence_by="id", spark=spark)) == 2

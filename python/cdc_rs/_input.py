@@ -5,46 +5,54 @@ from __future__ import annotations
 import contextlib
 import warnings
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeGuard
 
+from ._types import ArrowData, MicroBatch
+
+if TYPE_CHECKING:
+    import pandas
+    import pyspark.sql
 from .exceptions import InputError
 
 
-def as_arrow(data: Any) -> Any:
+def as_arrow(data: MicroBatch) -> ArrowData:
     """An object Rust can read through the Arrow PyCapsule interface, zero-copy where possible.
 
     pandas goes through ``pyarrow.Table.from_pandas`` (without its index) and a PySpark
     DataFrame through ``toArrow()``; anything exporting ``__arrow_c_stream__`` or
     ``__arrow_c_array__`` (pyarrow, polars, arro3, duckdb results) is passed as is.
     """
+    out: ArrowData
     if _is_pandas(data):
         import pyarrow as pa
 
         try:
-            return pa.Table.from_pandas(data, preserve_index=False)
+            out = pa.Table.from_pandas(data, preserve_index=False)
         except (pa.ArrowException, TypeError, ValueError) as exc:
             # e.g. an object column mixing numbers and text: pyarrow names the column
             raise InputError(f"the pandas DataFrame cannot be converted to Arrow: {exc}; give "
                              "the column one type (e.g. df[col].astype(str))") from exc
-    if _is_spark(data):
+    elif _is_spark(data):
         with spark_without_pandas_warning():
-            return data.toArrow()
-    if _is_polars_with_null_columns(data):
+            out = data.toArrow()
+    elif _is_polars_with_null_columns(data):
         # polars exports Null columns with a buffer the Arrow C spec does not have; pyarrow
         # accepts it and re-exports them in the standard layout.
         import pyarrow as pa
 
-        return pa.table(data)
-    if _is_pyarrow_reader_of_nested_structs(data):
-        return _unsliced_stream(data)
-    if hasattr(data, "__arrow_c_stream__") or hasattr(data, "__arrow_c_array__"):
-        return _unsliced_nested(data)
-    if hasattr(data, "arrow") and callable(data.arrow):  # duckdb relations of older versions
-        return data.arrow()
-    raise TypeError(
-        f"expected Arrow data (pyarrow, polars, duckdb…), a pandas or a PySpark DataFrame; "
-        f"got {type(data).__module__}.{type(data).__qualname__}"
-    )
+        out = pa.table(data)
+    elif _is_pyarrow_reader_of_nested_structs(data):
+        out = _unsliced_stream(data)
+    elif hasattr(data, "__arrow_c_stream__") or hasattr(data, "__arrow_c_array__"):
+        out = _unsliced_nested(data)
+    elif hasattr(data, "arrow") and callable(data.arrow):  # duckdb relations of older versions
+        out = data.arrow()
+    else:
+        raise TypeError(
+            f"expected Arrow data (pyarrow, polars, duckdb…), a pandas or a PySpark DataFrame; "
+            f"got {type(data).__module__}.{type(data).__qualname__}"
+        )
+    return out
 
 
 def _unsliced_nested(data: Any) -> Any:
@@ -101,11 +109,11 @@ def spark_without_pandas_warning() -> Iterator[None]:
         yield
 
 
-def _is_pandas(data: Any) -> bool:
+def _is_pandas(data: object) -> TypeGuard[pandas.DataFrame]:
     return type(data).__module__.startswith("pandas") and hasattr(data, "to_numpy")
 
 
-def _is_spark(data: Any) -> bool:
+def _is_spark(data: object) -> TypeGuard[pyspark.sql.DataFrame]:
     return type(data).__module__.startswith("pyspark") and hasattr(data, "toArrow")
 
 

@@ -16,6 +16,7 @@ from . import _cdc_rs
 from . import _checks as checks
 from ._input import as_arrow
 from ._report import BatchOutcome, BatchReport
+from ._types import MicroBatch
 from ._table import MemoryTable
 from .exceptions import CdcError, ConfigError, SchemaError
 
@@ -28,6 +29,8 @@ class Target(Protocol):
 
     @property
     def last_batch_id(self) -> int | None: ...
+
+    def __len__(self) -> int: ...
 
     def _apply(self, pipeline: _cdc_rs.Pipeline, batch: Any, batch_id: int) -> BatchOutcome: ...
 
@@ -50,7 +53,7 @@ class BatchUpsert:
         """The table this upsert writes to."""
         return self._target
 
-    def __call__(self, micro_batch: Any, batch_id: int) -> BatchReport:
+    def __call__(self, micro_batch: MicroBatch | _cdc_rs.ScreenedBatch, batch_id: int) -> BatchReport:
         """Apply one micro-batch to the target.
 
         Args:
@@ -84,7 +87,7 @@ class BatchUpsert:
                 warnings.warn(note, UserWarning, stacklevel=2)
         return report
 
-    def apply_all(self, micro_batches: Iterable[Any], first_batch_id: int = 0) -> list[BatchReport]:
+    def apply_all(self, micro_batches: Iterable[MicroBatch], first_batch_id: int = 0) -> list[BatchReport]:
         """Apply micro-batches in order, with batch ids ``first_batch_id``, ``first_batch_id + 1``…
 
         The same as calling the upsert on each in turn, but quicker on two or more cores:
@@ -174,7 +177,7 @@ def batch_upsert(
     operation_column: str | None = None,
     upsert_operations: Sequence[str] = ("insert", "update"),
     delete_operations: Sequence[str] = (),
-    lookup: Any = None,
+    lookup: MicroBatch | None = None,
     lookup_on: Mapping[str, str] | Sequence[tuple[str, str]] | str | None = None,
     lookup_how: str = "inner",
     columns: Sequence[str] | None = None,
@@ -269,7 +272,7 @@ def _build_pipeline(config: dict[str, Any]) -> Any:
     return _cdc_rs.Pipeline(**c)
 
 
-def _lookup_table(lookup: Any) -> pa.Table:
+def _lookup_table(lookup: MicroBatch) -> pa.Table:
     try:
         return pa.table(as_arrow(lookup))
     except CdcError:

@@ -26,9 +26,12 @@ import inspect
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .exceptions import ConfigError
+
+if TYPE_CHECKING:
+    from ._upsert import BatchUpsert
 
 __all__ = ["PipelineConfig", "load_config", "parse_config"]
 
@@ -51,7 +54,7 @@ class PipelineConfig:
     target: dict[str, Any] = field(default_factory=dict)
     stream: dict[str, Any] = field(default_factory=dict)
 
-    def build(self, target_path: str | os.PathLike[str]) -> Any:
+    def build(self, target_path: str | os.PathLike[str]) -> BatchUpsert:
         """The :class:`cdc_rs.BatchUpsert` writing to a Delta table at ``target_path``."""
         from ._upsert import batch_upsert
         from .delta import DeltaTarget

@@ -247,7 +247,7 @@ class DeltaTarget:
                 f"batch {batch_id}: {self._path} kept changing under concurrent writers; "
                 f"gave up after {self._max_retries + 1} attempts, nothing of the batch applied")
 
-    def _derive_app_id(self, pipeline: Any) -> str:
+    def _derive_app_id(self, pipeline: _cdc_rs.Pipeline) -> str:
         # The table and the key columns name the query.
         names = list(pipeline.keys)
         digest = hashlib.sha1(json.dumps([str(self._path), names]).encode()).hexdigest()[:16]
@@ -372,7 +372,7 @@ class DeltaTarget:
 
     # ------------------------------------------------------------------ writing
 
-    def _write(self, plan: Any, batch_id: int) -> None:
+    def _write(self, plan: _cdc_rs.PlanCore, batch_id: int) -> None:
         from deltalake import CommitProperties, Transaction
         from deltalake.exceptions import CommitFailedError
 
@@ -468,7 +468,7 @@ class DeltaTarget:
             raise DeltaTargetError(f"{self._path}: {exc}; nothing of the batch was written") \
                 from exc
 
-    def _rewrite(self, plan: Any, upserts: pa.Table | None, deletes: pa.Table | None,
+    def _rewrite(self, plan: _cdc_rs.PlanCore, upserts: pa.Table | None, deletes: pa.Table | None,
                  keys: list[str], metadata: dict[str, Any], props: Any) -> None:
         """One commit replacing the files of the buckets the batch's keys hash to."""
         _check_writable(self._dt, self._path)
@@ -723,7 +723,7 @@ def _fold(parts: list[pa.Table]) -> pa.Table:
     return table.take(last.column("__i_max").take(picked)).drop_columns(["__i"])
 
 
-def _restore(rows: pa.Table, state: pa.Table, txn: int | None, path: Path | None) -> Any:
+def _restore(rows: pa.Table, state: pa.Table, txn: int | None, path: Path | None) -> _cdc_rs.TableCore:
     """A TableCore from the table's rows and the folded key state (row index by key join)."""
     keys = [n for n in state.column_names if n.startswith("key.")]
     plain = [k.removeprefix("key.") for k in keys]

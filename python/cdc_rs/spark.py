@@ -433,6 +433,16 @@ class SparkMergeTarget:
         self._spark = spark
         self.last_statement: str | None = None
 
+    @property
+    def last_batch_id(self) -> int | None:
+        """Always None: the Spark table keeps no batch ids (the stream's checkpoint does, and
+        the MERGE only updates with newer rows, so a replayed batch changes nothing)."""
+        return None
+
+    def __len__(self) -> int:
+        """Rows in the Spark table."""
+        return int(self._session().table(self.table_name).count())
+
     def changes(self, pipeline: Any, batch: Any, batch_id: int) -> tuple[dict[str, int], pa.Table | None, pa.Table]:
         """Run the cdc_rs pipeline on one batch: (counters, rejected rows, change set).
 
