@@ -146,7 +146,7 @@ def test_checkpointed_upsert_survives_a_new_process_copy(spark, dataset, bronze_
 
 def test_checkpointed_needs_a_memory_table(dataset, tmp_path):
     class Elsewhere:
-        def _apply(self, pipeline, batch, batch_id):  # pragma: no cover - never called
+        def apply_batch(self, pipeline, batch, batch_id):  # pragma: no cover - never called
             raise AssertionError
 
     with pytest.raises(cdc_rs.ConfigError):

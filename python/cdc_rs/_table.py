@@ -69,7 +69,8 @@ class MemoryTable:
         with self._lock:
             return self._core.state()
 
-    def _apply(self, pipeline: _cdc_rs.Pipeline, batch: Any, batch_id: int) -> BatchOutcome:
+    def apply_batch(self, pipeline: _cdc_rs.Pipeline, batch: Any, batch_id: int) -> BatchOutcome:
+        """One micro-batch through ``pipeline`` into this table (the ``Target`` protocol)."""
         with self._lock:
             return pipeline.run(batch, batch_id, self._core)
 

@@ -32,7 +32,10 @@ class Target(Protocol):
 
     def __len__(self) -> int: ...
 
-    def _apply(self, pipeline: _cdc_rs.Pipeline, batch: Any, batch_id: int) -> BatchOutcome: ...
+    def apply_batch(self, pipeline: _cdc_rs.Pipeline, batch: Any, batch_id: int) -> BatchOutcome:
+        """Decide and apply one micro-batch (Arrow data or a screened batch) with the
+        engine's ``pipeline``, all or nothing; called by :class:`BatchUpsert`."""
+        ...
 
 
 class BatchUpsert:
@@ -68,7 +71,7 @@ class BatchUpsert:
         started = time.perf_counter()
         batch_id = checks.batch_id(batch_id)
         batch = micro_batch if isinstance(micro_batch, _cdc_rs.ScreenedBatch) else as_arrow(micro_batch)
-        counts, skipped, rejected = self._target._apply(self._pipeline, batch, batch_id)
+        counts, skipped, rejected = self._target.apply_batch(self._pipeline, batch, batch_id)
         report = BatchReport(
             batch_id=batch_id,
             skipped_replay=skipped,
@@ -149,6 +152,10 @@ class BatchUpsert:
                     stop.set()  # no-op when the loop ran to its end
                     upcoming.cancel()
         return reports
+
+    def with_target(self, target: Target) -> BatchUpsert:
+        """The same upsert, writing to ``target``."""
+        return BatchUpsert(target, self._config)
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (BatchUpsert, (self._target, self._config))

@@ -136,11 +136,11 @@ class DeltaTarget:
         """The last batch id committed to the table by this ``app_id`` (reads the table)."""
         if self._app_id is None:  # not derived yet: the table's only app, if any
             apps = self._existing_apps()
-            return self._txn_version(apps[0]) if len(apps) == 1 else None
+            return self.batch_id_of(apps[0]) if len(apps) == 1 else None
         with self._lock:
             return self._opened().last_batch_id
 
-    def _txn_version(self, app_id: str) -> int | None:
+    def batch_id_of(self, app_id: str) -> int | None:
         """The last batch id the table recorded for ``app_id`` (None: never written)."""
         from deltalake import DeltaTable
 
@@ -202,7 +202,8 @@ class DeltaTarget:
 
     # ------------------------------------------------------------------ the Target protocol
 
-    def _apply(self, pipeline: _cdc_rs.Pipeline, batch: Any, batch_id: int) -> BatchOutcome:
+    def apply_batch(self, pipeline: _cdc_rs.Pipeline, batch: Any, batch_id: int) -> BatchOutcome:
+        """One micro-batch through ``pipeline`` as one Delta commit (the ``Target`` protocol)."""
         data = _materialised(batch, batch_id)  # planned again on a conflict
         with self._lock:
             if self._app_id is None:

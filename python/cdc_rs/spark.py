@@ -469,7 +469,8 @@ class SparkMergeTarget:
         deletes = pa.Table.from_arrays(arrays, schema=upserts.schema)
         return counts, rejected, pa.concat_tables([upserts, deletes])
 
-    def _apply(self, pipeline: _cdc_rs.Pipeline, batch: Any, batch_id: int) -> BatchOutcome:
+    def apply_batch(self, pipeline: _cdc_rs.Pipeline, batch: Any, batch_id: int) -> BatchOutcome:
+        """One micro-batch: cdc_rs decides, Spark runs the MERGE (the ``Target`` protocol)."""
         counts, rejected, changes = self.changes(pipeline, batch, batch_id)
         if changes.num_rows == 0:
             return counts, False, rejected
@@ -584,7 +585,7 @@ class CheckpointedUpsert:
         """Apply one micro-batch (any input :func:`cdc_rs.batch_upsert` takes), then save."""
         saved_id, current = self._saved_batch_id(), self._memory().last_batch_id
         if saved_id is not None and (current is None or saved_id > current):
-            self.upsert = BatchUpsert(self.target(), self.upsert._config)  # a fresh copy: catch up
+            self.upsert = self.upsert.with_target(self.target())  # a fresh copy: catch up
         report = self.upsert(micro_batch, batch_id)
         if not report.skipped_replay:
             self._save_target()

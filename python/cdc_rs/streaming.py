@@ -230,7 +230,7 @@ def _check_target(upsert: Any, chk: Checkpoint) -> None:
     target = getattr(upsert, "target", None)
     if isinstance(target, DeltaTarget):  # ask the table, not its mirror
         app_id = target.app_id or chk.commits[last_commit].get("app_id")
-        last = target._txn_version(app_id) if app_id else None
+        last = target.batch_id_of(app_id) if app_id else None
     else:
         last = getattr(target, "last_batch_id", None)
     if last is None or last < last_commit:
