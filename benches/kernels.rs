@@ -146,20 +146,9 @@ fn loaded_table() -> MemoryTable {
     let all: Vec<u64> = (0..TABLE_KEYS).collect();
     let rows = silver(&all, 0, 7);
     let load = Pipeline::new(Config {
-        keys: vec!["customer_id".into()],
-        sequence_by: vec!["row_time".into()],
-        value_schema: None,
-        value_column: "value".into(),
-        topic: None,
-        topic_column: "topic".into(),
-        operation_column: None,
-        upsert_operations: vec![],
-        delete_operations: vec![],
-        lookup: None,
         columns: Some(SILVER_COLUMNS.iter().map(|s| s.to_string()).collect()),
-        except_column_list: vec![],
         decode: options(),
-        memory_limit: None,
+        ..Config::new(&["customer_id"], &["row_time"])
     })
     .unwrap();
     let mut table = MemoryTable::new();
@@ -207,12 +196,8 @@ fn merge(c: &mut Criterion) {
 fn micro_batch(c: &mut Criterion) {
     let mut table = loaded_table();
     let pipeline = Pipeline::new(Config {
-        keys: vec!["customer_id".into()],
-        sequence_by: vec!["row_time".into()],
         value_schema: Some(parse_ddl(CUSTOMERS_SCHEMA).unwrap()),
-        value_column: "value".into(),
         topic: Some("customers".into()),
-        topic_column: "topic".into(),
         operation_column: Some("row_status".into()),
         upsert_operations: vec!["insert".into(), "update".into()],
         delete_operations: vec!["delete".into()],
@@ -225,9 +210,8 @@ fn micro_batch(c: &mut Criterion) {
             .unwrap(),
         ),
         columns: Some(SILVER_COLUMNS.iter().map(|s| s.to_string()).collect()),
-        except_column_list: vec![],
         decode: options(),
-        memory_limit: None,
+        ..Config::new(&["customer_id"], &["row_time"])
     })
     .unwrap();
     let probe = pipeline.run(

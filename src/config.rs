@@ -121,10 +121,11 @@ fn kind(data_type: &DataType) -> String {
     }
 }
 
-#[cfg(test)]
 impl Config {
-    /// Events of parsed rows keyed by `keys`, newest by `sequence_by`, nothing else set.
-    pub(crate) fn for_test(keys: &[&str], sequence_by: &[&str]) -> Self {
+    /// Parsed rows keyed by `keys`, newest by `sequence_by`, every other option at its
+    /// default (no JSON, topic, operations, lookup or column choice; UTC; no memory limit).
+    /// Set the others with `Config { topic: …, ..Config::new(keys, sequence_by) }`.
+    pub fn new(keys: &[&str], sequence_by: &[&str]) -> Self {
         let names = |n: &[&str]| n.iter().map(|s| s.to_string()).collect();
         Config {
             keys: names(keys),
@@ -139,8 +140,7 @@ impl Config {
             lookup: None,
             columns: None,
             except_column_list: vec![],
-            decode: crate::decode::DecodeOptions::new(crate::decode::Mode::Permissive, "UTC")
-                .unwrap(),
+            decode: DecodeOptions::utc(),
             memory_limit: None,
         }
     }
@@ -156,31 +156,31 @@ mod tests {
 
     #[test]
     fn each_rule_of_the_options_is_checked_when_the_upsert_is_built() {
-        assert!(Config::for_test(&["id"], &["ts"]).check().is_ok());
-        assert!(refused(Config::for_test(&[], &["ts"])).contains("keys must name"));
-        assert!(refused(Config::for_test(&["id"], &[])).contains("sequence_by must name"));
+        assert!(Config::new(&["id"], &["ts"]).check().is_ok());
+        assert!(refused(Config::new(&[], &["ts"])).contains("keys must name"));
+        assert!(refused(Config::new(&["id"], &[])).contains("sequence_by must name"));
         let both = Config {
             columns: Some(vec!["id".into()]),
             except_column_list: vec!["x".into()],
-            ..Config::for_test(&["id"], &["ts"])
+            ..Config::new(&["id"], &["ts"])
         };
         assert!(refused(both).contains("not both"));
         let twice = Config {
             operation_column: Some("op".into()),
             upsert_operations: vec!["u".into()],
             delete_operations: vec!["u".into()],
-            ..Config::for_test(&["id"], &["ts"])
+            ..Config::new(&["id"], &["ts"])
         };
         assert!(refused(twice).contains("both an upsert and a delete"));
         let deletes = Config {
             delete_operations: vec!["d".into()],
-            ..Config::for_test(&["id"], &["ts"])
+            ..Config::new(&["id"], &["ts"])
         };
         assert!(refused(deletes).contains("needs operation_column"));
         let schema = crate::schema::parse_ddl("id INT, ts INT").unwrap();
         let absent = Config {
             value_schema: Some(schema),
-            ..Config::for_test(&["id"], &["when"])
+            ..Config::new(&["id"], &["when"])
         };
         assert!(refused(absent).contains("\"when\" is not in value_schema"));
     }
@@ -203,7 +203,7 @@ mod tests {
         let config = Config {
             value_schema: Some(crate::schema::parse_ddl("id INT, ts INT, cc STRING").unwrap()),
             lookup: Some(lookup),
-            ..Config::for_test(&["id"], &["ts"])
+            ..Config::new(&["id"], &["ts"])
         };
         let e = refused(config);
         assert!(

@@ -21,6 +21,8 @@ pub mod screen;
 pub mod short_bytes;
 pub mod store;
 pub mod table;
+#[cfg(test)]
+mod test_batches;
 pub mod threads;
 
 #[cfg(feature = "python")]

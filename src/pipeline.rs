@@ -455,32 +455,14 @@ fn canonical_type(data_type: &DataType) -> DataType {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use arrow::array::{ArrayRef, Int64Array, StringArray};
-
-    fn events(rows: &[(i64, i64, &str)]) -> RecordBatch {
-        RecordBatch::try_from_iter(vec![
-            (
-                "id",
-                Arc::new(rows.iter().map(|r| r.0).collect::<Int64Array>()) as ArrayRef,
-            ),
-            (
-                "ts",
-                Arc::new(rows.iter().map(|r| r.1).collect::<Int64Array>()) as ArrayRef,
-            ),
-            (
-                "op",
-                Arc::new(rows.iter().map(|r| Some(r.2)).collect::<StringArray>()) as ArrayRef,
-            ),
-        ])
-        .unwrap()
-    }
+    use crate::test_batches::events;
 
     fn pipeline() -> Pipeline {
         Pipeline::new(Config {
             operation_column: Some("op".into()),
             upsert_operations: vec!["u".into()],
             delete_operations: vec!["d".into()],
-            ..Config::for_test(&["id"], &["ts"])
+            ..Config::new(&["id"], &["ts"])
         })
         .unwrap()
     }
@@ -489,14 +471,14 @@ mod tests {
     fn a_batch_runs_end_to_end_newest_event_per_key_and_deletes_leave_tombstones() {
         let (p, mut table) = (pipeline(), MemoryTable::new());
         let first = p.run(
-            &[events(&[(1, 1, "u"), (1, 2, "u"), (2, 1, "u")])],
+            &[events(&[(1, 1, "u", ""), (1, 2, "u", ""), (2, 1, "u", "")])],
             0,
             &mut table,
         );
         let c = first.unwrap().counts;
         assert_eq!((c.inserted, c.superseded), (2, 1));
         let second = p.run(
-            &[events(&[(1, 1, "u"), (2, 2, "d"), (2, 1, "u")])],
+            &[events(&[(1, 1, "u", ""), (2, 2, "d", ""), (2, 1, "u", "")])],
             1,
             &mut table,
         );
@@ -504,22 +486,22 @@ mod tests {
         assert_eq!((c.stale, c.deleted, c.superseded), (1, 1, 1));
         assert_eq!((table.len(), table.keys_tracked()), (1, 2));
         // a replayed batch id changes nothing
-        let replay = p.run(&[events(&[(3, 9, "u")])], 1, &mut table).unwrap();
+        let replay = p.run(&[events(&[(3, 9, "u", "")])], 1, &mut table).unwrap();
         assert!(replay.skipped_replay && table.len() == 1);
     }
 
     #[test]
     fn planning_changes_nothing_and_a_plan_commits_only_on_the_table_it_was_made_on() {
         let (p, mut table) = (pipeline(), MemoryTable::new());
-        let plan = p.plan(&[events(&[(1, 1, "u")])], 0, &table).unwrap();
+        let plan = p.plan(&[events(&[(1, 1, "u", "")])], 0, &table).unwrap();
         assert_eq!(table.len(), 0);
         let mut other = MemoryTable::new();
-        p.run(&[events(&[(7, 1, "u")])], 0, &mut other).unwrap();
+        p.run(&[events(&[(7, 1, "u", "")])], 0, &mut other).unwrap();
         assert!(
             other.commit(plan).is_err(),
             "a plan made on another version"
         );
-        let plan = p.plan(&[events(&[(1, 1, "u")])], 0, &table).unwrap();
+        let plan = p.plan(&[events(&[(1, 1, "u", "")])], 0, &table).unwrap();
         table.commit(plan).unwrap();
         assert_eq!(table.len(), 1);
     }
@@ -529,7 +511,7 @@ mod tests {
         let (p, table) = (pipeline(), MemoryTable::new());
         let stop = Interrupt::default();
         let screened = p
-            .screen_stream(std::iter::once(Ok(events(&[(1, 1, "u")]))))
+            .screen_stream(std::iter::once(Ok(events(&[(1, 1, "u", "")]))))
             .unwrap();
         stop.raise();
         let planned = p.plan_screened(&screened, 0, &table, &stop);

@@ -208,30 +208,8 @@ mod tests {
     use crate::config::Config;
     use crate::pipeline::Pipeline;
     use crate::table::MemoryTable;
-    use arrow::array::{ArrayRef, Int64Array, RecordBatch, StringArray};
-    use std::sync::Arc;
-
-    fn events(rows: &[(i64, i64, &str, &str)]) -> RecordBatch {
-        RecordBatch::try_from_iter(vec![
-            (
-                "id",
-                Arc::new(rows.iter().map(|r| r.0).collect::<Int64Array>()) as ArrayRef,
-            ),
-            (
-                "ts",
-                Arc::new(rows.iter().map(|r| r.1).collect::<Int64Array>()) as ArrayRef,
-            ),
-            (
-                "op",
-                Arc::new(rows.iter().map(|r| Some(r.2)).collect::<StringArray>()) as ArrayRef,
-            ),
-            (
-                "v",
-                Arc::new(rows.iter().map(|r| Some(r.3)).collect::<StringArray>()) as ArrayRef,
-            ),
-        ])
-        .unwrap()
-    }
+    use crate::test_batches::events;
+    use arrow::array::{Int64Array, StringArray};
 
     #[test]
     fn a_plan_lists_the_rows_to_write_the_keys_to_delete_and_the_key_state_written() {
@@ -239,7 +217,7 @@ mod tests {
             operation_column: Some("op".into()),
             upsert_operations: vec!["u".into()],
             delete_operations: vec!["d".into()],
-            ..Config::for_test(&["id"], &["ts"])
+            ..Config::new(&["id"], &["ts"])
         })
         .unwrap();
         let mut table = MemoryTable::new();

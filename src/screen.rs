@@ -307,7 +307,7 @@ mod tests {
             operation_column: Some("op".into()),
             upsert_operations: vec!["insert".into(), "update".into()],
             delete_operations: vec!["delete".into()],
-            ..Config::for_test(&["id"], &["ts"])
+            ..Config::new(&["id"], &["ts"])
         }
     }
 
@@ -356,7 +356,7 @@ mod tests {
             Arc::new(arrow::array::Int32Array::from(vec![1])) as ArrayRef,
         )])
         .unwrap();
-        let Err(e) = screen(&Config::for_test(&["id"], &["ts"]), &rows) else {
+        let Err(e) = screen(&Config::new(&["id"], &["ts"]), &rows) else {
             panic!("a batch without its key column was screened");
         };
         assert!(e.to_string().contains("\"id\""), "{e}");

@@ -13,25 +13,18 @@ from cdc_rs import _json, _read, _table, _upsert
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_the_type_stubs_match_the_compiled_extension():
-    result = subprocess.run(
-        [sys.executable, "-m", "mypy.stubtest", "cdc_rs._cdc_rs", "--mypy-config-file", str(ROOT / "pyproject.toml")],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-    )
+def _mypy(*args: str) -> None:
+    """Runs a mypy tool with the project's configuration; fails the test with its output."""
+    result = subprocess.run([sys.executable, "-m", *args], capture_output=True, text=True, cwd=ROOT)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_type_stubs_match_the_compiled_extension():
+    _mypy("mypy.stubtest", "cdc_rs._cdc_rs", "--mypy-config-file", str(ROOT / "pyproject.toml"))
 
 
 def test_the_package_type_checks_strictly():
-    # pyproject.toml: [tool.mypy] strict = true
-    result = subprocess.run(
-        [sys.executable, "-m", "mypy", "python/cdc_rs", "--config-file", str(ROOT / "pyproject.toml")],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
+    _mypy("mypy", "python/cdc_rs", "--config-file", str(ROOT / "pyproject.toml"))  # strict = true
 
 
 @pytest.mark.parametrize("module", [_json, _read, _table, _upsert], ids=lambda m: m.__name__)

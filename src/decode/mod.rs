@@ -43,6 +43,14 @@ pub struct DecodeOptions {
 }
 
 impl DecodeOptions {
+    /// PERMISSIVE in UTC: Spark's defaults.
+    pub fn utc() -> Self {
+        DecodeOptions {
+            mode: Mode::Permissive,
+            time_zone: TimeZone::utc(),
+        }
+    }
+
     /// `time_zone`: "UTC", "+02:00", "America/New_York", ... (as Spark's session time zone).
     pub fn new(mode: Mode, time_zone: &str) -> Result<Self> {
         let tz = TimeZone::parse(time_zone.trim())
