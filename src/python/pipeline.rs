@@ -78,7 +78,6 @@ impl Pipeline {
         delete_operations=vec![], lookup=None, lookup_on=vec![], lookup_how="inner",
         columns=None, except_column_list=vec![], time_zone="UTC", memory_limit=None
     ))]
-    #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
         keys: Vec<String>,
