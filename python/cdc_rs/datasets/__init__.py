@@ -4,8 +4,8 @@ The reference (a Databricks course notebook) reads a Kafka-to-Delta *bronze* tab
 ``value`` column holds JSON events of three topics (``customers``, ``orders``, ``books``)
 and builds a *silver* table with the current row of each customer. :func:`bookstore`
 generates such a bronze table, split into micro-batches, together with the country lookup
-table the reference joins against. Everything is vectorised (numpy + pyarrow compute): one
-million events take about a second.
+table the reference joins against. Everything is vectorised (numpy + pyarrow compute);
+``cdc-rs demo`` prints how long the generation takes.
 
 The micro-batches are consecutive slices of time. Inside one, records are grouped by topic
 and Kafka partition, in offset order — the way Spark's Kafka source lands them: Kafka only
