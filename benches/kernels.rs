@@ -9,7 +9,7 @@ use arrow::array::{BinaryArray, RecordBatch};
 use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion, Throughput};
 
 use cdc_rs::config::Config;
-use cdc_rs::decode::{from_json, DecodeOptions, Mode};
+use cdc_rs::decode::{from_json, DecodeOptions};
 use cdc_rs::enrich::{JoinHow, Lookup};
 use cdc_rs::latest::latest_per_key;
 use cdc_rs::pipeline::Pipeline;
@@ -25,14 +25,12 @@ const TABLE_KEYS: u64 = 1_000_000;
 /// Events per micro-batch in the growth scenario (bench/growth.py).
 const BATCH_EVENTS: usize = 10_000;
 
-fn options() -> DecodeOptions {
-    DecodeOptions::new(Mode::Permissive, "UTC").unwrap()
-}
-
 fn decoded(rows: usize) -> RecordBatch {
     let schema = parse_ddl(CUSTOMERS_SCHEMA).unwrap();
     let json = customers_json(rows, TABLE_KEYS, 0, 1);
-    from_json(&json, &schema, &options()).unwrap().batch
+    from_json(&json, &schema, &DecodeOptions::utc())
+        .unwrap()
+        .batch
 }
 
 /// Changes row `i`'s JSON bytes in place.
@@ -46,7 +44,7 @@ fn street(v: &[u8]) -> usize {
 
 fn decode(c: &mut Criterion) {
     let schema = parse_ddl(CUSTOMERS_SCHEMA).unwrap();
-    let opts = options();
+    let opts = DecodeOptions::utc();
     let mut group = c.benchmark_group("decode");
     // 6k: the customers share of a growth batch; 60k: of a 1M x 10 batch; 200k: a bulk batch.
     for rows in [6_000, 60_000, 200_000] {
@@ -147,7 +145,7 @@ fn loaded_table() -> MemoryTable {
     let rows = silver(&all, 0, 7);
     let load = Pipeline::new(Config {
         columns: Some(SILVER_COLUMNS.iter().map(|s| s.to_string()).collect()),
-        decode: options(),
+        decode: DecodeOptions::utc(),
         ..Config::new(&["customer_id"], &["row_time"])
     })
     .unwrap();
@@ -210,7 +208,7 @@ fn micro_batch(c: &mut Criterion) {
             .unwrap(),
         ),
         columns: Some(SILVER_COLUMNS.iter().map(|s| s.to_string()).collect()),
-        decode: options(),
+        decode: DecodeOptions::utc(),
         ..Config::new(&["customer_id"], &["row_time"])
     })
     .unwrap();

@@ -31,42 +31,41 @@ impl Config {
     /// Every rule the options must keep, checked when the upsert is built (here only, for
     /// Python and Rust callers alike).
     pub fn check(&self) -> Result<()> {
-        let c = self;
-        if c.keys.is_empty() {
+        if self.keys.is_empty() {
             return Err(CdcError::Config(
                 "keys must name at least one column".into(),
             ));
         }
-        if c.sequence_by.is_empty() {
+        if self.sequence_by.is_empty() {
             return Err(CdcError::Config(
                 "sequence_by must name at least one column".into(),
             ));
         }
-        if c.columns.is_some() && !c.except_column_list.is_empty() {
+        if self.columns.is_some() && !self.except_column_list.is_empty() {
             return Err(CdcError::Config(
                 "give columns or except_column_list, not both".into(),
             ));
         }
-        if let Some(op) = c
+        if let Some(op) = self
             .upsert_operations
             .iter()
-            .find(|op| c.delete_operations.contains(op))
+            .find(|op| self.delete_operations.contains(op))
         {
             return Err(CdcError::Config(format!(
                 "operation {op:?} is both an upsert and a delete"
             )));
         }
-        if c.operation_column.is_none() && !c.delete_operations.is_empty() {
+        if self.operation_column.is_none() && !self.delete_operations.is_empty() {
             return Err(CdcError::Config(
                 "delete_operations needs operation_column".into(),
             ));
         }
-        if let Some(schema) = &c.value_schema {
-            for name in c
+        if let Some(schema) = &self.value_schema {
+            for name in self
                 .keys
                 .iter()
-                .chain(&c.sequence_by)
-                .chain(&c.operation_column)
+                .chain(&self.sequence_by)
+                .chain(&self.operation_column)
             {
                 if schema.column_with_name(name).is_none() {
                     return Err(CdcError::Config(format!(
@@ -76,7 +75,7 @@ impl Config {
                 }
             }
         }
-        if let (Some(schema), Some(lookup)) = (&c.value_schema, &c.lookup) {
+        if let (Some(schema), Some(lookup)) = (&self.value_schema, &self.lookup) {
             check_lookup_types(schema, lookup)?;
         }
         Ok(())

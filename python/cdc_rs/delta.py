@@ -118,6 +118,7 @@ class DeltaTarget:
         self._rows_schema: pa.Schema | None = None
         self._since_snapshot = 0
         self._log_seen: dict[str, tuple[int, int]] = {}  # _delta_log files read: (size, mtime)
+        self._writable = False  # the folder took a probe file since the table was opened
 
     # ------------------------------------------------------------------ public API
 
@@ -377,7 +378,9 @@ class DeltaTarget:
         from deltalake import CommitProperties, Transaction
         from deltalake.exceptions import CommitFailedError
 
-        _check_can_write(self._path)
+        if not self._writable:
+            _check_can_write(self._path)
+            self._writable = True
         if self._dt is not None and _log_changed(self._path, self._log_seen):
             # A log entry we read was rewritten (or removed): re-open the table, which
             # refuses a log no reader can open, and plan again; never commit on top of it.

@@ -157,7 +157,7 @@ class _Run:
     def read(self, unit: Any) -> tuple[pa.Table, list[dict[str, Any]]]:
         """The unit's rows and quarantined lines (the last unit read is kept)."""
         if self._read is None or self._read[0] != unit:
-            self._read = None
+            self._read = None  # the previous unit's rows are freed before the next is read
             self._read = (unit, self.src.read(unit))
             _faults.reached("after_read")
         return self._read[1]

@@ -10,7 +10,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ._layout import BRONZE_SCHEMA, DAY_MIN, MINUTE_MS, PARTITIONS, TOPICS, Anomalies
-from ._words import (GENDERS, GENDER_WEIGHTS, UNKNOWN_COUNTRIES, LATIN1_CITIES, TAGS, FIRST_NAMES, LAST_NAMES, DOMAINS, STREET_NAMES, STREET_SUFFIXES, CITIES, BOOKS)
+from ._words import (BOOKS, CITIES, DOMAINS, FIRST_NAMES, GENDER_WEIGHTS, GENDERS, LAST_NAMES,
+                     LATIN1_CITIES, STREET_NAMES, STREET_SUFFIXES, TAGS, UNKNOWN_COUNTRIES)
 
 
 def micro_batches(feeds: list[_Feed], sizes: np.ndarray) -> list[pa.Table]:
