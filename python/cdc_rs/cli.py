@@ -22,6 +22,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -296,18 +297,16 @@ def format_reports(reports: pa.Table) -> str:
         1        12         2        10    0.250
         total    22         3        19    0.750
     """
-    data = {name: reports.column(name).to_pylist() for name in reports.column_names}
-    batches = [str(b) for b in data.pop("batch_id")]
-    for name in ("warning", "source"):
-        data.pop(name, None)
-    for merged, parts in (("skipped", SKIP_REASONS), ("rejected", REJECT_REASONS)):
-        present = [p for p in parts if p in data]
-        if present:  # in the place of the first of its parts
-            counts = [sum(row) for row in zip(*(data[p] for p in present))]
-            data = {(merged if k == present[0] else k): (counts if k == present[0] else v)
-                    for k, v in data.items() if k not in present[1:]}
-    data = {k: [int(x) if isinstance(x, bool) else x for x in v] for k, v in data.items()
-            if k not in _SHOWN_IF_ANY or any(v)}
+    merged_into = {**{p: "skipped" for p in SKIP_REASONS}, **{p: "rejected" for p in REJECT_REASONS}}
+    batches = [str(b) for b in reports.column("batch_id").to_pylist()]
+    data: dict[str, list[Any]] = {}
+    for name in reports.column_names:
+        if name in ("batch_id", "warning", "source"):
+            continue
+        values = [int(x) if isinstance(x, bool) else x for x in reports.column(name).to_pylist()]
+        column = merged_into.get(name, name)  # in the place of the first of its parts
+        data[column] = [a + b for a, b in zip(data[column], values)] if column in data else values
+    data = {k: v for k, v in data.items() if k not in _SHOWN_IF_ANY or any(v)}
 
     def cell(x: object) -> str:
         return f"{x:.3f}" if isinstance(x, float) else str(x)
