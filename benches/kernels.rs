@@ -5,7 +5,7 @@
 //!     cargo bench --bench kernels -- decode     # one group
 use std::time::Duration;
 
-use arrow::array::{BinaryArray, RecordBatch};
+use cdc_rs::arrow::array::{BinaryArray, RecordBatch};
 use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion, Throughput};
 
 use cdc_rs::config::Config;
@@ -15,7 +15,7 @@ use cdc_rs::latest::latest_per_key;
 use cdc_rs::pipeline::Pipeline;
 use cdc_rs::plan::{Changes, Layout};
 use cdc_rs::schema::parse_ddl;
-use cdc_rs::table::MemoryTable;
+use cdc_rs::table::{MemoryTable, Placement};
 
 mod synthetic;
 use synthetic::{bronze, countries, customers_json, silver, CUSTOMERS_SCHEMA, SILVER_COLUMNS};
@@ -181,7 +181,11 @@ fn merge(c: &mut Criterion) {
             |(id, changes, rows)| {
                 let (actions, found) = table.plan(&changes);
                 table.bind(&schema, layout.clone()).unwrap();
-                table.apply(&changes, &actions, &found, &rows, id).unwrap()
+                let at = Placement {
+                    found: &found,
+                    placed: None,
+                };
+                table.apply(&changes, &actions, at, &rows, id).unwrap()
             },
             BatchSize::LargeInput,
         )

@@ -6,8 +6,8 @@
 //! an `Int32` 7 and an `Int64` 7 land in the same bucket, as do the same text in `Utf8`,
 //! `LargeUtf8` or `Utf8View`. Changing it would misplace rows: the layout name carries a
 //! version (`LAYOUT`) to be bumped with any change here.
-use arrow::array::{Array, ArrayRef, AsArray};
-use arrow::datatypes::{self as dt, DataType};
+use crate::arrow::array::{Array, ArrayRef, AsArray};
+use crate::arrow::datatypes::{self as dt, DataType};
 
 use crate::error::{CdcError, Result};
 
@@ -47,7 +47,7 @@ fn mix_column(column: &dyn Array, hashes: &mut [u64]) -> Result<()> {
         DataType::Date64 => ints!(dt::Date64Type),
         // A column's unit is fixed by the table schema, so the raw count is the value.
         DataType::Timestamp(_, _) => {
-            let values = arrow::compute::cast(column, &DataType::Int64)?;
+            let values = crate::arrow::compute::cast(column, &DataType::Int64)?;
             let values = values.as_primitive::<dt::Int64Type>();
             mix_each(column, hashes, |i| mix(values.value(i) as u64))
         }
@@ -56,7 +56,7 @@ fn mix_column(column: &dyn Array, hashes: &mut [u64]) -> Result<()> {
             mix_each(column, hashes, |i| mix(values.value(i) as u64))
         }
         DataType::Float32 | DataType::Float64 => {
-            let values = arrow::compute::cast(column, &DataType::Float64)?;
+            let values = crate::arrow::compute::cast(column, &DataType::Float64)?;
             let values = values.as_primitive::<dt::Float64Type>();
             // -0.0 equals 0.0 and every NaN is one key: hash them alike.
             mix_each(column, hashes, |i| {
@@ -137,7 +137,9 @@ fn bytes(data: &[u8]) -> u64 {
 mod tests {
     use std::sync::Arc;
 
-    use arrow::array::{Int32Array, Int64Array, LargeStringArray, StringArray, StringViewArray};
+    use crate::arrow::array::{
+        Int32Array, Int64Array, LargeStringArray, StringArray, StringViewArray,
+    };
 
     use super::*;
 

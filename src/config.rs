@@ -1,5 +1,5 @@
 //! What `batch_upsert` is configured with: the engine's one input besides the batches.
-use arrow::datatypes::{DataType, Schema, SchemaRef};
+use crate::arrow::datatypes::{DataType, Schema, SchemaRef};
 
 use crate::decode::DecodeOptions;
 use crate::enrich::Lookup;
@@ -186,7 +186,7 @@ mod tests {
 
     #[test]
     fn a_lookup_key_of_another_kind_than_its_event_column_is_refused_at_build() {
-        use arrow::array::{ArrayRef, Int32Array, RecordBatch};
+        use crate::arrow::array::{ArrayRef, Int32Array, RecordBatch};
         use std::sync::Arc;
         let table = RecordBatch::try_from_iter(vec![(
             "code",

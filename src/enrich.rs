@@ -1,10 +1,10 @@
 //! Broadcast hash join: the lookup table is hashed once, every batch probes it.
 use std::sync::Arc;
 
-use arrow::array::{ArrayRef, RecordBatch, UInt32Array};
-use arrow::compute::take;
-use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
-use arrow::util::display::{ArrayFormatter, FormatOptions};
+use crate::arrow::array::{ArrayRef, RecordBatch, UInt32Array};
+use crate::arrow::compute::take;
+use crate::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use crate::arrow::util::display::{ArrayFormatter, FormatOptions};
 use hashbrown::HashMap;
 
 use crate::error::{CdcError, Result};
@@ -199,7 +199,7 @@ fn display_row(columns: &[ArrayRef], row: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use arrow::array::{Array, StringArray};
+    use crate::arrow::array::{Array, StringArray};
 
     fn countries() -> RecordBatch {
         RecordBatch::try_from_iter(vec![

@@ -1,5 +1,5 @@
 //! The one error type of the core. The Python layer maps each variant to a `cdc_rs` exception.
-use arrow::error::ArrowError;
+use crate::arrow::error::ArrowError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum CdcError {

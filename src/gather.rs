@@ -1,9 +1,9 @@
 //! The rows a batch writes, assembled once the merge has decided: picked from the screened
 //! pieces (and the lookup), in the target's columns and types.
 
-use arrow::array::{Array, ArrayRef, RecordBatch, RecordBatchOptions};
-use arrow::compute::interleave;
-use arrow::datatypes::{Field, FieldRef, SchemaRef};
+use crate::arrow::array::{Array, ArrayRef, RecordBatch, RecordBatchOptions};
+use crate::arrow::compute::interleave;
+use crate::arrow::datatypes::{Field, FieldRef, SchemaRef};
 use rayon::prelude::*;
 
 use crate::enrich::Lookup;
@@ -105,10 +105,10 @@ fn no_column(field: &Field) -> CdcError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::arrow::array::{AsArray, Int32Array, StringArray};
+    use crate::arrow::datatypes::Int64Type;
+    use crate::arrow::datatypes::{DataType, Schema};
     use crate::enrich::JoinHow;
-    use arrow::array::{AsArray, Int32Array, StringArray};
-    use arrow::datatypes::Int64Type;
-    use arrow::datatypes::{DataType, Schema};
     use std::sync::Arc;
 
     fn piece(ids: Vec<i32>, codes: Vec<&str>) -> RecordBatch {

@@ -2,18 +2,18 @@
 //! hashable, and its byte order equals the tuple's sort order, so "newer" is a memcmp.
 use std::sync::Arc;
 
-use arrow::array::{ArrayRef, AsArray, PrimitiveArray};
-use arrow::compute::{cast_with_options, CastOptions};
-use arrow::datatypes::DataType;
-use arrow::datatypes::{Float32Type, Float64Type};
-use arrow::row::{RowConverter, Rows, SortField};
+use crate::arrow::array::{ArrayRef, AsArray, PrimitiveArray};
+use crate::arrow::compute::{cast_with_options, CastOptions};
+use crate::arrow::datatypes::DataType;
+use crate::arrow::datatypes::{Float32Type, Float64Type};
+use crate::arrow::row::{RowConverter, Rows, SortField};
 
 use crate::error::{CdcError, Result};
 
 /// Casts that fail instead of turning a value into null: a key must never change.
 pub const STRICT: CastOptions<'static> = CastOptions {
     safe: false,
-    format_options: arrow::util::display::FormatOptions::new(),
+    format_options: crate::arrow::util::display::FormatOptions::new(),
 };
 
 /// Encodes a fixed list of columns (types fixed at construction) into comparable rows.
@@ -139,7 +139,7 @@ pub(crate) fn exact_cast(column: &ArrayRef, to: &DataType) -> Result<ArrayRef> {
     if from != &DataType::Null && !same_values_in_any_encoding(from, to) {
         let back =
             cast_with_options(&cast_column, from, &STRICT).map_err(|e| refused(e.to_string()))?;
-        let kept = arrow::compute::kernels::cmp::not_distinct(&back, column)?;
+        let kept = crate::arrow::compute::kernels::cmp::not_distinct(&back, column)?;
         if kept.true_count() != kept.len() {
             return Err(refused("some values would change".into()));
         }
@@ -179,7 +179,7 @@ pub fn any_null(columns: &[ArrayRef]) -> Vec<bool> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use arrow::array::{Int64Array, StringArray};
+    use crate::arrow::array::{Int64Array, StringArray};
     use std::sync::Arc;
 
     #[test]
@@ -196,9 +196,9 @@ mod tests {
     #[test]
     fn lossy_casts_are_refused() {
         let enc = RowEncoder::new(vec![DataType::Int64]).unwrap();
-        let floats: ArrayRef = Arc::new(arrow::array::Float64Array::from(vec![1.0, 1.5]));
+        let floats: ArrayRef = Arc::new(crate::arrow::array::Float64Array::from(vec![1.0, 1.5]));
         assert!(enc.encode(&[floats]).is_err());
-        let whole: ArrayRef = Arc::new(arrow::array::Float64Array::from(vec![1.0, 2.0]));
+        let whole: ArrayRef = Arc::new(crate::arrow::array::Float64Array::from(vec![1.0, 2.0]));
         assert!(enc.encode(&[whole]).is_ok());
     }
 
@@ -206,7 +206,7 @@ mod tests {
     fn large_strings_encode_like_strings() {
         let enc = RowEncoder::new(vec![DataType::Utf8]).unwrap();
         let small: ArrayRef = Arc::new(StringArray::from(vec!["k"]));
-        let large: ArrayRef = Arc::new(arrow::array::LargeStringArray::from(vec!["k"]));
+        let large: ArrayRef = Arc::new(crate::arrow::array::LargeStringArray::from(vec!["k"]));
         let r1 = enc.encode(&[small]).unwrap();
         let r2 = enc.encode(&[large]).unwrap();
         assert_eq!(r1.row(0).as_ref(), r2.row(0).as_ref());
@@ -216,7 +216,7 @@ mod tests {
 
     #[test]
     fn minus_zero_equals_zero_and_every_nan_equals_every_nan_as_spark_groups_them() {
-        use arrow::array::Float64Array;
+        use crate::arrow::array::Float64Array;
         let enc = RowEncoder::new(vec![DataType::Float64]).unwrap();
         let other_nan = f64::from_bits(f64::NAN.to_bits() | 1);
         let negative_nan = -f64::NAN;
@@ -236,7 +236,7 @@ mod tests {
             rows.row(2) > rows.row(5),
             "NaN is greater than infinity, as in Spark"
         );
-        let f32s: ArrayRef = Arc::new(arrow::array::Float32Array::from(vec![-0.0f32, 0.0]));
+        let f32s: ArrayRef = Arc::new(crate::arrow::array::Float32Array::from(vec![-0.0f32, 0.0]));
         let enc32 = RowEncoder::new(vec![DataType::Float32]).unwrap();
         let rows = enc32.encode(&[f32s]).unwrap();
         assert_eq!(rows.row(0), rows.row(1));

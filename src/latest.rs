@@ -3,7 +3,7 @@
 //! Ties on the whole sequence go to the earliest-arriving event (row order). With the
 //! strict-newer merge, that makes the final table independent of how events are batched;
 //! Spark's `rank()` in the reference keeps every tied row instead.
-use arrow::row::Rows;
+use crate::arrow::row::Rows;
 use hashbrown::hash_table::Entry;
 use hashbrown::HashTable;
 use rayon::prelude::*;
@@ -84,9 +84,9 @@ fn newest(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::arrow::array::{ArrayRef, Int64Array, StringArray};
+    use crate::arrow::datatypes::DataType;
     use crate::keys::RowEncoder;
-    use arrow::array::{ArrayRef, Int64Array, StringArray};
-    use arrow::datatypes::DataType;
     use std::sync::Arc;
 
     fn run(keys: Vec<&str>, seqs: Vec<i64>) -> Latest {

@@ -2,9 +2,11 @@
 //!
 //! The core modules know nothing of Python; `python` (behind the `python` feature) is the
 //! only binding layer.
+pub mod arrow;
 pub mod bucket;
 pub mod config;
 pub mod decode;
+pub mod deletion_vector;
 pub mod enrich;
 pub mod error;
 pub mod gather;

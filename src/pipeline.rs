@@ -2,10 +2,10 @@
 //! the newest event per key, and merge the winners into the target.
 use std::sync::Arc;
 
-use arrow::array::RecordBatch;
-use arrow::compute::concat_batches;
-use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
-use arrow::row::Rows;
+use crate::arrow::array::RecordBatch;
+use crate::arrow::compute::concat_batches;
+use crate::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use crate::arrow::row::Rows;
 use rayon::prelude::*;
 
 use crate::config::Config;

@@ -2,9 +2,9 @@
 //! out (upserted rows, deleted keys, new key state) and then commits to its in-memory state.
 use std::sync::Arc;
 
-use arrow::array::{ArrayRef, BooleanArray, RecordBatch, RecordBatchOptions};
-use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
-use arrow::row::Rows;
+use crate::arrow::array::{ArrayRef, BooleanArray, RecordBatch, RecordBatchOptions};
+use crate::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use crate::arrow::row::Rows;
 
 use crate::error::Result;
 use crate::keys::RowEncoder;
@@ -125,6 +125,21 @@ impl Plan {
         Ok(Some(m.key_columns(&rows)?))
     }
 
+    /// The row positions whose rows this batch replaces or deletes (a durable target marks
+    /// them deleted in its files), in the order of the changes.
+    pub fn replaced_rows(&self) -> Vec<u32> {
+        let Some(m) = &self.merge else {
+            return Vec::new();
+        };
+        m.actions
+            .iter()
+            .filter_map(|a| match *a {
+                Action::Update { row } | Action::Delete { row } => Some(row),
+                _ => None,
+            })
+            .collect()
+    }
+
     /// The key state this batch writes: `key.*`, `sequence.*` and `live` (false: tombstone),
     /// one row per key that changes (stale events change nothing).
     pub fn state_changes(&self) -> Result<Option<RecordBatch>> {
@@ -205,11 +220,11 @@ impl Merge {
 
 #[cfg(test)]
 mod tests {
+    use crate::arrow::array::{Int64Array, StringArray};
     use crate::config::Config;
     use crate::pipeline::Pipeline;
     use crate::table::MemoryTable;
     use crate::test_batches::events;
-    use arrow::array::{Int64Array, StringArray};
 
     #[test]
     fn a_plan_lists_the_rows_to_write_the_keys_to_delete_and_the_key_state_written() {
@@ -242,12 +257,12 @@ mod tests {
         assert_eq!(upserts.num_rows(), 1);
         assert_eq!(
             upserts.column_by_name("v").unwrap().as_ref(),
-            &StringArray::from(vec!["a2"]) as &dyn arrow::array::Array
+            &StringArray::from(vec!["a2"]) as &dyn crate::arrow::array::Array
         );
         let deletes = plan.deletes().unwrap().unwrap();
         assert_eq!(
             deletes.column(0).as_ref(),
-            &Int64Array::from(vec![2]) as &dyn arrow::array::Array
+            &Int64Array::from(vec![2]) as &dyn crate::arrow::array::Array
         );
         // key 1 updated, key 2 deleted (a tombstone), key 3 a tombstone never seen before
         let state = plan.state_changes().unwrap().unwrap();

@@ -9,9 +9,9 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc::{sync_channel, Receiver};
 use std::sync::Arc;
 
-use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
-use arrow::error::ArrowError;
-use arrow::record_batch::{RecordBatch, RecordBatchReader};
+use crate::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use crate::arrow::error::ArrowError;
+use crate::arrow::record_batch::{RecordBatch, RecordBatchReader};
 use parquet::arrow::arrow_reader::{
     ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReader,
     ParquetRecordBatchReaderBuilder,
@@ -212,7 +212,7 @@ fn as_views(schema: &Schema) -> Schema {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use arrow::array::{Array, ArrayRef, AsArray, BinaryArray, Int64Array, StringArray};
+    use crate::arrow::array::{Array, ArrayRef, AsArray, BinaryArray, Int64Array, StringArray};
     use parquet::arrow::ArrowWriter;
     use parquet::file::properties::WriterProperties;
 
@@ -268,7 +268,7 @@ mod tests {
         assert_eq!(schema.field(0).name(), "topic");
         assert_eq!(schema.field(0).data_type(), &DataType::Utf8View);
         assert_eq!(schema.field(1).data_type(), &DataType::BinaryView);
-        let read = arrow::compute::concat_batches(&schema, &batches).unwrap();
+        let read = crate::arrow::compute::concat_batches(&schema, &batches).unwrap();
         let values = read.column(1).as_binary_view();
         let expected = batch.column(0).as_binary::<i32>();
         assert_eq!(values.len(), expected.len());
@@ -301,8 +301,8 @@ mod tests {
         let batches = scan.collect::<std::result::Result<Vec<_>, _>>().unwrap();
         assert!(batches.iter().all(|b| b.num_rows() <= 1_000));
         assert_eq!(
-            arrow::compute::concat_batches(&schema, &batches).unwrap(),
-            arrow::compute::concat_batches(&schema, &whole).unwrap()
+            crate::arrow::compute::concat_batches(&schema, &batches).unwrap(),
+            crate::arrow::compute::concat_batches(&schema, &whole).unwrap()
         );
 
         let mut early = scan_parquet(&path, None, 10, 1).unwrap();

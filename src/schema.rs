@@ -6,7 +6,7 @@
 //! case-insensitive. Every field is nullable (as from_json makes them).
 use std::sync::Arc;
 
-use arrow::datatypes::{DataType, Field, Fields, Schema, SchemaRef, TimeUnit};
+use crate::arrow::datatypes::{DataType, Field, Fields, Schema, SchemaRef, TimeUnit};
 
 use crate::error::{CdcError, Result};
 

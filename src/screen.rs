@@ -3,9 +3,11 @@
 //! rows keep their input position so the report can return them as they came in.
 use std::sync::Arc;
 
-use arrow::array::{Array, ArrayRef, AsArray, BooleanArray, RecordBatch, StringArray, UInt32Array};
-use arrow::compute::{cast, concat_batches, filter_record_batch, take, take_record_batch};
-use arrow::datatypes::{DataType, Field, Schema};
+use crate::arrow::array::{
+    Array, ArrayRef, AsArray, BooleanArray, RecordBatch, StringArray, UInt32Array,
+};
+use crate::arrow::compute::{cast, concat_batches, filter_record_batch, take, take_record_batch};
+use crate::arrow::datatypes::{DataType, Field, Schema};
 
 use crate::config::Config;
 use crate::decode;
@@ -341,7 +343,7 @@ mod tests {
         let kept_ids = s.kept_columns(&["id".to_string()]).unwrap();
         let kept_ids = kept_ids[0]
             .as_any()
-            .downcast_ref::<arrow::array::Int32Array>()
+            .downcast_ref::<crate::arrow::array::Int32Array>()
             .unwrap();
         assert_eq!(kept_ids.values().to_vec(), vec![3, 4]);
         assert_eq!(s.is_delete, vec![false, true]);
@@ -353,7 +355,7 @@ mod tests {
     fn a_missing_key_column_in_parsed_rows_is_named() {
         let rows = RecordBatch::try_from_iter(vec![(
             "ts",
-            Arc::new(arrow::array::Int32Array::from(vec![1])) as ArrayRef,
+            Arc::new(crate::arrow::array::Int32Array::from(vec![1])) as ArrayRef,
         )])
         .unwrap();
         let Err(e) = screen(&Config::new(&["id"], &["ts"]), &rows) else {

@@ -1,10 +1,13 @@
 //! Append-only row storage with a liveness mask: an update appends the new row and retires
 //! the old one, so a batch costs in proportion to its size, not the table's.
-use arrow::array::{BooleanArray, RecordBatch};
-use arrow::compute::{cast, concat_batches, filter_record_batch};
-use arrow::datatypes::SchemaRef;
+//!
+//! An index-only store keeps the mask but not the rows: a durable target whose rows live in
+//! its files uses row positions as addresses into them (see `MemoryTable::restore_index`).
+use crate::arrow::array::{BooleanArray, RecordBatch};
+use crate::arrow::compute::{cast, concat_batches, filter_record_batch};
+use crate::arrow::datatypes::SchemaRef;
 
-use crate::error::Result;
+use crate::error::{CdcError, Result};
 
 #[derive(Clone, Debug)]
 pub struct RowStore {
@@ -12,6 +15,7 @@ pub struct RowStore {
     chunks: Vec<RecordBatch>,
     live: Vec<bool>,
     live_rows: usize,
+    keeps_rows: bool,
 }
 
 impl RowStore {
@@ -21,7 +25,40 @@ impl RowStore {
             chunks: Vec::new(),
             live: Vec::new(),
             live_rows: 0,
+            keeps_rows: true,
         }
+    }
+
+    /// A store of `positions` row positions, of which those in `live` are live, that keeps
+    /// no rows: positions never move, so they can stand for places in files.
+    pub fn index_only(schema: SchemaRef, positions: usize, live: &[u32]) -> Result<Self> {
+        let mut mask = vec![false; positions];
+        for &row in live {
+            match mask.get_mut(row as usize) {
+                Some(slot) if !*slot => *slot = true,
+                _ => {
+                    return Err(CdcError::Input(format!(
+                        "row position {row} is out of range or held by two keys"
+                    )))
+                }
+            }
+        }
+        Ok(Self {
+            schema,
+            chunks: Vec::new(),
+            live: mask,
+            live_rows: live.len(),
+            keeps_rows: false,
+        })
+    }
+
+    pub fn keeps_rows(&self) -> bool {
+        self.keeps_rows
+    }
+
+    /// The position the next appended row gets.
+    pub fn next_row(&self) -> u32 {
+        self.live.len() as u32
     }
 
     pub fn schema(&self) -> &SchemaRef {
@@ -54,15 +91,20 @@ impl RowStore {
     }
 
     /// Appends rows (all live); returns the position of the first.
-    pub fn append(&mut self, batch: RecordBatch) -> u32 {
-        let first = self.live.len() as u32;
+    pub fn append(&mut self, batch: RecordBatch) -> Result<u32> {
+        let first = self.next_row();
+        if u32::try_from(self.live.len() + batch.num_rows()).is_err() {
+            return Err(CdcError::Config(
+                "the target has used up its 2^32 row positions; open it again".into(),
+            ));
+        }
         self.live
             .extend(std::iter::repeat_n(true, batch.num_rows()));
         self.live_rows += batch.num_rows();
-        if batch.num_rows() > 0 {
+        if batch.num_rows() > 0 && self.keeps_rows {
             self.chunks.push(batch);
         }
-        first
+        Ok(first)
     }
 
     pub fn retire(&mut self, row: u32) {
@@ -76,6 +118,11 @@ impl RowStore {
     /// (chunks are never changed in place), the others are copies of their live rows. No
     /// second copy of the whole table, for `to_arrow` of a large table.
     pub fn to_batches(&self) -> Result<Vec<RecordBatch>> {
+        if !self.keeps_rows {
+            return Err(CdcError::Config(
+                "this table keeps only its key index; read its rows from its files".into(),
+            ));
+        }
         let mut first = 0;
         let mut batches = Vec::with_capacity(self.chunks.len());
         for chunk in &self.chunks {
@@ -113,7 +160,7 @@ impl RowStore {
     /// holds a second copy of the whole table (peak memory, not just speed, is a target).
     pub fn compact_if_sparse(&mut self) -> Result<Option<Vec<u32>>> {
         let retired = self.live.len() - self.live_rows;
-        if retired < COMPACT_MIN_RETIRED || retired < self.live_rows {
+        if !self.keeps_rows || retired < COMPACT_MIN_RETIRED || retired < self.live_rows {
             return Ok(None);
         }
         let moved = self.live_ranks();
@@ -157,7 +204,7 @@ const COALESCE_ROWS: usize = if cfg!(fuzzing) { 16 } else { 1 << 16 };
 #[cfg(test)]
 mod tests {
     use super::*;
-    use arrow::array::{ArrayRef, Int32Array};
+    use crate::arrow::array::{ArrayRef, Int32Array};
     use std::sync::Arc;
 
     /// The live rows as one batch, oldest first.
@@ -174,8 +221,8 @@ mod tests {
     fn retired_rows_disappear() {
         let b = batch(vec![1, 2, 3]);
         let mut store = RowStore::new(b.schema());
-        assert_eq!(store.append(b), 0);
-        assert_eq!(store.append(batch(vec![4])), 3);
+        assert_eq!(store.append(b).unwrap(), 0);
+        assert_eq!(store.append(batch(vec![4])).unwrap(), 3);
         store.retire(1);
         store.retire(1);
         assert_eq!(store.live_rows(), 3);
@@ -188,7 +235,7 @@ mod tests {
     fn compaction_renumbers_rows() {
         let b = batch((0..10_000).collect());
         let mut store = RowStore::new(b.schema());
-        store.append(b);
+        store.append(b).unwrap();
         for r in 0..6000 {
             store.retire(r);
         }
@@ -201,9 +248,11 @@ mod tests {
     fn compaction_chunk_by_chunk_keeps_the_order_and_joins_small_chunks() {
         let mut store = RowStore::new(batch(vec![]).schema());
         for c in 0..100 {
-            store.append(batch((c * 1000..(c + 1) * 1000).collect()));
+            store
+                .append(batch((c * 1000..(c + 1) * 1000).collect()))
+                .unwrap();
         }
-        store.append(batch(vec![]));
+        store.append(batch(vec![])).unwrap();
         let retired = |v: i32| v % 5 < 3 || (20_000..30_000).contains(&v);
         for v in 0..100_000 {
             if retired(v) {
@@ -219,6 +268,22 @@ mod tests {
         let out = live_rows(&store);
         let v = out.column(0).as_any().downcast_ref::<Int32Array>().unwrap();
         assert_eq!(v.values().to_vec(), live);
-        assert_eq!(store.append(batch(vec![7])) as usize, live.len());
+        assert_eq!(store.append(batch(vec![7])).unwrap() as usize, live.len());
+    }
+
+    #[test]
+    fn an_index_only_store_counts_positions_without_keeping_rows_and_never_moves_them() {
+        let b = batch(vec![1, 2, 3]);
+        let mut store = RowStore::index_only(b.schema(), 10, &[0, 4, 9]).unwrap();
+        assert_eq!((store.live_rows(), store.next_row()), (3, 10));
+        assert_eq!(store.append(b).unwrap(), 10);
+        for r in 0..13 {
+            store.retire(r);
+        }
+        assert_eq!(store.live_rows(), 0);
+        assert!(store.compact_if_sparse().unwrap().is_none());
+        assert!(store.to_batches().is_err());
+        assert!(RowStore::index_only(batch(vec![]).schema(), 3, &[1, 1]).is_err());
+        assert!(RowStore::index_only(batch(vec![]).schema(), 3, &[3]).is_err());
     }
 }

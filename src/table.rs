@@ -2,8 +2,8 @@
 //! the last batch applied (for exactly-once replays).
 use std::sync::Arc;
 
-use arrow::array::{Array, ArrayRef, RecordBatch, UInt32Array};
-use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use crate::arrow::array::{Array, ArrayRef, RecordBatch, UInt32Array};
+use crate::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use rayon::prelude::*;
 
 use crate::error::{CdcError, Result};
@@ -11,6 +11,35 @@ use crate::gather::fit_to;
 use crate::merge::{Action, KeyState, MergeCounts};
 use crate::plan::{Changes, Layout, Outcome, Plan};
 use crate::store::RowStore;
+
+/// Where `MemoryTable::apply` puts things: each change's key slot as `plan` found it, and
+/// optionally the row position of each upserted row (see `commit_placed`).
+#[derive(Clone, Copy)]
+pub struct Placement<'a> {
+    pub found: &'a [Option<usize>],
+    pub placed: Option<&'a [u32]>,
+}
+
+/// `placed` gives each of `n` upserted rows a distinct position in `next..next + n`.
+fn check_placement(placed: &[u32], next: u32, n: usize) -> Result<()> {
+    let mut seen = vec![false; n];
+    let fits = placed.len() == n
+        && placed.iter().all(|&p| {
+            let slot = (p as usize)
+                .checked_sub(next as usize)
+                .and_then(|i| seen.get_mut(i));
+            slot.is_some_and(|s| !std::mem::replace(s, true))
+        });
+    if fits {
+        Ok(())
+    } else {
+        Err(CdcError::Config(format!(
+            "the {} row positions given for {n} upserted rows are not a permutation of {next}..{}",
+            placed.len(),
+            next as usize + n
+        )))
+    }
+}
 
 #[derive(Clone, Debug, Default)]
 pub struct MemoryTable {
@@ -53,6 +82,13 @@ impl MemoryTable {
 
     /// Applies a plan made against this table (and not changed since).
     pub fn commit(&mut self, plan: Plan) -> Result<Outcome> {
+        self.commit_placed(plan, None)
+    }
+
+    /// [`MemoryTable::commit`] for an index-only table whose target wrote the plan's upserted
+    /// rows itself: `placed[i]` is the row position it gave upsert `i`, a permutation of the
+    /// positions from [`MemoryTable::next_row`] on (None: in upsert order).
+    pub fn commit_placed(&mut self, plan: Plan, placed: Option<&[u32]>) -> Result<Outcome> {
         if plan.table_version != self.version {
             return Err(CdcError::Config(
                 "the target changed after this batch was planned; plan it again".into(),
@@ -62,7 +98,14 @@ impl MemoryTable {
             match &plan.merge {
                 Some(m) => {
                     self.bind(&m.schema, m.layout.clone())?;
-                    self.apply(&m.changes, &m.actions, &m.found, &m.upserts, plan.batch_id)?;
+                    if let Some(placed) = placed {
+                        check_placement(placed, self.next_row(), m.upserts.num_rows())?;
+                    }
+                    let at = Placement {
+                        found: &m.found,
+                        placed,
+                    };
+                    self.apply(&m.changes, &m.actions, at, &m.upserts, plan.batch_id)?;
                 }
                 None => self.mark_applied(plan.batch_id),
             }
@@ -72,6 +115,16 @@ impl MemoryTable {
             skipped_replay: plan.skipped_replay,
             rejected: plan.rejected,
         })
+    }
+
+    /// The row position the next upserted row gets.
+    pub fn next_row(&self) -> u32 {
+        self.store.as_ref().map_or(0, RowStore::next_row)
+    }
+
+    /// Whether the rows themselves are kept (else only the key index: `restore_index`).
+    pub fn keeps_rows(&self) -> bool {
+        self.store.as_ref().is_none_or(RowStore::keeps_rows)
     }
 
     /// Keys ever seen, tombstones included.
@@ -128,17 +181,18 @@ impl MemoryTable {
         }
     }
 
-    /// Applies a plan made by `plan` on this same state, and records `batch_id`. `found` is
-    /// what `plan` returned with the actions (an empty slice looks every key up again);
+    /// Applies a plan made by `plan` on this same state, and records `batch_id`. `at.found`
+    /// is what `plan` returned with the actions (an empty slice looks every key up again);
     /// `upserts` holds the row of each insert and update, in the order of `actions`.
     pub fn apply(
         &mut self,
         changes: &Changes,
         actions: &[Action],
-        found: &[Option<usize>],
+        at: Placement<'_>,
         upserts: &RecordBatch,
         batch_id: i64,
     ) -> Result<MergeCounts> {
+        let found = at.found;
         let store = self
             .store
             .as_mut()
@@ -153,9 +207,9 @@ impl MemoryTable {
                 upserts.num_rows()
             )));
         }
-        let first = store.append(fit_to(upserts, store.schema())?);
+        let first = store.append(fit_to(upserts, store.schema())?)?;
         let mut counts = MergeCounts::default();
-        let mut next_row = first;
+        let mut upserted = 0usize;
         // Keys the state holds are written in place first; new keys go in after one reserve
         // (inserting may move entries, which would stale the positions `plan` found).
         let mut new_keys = Vec::new();
@@ -166,8 +220,11 @@ impl MemoryTable {
                     if let Action::Update { row } = action {
                         store.retire(row);
                     }
-                    next_row += 1;
-                    Some(next_row - 1)
+                    upserted += 1;
+                    Some(match at.placed {
+                        Some(placed) => placed[upserted - 1],
+                        None => first + upserted as u32 - 1,
+                    })
                 }
                 Action::Delete { row } => {
                     store.retire(row);
@@ -222,13 +279,18 @@ impl MemoryTable {
     }
 
     /// Per-key bookkeeping as columns: `key.<name>…`, `sequence.<name>…`, `row` (null for a
-    /// tombstone; else the row's position among the rows of `to_batches()`).
+    /// tombstone; else the row's position among the rows of `to_batches()`, or for an
+    /// index-only table the row position itself).
     pub fn state_batch(&self) -> Result<Option<RecordBatch>> {
         let (Some(layout), Some(store)) = (&self.layout, &self.store) else {
             return Ok(None);
         };
         // Row positions in `to_batches()` order: rank of each live store row.
-        let live_rank = store.live_ranks();
+        let live_rank = if store.keeps_rows() {
+            store.live_ranks()
+        } else {
+            (0..store.next_row()).collect()
+        };
         let mut keys = Vec::with_capacity(self.state.len());
         let mut sequences = Vec::with_capacity(self.state.len());
         let mut rows = Vec::with_capacity(self.state.len());
@@ -262,12 +324,39 @@ impl MemoryTable {
         )?))
     }
 
+    /// An index-only table (see `RowStore::index_only`) of `positions` row positions from a
+    /// `state_batch()` whose `row` column holds each live key's position: a durable target
+    /// that reads its rows from its files keeps only this in memory.
+    pub fn restore_index(
+        schema: SchemaRef,
+        state: &RecordBatch,
+        positions: usize,
+        last_batch_id: Option<i64>,
+    ) -> Result<Self> {
+        let mut table = Self::restore_from(RecordBatch::new_empty(schema.clone()), state, false)?;
+        let rows = state
+            .column_by_name("row")
+            .and_then(|c| c.as_any().downcast_ref::<UInt32Array>())
+            .expect("restore checked the column");
+        let live: Vec<u32> = rows.iter().flatten().collect();
+        table.store = Some(RowStore::index_only(schema, positions, &live)?);
+        table.last_batch_id = last_batch_id;
+        Ok(table)
+    }
+
     /// Rebuilds a table from the `to_batches()` rows (as one batch) and a `state_batch()`.
     pub fn restore(
         rows: RecordBatch,
         state: &RecordBatch,
         last_batch_id: Option<i64>,
     ) -> Result<Self> {
+        let mut table = Self::restore_from(rows, state, true)?;
+        table.last_batch_id = last_batch_id;
+        Ok(table)
+    }
+
+    /// `restore`, checking that each key's row is one of `rows` when `rows_are_all`.
+    fn restore_from(rows: RecordBatch, state: &RecordBatch, rows_are_all: bool) -> Result<Self> {
         let bad = |what: &str| CdcError::Input(format!("cannot restore table state: {what}"));
         let schema = state.schema();
         let pick = |prefix: &str| -> (Vec<Field>, Vec<ArrayRef>) {
@@ -297,10 +386,10 @@ impl MemoryTable {
         let mut store = RowStore::new(rows.schema());
         let live = rows.num_rows() as u32;
         let rows_have_columns = rows.num_columns() > 0;
-        store.append(rows);
+        store.append(rows)?;
         for i in 0..state.num_rows() {
             let r = (!row.is_null(i)).then(|| row.value(i));
-            if r.is_some_and(|r| r >= live) {
+            if r.is_some_and(|r| r >= live && rows_are_all) {
                 return Err(bad("row position out of range"));
             }
             table
@@ -310,7 +399,6 @@ impl MemoryTable {
         // Only tombstones so far: the first batch with rows fixes the columns.
         table.store = (rows_have_columns).then_some(store);
         table.layout = Some(layout);
-        table.last_batch_id = last_batch_id;
         Ok(table)
     }
 }

@@ -1,7 +1,7 @@
 //! Batches for the unit tests of the orchestration (pipeline, plan).
 use std::sync::Arc;
 
-use arrow::array::{ArrayRef, Int64Array, RecordBatch, StringArray};
+use crate::arrow::array::{ArrayRef, Int64Array, RecordBatch, StringArray};
 
 /// Parsed events with columns `id`, `ts` (both BIGINT), `op` and `v` (strings).
 pub(crate) fn events(rows: &[(i64, i64, &str, &str)]) -> RecordBatch {

@@ -3,7 +3,9 @@
 use std::fmt::Write;
 use std::sync::Arc;
 
-use arrow::array::{ArrayRef, BinaryArray, RecordBatch, StringArray, TimestampMicrosecondArray};
+use cdc_rs::arrow::array::{
+    ArrayRef, BinaryArray, RecordBatch, StringArray, TimestampMicrosecondArray,
+};
 
 /// The silver table's columns (`cdc_rs.datasets.SILVER_COLUMNS`).
 pub const SILVER_COLUMNS: [&str; 9] = [

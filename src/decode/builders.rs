@@ -2,13 +2,13 @@
 //! duplicate keys, failed conversions and malformed rows).
 use std::sync::Arc;
 
-use arrow::array::builder::BooleanBufferBuilder;
-use arrow::array::{
+use crate::arrow::array::builder::BooleanBufferBuilder;
+use crate::arrow::array::{
     ArrayRef, BinaryArray, BooleanArray, ListArray, MapArray, PrimitiveArray, StringArray,
     StructArray,
 };
-use arrow::buffer::{BooleanBuffer, NullBuffer, OffsetBuffer, ScalarBuffer};
-use arrow::datatypes::{
+use crate::arrow::buffer::{BooleanBuffer, NullBuffer, OffsetBuffer, ScalarBuffer};
+use crate::arrow::datatypes::{
     ArrowPrimitiveType, DataType, Date32Type, Decimal128Type, Field, FieldRef, Fields, Float32Type,
     Float64Type, Int16Type, Int32Type, Int64Type, Int8Type, TimestampMicrosecondType,
 };
@@ -147,7 +147,7 @@ impl<T: Copy + Default> PrimitiveBuilder<T> {
     }
 }
 
-impl<T: arrow::datatypes::ArrowNativeType> PrimitiveBuilder<T> {
+impl<T: crate::arrow::datatypes::ArrowNativeType> PrimitiveBuilder<T> {
     fn finish<P: ArrowPrimitiveType<Native = T>>(&mut self, dt: &DataType) -> ArrayRef {
         let vals = std::mem::take(&mut self.vals);
         let valid = std::mem::replace(&mut self.valid, LazyValidity::new(0));
@@ -593,7 +593,7 @@ impl Builder {
                     false,
                 )?)
             }
-            Builder::Null(n, dt) => arrow::array::new_null_array(dt, *n),
+            Builder::Null(n, dt) => crate::arrow::array::new_null_array(dt, *n),
         })
     }
 }
@@ -607,7 +607,7 @@ fn take_bytes(b: &mut Bytes) -> (OffsetBuffer<i32>, Vec<u8>, LazyValidity) {
 
 /// Types the decoder can produce (what `parse_ddl` emits); anything else is a config error.
 pub(crate) fn check_type(dt: &DataType) -> Result<()> {
-    use arrow::datatypes::TimeUnit;
+    use crate::arrow::datatypes::TimeUnit;
     match dt {
         DataType::Boolean
         | DataType::Int8

@@ -18,10 +18,10 @@ mod tz;
 use std::borrow::Cow;
 use std::sync::Arc;
 
-use arrow::array::builder::BooleanBufferBuilder;
-use arrow::array::{Array, ArrayRef, AsArray, RecordBatch, StructArray};
-use arrow::buffer::{BooleanBuffer, NullBuffer};
-use arrow::datatypes::{DataType, Schema, SchemaRef};
+use crate::arrow::array::builder::BooleanBufferBuilder;
+use crate::arrow::array::{Array, ArrayRef, AsArray, RecordBatch, StructArray};
+use crate::arrow::buffer::{BooleanBuffer, NullBuffer};
+use crate::arrow::datatypes::{DataType, Schema, SchemaRef};
 use rayon::prelude::*;
 
 pub use tz::TimeZone;
@@ -99,8 +99,8 @@ enum Input<'a> {
         nulls: Option<&'a NullBuffer>,
         binary: bool,
     },
-    StrView(&'a arrow::array::StringViewArray),
-    BinView(&'a arrow::array::BinaryViewArray),
+    StrView(&'a crate::arrow::array::StringViewArray),
+    BinView(&'a crate::arrow::array::BinaryViewArray),
 }
 
 impl<'a> Input<'a> {
@@ -342,7 +342,7 @@ fn decode_pieces(pieces: &[Piece], schema: &SchemaRef, opts: &DecodeOptions) -> 
             .map(|c| {
                 let arrs: Vec<&dyn Array> =
                     parts_ok.iter().map(|p| p.columns[c].as_ref()).collect();
-                arrow::compute::concat(&arrs)
+                crate::arrow::compute::concat(&arrs)
             })
             .collect::<Result<Vec<_>, _>>()?;
         let mut m = BooleanBufferBuilder::new(n);
@@ -358,7 +358,7 @@ fn decode_pieces(pieces: &[Piece], schema: &SchemaRef, opts: &DecodeOptions) -> 
     let batch = RecordBatch::try_new_with_options(
         out_schema,
         columns,
-        &arrow::array::RecordBatchOptions::new().with_row_count(Some(n)),
+        &crate::arrow::array::RecordBatchOptions::new().with_row_count(Some(n)),
     )?;
     Ok(Decoded {
         batch,

@@ -1,5 +1,5 @@
 use super::*;
-use arrow::array::{
+use crate::arrow::array::{
     BinaryArray, Date32Array, Float64Array, Int32Array, Int64Array, Int8Array, LargeStringArray,
     ListArray, StringArray, StringViewArray, TimestampMicrosecondArray,
 };
@@ -71,7 +71,7 @@ fn nested_arrays_of_structs_decode_like_the_orders_feed() {
     let book = books.value(1);
     let book = book
         .as_any()
-        .downcast_ref::<arrow::array::StructArray>()
+        .downcast_ref::<crate::arrow::array::StructArray>()
         .unwrap();
     assert!(book.is_valid(0) && book.column(1).is_null(0));
     assert_eq!(col::<Int64Array>(&d, 3).value(0), 1);
@@ -93,7 +93,7 @@ fn every_scalar_type_decodes_from_its_json_spellings() {
     let dec = d
         .batch
         .column(5)
-        .as_primitive::<arrow::datatypes::Decimal128Type>();
+        .as_primitive::<crate::arrow::datatypes::Decimal128Type>();
     assert_eq!(dec.value(0), 123457);
 }
 
@@ -161,8 +161,12 @@ fn selected_rows_decode_like_the_filtered_column() {
     let opts = DecodeOptions::new(Mode::Permissive, "UTC").unwrap();
     // every third row, across the parallel threshold
     let at: Vec<u32> = (0..70_000).filter(|i| i % 3 != 0).collect();
-    let picked =
-        arrow::compute::take(&values, &arrow::array::UInt32Array::from(at.clone()), None).unwrap();
+    let picked = crate::arrow::compute::take(
+        &values,
+        &crate::arrow::array::UInt32Array::from(at.clone()),
+        None,
+    )
+    .unwrap();
     let want = from_json(picked.as_ref(), &schema, &opts).unwrap();
     let got = from_json_at(&values, Some(&at), &schema, &opts).unwrap();
     assert_eq!(got.batch, want.batch);
@@ -291,7 +295,7 @@ fn failed_nested_values_leave_no_junk() {
     assert!(a.is_null(1) && a.is_null(2));
     assert_eq!(
         a.value(3)
-            .as_primitive::<arrow::datatypes::Int32Type>()
+            .as_primitive::<crate::arrow::datatypes::Int32Type>()
             .values()
             .to_vec(),
         vec![7]
@@ -316,9 +320,9 @@ fn empty_and_unusual_schemas_decode() {
         ],
     );
     assert_eq!(d.batch.column(0).len(), 3);
-    let schema: SchemaRef = Arc::new(Schema::new(vec![arrow::datatypes::Field::new(
+    let schema: SchemaRef = Arc::new(Schema::new(vec![crate::arrow::datatypes::Field::new(
         "t",
-        DataType::Timestamp(arrow::datatypes::TimeUnit::Millisecond, None),
+        DataType::Timestamp(crate::arrow::datatypes::TimeUnit::Millisecond, None),
         false,
     )]));
     let arr = StringArray::from(vec!["{}"]);
@@ -348,8 +352,8 @@ fn check_binary_like_lossy(ddl: &str, rows: &[Option<&[u8]>]) -> Decoded {
         .collect();
     let reference = StringArray::from(lossy.clone());
     let bin = BinaryArray::from(rows.to_vec());
-    let large = arrow::array::LargeBinaryArray::from(rows.to_vec());
-    let view = arrow::array::BinaryViewArray::from(rows.to_vec());
+    let large = crate::arrow::array::LargeBinaryArray::from(rows.to_vec());
+    let view = crate::arrow::array::BinaryViewArray::from(rows.to_vec());
     let inputs: [&dyn Array; 3] = [&bin, &large, &view];
     let opts = DecodeOptions::new(Mode::Permissive, "UTC").unwrap();
     let want = from_json(&reference, &schema, &opts).unwrap();
@@ -713,7 +717,7 @@ fn nested_duplicate_keys_decode_in_linear_time() {
     for _ in 0..depth {
         level = level.as_struct().column(0).as_ref();
     }
-    let leaf = level.as_primitive::<arrow::datatypes::Int32Type>();
+    let leaf = level.as_primitive::<crate::arrow::datatypes::Int32Type>();
     assert_eq!((leaf.value(0), leaf.is_null(1)), (7, true));
 }
 

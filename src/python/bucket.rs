@@ -1,7 +1,7 @@
 //! Key hashes for the bucketed file layout of durable targets.
 use std::sync::Arc;
 
-use arrow::array::{ArrayRef, UInt64Array};
+use crate::arrow::array::{ArrayRef, UInt64Array};
 use pyo3::prelude::*;
 use pyo3_arrow::input::AnyRecordBatch;
 use pyo3_arrow::PyArray;

@@ -1,6 +1,6 @@
 //! Arrow data handed over by Python, read into record batches without ever panicking.
-use arrow::datatypes::SchemaRef;
-use arrow::record_batch::RecordBatch;
+use crate::arrow::datatypes::SchemaRef;
+use crate::arrow::record_batch::RecordBatch;
 use pyo3::prelude::*;
 use pyo3_arrow::input::AnyRecordBatch;
 use std::cell::Cell;
@@ -85,7 +85,7 @@ fn quiet_panics_while_importing() {
 /// All of `input` as one record batch.
 pub fn read_one_batch(input: AnyRecordBatch) -> PyResult<RecordBatch> {
     let (batches, schema) = read_batches(input)?;
-    arrow::compute::concat_batches(&schema, &batches)
+    crate::arrow::compute::concat_batches(&schema, &batches)
         .map_err(CdcError::from)
         .py()
 }

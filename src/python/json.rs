@@ -34,13 +34,14 @@ pub fn from_json(
     let chunked = values.into_chunked_array()?;
     let (mut chunks, field) = chunked.into_inner();
     if chunks.is_empty() {
-        chunks.push(arrow::array::new_empty_array(field.data_type()));
+        chunks.push(crate::arrow::array::new_empty_array(field.data_type()));
     }
     let decoded = detached(py, || -> Result<_, CdcError> {
-        let chunks: Vec<&dyn arrow::array::Array> = chunks.iter().map(|c| c.as_ref()).collect();
+        let chunks: Vec<&dyn crate::arrow::array::Array> =
+            chunks.iter().map(|c| c.as_ref()).collect();
         Ok(decode::from_json_chunks(&chunks, &schema, &options)?.into_struct())
     });
-    let array: arrow::array::ArrayRef = std::sync::Arc::new(decoded.py()?);
+    let array: crate::arrow::array::ArrayRef = std::sync::Arc::new(decoded.py()?);
     Ok(PyArray::from_array_ref(array).to_pyarrow(py)?.unbind())
 }
 

@@ -1,6 +1,7 @@
 //! The binding layer: the only code that knows Python. It converts types and errors and
 //! releases the GIL around every kernel.
 mod bucket;
+mod deletion_vector;
 mod errors;
 mod import;
 mod json;
@@ -103,5 +104,9 @@ fn _cdc_rs(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(json::parse_schema, m)?)?;
     m.add_function(wrap_pyfunction!(read::read_parquet, m)?)?;
     m.add_function(wrap_pyfunction!(read::scan_parquet, m)?)?;
+    m.add_function(wrap_pyfunction!(deletion_vector::deletion_vector_file, m)?)?;
+    m.add_function(wrap_pyfunction!(deletion_vector::read_deletion_vector, m)?)?;
+    m.add_function(wrap_pyfunction!(deletion_vector::z85_encode, m)?)?;
+    m.add_function(wrap_pyfunction!(deletion_vector::z85_decode, m)?)?;
     Ok(())
 }

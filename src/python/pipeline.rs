@@ -107,7 +107,7 @@ impl Pipeline {
                 Some(
                     detached(py, || -> Result<_, CdcError> {
                         Lookup::new(
-                            arrow::compute::concat_batches(&schema, &batches)?,
+                            crate::arrow::compute::concat_batches(&schema, &batches)?,
                             &lookup_on,
                             how,
                         )

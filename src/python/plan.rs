@@ -1,5 +1,5 @@
 //! `PlanCore`: a batch's decided effect, for targets that write it out before committing.
-use arrow::record_batch::RecordBatch;
+use crate::arrow::record_batch::RecordBatch;
 use pyo3::prelude::*;
 use pyo3_arrow::PyTable;
 use std::collections::HashMap;
@@ -89,6 +89,16 @@ impl PlanCore {
     /// Key columns of rows this batch deletes, or None.
     fn deletes(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
         self.export(py, Plan::deletes)
+    }
+
+    /// Row positions whose rows this batch replaces or deletes, as a pyarrow uint32 array.
+    fn replaced_rows(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        let rows = self.plan()?.replaced_rows();
+        let array: crate::arrow::array::ArrayRef =
+            std::sync::Arc::new(crate::arrow::array::UInt32Array::from(rows));
+        Ok(pyo3_arrow::PyArray::from_array_ref(array)
+            .to_pyarrow(py)?
+            .unbind())
     }
 
     /// The key state written: `key.*`, `sequence.*`, `live`, one row per changed key; or None.

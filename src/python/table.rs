@@ -5,11 +5,12 @@
 //! never a half-applied batch, and never a borrow panic.
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use arrow::datatypes::Schema;
-use arrow::record_batch::RecordBatch;
+use crate::arrow::array::Array;
+use crate::arrow::datatypes::Schema;
+use crate::arrow::record_batch::RecordBatch;
 use pyo3::prelude::*;
 use pyo3_arrow::input::AnyRecordBatch;
-use pyo3_arrow::PyTable;
+use pyo3_arrow::{PyArray, PyTable};
 
 use super::detached;
 use super::errors::IntoPyResult;
@@ -34,6 +35,22 @@ fn to_pyarrow(py: Python<'_>, batch: Option<RecordBatch>) -> PyResult<Py<PyAny>>
     Ok(PyTable::try_new(vec![batch], schema)?
         .into_pyarrow(py)?
         .unbind())
+}
+
+/// The values of a uint32 array without nulls.
+fn positions(array: PyArray) -> PyResult<Vec<u32>> {
+    let array = array.array();
+    let values = array
+        .as_any()
+        .downcast_ref::<crate::arrow::array::UInt32Array>()
+        .filter(|a| a.null_count() == 0)
+        .ok_or_else(|| {
+            super::errors::to_py(CdcError::Input(format!(
+                "row positions must be a uint32 array without nulls, got {}",
+                array.data_type()
+            )))
+        })?;
+    Ok(values.values().to_vec())
 }
 
 impl TableCore {
@@ -142,12 +159,53 @@ impl TableCore {
         })
     }
 
+    /// An index-only table (no rows kept) of `positions` row positions, from a `state()`
+    /// whose `row` holds each live key's position; `schema` is an empty table of the rows.
+    #[staticmethod]
+    #[pyo3(signature = (schema, state, positions, last_batch_id=None))]
+    fn restore_index(
+        schema: AnyRecordBatch,
+        state: AnyRecordBatch,
+        positions: usize,
+        last_batch_id: Option<i64>,
+    ) -> PyResult<Self> {
+        let schema = read_one_batch(schema)?.schema();
+        let state = read_one_batch(state)?;
+        let inner = MemoryTable::restore_index(schema, &state, positions, last_batch_id).py()?;
+        Ok(Self {
+            inner: Mutex::new(inner),
+        })
+    }
+
+    /// The row position the next upserted row gets.
+    #[getter]
+    fn next_row(&self, py: Python<'_>) -> u32 {
+        self.with(py, |t| t.next_row())
+    }
+
+    /// False for an index-only table (`restore_index`).
+    #[getter]
+    fn keeps_rows(&self, py: Python<'_>) -> bool {
+        self.with(py, |t| t.keeps_rows())
+    }
+
     /// Applies a plan made by `Pipeline.plan` on this table; returns like `Pipeline.run`.
-    fn commit(&self, py: Python<'_>, plan: &Bound<'_, PlanCore>) -> PyResult<PyOutcome> {
+    /// `placed` (uint32) gives the row position of each upserted row, for an index-only
+    /// table whose target wrote them (default: in order from `next_row`).
+    #[pyo3(signature = (plan, placed=None))]
+    fn commit(
+        &self,
+        py: Python<'_>,
+        plan: &Bound<'_, PlanCore>,
+        placed: Option<PyArray>,
+    ) -> PyResult<PyOutcome> {
+        let placed = placed.map(positions).transpose()?;
         let plan = plan.borrow_mut().inner.take().ok_or_else(|| {
             super::errors::to_py(CdcError::Config("this plan was already committed".into()))
         })?;
-        let outcome = self.with(py, |t| t.commit(plan)).py()?;
+        let outcome = self
+            .with(py, |t| t.commit_placed(plan, placed.as_deref()))
+            .py()?;
         outcome_to_py(py, outcome)
     }
 
