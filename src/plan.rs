@@ -270,4 +270,52 @@ mod tests {
         let c = &plan.counts;
         assert_eq!((c.updated, c.deleted, c.tombstoned), (1, 1, 1));
     }
+
+    #[test]
+    fn an_index_only_table_places_rows_where_its_target_wrote_them_and_reports_replaced_rows() {
+        let p = Pipeline::new(Config {
+            operation_column: Some("op".into()),
+            upsert_operations: vec!["u".into()],
+            delete_operations: vec!["d".into()],
+            ..Config::new(&["id"], &["ts"])
+        })
+        .unwrap();
+        let mut table = MemoryTable::new_index_only();
+        let first = [events(&[
+            (1, 1, "u", "a"),
+            (2, 1, "u", "b"),
+            (3, 1, "u", "c"),
+        ])];
+        let plan = p.plan(&first, 0, &table).unwrap();
+        assert!(plan.replaced_rows().is_empty());
+        // the target wrote the three rows in reverse order
+        table.commit_placed(plan, Some(&[2, 1, 0])).unwrap();
+        assert_eq!((table.len(), table.next_row()), (3, 3));
+        assert!(
+            table.to_batches().is_err(),
+            "an index-only table keeps no rows"
+        );
+        let second = [events(&[
+            (1, 2, "d", ""),
+            (3, 2, "u", "c2"),
+            (4, 1, "u", "d"),
+        ])];
+        let plan = p.plan(&second, 1, &table).unwrap();
+        // key 1 sits at position 2 and key 3 at position 0, as placed
+        let mut replaced = plan.replaced_rows();
+        replaced.sort();
+        assert_eq!(replaced, vec![0, 2]);
+        assert!(
+            table.commit_placed(plan, Some(&[3, 3])).is_err(),
+            "not a permutation"
+        );
+        let plan = p.plan(&second, 1, &table).unwrap();
+        table.commit_placed(plan, None).unwrap();
+        assert_eq!((table.len(), table.next_row()), (3, 5));
+        // compaction moves key 2's row (position 1) to position 5
+        table.relocate(&[1], &[5]).unwrap();
+        let plan = p.plan(&[events(&[(2, 3, "u", "b2")])], 2, &table).unwrap();
+        assert_eq!(plan.replaced_rows(), vec![5]);
+        assert!(MemoryTable::new().relocate(&[0], &[1]).is_err());
+    }
 }

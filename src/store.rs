@@ -107,6 +107,35 @@ impl RowStore {
         Ok(first)
     }
 
+    /// Moves live rows of an index-only store to new positions at or after `next_row` (a
+    /// target rewrote them into new files): `old[i]` becomes `new[i]`.
+    pub fn relocate(&mut self, old: &[u32], new: &[u32]) -> Result<()> {
+        let end = new.iter().map(|&n| n as usize + 1).max().unwrap_or(0);
+        let fits = !self.keeps_rows
+            && old.len() == new.len()
+            && new.iter().all(|&n| n >= self.next_row())
+            && u32::try_from(end).is_ok();
+        if !fits {
+            return Err(CdcError::Config(
+                "rows can only move to new positions of an index-only store".into(),
+            ));
+        }
+        if end > self.live.len() {
+            self.live.resize(end, false);
+        }
+        for (&from, &to) in old.iter().zip(new) {
+            let moving = self.live.get(from as usize).copied().unwrap_or(false);
+            if !moving || self.live[to as usize] {
+                return Err(CdcError::Config(format!(
+                    "cannot move row {from} to {to}: not live, or the place is taken"
+                )));
+            }
+            self.live[from as usize] = false;
+            self.live[to as usize] = true;
+        }
+        Ok(())
+    }
+
     pub fn retire(&mut self, row: u32) {
         let slot = &mut self.live[row as usize];
         if std::mem::replace(slot, false) {
@@ -284,6 +313,11 @@ mod tests {
         assert!(store.compact_if_sparse().unwrap().is_none());
         assert!(store.to_batches().is_err());
         assert!(RowStore::index_only(batch(vec![]).schema(), 3, &[1, 1]).is_err());
+        let mut moving = RowStore::index_only(batch(vec![]).schema(), 4, &[0, 2]).unwrap();
+        moving.relocate(&[2, 0], &[4, 6]).unwrap();
+        assert_eq!((moving.live_rows(), moving.next_row()), (2, 7));
+        assert!(moving.relocate(&[2], &[7]).is_err()); // no longer live
+        assert!(moving.relocate(&[4], &[1]).is_err()); // not a new position
         assert!(RowStore::index_only(batch(vec![]).schema(), 3, &[3]).is_err());
     }
 }

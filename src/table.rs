@@ -49,11 +49,21 @@ pub struct MemoryTable {
     last_batch_id: Option<i64>,
     /// Bumped by every change, so a plan is only committed to the state it was made on.
     version: u64,
+    /// Keeps only the key index, not the rows (see `RowStore::index_only`).
+    index_only: bool,
 }
 
 impl MemoryTable {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// An empty table that will keep only its key index, for a target that writes the rows.
+    pub fn new_index_only() -> Self {
+        Self {
+            index_only: true,
+            ..Self::default()
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -124,7 +134,7 @@ impl MemoryTable {
 
     /// Whether the rows themselves are kept (else only the key index: `restore_index`).
     pub fn keeps_rows(&self) -> bool {
-        self.store.as_ref().is_none_or(RowStore::keeps_rows)
+        !self.index_only
     }
 
     /// Keys ever seen, tombstones included.
@@ -135,6 +145,9 @@ impl MemoryTable {
     /// Fixes the row schema and key layout on the first batch; later batches must agree.
     pub fn bind(&mut self, schema: &SchemaRef, layout: Layout) -> Result<()> {
         match &self.store {
+            None if self.index_only => {
+                self.store = Some(RowStore::index_only(schema.clone(), 0, &[])?)
+            }
             None => self.store = Some(RowStore::new(schema.clone())),
             Some(store) => {
                 let names = |s: &Schema| {
@@ -264,6 +277,25 @@ impl MemoryTable {
         Ok(counts)
     }
 
+    /// Points the keys of rows at `old` positions to `new` ones (an index-only table whose
+    /// target rewrote those rows into new files, e.g. compaction). No batch is recorded.
+    pub fn relocate(&mut self, old: &[u32], new: &[u32]) -> Result<()> {
+        let Some(store) = self.store.as_mut().filter(|_| self.index_only) else {
+            return Err(CdcError::Config(
+                "only an index-only table with rows can relocate them".into(),
+            ));
+        };
+        let before = store.next_row() as usize;
+        store.relocate(old, new)?;
+        let mut moved: Vec<u32> = (0..before as u32).collect();
+        for (&from, &to) in old.iter().zip(new) {
+            moved[from as usize] = to;
+        }
+        self.state.renumber_rows(&moved);
+        self.version += 1;
+        Ok(())
+    }
+
     /// Records a batch that changed nothing (e.g. an empty micro-batch).
     pub fn mark_applied(&mut self, batch_id: i64) {
         self.version += 1;
@@ -326,7 +358,8 @@ impl MemoryTable {
 
     /// An index-only table (see `RowStore::index_only`) of `positions` row positions from a
     /// `state_batch()` whose `row` column holds each live key's position: a durable target
-    /// that reads its rows from its files keeps only this in memory.
+    /// that reads its rows from its files keeps only this in memory. `schema` has no fields
+    /// while the table has none (only tombstones so far).
     pub fn restore_index(
         schema: SchemaRef,
         state: &RecordBatch,
@@ -339,7 +372,13 @@ impl MemoryTable {
             .and_then(|c| c.as_any().downcast_ref::<UInt32Array>())
             .expect("restore checked the column");
         let live: Vec<u32> = rows.iter().flatten().collect();
-        table.store = Some(RowStore::index_only(schema, positions, &live)?);
+        // No columns yet (only tombstones): the first batch with rows fixes them.
+        table.store = if schema.fields().is_empty() {
+            None
+        } else {
+            Some(RowStore::index_only(schema, positions, &live)?)
+        };
+        table.index_only = true;
         table.last_batch_id = last_batch_id;
         Ok(table)
     }

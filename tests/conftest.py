@@ -144,3 +144,22 @@ def pytest_collection_modifyitems(items):
             item.add_marker(pytest.mark.spark)
         if "delta" in module or "delta" in item.name.lower():
             item.add_marker(pytest.mark.delta)
+
+
+@pytest.fixture(params=["merge-on-read", "copy-on-write"])
+def delta_kind(request, monkeypatch):
+    """The kind of Delta table a ``DeltaTarget`` creates in this test: each test using it runs
+    against both (merge-on-read with deletion vectors is the default)."""
+    from cdc_rs.delta import DeltaTarget
+
+    merge_on_read = request.param == "merge-on-read"
+    monkeypatch.setitem(DeltaTarget.__init__.__kwdefaults__, "deletion_vectors", merge_on_read)
+    return request.param
+
+
+@pytest.fixture
+def copy_on_write(monkeypatch):
+    """``DeltaTarget`` creates copy-on-write tables (the bucketed file layout) in this test."""
+    from cdc_rs.delta import DeltaTarget
+
+    monkeypatch.setitem(DeltaTarget.__init__.__kwdefaults__, "deletion_vectors", False)

@@ -20,6 +20,8 @@ from cdc_rs import _cdc_rs  # noqa: E402
 from cdc_rs.delta import DeltaTarget, DeltaTargetError  # noqa: E402
 from deltalake import DeltaTable  # noqa: E402
 
+pytestmark = pytest.mark.usefixtures("copy_on_write")
+
 NAME = re.compile(r"^cdc-h1-b(\d{5})-of-(\d{5})-[0-9a-f]{32}\.parquet$")
 
 

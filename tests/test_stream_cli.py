@@ -20,6 +20,7 @@ from cdc_rs.datasets import CUSTOMERS_SCHEMA, SILVER_COLUMNS, bookstore  # noqa:
 from cdc_rs.exceptions import ConfigError  # noqa: E402
 
 from deltalake import DeltaTable  # noqa: E402
+from delta_readers import read_delta  # noqa: E402
 
 CONFIG = f"""
 keys = ["customer_id"]
@@ -53,7 +54,7 @@ def test_run_applies_the_folder_then_has_nothing_to_do(setup, capsys):
     assert main([*_args(setup), "--no-progress"]) == 0
     out = capsys.readouterr().out
     assert "Per-batch reports:" in out and "total" in out and "3 batches" in out
-    silver = DeltaTable(str(setup / "silver")).to_pyarrow_table()
+    silver = read_delta(setup / "silver")
     assert silver.column_names == SILVER_COLUMNS and silver.num_rows > 0
     assert pc.count_distinct(silver["customer_id"]).as_py() == silver.num_rows
     assert main([*_args(setup), "--no-progress"]) == 0

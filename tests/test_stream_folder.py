@@ -17,6 +17,7 @@ from cdc_rs.datasets import CUSTOMERS_SCHEMA, SILVER_COLUMNS, bookstore  # noqa:
 from cdc_rs import CheckpointError, FolderSource, SourceError, StreamReport  # noqa: E402
 
 from deltalake import DeltaTable  # noqa: E402
+from delta_readers import read_delta  # noqa: E402
 
 
 def customers(target, lookup):
@@ -32,7 +33,7 @@ def simple(target):
 
 
 def read(path: Path, key: str = "id") -> pa.Table:
-    return DeltaTable(str(path)).to_pyarrow_table().sort_by(key)
+    return read_delta(path).sort_by(key)
 
 
 @pytest.fixture(scope="module")

@@ -6,16 +6,23 @@ import pyarrow as pa
 
 from ._report import BatchOutcome
 
-__all__ = ["Pipeline", "PlanCore", "ScreenedBatch", "Stop", "TableCore", "__version__", "from_json", "key_hashes",
-           "parse_schema", "read_parquet", "scan_parquet"]
+__all__ = ["Pipeline", "PlanCore", "ScreenedBatch", "Stop", "TableCore", "__version__",
+           "deletion_vector_file", "from_json", "key_hashes", "parse_schema", "read_deletion_vector",
+           "read_parquet", "scan_parquet", "z85_decode", "z85_encode"]
 __version__: str
 
 @final
 class TableCore:
     """State of a :class:`cdc_rs.MemoryTable`: rows, per-key sequences and tombstones."""
 
-    def __new__(cls) -> TableCore: ...
+    def __new__(cls, keeps_rows: bool = True) -> TableCore: ...
     def __len__(self) -> int: ...
+    @property
+    def next_row(self) -> int:
+        """The row position the next upserted row gets."""
+    @property
+    def keeps_rows(self) -> bool:
+        """False for an index-only table (``restore_index``)."""
     @property
     def last_batch_id(self) -> int | None: ...
     @property
@@ -29,10 +36,19 @@ class TableCore:
     @staticmethod
     def restore(rows: Any, state: Any, last_batch_id: int | None = None) -> TableCore:
         """Rebuild from ``to_arrow()`` and ``state()``."""
+    @staticmethod
+    def restore_index(schema: Any, state: Any, positions: int,
+                      last_batch_id: int | None = None) -> TableCore:
+        """An index-only table of ``positions`` row positions; ``state``'s ``row`` holds
+        each live key's position, ``schema`` is an empty table of the rows."""
+    def relocate(self, old: Any, new: Any) -> None:
+        """Move the rows at positions ``old`` to ``new`` (uint32), in an index-only table whose
+        target rewrote them into new files."""
     def mark_applied(self, batch_id: int) -> None:
         """Record a batch id as applied without changes."""
-    def commit(self, plan: PlanCore) -> BatchOutcome:
-        """Apply a plan made on this table: (counters, skipped_replay, rejected rows or None)."""
+    def commit(self, plan: PlanCore, placed: Any = None) -> BatchOutcome:
+        """Apply a plan made on this table: (counters, skipped_replay, rejected rows or None).
+        ``placed`` (uint32): the row position of each upserted row, for an index-only table."""
 
 @final
 class PlanCore:
@@ -52,6 +68,8 @@ class PlanCore:
         """Key columns of the rows this batch deletes."""
     def state_changes(self) -> pa.Table | None:
         """Key state written: ``key.*``, ``sequence.*``, ``live`` (false: tombstone)."""
+    def replaced_rows(self) -> pa.UInt32Array:
+        """Row positions whose rows this batch replaces or deletes."""
 
 @final
 class Stop:
@@ -118,3 +136,12 @@ def read_parquet(path: str, columns: list[str] | None = None) -> pa.Table:
 def scan_parquet(path: str, columns: list[str] | None = None, batch_rows: int = 65536,
                  read_ahead: int = 1) -> pa.RecordBatchReader:
     """The file's batches as a background thread reads them, at most ``read_ahead`` ahead."""
+
+def deletion_vector_file(vectors: list[Any]) -> tuple[bytes, list[tuple[int, int, int]]]:
+    """A deletion vector file of one vector per uint64 array of deleted row positions, and
+    each vector's ``(offset, sizeInBytes, cardinality)``."""
+def read_deletion_vector(data: bytes, offset: int | None, size: int) -> pa.UInt64Array:
+    """The sorted deleted row positions stored at ``offset`` of a deletion vector file, or
+    inline in ``data`` without an offset."""
+def z85_encode(data: bytes) -> str: ...
+def z85_decode(text: str) -> bytes: ...

@@ -103,8 +103,8 @@ def plan_rewrite(root: Path, files: list[DataFile], upserts: pa.Table | None,
 
 
 def bucket_of(table: pa.Table, keys: list[str], buckets: int) -> np.ndarray:
-    if table.num_rows == 0:
-        return np.zeros(0, dtype=np.int64)
+    if table.num_rows == 0 or buckets == 1:
+        return np.zeros(table.num_rows, dtype=np.int64)
     hashes = pa.array(_cdc_rs.key_hashes(table.select(keys))).to_numpy()
     bucket: np.ndarray = (hashes & np.uint64(buckets - 1)).astype(np.int64)
     return bucket
@@ -131,15 +131,30 @@ def _read_one(root: Path, file: DataFile, schema: pa.Schema) -> pa.Table:
     return pa.Table.from_arrays(columns, schema=schema)
 
 
-def write_files(root: Path, rows: pa.Table, keys: list[str], buckets: int,
-                partition_by: list[str]) -> list[Any]:
-    """``rows`` written as one file per (bucket, partition), as Delta ``AddAction``s."""
-    from deltalake.transaction import AddAction
+@dataclass(frozen=True)
+class Written:
+    """One data file just written: the fields of its Delta ``add`` action."""
 
+    path: str  # relative to the table root, as on disk (not yet URL-encoded)
+    size: int
+    partition: dict[str, str | None]  # as the log spells partition values
+    modification_time: int
+    stats: str
+
+    def add_action(self) -> dict[str, Any]:
+        """The ``add`` action as the Delta log holds it (its path URL-encoded)."""
+        return {"path": quote(self.path, safe="/="), "partitionValues": self.partition,
+                "size": self.size, "modificationTime": self.modification_time,
+                "dataChange": True, "stats": self.stats}
+
+
+def file_groups(rows: pa.Table, keys: list[str], buckets: int,
+                partition_by: list[str]) -> tuple[np.ndarray, list[tuple[int, int]]]:
+    """How ``rows`` split into files, one per (bucket, partition): the row order that puts
+    each file's rows together, and each file's span in that order."""
     if rows.num_rows == 0:
-        return []
-    bucket = bucket_of(rows, keys, buckets)
-    group = bucket
+        return np.zeros(0, dtype=np.int64), []
+    group = bucket_of(rows, keys, buckets)
     if partition_by:  # one group id per (bucket, partition values)
         codes = [pc.fill_null(pc.dictionary_encode(rows.column(p)).combine_chunks().indices, -1)
                  .to_numpy() for p in partition_by]
@@ -148,27 +163,43 @@ def write_files(root: Path, rows: pa.Table, keys: list[str], buckets: int,
     order = np.argsort(group, kind="stable")
     starts = np.flatnonzero(np.diff(group[order], prepend=-1))
     ends = np.append(starts[1:], len(order))
+    return order, list(zip(starts.tolist(), ends.tolist()))
+
+
+def write_groups(root: Path, rows: pa.Table, keys: list[str], buckets: int,
+                 partition_by: list[str], spans: list[tuple[int, int]]) -> list[Written]:
+    """Each span of ``rows`` (grouped by ``file_groups``) written as one Parquet file."""
     stored = [n for n in rows.column_names if n not in partition_by]
     now = int(time.time() * 1000)
-    rows = rows.take(pa.array(order)).combine_chunks()  # one gather; each file is a slice
+    rows = rows.combine_chunks()  # each file is a slice
 
-    def write(span: tuple[int, int]) -> Any:
+    def write(span: tuple[int, int]) -> Written:
         part = rows.slice(span[0], span[1] - span[0])
         texts = {p: partition_text(part.column(p)[0].as_py()) for p in partition_by}
-        name = (f"cdc-{LAYOUT}-b{bucket[order[span[0]]]:05d}-of-{buckets:05d}-"
-                f"{uuid.uuid4().hex}.parquet")
+        bucket = int(bucket_of(part.slice(0, 1), keys, buckets)[0])
+        name = f"cdc-{LAYOUT}-b{bucket:05d}-of-{buckets:05d}-{uuid.uuid4().hex}.parquet"
         # Hive-style folders as delta-rs writes them: some readers take the values from them.
         on_disk = "/".join([*(f"{p}={_HIVE_NULL if t is None else quote(t, safe='')}"
                               for p, t in texts.items()), name])
         data = part.select(stored)
         (root / on_disk).parent.mkdir(parents=True, exist_ok=True)
         pq.write_table(data, root / on_disk, compression="snappy")
-        # delta-rs URL-encodes the path it is given into the log
-        return AddAction(on_disk, (root / on_disk).stat().st_size, texts, now, True,
-                         file_stats(data))
+        return Written(on_disk, (root / on_disk).stat().st_size, texts, now, file_stats(data))
 
     with ThreadPoolExecutor(_WORKERS) as pool:
-        return list(pool.map(write, zip(starts.tolist(), ends.tolist())))
+        return list(pool.map(write, spans))
+
+
+def write_files(root: Path, rows: pa.Table, keys: list[str], buckets: int,
+                partition_by: list[str]) -> list[Any]:
+    """``rows`` written as one file per (bucket, partition), as Delta ``AddAction``s."""
+    from deltalake.transaction import AddAction
+
+    order, spans = file_groups(rows, keys, buckets, partition_by)
+    written = write_groups(root, rows.take(pa.array(order)), keys, buckets, partition_by, spans)
+    # delta-rs URL-encodes the path it is given into the log
+    return [AddAction(w.path, w.size, w.partition, w.modification_time, True, w.stats)
+            for w in written]
 
 
 def remove_actions(files: list[DataFile]) -> list[Any]:

@@ -2,8 +2,11 @@
 
 Each micro-batch becomes ONE Delta commit that deletes, updates and inserts in one go,
 carrying the Delta ``txn`` action ``(app_id, batch_id)``, so a replayed batch id is
-recognised even in a fresh process. Data files are grouped by a hash of the key
-(``_delta_layout``): a commit replaces only the files of the buckets the batch touches.
+recognised even in a fresh process. Tables with deletion vectors (the default for new
+tables) are written merge-on-read (``_merge_on_read``): a batch adds files for its rows and
+marks the rows they replace in deletion vectors, and only the key index is kept in memory.
+Other tables are copy-on-write, their files grouped by a hash of the key (``_delta_layout``):
+a commit replaces only the files of the buckets the batch touches.
 
 The per-key bookkeeping the engine needs (each key's last sequence, and the tombstones of
 deleted keys) is not in the table, so Delta readers see only the silver rows. It lives in
@@ -43,7 +46,10 @@ import pyarrow.parquet as pq
 from . import _cdc_rs
 from . import _delta_layout as layout
 from . import _faults
+from ._delta_log import commit_info, live_adds, protocol, write_commit
+from ._delta_log import metadata as table_metadata
 from ._files import atomic_write
+from ._merge_on_read import BatchFiles, FileIndex, compact, files_to_compact, write_batch
 from ._locks import TargetLock
 from ._report import BatchOutcome
 from .exceptions import (CdcError, ConcurrentWriteError, ConfigError, DeltaTargetError, InputError,
@@ -75,19 +81,32 @@ class DeltaTarget:
         snapshot_every: fold the per-batch bookkeeping into one snapshot every so many batches.
         max_retries: re-plans after a conflicting concurrent commit before
             :class:`ConcurrentWriteError`.
-        target_file_rows: the average rows per data file the layout keeps to. Each file holds
-            the keys of one hash bucket, so a batch rewrites only the files of the buckets its
-            keys fall in: about ``min(batch keys, buckets) * target_file_rows`` rows, never
-            more than the table. Smaller files make small batches cheaper and reads slower.
+        target_file_rows: copy-on-write tables: the average rows per data file the layout
+            keeps to. Each file holds the keys of one hash bucket, so a batch rewrites only the
+            files of the buckets its keys fall in: about ``min(batch keys, buckets) *
+            target_file_rows`` rows, never more than the table. Smaller files make small
+            batches cheaper and reads slower.
+        deletion_vectors: for a table this target creates: write it merge-on-read, with
+            Delta deletion vectors (reader version 3, writer version 7), so a batch writes
+            only its own rows. ``False`` creates a copy-on-write table, for readers without
+            deletion vector support. An existing table keeps its kind.
+        checkpoint_every: merge-on-read tables: write a Delta checkpoint every so many
+            commits, so opening a table with a long history stays fast.
+        auto_compact: merge-on-read tables: after a batch, run :meth:`optimize` once this many
+            files are worth rewriting (half their rows deleted, or small). ``None``: only
+            when you call it.
 
     Batches at or below the recorded batch id are skipped (``report.skipped_replay``).
-    The whole table is mirrored in memory (rows and key state), loaded when first used.
+    Merge-on-read tables keep only their key index in memory (key, sequence, row position);
+    copy-on-write tables are mirrored whole (rows and key state). Either is loaded when
+    first used.
     """
 
     def __init__(self, path: str | os.PathLike[str], *, partition_by: str | list[str] | None = None,
                  storage_options: dict[str, str] | None = None, app_id: str | None = None,
                  snapshot_every: int = 100, max_retries: int = 5,
-                 target_file_rows: int = 8192) -> None:
+                 target_file_rows: int = 8192, deletion_vectors: bool = True,
+                 checkpoint_every: int = 10, auto_compact: int | None = 32) -> None:
         try:
             import deltalake  # noqa: F401
         except ImportError as exc:
@@ -109,12 +128,16 @@ class DeltaTarget:
         self._snapshot_every = max(1, int(snapshot_every))
         self._max_retries = max(0, int(max_retries))
         self._target_file_rows = max(1, int(target_file_rows))
+        self._deletion_vectors = bool(deletion_vectors)
+        self._checkpoint_every = max(1, int(checkpoint_every))
+        self._auto_compact = None if auto_compact is None else max(1, int(auto_compact))
         self._lock = TargetLock()
         self._reset()
 
     def _reset(self) -> None:
-        self._mirror: _cdc_rs.TableCore | None = None  # the table's rows and key state, once opened
+        self._mirror: _cdc_rs.TableCore | None = None  # the table's key state (and rows), once opened
         self._dt: Any = None  # deltalake.DeltaTable (None: no table yet)
+        self._files: FileIndex | None = None  # merge-on-read: the live files by row position
         self._rows_schema: pa.Schema | None = None
         self._since_snapshot = 0
         self._log_seen: dict[str, tuple[int, int]] = {}  # _delta_log files read: (size, mtime)
@@ -164,6 +187,9 @@ class DeltaTarget:
         except Exception as exc:  # noqa: BLE001 - deltalake raises many kinds
             raise DeltaTargetError(f"cannot open the Delta table {self._path}: "
                                    f"{_first_line(exc)}") from exc
+        if _has_deletion_vectors(table):
+            files = FileIndex.of(self._path, live_adds(self._path, table.version()))
+            return files.read_rows(pa.schema(table.schema().to_arrow()))
         return _read_rows(table, self._path)
 
     def to_pandas(self) -> Any:
@@ -195,7 +221,9 @@ class DeltaTarget:
         return {"path": str(self._path), "partition_by": self._partition_by,
                 "storage_options": self._storage_options, "app_id": self._app_id,
                 "snapshot_every": self._snapshot_every, "max_retries": self._max_retries,
-                "target_file_rows": self._target_file_rows}
+                "target_file_rows": self._target_file_rows,
+                "deletion_vectors": self._deletion_vectors,
+                "checkpoint_every": self._checkpoint_every, "auto_compact": self._auto_compact}
 
     def __setstate__(self, saved: dict[str, Any]) -> None:
         path = saved.pop("path")
@@ -216,7 +244,7 @@ class DeltaTarget:
                 if plan.skipped_replay:
                     return mirror.commit(plan)
                 try:
-                    self._write(plan, batch_id)
+                    placed = self._write(plan, batch_id)
                 except KeyboardInterrupt:
                     # Ctrl-C between two steps: the commit landed whole or not at all; the
                     # mirror may not know which, so it is read again from the table.
@@ -235,7 +263,7 @@ class DeltaTarget:
                     continue
                 fallback = (plan.counts, False, plan.rejected())
                 try:
-                    result = mirror.commit(plan)
+                    result = mirror.commit(plan, placed)
                 except CdcError:
                     # The Delta commit is done; the mirror could not follow (e.g. its first
                     # rows after tombstone-only batches): re-open it from the table next time.
@@ -244,10 +272,78 @@ class DeltaTarget:
                 self._since_snapshot += 1
                 if self._since_snapshot >= self._snapshot_every:
                     self._snapshot()
+                self._compact_if_due()
                 return result
             raise ConcurrentWriteError(
                 f"batch {batch_id}: {self._path} kept changing under concurrent writers; "
                 f"gave up after {self._max_retries + 1} attempts, nothing of the batch applied")
+
+    def optimize(self, *, min_deleted_fraction: float = 0.2,
+                 max_file_rows: int = 1_000_000) -> dict[str, int]:
+        """Compacts a merge-on-read table so that reads stay fast.
+
+        Rewrites the files with at least ``min_deleted_fraction`` of their rows deleted
+        (dropping their deletion vectors) and joins files smaller than ``target_file_rows``
+        into files of at most ``max_file_rows`` rows, in one commit that changes no row
+        (``dataChange: false``; a Delta stream reading the table skips it). A copy-on-write
+        table is compact by construction: nothing to do.
+
+        Returns:
+            ``files_removed``, ``files_added``, ``rows_rewritten`` and the table ``version``.
+
+        Example:
+            >>> DeltaTarget("/data/silver").optimize()                 # doctest: +SKIP
+            {'files_removed': 33, 'files_added': 1, 'rows_rewritten': 10412, 'version': 41}
+        """
+        with self._lock:
+            if self._app_id is None:
+                apps = self._existing_apps()
+                if len(apps) != 1:
+                    return self._nothing_compacted()
+                self._app_id = apps[0]
+            self._open()
+            return self._optimize(min_deleted_fraction, max_file_rows)
+
+    def _nothing_compacted(self) -> dict[str, int]:
+        version = self._dt.version() if self._dt is not None else -1
+        return {"files_removed": 0, "files_added": 0, "rows_rewritten": 0, "version": version}
+
+    def _compact_if_due(self) -> None:
+        if self._auto_compact is None or self._files is None or self._dt is None:
+            return
+        if len(files_to_compact(self._files, 0.5, self._target_file_rows)) >= self._auto_compact:
+            try:
+                self._optimize(0.5, 1_000_000)
+            except DeltaTargetError:
+                self._reset()  # compaction is an optimisation: the batch itself is committed
+
+    def _optimize(self, min_deleted_fraction: float, max_file_rows: int) -> dict[str, int]:
+        if self._dt is None or not self._merge_on_read() or self._files is None:
+            return self._nothing_compacted()
+        _check_writable(self._dt, self._path, merge_on_read=True)
+        chosen = files_to_compact(self._files, min_deleted_fraction, self._target_file_rows)
+        if not chosen:
+            return self._nothing_compacted()
+        schema = pa.schema(self._dt.schema().to_arrow())
+        partition_by = list(self._dt.metadata().partition_columns)
+        done = compact(self._files, chosen, schema, [], partition_by, max(1, max_file_rows))
+        version = self._dt.version() + 1
+        extra = {"cdc_rs.files_removed": len(chosen), "cdc_rs.files_added": len(done.new_files),
+                 "cdc_rs.rows_copied": done.rows}
+        if _log_changed(self._path, self._log_seen) or not write_commit(
+                self._path, version, [*done.actions, commit_info("OPTIMIZE", extra)]):
+            self._reset()
+            raise ConcurrentWriteError(f"{self._path} changed while it was compacted; nothing "
+                                       "was committed, run optimize() again")
+        self._dt.load_as_version(version)
+        done.apply_to(self._files)
+        assert self._mirror is not None
+        self._mirror.relocate(done.old, done.new)
+        if version % self._checkpoint_every == 0:
+            self._checkpoint()
+        self._log_seen = _log_stamp(self._path)
+        return {"files_removed": len(chosen), "files_added": len(done.new_files),
+                "rows_rewritten": done.rows, "version": version}
 
     def _derive_app_id(self, pipeline: _cdc_rs.Pipeline) -> str:
         # The table and the key columns name the query.
@@ -298,18 +394,34 @@ class DeltaTarget:
                     raise
         self._rows_schema = rows_schema
         self._since_snapshot = since
+        merge_on_read = self._merge_on_read()
+        if merge_on_read:
+            self._files = FileIndex.of(self._path, live_adds(self._path, self._dt.version())) \
+                if self._dt is not None else FileIndex(self._path, [], 0)
         if self._dt is None or rows_schema is None:
-            if self._dt is not None and self._dt.to_pyarrow_dataset(
-                    filesystem=_local_fs(self._path)).count_rows():
+            if self._dt is not None and self._table_has_rows():
                 raise TargetStateError(
                     f"{self._path} has rows but no cdc_rs bookkeeping for app_id {self._app_id!r}; "
                     "write it with the app_id that created it, or to a new table")
-            core = _cdc_rs.TableCore()
+            core = _cdc_rs.TableCore(keeps_rows=not merge_on_read)
             if state is not None and state.num_rows:
-                core = _restore(pa.table({}), state, txn, None)
+                if merge_on_read:  # only tombstones so far
+                    core = _cdc_rs.TableCore.restore_index(
+                        pa.table({}), state.drop_columns(["live"]).append_column(
+                            "row", pa.nulls(state.num_rows, pa.uint32())), 0, txn)
+                else:
+                    core = _restore(pa.table({}), state, txn, None)
             elif txn is not None:
                 core.mark_applied(txn)
             self._mirror = core
+            return
+        if merge_on_read:
+            assert self._files is not None and state is not None
+            schema = pa.schema(self._dt.schema().to_arrow())
+            keys = _keys_of(state)
+            live, positions = self._files.live_keys(keys, schema)
+            self._mirror = _restore_index(live, positions, rows_schema, state, txn,
+                                          self._files.next_row, self._path)
             return
         rows = _read_rows(self._dt, self._path)
         try:
@@ -318,6 +430,19 @@ class DeltaTarget:
             raise TargetStateError(f"{self._path}: columns {rows.schema.names} no longer match "
                                    f"the pipeline's {rows_schema.names}: {exc}") from exc
         self._mirror = _restore(rows, state, txn, self._path)
+
+    def _merge_on_read(self) -> bool:
+        """Whether batches write deletion vectors: the table's kind, or for a table still to
+        be created, this target's option."""
+        if self._dt is None:
+            return self._deletion_vectors
+        return _has_deletion_vectors(self._dt)
+
+    def _table_has_rows(self) -> bool:
+        if _has_deletion_vectors(self._dt):
+            return bool(FileIndex.of(self._path, live_adds(self._path, self._dt.version()))
+                        .read_rows(pa.schema(self._dt.schema().to_arrow())).num_rows)
+        return bool(self._dt.to_pyarrow_dataset(filesystem=_local_fs(self._path)).count_rows())
 
     def _load_state(self, txn: int | None) -> tuple[pa.Table | None, pa.Schema | None, int]:
         """Fold the committed bookkeeping: the last snapshot at or below ``txn`` plus the
@@ -374,7 +499,9 @@ class DeltaTarget:
 
     # ------------------------------------------------------------------ writing
 
-    def _write(self, plan: _cdc_rs.PlanCore, batch_id: int) -> None:
+    def _write(self, plan: _cdc_rs.PlanCore, batch_id: int) -> pa.Array | None:
+        """Writes and commits the batch; for merge-on-read, the row position of each
+        upserted row (the mirror's ``placed``)."""
         from deltalake import CommitProperties, Transaction
         from deltalake.exceptions import CommitFailedError
 
@@ -407,6 +534,8 @@ class DeltaTarget:
                                     app_transactions=[Transaction(self._app_id, batch_id)])
 
         read_version = self._dt.version() if self._dt is not None else -1
+        merge_on_read = self._merge_on_read()
+        written: BatchFiles | None = None
         try:
             if self._dt is None:
                 if upserts is None or upserts.num_rows == 0:
@@ -414,15 +543,26 @@ class DeltaTarget:
                     # tombstones) beside the future table.
                     atomic_write(self._book / _PRETABLE, json.dumps(
                         {"batch_id": batch_id, "changes": changes_name}).encode(), DeltaTargetError)
-                    return
-                self._create(upserts, _keys_of(changes), metadata, props)
+                    return None
+                if merge_on_read:
+                    written = self._create_merge_on_read(upserts, _keys_of(changes), metadata,
+                                                         batch_id)
+                else:
+                    self._create(upserts, _keys_of(changes), metadata, props)
             elif changes is None or changes.num_rows == 0:  # no row changes: record the batch id
-                self._dt.create_write_transaction([], mode="append", schema=self._dt.schema(),
-                                                  commit_properties=props())
+                if merge_on_read:
+                    self._commit([], "WRITE", metadata, batch_id)
+                else:
+                    self._dt.create_write_transaction([], mode="append", schema=self._dt.schema(),
+                                                      commit_properties=props())
+            elif merge_on_read:
+                written = self._merge_batch(plan, upserts, _keys_of(changes), metadata, batch_id)
             else:
                 self._rewrite(plan, upserts, deletes, _keys_of(changes), metadata, props)
         except CommitFailedError as exc:
             raise _Conflict() from exc
+        except _Conflict:
+            raise
         except Exception as exc:  # noqa: BLE001
             if self._dt is None and "already exists" in str(exc).lower():
                 raise _Conflict() from exc
@@ -441,7 +581,82 @@ class DeltaTarget:
                                   storage_options=self._storage_options)
         else:
             self._dt.load_as_version(read_version + 1)
+        if written is not None:
+            assert self._files is not None
+            written.apply_to(self._files)
+        if merge_on_read and (read_version + 1) % self._checkpoint_every == 0 \
+                and read_version >= 0:
+            self._checkpoint()
         self._log_seen = _log_stamp(self._path)
+        return written.placed if written is not None else None
+
+    def _commit(self, actions: list[dict[str, Any]], operation: str, metadata: dict[str, Any],
+                batch_id: int) -> None:
+        """A hand-written commit of ``actions`` with the batch's ``txn``, at the version
+        after the one planned against (``_Conflict`` if another writer took it)."""
+        version = self._dt.version() + 1 if self._dt is not None else 0
+        txn = {"txn": {"appId": self._app_id, "version": batch_id,
+                       "lastUpdated": int(time.time() * 1000)}}
+        if not write_commit(self._path, version, [*actions, txn, commit_info(operation, metadata)]):
+            raise _Conflict()
+
+    def _checkpoint(self) -> None:
+        """A Delta checkpoint of the version just committed: readers then start from it,
+        not from the first commit. Only an optimisation: a failure leaves the log as it is."""
+        try:
+            self._dt.create_checkpoint()
+        except Exception:  # noqa: BLE001 - deltalake raises many kinds; the commit is done
+            pass
+
+    def _create_merge_on_read(self, upserts: pa.Table, keys: list[str],
+                              metadata: dict[str, Any], batch_id: int) -> BatchFiles:
+        """The first commit of a merge-on-read table: its protocol (deletion vectors), schema
+        and the batch's rows."""
+        from deltalake import Schema as DeltaSchema
+
+        schema = layout.delta_arrow_schema(self._rows_schema)
+        partition_by = self._partition_by or []
+        _check_partition_types(schema, partition_by, self._path)
+        rows = self._blank_partitions(upserts.select(schema.names).cast(schema), partition_by,
+                                      keys)
+        self._files = FileIndex(self._path, [], 0)
+        written = write_batch(self._files, rows, np.zeros(0, np.uint64), keys, partition_by)
+        schema_json = DeltaSchema.from_arrow(schema).to_json()
+        features = ["deletionVectors"] + (["timestampNtz"] if '"timestamp_ntz"' in schema_json
+                                          else [])
+        metadata.update({"cdc_rs.rows_copied": 0, "cdc_rs.files_added": len(written.new_files),
+                         "cdc_rs.files_removed": 0, "cdc_rs.vectors_written": 0})
+        _faults.reached("after_data_files")
+        self._commit([protocol(features, features),
+                      table_metadata(schema_json, partition_by,
+                                     {"delta.enableDeletionVectors": "true"}),
+                      *written.actions], "CREATE TABLE", metadata, batch_id)
+        return written
+
+    def _merge_batch(self, plan: _cdc_rs.PlanCore, upserts: pa.Table | None, keys: list[str],
+                     metadata: dict[str, Any], batch_id: int) -> BatchFiles:
+        """One merge-on-read commit: new files for the batch's rows, deletion vectors for the
+        rows they replace and the rows it deletes."""
+        _check_writable(self._dt, self._path, merge_on_read=True)
+        assert self._files is not None
+        schema = pa.schema(self._dt.schema().to_arrow())
+        partition_by = list(self._dt.metadata().partition_columns)
+        _check_partition_types(schema, partition_by, self._path)
+        if upserts is not None:
+            upserts = self._blank_partitions(upserts.select(schema.names).cast(schema),
+                                             partition_by, keys)
+        replaced = pa.array(plan.replaced_rows()).to_numpy()
+        try:
+            written = write_batch(self._files, upserts, replaced, keys, partition_by)
+        except OSError as exc:  # e.g. a file VACUUMed under us: re-open at the latest version
+            raise DeltaTargetError(f"reading {self._path} failed: {exc}") from exc
+        vectors = sum(1 for a in written.actions if "add" in a and "deletionVector" in a["add"])
+        metadata.update({"cdc_rs.rows_copied": 0, "cdc_rs.files_added": len(written.new_files),
+                         "cdc_rs.files_removed": sum(1 for a in written.actions if "remove" in a),
+                         "cdc_rs.vectors_written": vectors})
+        _faults.reached("after_data_files")
+        self._commit(written.actions, "MERGE", metadata, batch_id)
+        return written
 
     def _create(self, upserts: pa.Table, keys: list[str], metadata: dict[str, Any],
                 props: Any) -> None:
@@ -474,7 +689,8 @@ class DeltaTarget:
 
     def _rewrite(self, plan: _cdc_rs.PlanCore, upserts: pa.Table | None, deletes: pa.Table | None,
                  keys: list[str], metadata: dict[str, Any], props: Any) -> None:
-        """One commit replacing the files of the buckets the batch's keys hash to."""
+        """One copy-on-write commit replacing the files of the buckets the batch's keys hash
+        to."""
         _check_writable(self._dt, self._path)
         schema = pa.schema(self._dt.schema().to_arrow())
         partition_by = list(self._dt.metadata().partition_columns)
@@ -674,11 +890,17 @@ _WRITABLE_FEATURES = {"timestampNtz", "appendOnly", "invariants", "changeDataFee
                       "checkConstraints"}
 
 
-def _check_writable(dt: Any, path: Path) -> None:
-    """Refuse tables whose features a plain file rewrite would break."""
-    protocol, config = dt.protocol(), dt.metadata().configuration
-    features = set(protocol.reader_features or []) | set(protocol.writer_features or [])
-    problems = sorted(features - _WRITABLE_FEATURES)
+def _has_deletion_vectors(dt: Any) -> bool:
+    """Whether the table supports deletion vectors (then cdc_rs writes it merge-on-read)."""
+    return "deletionVectors" in (dt.protocol().writer_features or [])
+
+
+def _check_writable(dt: Any, path: Path, merge_on_read: bool = False) -> None:
+    """Refuse tables whose features our writes would break."""
+    table_protocol, config = dt.protocol(), dt.metadata().configuration
+    features = set(table_protocol.reader_features or []) | set(table_protocol.writer_features or [])
+    allowed = _WRITABLE_FEATURES | ({"deletionVectors"} if merge_on_read else set())
+    problems = sorted(features - allowed)
     if config.get("delta.enableChangeDataFeed", "false").lower() == "true":
         problems.append("change data feed")
     if config.get("delta.columnMapping.mode", "none") != "none":
@@ -729,6 +951,23 @@ def _fold(parts: list[pa.Table]) -> pa.Table:
 
 def _restore(rows: pa.Table, state: pa.Table, txn: int | None, path: Path | None) -> _cdc_rs.TableCore:
     """A TableCore from the table's rows and the folded key state (row index by key join)."""
+    row = _key_rows(rows, state, path)
+    full = state.drop_columns(["live"]).append_column("row", row)
+    return _cdc_rs.TableCore.restore(rows, full, txn)
+
+
+def _restore_index(keys: pa.Table, positions: np.ndarray, schema: pa.Schema, state: pa.Table,
+                   txn: int | None, next_row: int, path: Path) -> _cdc_rs.TableCore:
+    """An index-only TableCore (merge-on-read) from the live rows' keys and positions."""
+    row = _key_rows(keys, state, path)
+    at = pa.array(positions.astype(np.uint32)).take(row.cast(pa.int64()))
+    full = state.drop_columns(["live"]).append_column("row", at)
+    return _cdc_rs.TableCore.restore_index(schema.empty_table(), full, next_row, txn)
+
+
+def _key_rows(rows: pa.Table, state: pa.Table, path: Path | None) -> pa.Array:
+    """For each key of the folded state, the index of its row in ``rows`` (uint32; null for a
+    tombstone), checking that rows and live keys match one to one."""
     keys = [n for n in state.column_names if n.startswith("key.")]
     plain = [k.removeprefix("key.") for k in keys]
     live = state.column("live")
@@ -746,25 +985,22 @@ def _restore(rows: pa.Table, state: pa.Table, txn: int | None, path: Path | None
         if row.null_count != state.num_rows - n_live or not hit.all():
             raise TargetStateError(f"{path}: rows and cdc_rs bookkeeping disagree on keys; "
                                    "was the table changed by another writer?")
-        full = state.drop_columns(["live"]).append_column("row", row.cast(pa.uint32()))
-        return _cdc_rs.TableCore.restore(rows, full, txn)
+        return row.cast(pa.uint32()).combine_chunks() if isinstance(row, pa.ChunkedArray) \
+            else row.cast(pa.uint32())
+    if not rows.num_rows:
+        return pa.nulls(state.num_rows, pa.uint32())
     state = state.append_column("__s", pa.array(range(state.num_rows), pa.int64()))
-    if rows.num_rows:
-        index = pa.table({**{f"key.{k}": rows.column(k).cast(state.schema.field(f"key.{k}").type)
-                             for k in plain},
-                          "__r": pa.array(range(rows.num_rows), pa.int64())})
-        joined = state.filter(live).select([*keys, "__s"]).join(index, keys=keys, join_type="inner")
-        if joined.num_rows != rows.num_rows:
-            raise TargetStateError(f"{path}: rows and cdc_rs bookkeeping disagree on keys; "
-                                   "was the table changed by another writer?")
-        order = joined.column("__s").to_numpy()
-        values = np.full(state.num_rows, -1, dtype=np.int64)
-        values[order] = joined.column("__r").to_numpy()
-        row = pa.array(values, mask=values < 0).cast(pa.uint32())
-    else:
-        row = pa.nulls(state.num_rows, pa.uint32())
-    full = state.drop_columns(["live", "__s"]).append_column("row", row)
-    return _cdc_rs.TableCore.restore(rows, full, txn)
+    index = pa.table({**{f"key.{k}": rows.column(k).cast(state.schema.field(f"key.{k}").type)
+                         for k in plain},
+                      "__r": pa.array(range(rows.num_rows), pa.int64())})
+    joined = state.filter(live).select([*keys, "__s"]).join(index, keys=keys, join_type="inner")
+    if joined.num_rows != rows.num_rows:
+        raise TargetStateError(f"{path}: rows and cdc_rs bookkeeping disagree on keys; "
+                               "was the table changed by another writer?")
+    order = joined.column("__s").to_numpy()
+    values = np.full(state.num_rows, -1, dtype=np.int64)
+    values[order] = joined.column("__r").to_numpy()
+    return pa.array(values, mask=values < 0).cast(pa.uint32())
 
 
 def _schema_bytes(schema: pa.Schema) -> bytes:

@@ -86,9 +86,19 @@ impl TableCore {
 
 #[pymethods]
 impl TableCore {
+    /// An empty table; with `keeps_rows=False` it keeps only its key index (a durable
+    /// target that writes the rows places them: see `commit`).
     #[new]
-    fn new() -> Self {
-        Self::default()
+    #[pyo3(signature = (keeps_rows=true))]
+    fn new(keeps_rows: bool) -> Self {
+        let table = if keeps_rows {
+            MemoryTable::new()
+        } else {
+            MemoryTable::new_index_only()
+        };
+        Self {
+            inner: Mutex::new(table),
+        }
     }
 
     fn __len__(&self, py: Python<'_>) -> usize {
@@ -207,6 +217,13 @@ impl TableCore {
             .with(py, |t| t.commit_placed(plan, placed.as_deref()))
             .py()?;
         outcome_to_py(py, outcome)
+    }
+
+    /// Moves the rows at positions `old` to positions `new` (uint32 arrays) in an index-only
+    /// table whose target rewrote them into new files (compaction).
+    fn relocate(&self, py: Python<'_>, old: PyArray, new: PyArray) -> PyResult<()> {
+        let (old, new) = (positions(old)?, positions(new)?);
+        self.with(py, |t| t.relocate(&old, &new)).py()
     }
 
     /// Records a batch id as applied without changes.

@@ -1,0 +1,144 @@
+"""The Delta log, read and written directly where deltalake's API stops short.
+
+deltalake lists a table's files but not their deletion vectors, and its writer takes add
+actions without them. A merge-on-read commit must name the vector of every file it changes
+(a ``remove`` matches an ``add`` by path *and* vector), so this module replays the log for
+the live ``add`` actions as written, and writes a commit of hand-made actions under the Delta
+commit protocol: ``_delta_log/<version>.json`` appears whole, and only if no other writer
+took that version first (a hard link never replaces an existing file).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+
+from ._cdc_rs import __version__
+
+_CHECKPOINT = re.compile(r"^(\d{20})\.checkpoint(\.\d{10}\.\d{10})?\.parquet$")
+
+Action = dict[str, Any]
+
+
+def dv_id(vector: dict[str, Any] | None) -> str:
+    """The identity of a deletion vector descriptor (none: the empty string)."""
+    if not vector:
+        return ""
+    at = vector.get("offset")
+    return f"{vector['storageType']}{vector['pathOrInlineDv']}" + ("" if at is None else f"@{at}")
+
+
+def live_adds(root: Path, version: int) -> list[Action]:
+    """The ``add`` actions live at ``version``: the newest checkpoint at or below it, then
+    the commits after it, a ``remove`` cancelling the ``add`` of the same path and vector."""
+    log = root / "_delta_log"
+    base, adds = _checkpoint_adds(log, version)
+    live = {(a["path"], dv_id(a.get("deletionVector"))): a for a in adds}
+    for v in range(base + 1, version + 1):
+        with open(log / f"{v:020d}.json", "rb") as f:
+            for line in f:
+                if not line.strip():
+                    continue
+                action = json.loads(line)
+                if (add := action.get("add")) is not None:
+                    live[(add["path"], dv_id(add.get("deletionVector")))] = add
+                elif (remove := action.get("remove")) is not None:
+                    live.pop((remove["path"], dv_id(remove.get("deletionVector"))), None)
+    return list(live.values())
+
+
+def _checkpoint_adds(log: Path, version: int) -> tuple[int, list[Action]]:
+    parts: dict[int, list[Path]] = {}
+    for entry in log.iterdir():
+        if (m := _CHECKPOINT.match(entry.name)) and int(m[1]) <= version:
+            parts.setdefault(int(m[1]), []).append(entry)
+    if not parts:
+        return -1, []
+    base = max(parts)
+    adds = []
+    for part in sorted(parts[base]):
+        column = pq.read_table(part, columns=["add"]).column("add")
+        for add in column.to_pylist():
+            if add is not None:
+                adds.append(_plain(add))
+    return base, adds
+
+
+def _plain(add: dict[str, Any]) -> Action:
+    """A checkpoint's ``add`` row as the JSON action it stands for: maps as dicts, no nulls,
+    no parsed copies of the stats or partition values."""
+    out = {}
+    for name, value in add.items():
+        if value is None or name.endswith("_parsed"):
+            continue
+        if name in ("partitionValues", "tags") and isinstance(value, list):
+            value = dict(value)
+        if name == "deletionVector":
+            value = {k: v for k, v in value.items() if v is not None}
+        out[name] = value
+    return out
+
+
+def remove_of(add: Action, now_ms: int, data_change: bool = True) -> Action:
+    """The ``remove`` action retiring ``add`` (same path and vector)."""
+    remove = {"path": add["path"], "deletionTimestamp": now_ms, "dataChange": data_change,
+              "extendedFileMetadata": True, "partitionValues": add.get("partitionValues", {}),
+              "size": add["size"]}
+    if add.get("deletionVector"):
+        remove["deletionVector"] = add["deletionVector"]
+    return {"remove": remove}
+
+
+def commit_info(operation: str, extra: dict[str, Any]) -> Action:
+    return {"commitInfo": {"timestamp": int(time.time() * 1000), "operation": operation,
+                           "engineInfo": f"cdc_rs/{__version__}", "isBlindAppend": False,
+                           **extra}}
+
+
+def protocol(reader_features: list[str], writer_features: list[str]) -> Action:
+    return {"protocol": {"minReaderVersion": 3, "minWriterVersion": 7,
+                         "readerFeatures": reader_features, "writerFeatures": writer_features}}
+
+
+def metadata(schema_json: str, partition_by: list[str], configuration: dict[str, str]) -> Action:
+    return {"metaData": {"id": str(uuid.uuid4()), "format": {"provider": "parquet", "options": {}},
+                         "schemaString": schema_json, "partitionColumns": partition_by,
+                         "configuration": configuration,
+                         "createdTime": int(time.time() * 1000)}}
+
+
+def write_commit(root: Path, version: int, actions: list[Action]) -> bool:
+    """Writes ``actions`` as commit ``version``; False if another writer committed it first."""
+    log = root / "_delta_log"
+    log.mkdir(parents=True, exist_ok=True)
+    target = log / f"{version:020d}.json"
+    tmp = log / f".{version:020d}.json.{uuid.uuid4().hex}.tmp"
+    data = "".join(json.dumps(a, separators=(",", ":")) + "\n" for a in actions).encode()
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        try:
+            os.link(tmp, target)
+        except FileExistsError:
+            return False
+        _fsync_folder(log)
+        return True
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _fsync_folder(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -1,0 +1,304 @@
+"""Merge-on-read batches of a :class:`~cdc_rs.DeltaTarget` (Delta deletion vectors).
+
+A batch writes its upserted rows as new files and marks the rows they replace, and the rows
+it deletes, in the deletion vectors of the files holding them; no file is rewritten. Its cost
+follows the batch, not the table.
+
+Only the key index lives in memory (an index-only ``TableCore``): each live key holds a row
+*position*, and positions number the rows of the live files one after another
+(:class:`FileIndex`), each new file taking the next free ones. A position therefore names a
+file and a row in it, which is all a deletion vector needs.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from . import _delta_layout as layout
+from ._delta_log import Action, remove_of
+from ._deletion_vectors import deleted_positions, write_vectors
+from .exceptions import DeltaTargetError
+
+_WORKERS = layout._WORKERS
+
+
+@dataclass
+class LiveFile:
+    """One live data file: its ``add`` action as logged, and its first row position."""
+
+    add: Action
+    start: int
+    rows: int  # physical rows (``stats.numRecords``), deleted ones included
+    deleted: np.ndarray | None = field(default=None, repr=False)  # loaded on first use
+    removed: bool = False  # every row deleted: the file left the table (its positions stay)
+
+    @property
+    def path(self) -> str:
+        return unquote(self.add["path"])
+
+
+@dataclass
+class FileIndex:
+    """The live files in row-position order, and the next free position."""
+
+    root: Path
+    files: list[LiveFile]  # by first position, removed ones included
+    next_row: int
+
+    @classmethod
+    def of(cls, root: Path, adds: list[Action]) -> FileIndex:
+        adds = sorted(adds, key=lambda a: a["path"])
+        index = cls(root, [], 0)
+        with ThreadPoolExecutor(_WORKERS) as pool:
+            counts = index._reading(lambda: pool.map(lambda a: _num_records(root, a), adds))
+        files: list[LiveFile] = []
+        start = 0
+        for add, rows in zip(adds, counts):
+            files.append(LiveFile(add, start, rows))
+            start += rows
+        return cls(root, files, start)
+
+    def live(self) -> list[LiveFile]:
+        return [f for f in self.files if not f.removed]
+
+    def deleted(self, file: LiveFile) -> np.ndarray:
+        if file.deleted is None:
+            file.deleted = deleted_positions(self.root, file.add.get("deletionVector"))
+        return file.deleted
+
+    def locate(self, positions: np.ndarray) -> dict[int, np.ndarray]:
+        """Row positions grouped by the index of the file holding them, as rows of it."""
+        if len(positions) == 0:
+            return {}
+        starts = np.array([f.start for f in self.files], np.int64)
+        positions = np.sort(positions.astype(np.int64))
+        which = np.searchsorted(starts, positions, side="right") - 1
+        out = {}
+        for i in np.unique(which).tolist():
+            file = self.files[i]
+            rows = positions[which == i] - file.start
+            if i < 0 or file.removed or rows.max() >= file.rows:
+                raise ValueError(f"row positions {positions[which == i][:5]} are in no live file")
+            out[i] = rows.astype(np.uint64)
+        return out
+
+    def live_keys(self, keys: list[str], schema: pa.Schema) -> tuple[pa.Table, np.ndarray]:
+        """The key columns of every live row, and each row's position."""
+        def read(file: LiveFile) -> tuple[pa.Table, np.ndarray]:
+            table = _read_columns(self.root, file, keys, schema)
+            keep = np.ones(file.rows, dtype=bool)
+            keep[self.deleted(file).astype(np.int64)] = False
+            at = np.flatnonzero(keep)
+            return table.take(pa.array(at)), at + file.start
+
+        live = self.live()
+        if not live:
+            return schema.empty_table().select(keys), np.zeros(0, np.int64)
+        with ThreadPoolExecutor(_WORKERS) as pool:
+            parts = self._reading(lambda: pool.map(read, live))
+        return pa.concat_tables([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+
+    def read_rows(self, schema: pa.Schema) -> pa.Table:
+        """Every live row of the table (deleted rows left out), file by file."""
+        def read(file: LiveFile) -> pa.Table:
+            table = _read_columns(self.root, file, schema.names, schema)
+            deleted = self.deleted(file)
+            if len(deleted) == 0:
+                return table
+            keep = np.ones(file.rows, dtype=bool)
+            keep[deleted.astype(np.int64)] = False
+            return table.filter(pa.array(keep))
+
+        live = self.live()
+        if not live:
+            return schema.empty_table()
+        with ThreadPoolExecutor(_WORKERS) as pool:
+            return pa.concat_tables(list(self._reading(lambda: pool.map(read, live))))
+
+    def _reading(self, read: Any) -> list[Any]:
+        """``read()``'s results, a missing or damaged data file a DeltaTargetError."""
+        try:
+            return list(read())
+        except (OSError, pa.ArrowInvalid) as exc:
+            raise DeltaTargetError(f"{self.root}: the table's data files cannot be read "
+                                   f"({exc}); restore the missing or damaged file, or the "
+                                   "table to a version whose files exist") from exc
+
+
+def _num_records(root: Path, add: Action) -> int:
+    stats = add.get("stats")
+    if stats:
+        rows = json.loads(stats).get("numRecords")
+        if rows is not None:
+            return int(rows)
+    return int(pq.ParquetFile(root / unquote(add["path"])).metadata.num_rows)
+
+
+def _read_columns(root: Path, file: LiveFile, names: list[str], schema: pa.Schema) -> pa.Table:
+    """``names`` of one file in ``schema``'s types; partition columns from the log's values."""
+    partition = file.add.get("partitionValues") or {}
+    stored = [n for n in names if n not in partition]
+    table = pq.read_table(root / file.path, columns=stored)
+    columns = []
+    for name in names:
+        f = schema.field(name)
+        if name in partition:
+            value = pa.scalar(partition[name]).cast(f.type) if partition[name] is not None \
+                else pa.scalar(None, f.type)
+            columns.append(pa.array([value.as_py()] * file.rows, f.type))
+        else:
+            columns.append(table.column(name).cast(f.type))
+    return pa.Table.from_arrays(columns, schema=pa.schema([schema.field(n) for n in names]))
+
+
+@dataclass
+class BatchFiles:
+    """What one merge-on-read batch wrote, before its commit: the commit's file actions, the
+    row position of each upserted row (for the index), and how the file index changes."""
+
+    actions: list[Action]
+    placed: pa.Array  # uint32, one per upserted row
+    new_files: list[LiveFile]
+    deleted: dict[int, np.ndarray | None]  # file index -> its new deleted rows (None: removed)
+    rows_written: int
+
+    def apply_to(self, index: FileIndex) -> None:
+        """The file index after the commit landed."""
+        for i, deleted in self.deleted.items():
+            file = index.files[i]
+            if deleted is None:
+                file.removed = True
+            else:
+                file.deleted = deleted
+                file.add = next(a["add"] for a in self.actions
+                                if "add" in a and a["add"]["path"] == file.add["path"])
+        index.files.extend(self.new_files)
+        if self.new_files:
+            last = self.new_files[-1]
+            index.next_row = last.start + last.rows
+
+
+def write_batch(index: FileIndex, upserts: pa.Table | None, replaced: np.ndarray,
+                keys: list[str], partition_by: list[str]) -> BatchFiles:
+    """Writes a batch's new files and deletion vectors (nothing is committed yet)."""
+    now = int(time.time() * 1000)
+    actions: list[Action] = []
+    deleted: dict[int, np.ndarray | None] = {}
+    changed: list[tuple[int, np.ndarray]] = []
+    for i, rows in index.locate(replaced).items():
+        file = index.files[i]
+        merged = np.union1d(index.deleted(file), rows)
+        actions.append(remove_of(file.add, now))
+        if len(merged) >= file.rows:
+            deleted[i] = None  # nothing left in it: the file goes
+        else:
+            changed.append((i, merged))
+    for (i, merged), vector in zip(changed, write_vectors(index.root, [m for _, m in changed])):
+        file = index.files[i]
+        actions.append({"add": _with_vector(file.add, vector)})
+        deleted[i] = merged
+
+    new_files: list[LiveFile] = []
+    placed = np.zeros(0, np.uint32)
+    if upserts is not None and upserts.num_rows:
+        order, spans = layout.file_groups(upserts, keys, 1, partition_by)
+        grouped = upserts.take(pa.array(order))
+        written = layout.write_groups(index.root, grouped, keys, 1, partition_by, spans)
+        placed = np.empty(len(order), np.uint32)
+        placed[order] = index.next_row + np.arange(len(order), dtype=np.uint32)
+        for w, (lo, hi) in zip(written, spans):
+            add = w.add_action()
+            actions.append({"add": add})
+            new_files.append(LiveFile(add, index.next_row + lo, hi - lo,
+                                      np.zeros(0, np.uint64)))
+    written_rows = 0 if upserts is None else upserts.num_rows
+    return BatchFiles(actions, pa.array(placed, pa.uint32()), new_files, deleted, written_rows)
+
+
+def _with_vector(add: Action, vector: dict[str, Any]) -> Action:
+    """``add`` with a new deletion vector. Its column bounds may now be wider than its live
+    rows', which the stats must say (``tightBounds``)."""
+    out = dict(add, deletionVector=vector, dataChange=True)
+    if add.get("stats"):
+        stats = json.loads(add["stats"])
+        stats["tightBounds"] = False
+        out["stats"] = json.dumps(stats)
+    return out
+
+
+@dataclass
+class Compaction:
+    """A compaction written but not committed: the live rows of ``removed`` files rewritten
+    into ``new_files``, each row moving from position ``old`` to ``new``."""
+
+    actions: list[Action]
+    removed: list[int]
+    new_files: list[LiveFile]
+    old: pa.Array  # uint32
+    new: pa.Array  # uint32
+    rows: int
+
+    def apply_to(self, index: FileIndex) -> None:
+        for i in self.removed:
+            index.files[i].removed = True
+        index.files.extend(self.new_files)
+        if self.new_files:
+            index.next_row = self.new_files[-1].start + self.new_files[-1].rows
+
+
+def files_to_compact(index: FileIndex, min_deleted_fraction: float, small_rows: int) -> list[int]:
+    """The live files worth rewriting: those with at least ``min_deleted_fraction`` of their
+    rows deleted, and the small ones when there are several to join."""
+    sparse, small = [], []
+    for i, file in enumerate(index.files):
+        if file.removed:
+            continue
+        if file.rows and len(index.deleted(file)) / file.rows >= min_deleted_fraction:
+            sparse.append(i)
+        elif file.rows < small_rows:
+            small.append(i)
+    return sorted(sparse + (small if len(small) > 1 else []))
+
+
+def compact(index: FileIndex, chosen: list[int], schema: pa.Schema, keys: list[str],
+            partition_by: list[str], max_file_rows: int) -> Compaction:
+    """Writes the live rows of the ``chosen`` files into new files without deletion
+    vectors, one per partition and at most ``max_file_rows`` each (nothing is committed)."""
+    def read(i: int) -> tuple[pa.Table, np.ndarray]:
+        file = index.files[i]
+        table = _read_columns(index.root, file, schema.names, schema)
+        keep = np.ones(file.rows, dtype=bool)
+        keep[index.deleted(file).astype(np.int64)] = False
+        at = np.flatnonzero(keep)
+        return table.take(pa.array(at)), at + file.start
+
+    with ThreadPoolExecutor(_WORKERS) as pool:
+        parts = index._reading(lambda: pool.map(read, chosen))
+    rows = pa.concat_tables([p[0] for p in parts]) if parts else schema.empty_table()
+    old = np.concatenate([p[1] for p in parts]) if parts else np.zeros(0, np.int64)
+    now = int(time.time() * 1000)
+    actions = [remove_of(index.files[i].add, now, data_change=False) for i in chosen]
+    order, spans = layout.file_groups(rows, keys, 1, partition_by)
+    spans = [(lo, min(lo + max_file_rows, hi)) for lo, hi in spans
+             for lo in range(lo, hi, max_file_rows)]
+    written = layout.write_groups(index.root, rows.take(pa.array(order)), keys, 1, partition_by,
+                                  spans)
+    new = np.empty(len(order), np.int64)
+    new[order] = index.next_row + np.arange(len(order))
+    new_files = []
+    for w, (lo, hi) in zip(written, spans):
+        add = dict(w.add_action(), dataChange=False)
+        actions.append({"add": add})
+        new_files.append(LiveFile(add, index.next_row + lo, hi - lo, np.zeros(0, np.uint64)))
+    return Compaction(actions, chosen, new_files, pa.array(old, pa.uint32()),
+                      pa.array(new, pa.uint32()), rows.num_rows)
