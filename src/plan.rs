@@ -140,6 +140,36 @@ impl Plan {
             .collect()
     }
 
+    /// For each upserted row (in the order of `upserts`), the row position it replaces;
+    /// None for an insert.
+    pub fn upserted_from(&self) -> Vec<Option<u32>> {
+        let Some(m) = &self.merge else {
+            return Vec::new();
+        };
+        m.actions
+            .iter()
+            .filter_map(|a| match *a {
+                Action::Insert => Some(None),
+                Action::Update { row } => Some(Some(row)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The row positions whose rows this batch deletes.
+    pub fn deleted_rows(&self) -> Vec<u32> {
+        let Some(m) = &self.merge else {
+            return Vec::new();
+        };
+        m.actions
+            .iter()
+            .filter_map(|a| match *a {
+                Action::Delete { row } => Some(row),
+                _ => None,
+            })
+            .collect()
+    }
+
     /// The key state this batch writes: `key.*`, `sequence.*` and `live` (false: tombstone),
     /// one row per key that changes (stale events change nothing).
     pub fn state_changes(&self) -> Result<Option<RecordBatch>> {
@@ -305,6 +335,8 @@ mod tests {
         let mut replaced = plan.replaced_rows();
         replaced.sort();
         assert_eq!(replaced, vec![0, 2]);
+        assert_eq!(plan.deleted_rows(), vec![2]);
+        assert_eq!(plan.upserted_from(), vec![Some(0), None]); // key 3 updated, key 4 new
         assert!(
             table.commit_placed(plan, Some(&[3, 3])).is_err(),
             "not a permutation"

@@ -45,7 +45,10 @@ def main(argv: list[str]) -> int:
     max_rows = int(argv[3]) if len(argv) > 3 else None
     if "CDC_RS_CRASH_AT" in os.environ:
         kill_at(os.environ["CDC_RS_CRASH_AT"], int(os.environ.get("CDC_RS_CRASH_SKIP", "0")))
-    upsert = build(bronze, cdc_rs.DeltaTarget(target, snapshot_every=3))
+    # small thresholds, so that compactions and checkpoints happen within a short run too
+    merge_on_read = os.environ.get("CRASH_WORKER_KIND", "merge-on-read") == "merge-on-read"
+    upsert = build(bronze, cdc_rs.DeltaTarget(target, snapshot_every=3, checkpoint_every=4,
+                                              auto_compact=3, deletion_vectors=merge_on_read))
     if "CRASH_WORKER_KILL_AFTER" in os.environ:  # a random moment: decoding, merging, committing
         threading.Timer(float(os.environ["CRASH_WORKER_KILL_AFTER"]),
                         os.kill, (os.getpid(), signal.SIGKILL)).start()

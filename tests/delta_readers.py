@@ -27,11 +27,11 @@ def plain(table: pa.Table) -> pa.Table:
     return table.cast(pa.schema(fields))
 
 
-def read_with_deltalake(path: Path) -> pa.Table:
+def read_with_deltalake(path: Path, version: int | None = None) -> pa.Table:
     """deltalake's DataFusion scan: the one of its readers that applies deletion vectors."""
     from deltalake import DeltaTable
 
-    return plain(pa.table(DeltaTable(str(path)).scan()))
+    return plain(pa.table(DeltaTable(str(path), version=version).scan()))
 
 
 def read_with_polars(path: Path) -> pa.Table:

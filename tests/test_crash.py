@@ -32,7 +32,8 @@ pytestmark = pytest.mark.filterwarnings("ignore:none of the batch's:UserWarning"
 WORKER = Path(__file__).parent / "crash_worker.py"
 MAX_ROWS = 900
 POINTS = ["after_read", "after_offsets", "before_commit", "after_data_files", "after_commit",
-          "before_offsets_commit", "after_snapshot", "timer", "timer", "timer"]
+          "before_offsets_commit", "after_snapshot", "after_compaction_files", "after_compaction",
+          "timer", "timer", "timer"]
 
 
 @pytest.fixture(scope="module")
@@ -73,8 +74,9 @@ def _run(args: list[str], env: dict[str, str]) -> int:
     return proc.returncode
 
 
-@pytest.mark.parametrize("seed", [1, 2, 3])
-def test_killed_anywhere_the_result_equals_an_uninterrupted_run(bronze, tmp_path, seed):
+@pytest.mark.parametrize(("seed", "kind"), [(1, "merge-on-read"), (2, "merge-on-read"),
+                                            (3, "merge-on-read"), (4, "copy-on-write")])
+def test_killed_anywhere_the_result_equals_an_uninterrupted_run(bronze, tmp_path, seed, kind):
     folder, prefixes = bronze
     schema = prefixes[-1].schema
     rng = random.Random(seed)
@@ -83,7 +85,7 @@ def test_killed_anywhere_the_result_equals_an_uninterrupted_run(bronze, tmp_path
     kills = 0
     for _ in range(6):
         point = rng.choice(POINTS)
-        env = dict(os.environ)
+        env = dict(os.environ, CRASH_WORKER_KIND=kind)
         if point == "timer":
             env["CRASH_WORKER_KILL_AFTER"] = f"{rng.uniform(0.0, 0.6):.3f}"
         else:
@@ -98,7 +100,7 @@ def test_killed_anywhere_the_result_equals_an_uninterrupted_run(bronze, tmp_path
         version, table = _delta_state(target, schema)
         if version is not None:
             assert table.equals(prefixes[version]), f"half-applied batch after {point}"
-    assert _run(args, dict(os.environ)) == 0
+    assert _run(args, dict(os.environ, CRASH_WORKER_KIND=kind)) == 0
     version, table = _delta_state(target, schema)
     assert version == len(prefixes) - 1
     assert table.equals(prefixes[-1])

@@ -234,3 +234,43 @@ def test_many_small_batches_are_compacted_automatically(tmp_path):
     assert got.num_rows == 20 and dict(zip(got["id"].to_pylist(), got["v"].to_pylist()))[0] == "v19"
     fresh = simple(DeltaTarget(path))
     assert fresh(rows((0, 1, "update", "stale")), 20).stale == 1
+
+
+def _rows_by_id(table: pa.Table) -> dict:
+    return {r["id"]: r for r in table.select(["id", "ts", "op", "region", "v"]).to_pylist()}
+
+
+@pytest.mark.parametrize("partitioned", [False, True])
+def test_the_change_data_feed_replayed_over_each_version_gives_the_next(tmp_path, partitioned):
+    import random
+
+    path, rng = tmp_path / "t", random.Random(8)
+    up = cdc_rs.batch_upsert(
+        DeltaTarget(path, change_data_feed=True, partition_by="region" if partitioned else None,
+                    auto_compact=3, checkpoint_every=4),
+        keys="id", sequence_by="ts", operation_column="op", delete_operations=["delete"])
+    for batch_id in range(10):
+        n = rng.randint(1, 10)
+        up(pa.table({"id": [rng.randrange(12) for _ in range(n)],
+                     "ts": [rng.randrange(30) for _ in range(n)],
+                     "op": [rng.choice(["insert", "update", "delete"]) for _ in range(n)],
+                     "region": [rng.choice(["eu", "us"]) for _ in range(n)],
+                     "v": [str(rng.random())[:5] for _ in range(n)]}), batch_id)
+    dt = DeltaTable(str(path))
+    assert dt.metadata().configuration["delta.enableChangeDataFeed"] == "true"
+    assert "changeDataFeed" in dt.protocol().writer_features
+    assert any((path / "_change_data").rglob("*.parquet"))
+    previous = _rows_by_id(read_with_deltalake(path, version=0))
+    for version in range(1, dt.version() + 1):
+        feed = pa.table(dt.load_cdf(starting_version=version, ending_version=version))
+        replayed = dict(previous)
+        removed = [c for c in feed.to_pylist() if c["_change_type"] in ("delete", "update_preimage")]
+        added = [c for c in feed.to_pylist() if c["_change_type"] in ("insert", "update_postimage")]
+        for change in removed:  # the image of the row it removes
+            assert replayed.pop(change["id"])["v"] == change["v"], (version, change)
+        for change in added:
+            assert change["id"] not in replayed, (version, change)
+            replayed[change["id"]] = {k: change[k] for k in ("id", "ts", "op", "region", "v")}
+        current = _rows_by_id(read_with_deltalake(path, version=version))
+        assert replayed == current, f"version {version}"
+        previous = current

@@ -70,6 +70,10 @@ class PlanCore:
         """Key state written: ``key.*``, ``sequence.*``, ``live`` (false: tombstone)."""
     def replaced_rows(self) -> pa.UInt32Array:
         """Row positions whose rows this batch replaces or deletes."""
+    def upserted_from(self) -> pa.UInt32Array:
+        """For each upserted row, the row position it replaces (null: an insert)."""
+    def deleted_rows(self) -> pa.UInt32Array:
+        """Row positions whose rows this batch deletes."""
 
 @final
 class Stop:

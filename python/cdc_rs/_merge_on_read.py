@@ -302,3 +302,51 @@ def compact(index: FileIndex, chosen: list[int], schema: pa.Schema, keys: list[s
         new_files.append(LiveFile(add, index.next_row + lo, hi - lo, np.zeros(0, np.uint64)))
     return Compaction(actions, chosen, new_files, pa.array(old, pa.uint32()),
                       pa.array(new, pa.uint32()), rows.num_rows)
+
+
+def rows_at(index: FileIndex, positions: np.ndarray, schema: pa.Schema) -> pa.Table:
+    """The rows stored at ``positions`` (live or just replaced), in any order."""
+    def read(item: tuple[int, np.ndarray]) -> pa.Table:
+        i, rows = item
+        table = _read_columns(index.root, index.files[i], schema.names, schema)
+        return table.take(pa.array(rows.astype(np.int64)))
+
+    located = list(index.locate(positions).items())
+    if not located:
+        return schema.empty_table()
+    with ThreadPoolExecutor(_WORKERS) as pool:
+        return pa.concat_tables(index._reading(lambda: pool.map(read, located)))
+
+
+def write_change_data(index: FileIndex, schema: pa.Schema, upserts: pa.Table | None,
+                      upserted_from: np.ndarray, deleted: np.ndarray,
+                      partition_by: list[str]) -> list[Action]:
+    """The batch's change data feed, as ``_change_data/`` files and their ``cdc`` actions.
+
+    ``upserted_from[i]`` is the position of the row upsert ``i`` replaces (-1: an insert);
+    ``deleted`` the positions of the rows the batch deletes. Each row carries
+    ``_change_type``: ``insert``, ``update_preimage`` / ``update_postimage``, ``delete``.
+    """
+    parts = []
+    kind = pa.field("_change_type", pa.string())
+
+    def tagged(rows: pa.Table, change: str) -> None:
+        if rows.num_rows:
+            parts.append(rows.select(schema.names).cast(schema)
+                         .append_column(kind, pa.array([change] * rows.num_rows, pa.string())))
+
+    if upserts is not None and upserts.num_rows:
+        updated = upserted_from >= 0
+        tagged(upserts.filter(pa.array(~updated)), "insert")
+        tagged(rows_at(index, upserted_from[updated], schema), "update_preimage")
+        tagged(upserts.filter(pa.array(updated)), "update_postimage")
+    tagged(rows_at(index, deleted, schema), "delete")
+    if not parts:
+        return []
+    changes = pa.concat_tables(parts)
+    order, spans = layout.file_groups(changes, [], 1, partition_by)
+    written = layout.write_groups(index.root / "_change_data", changes.take(pa.array(order)), [],
+                                  1, partition_by, spans)
+    return [{"cdc": {"path": "_change_data/" + w.add_action()["path"],
+                     "partitionValues": w.partition, "size": w.size, "dataChange": False}}
+            for w in written]

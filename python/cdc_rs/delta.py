@@ -49,7 +49,8 @@ from . import _faults
 from ._delta_log import commit_info, live_adds, protocol, write_commit
 from ._delta_log import metadata as table_metadata
 from ._files import atomic_write
-from ._merge_on_read import BatchFiles, FileIndex, compact, files_to_compact, write_batch
+from ._merge_on_read import (BatchFiles, FileIndex, compact, files_to_compact, write_batch,
+                             write_change_data)
 from ._locks import TargetLock
 from ._report import BatchOutcome
 from .exceptions import (CdcError, ConcurrentWriteError, ConfigError, DeltaTargetError, InputError,
@@ -92,6 +93,11 @@ class DeltaTarget:
             deletion vector support. An existing table keeps its kind.
         checkpoint_every: merge-on-read tables: write a Delta checkpoint every so many
             commits, so opening a table with a long history stays fast.
+        change_data_feed: for a merge-on-read table this target creates: turn on Delta's change
+            data feed (``delta.enableChangeDataFeed``), so each commit also writes its row
+            changes (``insert``, ``update_preimage`` / ``update_postimage``, ``delete``) to
+            ``_change_data/``, for ``DeltaTable.load_cdf`` and Spark's ``readChangeFeed``. An
+            existing merge-on-read table keeps its setting.
         auto_compact: merge-on-read tables: after a batch, run :meth:`optimize` once this many
             files are worth rewriting (half their rows deleted, or small). ``None``: only
             when you call it.
@@ -106,7 +112,8 @@ class DeltaTarget:
                  storage_options: dict[str, str] | None = None, app_id: str | None = None,
                  snapshot_every: int = 100, max_retries: int = 5,
                  target_file_rows: int = 8192, deletion_vectors: bool = True,
-                 checkpoint_every: int = 10, auto_compact: int | None = 32) -> None:
+                 checkpoint_every: int = 10, auto_compact: int | None = 32,
+                 change_data_feed: bool = False) -> None:
         try:
             import deltalake  # noqa: F401
         except ImportError as exc:
@@ -131,6 +138,10 @@ class DeltaTarget:
         self._deletion_vectors = bool(deletion_vectors)
         self._checkpoint_every = max(1, int(checkpoint_every))
         self._auto_compact = None if auto_compact is None else max(1, int(auto_compact))
+        self._change_data_feed = bool(change_data_feed)
+        if self._change_data_feed and not self._deletion_vectors:
+            raise ConfigError("change_data_feed=True needs a merge-on-read table "
+                              "(deletion_vectors=True)")
         self._lock = TargetLock()
         self._reset()
 
@@ -223,7 +234,8 @@ class DeltaTarget:
                 "snapshot_every": self._snapshot_every, "max_retries": self._max_retries,
                 "target_file_rows": self._target_file_rows,
                 "deletion_vectors": self._deletion_vectors,
-                "checkpoint_every": self._checkpoint_every, "auto_compact": self._auto_compact}
+                "checkpoint_every": self._checkpoint_every, "auto_compact": self._auto_compact,
+                "change_data_feed": self._change_data_feed}
 
     def __setstate__(self, saved: dict[str, Any]) -> None:
         path = saved.pop("path")
@@ -327,6 +339,7 @@ class DeltaTarget:
         schema = pa.schema(self._dt.schema().to_arrow())
         partition_by = list(self._dt.metadata().partition_columns)
         done = compact(self._files, chosen, schema, [], partition_by, max(1, max_file_rows))
+        _faults.reached("after_compaction_files")
         version = self._dt.version() + 1
         extra = {"cdc_rs.files_removed": len(chosen), "cdc_rs.files_added": len(done.new_files),
                  "cdc_rs.rows_copied": done.rows}
@@ -335,6 +348,7 @@ class DeltaTarget:
             self._reset()
             raise ConcurrentWriteError(f"{self._path} changed while it was compacted; nothing "
                                        "was committed, run optimize() again")
+        _faults.reached("after_compaction")
         self._dt.load_as_version(version)
         done.apply_to(self._files)
         assert self._mirror is not None
@@ -622,14 +636,16 @@ class DeltaTarget:
         self._files = FileIndex(self._path, [], 0)
         written = write_batch(self._files, rows, np.zeros(0, np.uint64), keys, partition_by)
         schema_json = DeltaSchema.from_arrow(schema).to_json()
-        features = ["deletionVectors"] + (["timestampNtz"] if '"timestamp_ntz"' in schema_json
-                                          else [])
+        ntz = ["timestampNtz"] if '"timestamp_ntz"' in schema_json else []
+        configuration = {"delta.enableDeletionVectors": "true"}
+        if self._change_data_feed:  # the first commit only inserts: readers take its adds
+            configuration["delta.enableChangeDataFeed"] = "true"
         metadata.update({"cdc_rs.rows_copied": 0, "cdc_rs.files_added": len(written.new_files),
                          "cdc_rs.files_removed": 0, "cdc_rs.vectors_written": 0})
         _faults.reached("after_data_files")
-        self._commit([protocol(features, features),
-                      table_metadata(schema_json, partition_by,
-                                     {"delta.enableDeletionVectors": "true"}),
+        writer_only = ["changeDataFeed"] if self._change_data_feed else []
+        self._commit([protocol(["deletionVectors", *ntz], ["deletionVectors", *ntz, *writer_only]),
+                      table_metadata(schema_json, partition_by, configuration),
                       *written.actions], "CREATE TABLE", metadata, batch_id)
         return written
 
@@ -646,10 +662,16 @@ class DeltaTarget:
             upserts = self._blank_partitions(upserts.select(schema.names).cast(schema),
                                              partition_by, keys)
         replaced = pa.array(plan.replaced_rows()).to_numpy()
+        feed: list[dict[str, Any]] = []
         try:
+            if _change_data_feed(self._dt):  # before the batch's vectors change the index
+                upserted_from = pa.array(plan.upserted_from()).cast(pa.int64()).fill_null(-1)
+                feed = write_change_data(self._files, schema, upserts, upserted_from.to_numpy(),
+                                         pa.array(plan.deleted_rows()).to_numpy(), partition_by)
             written = write_batch(self._files, upserts, replaced, keys, partition_by)
         except OSError as exc:  # e.g. a file VACUUMed under us: re-open at the latest version
             raise DeltaTargetError(f"reading {self._path} failed: {exc}") from exc
+        written.actions.extend(feed)
         vectors = sum(1 for a in written.actions if "add" in a and "deletionVector" in a["add"])
         metadata.update({"cdc_rs.rows_copied": 0, "cdc_rs.files_added": len(written.new_files),
                          "cdc_rs.files_removed": sum(1 for a in written.actions if "remove" in a),
@@ -895,14 +917,19 @@ def _has_deletion_vectors(dt: Any) -> bool:
     return "deletionVectors" in (dt.protocol().writer_features or [])
 
 
+def _change_data_feed(dt: Any) -> bool:
+    return bool(dt.metadata().configuration.get("delta.enableChangeDataFeed", "false")
+                .lower() == "true")
+
+
 def _check_writable(dt: Any, path: Path, merge_on_read: bool = False) -> None:
     """Refuse tables whose features our writes would break."""
     table_protocol, config = dt.protocol(), dt.metadata().configuration
     features = set(table_protocol.reader_features or []) | set(table_protocol.writer_features or [])
     allowed = _WRITABLE_FEATURES | ({"deletionVectors"} if merge_on_read else set())
     problems = sorted(features - allowed)
-    if config.get("delta.enableChangeDataFeed", "false").lower() == "true":
-        problems.append("change data feed")
+    if _change_data_feed(dt) and not merge_on_read:
+        problems.append("change data feed (a merge-on-read table writes it)")
     if config.get("delta.columnMapping.mode", "none") != "none":
         problems.append("column mapping")
     if any(k.startswith("delta.constraints.") for k in config):

@@ -1,8 +1,10 @@
 //! `PlanCore`: a batch's decided effect, for targets that write it out before committing.
+use crate::arrow::array::{ArrayRef, UInt32Array};
 use crate::arrow::record_batch::RecordBatch;
 use pyo3::prelude::*;
-use pyo3_arrow::PyTable;
+use pyo3_arrow::{PyArray, PyTable};
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use super::detached;
 use super::errors::IntoPyResult;
@@ -38,6 +40,12 @@ pub fn outcome_to_py(py: Python<'_>, outcome: crate::plan::Outcome) -> PyResult<
         outcome.skipped_replay,
         rejected,
     ))
+}
+
+/// Row positions as a pyarrow uint32 array (None: null).
+fn positions(py: Python<'_>, rows: impl IntoIterator<Item = Option<u32>>) -> PyResult<Py<PyAny>> {
+    let array: ArrayRef = Arc::new(UInt32Array::from_iter(rows));
+    Ok(PyArray::from_array_ref(array).to_pyarrow(py)?.unbind())
 }
 
 impl PlanCore {
@@ -93,12 +101,17 @@ impl PlanCore {
 
     /// Row positions whose rows this batch replaces or deletes, as a pyarrow uint32 array.
     fn replaced_rows(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        let rows = self.plan()?.replaced_rows();
-        let array: crate::arrow::array::ArrayRef =
-            std::sync::Arc::new(crate::arrow::array::UInt32Array::from(rows));
-        Ok(pyo3_arrow::PyArray::from_array_ref(array)
-            .to_pyarrow(py)?
-            .unbind())
+        positions(py, self.plan()?.replaced_rows().into_iter().map(Some))
+    }
+
+    /// For each upserted row, the row position it replaces (uint32; null for an insert).
+    fn upserted_from(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        positions(py, self.plan()?.upserted_from())
+    }
+
+    /// Row positions whose rows this batch deletes (uint32).
+    fn deleted_rows(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        positions(py, self.plan()?.deleted_rows().into_iter().map(Some))
     }
 
     /// The key state written: `key.*`, `sequence.*`, `live`, one row per changed key; or None.

@@ -1,0 +1,151 @@
+"""Small batches into a large Delta table: merge-on-read (deletion vectors) against copy-on-write.
+
+For each table size ``N`` and kind, builds a table of ``N`` customer rows (about 250 bytes
+each) through :class:`cdc_rs.DeltaTarget`, then measures:
+
+- the median seconds per batch of ``B`` events (half updates of random existing keys, half new
+  keys), commit included;
+- opening the table in a new process (the first batch there is a replay, skipped) and that
+  process's peak RSS;
+- for merge-on-read, a full read with polars after 100 batches of ``B``, before and after
+  ``optimize()``.
+
+    .venv/bin/python bench/delta_batches.py                      # N = 1M and 10M, B = 1k and 10k
+    .venv/bin/python bench/delta_batches.py --rows 1000000 --kinds copy-on-write
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+
+import cdc_rs
+from cdc_rs.delta import DeltaTarget
+
+WORDS = np.array(["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel"])
+
+
+def events(ids: np.ndarray, ts: int, rng: np.random.Generator) -> pa.Table:
+    n = len(ids)
+    pick = lambda: WORDS[rng.integers(0, len(WORDS), n)]  # noqa: E731
+    return pa.table({
+        "customer_id": pa.array(np.char.add("C", ids.astype("U12"))),
+        "email": pa.array(np.char.add(np.char.add("user", ids.astype("U12")), "@example.com")),
+        "first_name": pa.array(pick()), "last_name": pa.array(pick()),
+        "street": pa.array(np.char.add(pick(), " street, building 12, floor 3, door B")),
+        "city": pa.array(np.char.add(pick(), " city of the northern province")),
+        "notes": pa.array(np.char.add(pick(), " " + "x" * 90)),
+        "country": pa.array(np.array(["FR", "CN", "NL", "US"])[rng.integers(0, 4, n)]),
+        "row_time": pa.array(np.full(n, ts, dtype=np.int64)),
+    })
+
+
+def upsert_for(target: DeltaTarget) -> cdc_rs.BatchUpsert:
+    return cdc_rs.batch_upsert(target, keys="customer_id", sequence_by="row_time")
+
+
+OPEN_SCRIPT = """
+import json, resource, sys, time
+started = time.perf_counter()
+import cdc_rs, pyarrow as pa
+from cdc_rs.delta import DeltaTarget
+path, batch_id = sys.argv[1], int(sys.argv[2])
+imported = time.perf_counter()
+up = cdc_rs.batch_upsert(DeltaTarget(path), keys="customer_id", sequence_by="row_time")
+report = up(pa.table({"customer_id": ["C0"], "row_time": pa.array([0], pa.int64())}), batch_id)
+assert report.skipped_replay
+print(json.dumps({"open_s": time.perf_counter() - imported,
+                  "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
+
+def measure(rows: int, batch: int, kind: str, repeat: int, root: Path, seed: int = 0) -> dict:
+    rng = np.random.default_rng(seed)
+    path = root / f"t-{kind}-{rows}"
+    shutil.rmtree(path, ignore_errors=True)
+    target = DeltaTarget(path, deletion_vectors=kind == "merge-on-read", auto_compact=None)
+    upsert = upsert_for(target)
+    chunk, batch_id = 1_000_000, 0
+    started = time.perf_counter()
+    for start in range(0, rows, chunk):
+        upsert(events(np.arange(start, min(rows, start + chunk)), 1, rng), batch_id)
+        batch_id += 1
+    load_s = time.perf_counter() - started
+    next_id, ts, seconds = rows, 2, []
+    for _ in range(repeat):
+        updates = rng.choice(rows, batch // 2, replace=False)
+        inserts = np.arange(next_id, next_id + batch - batch // 2)
+        next_id += len(inserts)
+        data = events(np.concatenate([updates, inserts]), ts, rng)
+        started = time.perf_counter()
+        report = upsert(data, batch_id)
+        seconds.append(time.perf_counter() - started)
+        assert report.updated == len(updates) and report.inserted == len(inserts)
+        batch_id, ts = batch_id + 1, ts + 1
+    proc = subprocess.run([sys.executable, "-c", OPEN_SCRIPT, str(path), str(batch_id - 1)],
+                          capture_output=True, text=True, check=True)
+    opened = json.loads(proc.stdout)
+    result = {"rows": rows, "batch": batch, "kind": kind, "load_s": load_s,
+              "median_s": statistics.median(seconds), "max_s": max(seconds), **opened}
+    if kind == "merge-on-read":
+        result.update(read_before_and_after_optimize(path, target))
+    shutil.rmtree(path, ignore_errors=True)
+    return result
+
+
+def read_before_and_after_optimize(path: Path, target: DeltaTarget) -> dict:
+    import polars as pl
+
+    def read() -> float:
+        started = time.perf_counter()
+        pl.read_delta(str(path))
+        return time.perf_counter() - started
+
+    before = min(read() for _ in range(3))
+    started = time.perf_counter()
+    stats = target.optimize()
+    optimize_s = time.perf_counter() - started
+    after = min(read() for _ in range(3))
+    return {"read_s": before, "optimize_s": optimize_s, "read_compacted_s": after,
+            "files_compacted": stats["files_removed"]}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rows", type=int, nargs="+", default=[1_000_000, 10_000_000])
+    parser.add_argument("--batches", type=int, nargs="+", default=[1_000, 10_000])
+    parser.add_argument("--kinds", nargs="+", default=["merge-on-read", "copy-on-write"])
+    parser.add_argument("--repeat", type=int, default=100)
+    parser.add_argument("--max-copy-on-write-rows", type=int, default=1_000_000,
+                        help="copy-on-write mirrors the whole table: skip it above this size")
+    args = parser.parse_args()
+    print("| table rows | batch events | kind | s / batch (median, max) | open in a new process "
+          "| its peak RSS | polars full read: after 100 batches / compacted |")
+    print("|---:|---:|---|---:|---:|---:|---:|")
+    with tempfile.TemporaryDirectory(dir=Path(__file__).parent / "data") as tmp:
+        for rows in args.rows:
+            for kind in args.kinds:
+                if kind == "copy-on-write" and rows > args.max_copy_on_write_rows:
+                    continue
+                for batch in args.batches:
+                    r = measure(rows, batch, kind, args.repeat, Path(tmp))
+                    reads = (f"{r['read_s']:.2f} s / {r['read_compacted_s']:.2f} s"
+                             if "read_s" in r else "")
+                    print(f"| {rows:,} | {batch:,} | {kind} | {r['median_s'] * 1000:.0f} ms, "
+                          f"{r['max_s'] * 1000:.0f} ms | {r['open_s']:.2f} s | "
+                          f"{r['peak_rss_mb']:,.0f} MB | {reads} |", flush=True)
+                    print(json.dumps(r), file=sys.stderr, flush=True)
+
+
+if __name__ == "__main__":
+    main()
