@@ -163,3 +163,19 @@ def copy_on_write(monkeypatch):
     from cdc_rs.delta import DeltaTarget
 
     monkeypatch.setitem(DeltaTarget.__init__.__kwdefaults__, "deletion_vectors", False)
+
+
+@pytest.fixture(scope="session")
+def s3_server():
+    """A local S3 server (moto) for this test session."""
+    import s3_server as server
+
+    running = server.start()
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def s3_table(s3_server):
+    """``(uri, storage_options)`` of a table in a new, empty bucket of the local S3 server."""
+    return f"s3://{s3_server.new_bucket()}/silver", s3_server.storage_options

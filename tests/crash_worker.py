@@ -2,6 +2,9 @@
 
     python tests/crash_worker.py BRONZE TARGET CHECKPOINT [MAX_ROWS_PER_BATCH]
 
+TARGET is a folder, or an object store URL with its storage options as JSON in
+``CRASH_WORKER_STORAGE``.
+
 The test kills it (SIGKILL) at named points (``CDC_RS_CRASH_AT`` / ``CDC_RS_CRASH_SKIP``:
 this worker installs the killer in ``cdc_rs._faults``; the package itself never reads them) or ``CRASH_WORKER_KILL_AFTER`` seconds after the stream
 starts, and restarts it until it exits 0.
@@ -9,6 +12,7 @@ starts, and restarts it until it exits 0.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sys
@@ -47,8 +51,10 @@ def main(argv: list[str]) -> int:
         kill_at(os.environ["CDC_RS_CRASH_AT"], int(os.environ.get("CDC_RS_CRASH_SKIP", "0")))
     # small thresholds, so that compactions and checkpoints happen within a short run too
     merge_on_read = os.environ.get("CRASH_WORKER_KIND", "merge-on-read") == "merge-on-read"
-    upsert = build(bronze, cdc_rs.DeltaTarget(target, snapshot_every=3, checkpoint_every=4,
-                                              auto_compact=3, deletion_vectors=merge_on_read))
+    options = json.loads(os.environ.get("CRASH_WORKER_STORAGE", "null"))
+    upsert = build(bronze, cdc_rs.DeltaTarget(target, storage_options=options, snapshot_every=3,
+                                              checkpoint_every=4, auto_compact=3,
+                                              deletion_vectors=merge_on_read))
     if "CRASH_WORKER_KILL_AFTER" in os.environ:  # a random moment: decoding, merging, committing
         threading.Timer(float(os.environ["CRASH_WORKER_KILL_AFTER"]),
                         os.kill, (os.getpid(), signal.SIGKILL)).start()

@@ -27,17 +27,19 @@ def plain(table: pa.Table) -> pa.Table:
     return table.cast(pa.schema(fields))
 
 
-def read_with_deltalake(path: Path, version: int | None = None) -> pa.Table:
+def read_with_deltalake(path: Path | str, version: int | None = None,
+                        storage_options: dict[str, str] | None = None) -> pa.Table:
     """deltalake's DataFusion scan: the one of its readers that applies deletion vectors."""
     from deltalake import DeltaTable
 
-    return plain(pa.table(DeltaTable(str(path), version=version).scan()))
+    table = DeltaTable(str(path), version=version, storage_options=storage_options)
+    return plain(pa.table(table.scan()))
 
 
-def read_with_polars(path: Path) -> pa.Table:
+def read_with_polars(path: Path | str, storage_options: dict[str, str] | None = None) -> pa.Table:
     import polars as pl
 
-    return plain(pl.read_delta(str(path)).to_arrow())
+    return plain(pl.read_delta(str(path), storage_options=storage_options).to_arrow())
 
 
 _DUCKDB_SCRIPT = """

@@ -4,6 +4,7 @@ result of the batches its ``txn`` says are committed (never half a batch)."""
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import subprocess
@@ -23,6 +24,7 @@ from cdc_rs.datasets import bookstore  # noqa: E402
 from deltalake import DeltaTable  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).parent))
+from cdc_rs._store import open_store  # noqa: E402
 from crash_worker import build  # noqa: E402
 from delta_readers import read_delta  # noqa: E402
 
@@ -56,13 +58,15 @@ def _canonical(table: pa.Table) -> pa.Table:
     return table.sort_by("customer_id").replace_schema_metadata(None)
 
 
-def _delta_state(target: Path, schema: pa.Schema) -> tuple[int | None, pa.Table | None]:
-    if not DeltaTable.is_deltatable(str(target)):
+def _delta_state(target: Path | str, schema: pa.Schema, options: dict[str, str] | None = None,
+                 ) -> tuple[int | None, pa.Table | None]:
+    if not DeltaTable.is_deltatable(str(target), options):
         return None, None
-    dt = DeltaTable(str(target))
-    apps = [p.name for p in (target / "_cdc_rs").iterdir()]
+    dt = DeltaTable(str(target), storage_options=options)
+    apps = open_store(target, options).folders("_cdc_rs")
     assert len(apps) == 1
-    return dt.transaction_version(apps[0]), _canonical(read_delta(target).cast(schema))
+    return dt.transaction_version(apps[0]), \
+        _canonical(read_delta(target, storage_options=options).cast(schema))
 
 
 def _run(args: list[str], env: dict[str, str]) -> int:
@@ -75,17 +79,26 @@ def _run(args: list[str], env: dict[str, str]) -> int:
 
 
 @pytest.mark.parametrize(("seed", "kind"), [(1, "merge-on-read"), (2, "merge-on-read"),
-                                            (3, "merge-on-read"), (4, "copy-on-write")])
-def test_killed_anywhere_the_result_equals_an_uninterrupted_run(bronze, tmp_path, seed, kind):
+                                            (3, "merge-on-read"), (4, "copy-on-write"),
+                                            (5, "s3"), (6, "s3")])
+def test_killed_anywhere_the_result_equals_an_uninterrupted_run(bronze, tmp_path, request, seed,
+                                                                 kind):
     folder, prefixes = bronze
     schema = prefixes[-1].schema
     rng = random.Random(seed)
-    target, checkpoint = tmp_path / "silver", tmp_path / "chk"
+    target: Path | str = tmp_path / "silver"
+    checkpoint = tmp_path / "chk"
+    options = None
+    base = dict(os.environ, CRASH_WORKER_KIND=kind)
+    if kind == "s3":  # a merge-on-read table on the local S3 server
+        server = request.getfixturevalue("s3_server")
+        target, options = f"s3://{server.new_bucket()}/silver", server.storage_options
+        base.update(CRASH_WORKER_KIND="merge-on-read", CRASH_WORKER_STORAGE=json.dumps(options))
     args = [str(folder), str(target), str(checkpoint), str(MAX_ROWS)]
     kills = 0
     for _ in range(6):
         point = rng.choice(POINTS)
-        env = dict(os.environ, CRASH_WORKER_KIND=kind)
+        env = dict(base)
         if point == "timer":
             env["CRASH_WORKER_KILL_AFTER"] = f"{rng.uniform(0.0, 0.6):.3f}"
         else:
@@ -97,17 +110,18 @@ def test_killed_anywhere_the_result_equals_an_uninterrupted_run(bronze, tmp_path
         print(f"seed {seed}: killed at {point} {env.get('CRASH_WORKER_KILL_AFTER', '')}",
               file=sys.stderr)
         # Between crashes the table is exactly the clean run after its last recorded batch.
-        version, table = _delta_state(target, schema)
+        version, table = _delta_state(target, schema, options)
         if version is not None:
             assert table.equals(prefixes[version]), f"half-applied batch after {point}"
-    assert _run(args, dict(os.environ, CRASH_WORKER_KIND=kind)) == 0
-    version, table = _delta_state(target, schema)
+    assert _run(args, base) == 0
+    version, table = _delta_state(target, schema, options)
     assert version == len(prefixes) - 1
     assert table.equals(prefixes[-1])
     assert pc.count_distinct(table["customer_id"]).as_py() == table.num_rows  # no duplicate
     assert kills >= 1
     # once done, another run has nothing left to do
-    again = cdc_rs.stream(folder, build(str(folder), cdc_rs.DeltaTarget(target)),
+    again = cdc_rs.stream(folder, build(str(folder), cdc_rs.DeltaTarget(target,
+                                                                       storage_options=options)),
                           checkpoint=checkpoint, pattern="bronze-*.parquet",
                           max_rows_per_batch=MAX_ROWS, progress=False)
     assert again == []

@@ -16,12 +16,17 @@ deltalake = pytest.importorskip("deltalake")
 
 import cdc_rs  # noqa: E402
 from cdc_rs import _cdc_rs  # noqa: E402
-from cdc_rs._delta_log import live_adds  # noqa: E402
+from cdc_rs._delta_log import live_adds as _live_adds  # noqa: E402
+from cdc_rs._store import open_store  # noqa: E402
 from cdc_rs.delta import DeltaTarget, DeltaTargetError  # noqa: E402
 
 from deltalake import DeltaTable  # noqa: E402
 
 from delta_readers import read_with_deltalake, read_with_duckdb, read_with_polars  # noqa: E402
+
+
+def live_adds(path: Path, version: int) -> list[dict]:
+    return _live_adds(open_store(path), version)
 
 
 def simple(target, **kw):

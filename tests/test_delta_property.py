@@ -1,6 +1,6 @@
 """Property: on any sequence of batches (ties, late events, deletes, nulls, replays, a fresh
-process now and then), a DeltaTarget of either kind, partitioned or not, holds exactly the
-MemoryTable's rows, and Delta readers see exactly those rows."""
+process now and then), a DeltaTarget of either kind, partitioned or not, on a local disk or
+on S3, holds exactly the MemoryTable's rows, and Delta readers see exactly those rows."""
 
 from __future__ import annotations
 
@@ -45,10 +45,23 @@ def table(events) -> pa.Table:
 @given(steps=st.lists(step, min_size=1, max_size=7), merge_on_read=st.booleans(),
        partitioned=st.booleans())
 def test_delta_target_equals_memory_table(tmp_path, steps, merge_on_read, partitioned):
-    path = tmp_path / f"t{next(_runs)}"
+    check(tmp_path / f"t{next(_runs)}", None, steps, merge_on_read, partitioned)
 
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(steps=st.lists(step, min_size=1, max_size=6), merge_on_read=st.booleans(),
+       partitioned=st.booleans())
+def test_delta_target_on_s3_equals_memory_table(s3_server, steps, merge_on_read, partitioned):
+    check(f"s3://{s3_server.new_bucket()}/silver", s3_server.storage_options, steps,
+          merge_on_read, partitioned)
+
+
+def check(location, options, steps, merge_on_read, partitioned):
+    """The batches through a DeltaTarget at ``location`` and through a MemoryTable: the same
+    reports, and every reader sees the MemoryTable's rows."""
     def open_target():
-        return upsert(DeltaTarget(path, deletion_vectors=merge_on_read, snapshot_every=2,
+        return upsert(DeltaTarget(location, storage_options=options,
+                                  deletion_vectors=merge_on_read, snapshot_every=2,
                                   checkpoint_every=3, target_file_rows=4,
                                   partition_by="region" if partitioned else None))
 
@@ -64,8 +77,10 @@ def test_delta_target_equals_memory_table(tmp_path, steps, merge_on_read, partit
     if want.num_rows == 0:
         return
     want = want.sort_by("id")
-    readers = [read_with_deltalake, read_with_polars, lambda p: open_target().target.to_arrow()]
+    readers = [lambda: read_with_deltalake(location, storage_options=options),
+               lambda: read_with_polars(location, storage_options=options),
+               lambda: open_target().target.to_arrow()]
     for reader in readers:
-        got = reader(path).select(want.column_names).sort_by("id")
+        got = reader().select(want.column_names).sort_by("id")
         assert got.cast(want.schema).equals(want)
     assert len(open_target().target) == want.num_rows

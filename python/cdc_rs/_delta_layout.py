@@ -19,16 +19,14 @@ import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote, unquote
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
-
 from . import _cdc_rs
+from ._store import Store
 
 LAYOUT = "h1"  # the hash version of src/bucket.rs; files of another version are re-bucketed
 _NAME = re.compile(r"^cdc-(h\d+)-b(\d+)-of-(\d+)-[0-9a-f]{32}\.parquet$")
@@ -76,7 +74,7 @@ def live_files(dt: Any) -> list[DataFile]:
     return files
 
 
-def plan_rewrite(root: Path, files: list[DataFile], upserts: pa.Table | None,
+def plan_rewrite(store: Store, files: list[DataFile], upserts: pa.Table | None,
                  deletes: pa.Table | None, keys: list[str], schema: pa.Schema,
                  rows_after: int, target_file_rows: int) -> Rewrite:
     """The files a batch must rewrite, and the rows that replace them (``upserts`` are
@@ -94,7 +92,7 @@ def plan_rewrite(root: Path, files: list[DataFile], upserts: pa.Table | None,
         buckets = current
         touched = set(np.unique(bucket_of(changed, keys, buckets)).tolist())
         removed = [f for f in files if f.bucket in touched]
-    old = read_files(root, removed, schema)
+    old = read_files(store, removed, schema)
     if old.num_rows and changed.num_rows:  # joined on the keys alone: payloads may be nested
         index = old.select(keys).append_column("__row", pa.array(np.arange(old.num_rows)))
         keep = index.join(changed, keys=keys, join_type="left anti", use_threads=True)
@@ -110,18 +108,17 @@ def bucket_of(table: pa.Table, keys: list[str], buckets: int) -> np.ndarray:
     return bucket
 
 
-def read_files(root: Path, files: list[DataFile], schema: pa.Schema) -> pa.Table:
+def read_files(store: Store, files: list[DataFile], schema: pa.Schema) -> pa.Table:
     if not files:
         return schema.empty_table()
     with ThreadPoolExecutor(_WORKERS) as pool:
-        parts = list(pool.map(lambda f: _read_one(root, f, schema), files))
+        parts = list(pool.map(lambda f: _read_one(store, f, schema), files))
     return pa.concat_tables(parts)
 
 
-def _read_one(root: Path, file: DataFile, schema: pa.Schema) -> pa.Table:
-    path = root / unquote(file.path)
+def _read_one(store: Store, file: DataFile, schema: pa.Schema) -> pa.Table:
     stored = [f.name for f in schema if f.name not in file.partition]
-    table = pq.read_table(path, columns=stored)
+    table = store.read_parquet(unquote(file.path), columns=stored)
     columns = []
     for field in schema:
         if field.name in file.partition:
@@ -166,9 +163,11 @@ def file_groups(rows: pa.Table, keys: list[str], buckets: int,
     return order, list(zip(starts.tolist(), ends.tolist()))
 
 
-def write_groups(root: Path, rows: pa.Table, keys: list[str], buckets: int,
-                 partition_by: list[str], spans: list[tuple[int, int]]) -> list[Written]:
-    """Each span of ``rows`` (grouped by ``file_groups``) written as one Parquet file."""
+def write_groups(store: Store, rows: pa.Table, keys: list[str], buckets: int,
+                 partition_by: list[str], spans: list[tuple[int, int]],
+                 folder: str = "") -> list[Written]:
+    """Each span of ``rows`` (grouped by ``file_groups``) written as one Parquet file, in
+    ``folder`` of the table (paths in the result are relative to that folder)."""
     stored = [n for n in rows.column_names if n not in partition_by]
     now = int(time.time() * 1000)
     rows = rows.combine_chunks()  # each file is a slice
@@ -182,21 +181,20 @@ def write_groups(root: Path, rows: pa.Table, keys: list[str], buckets: int,
         on_disk = "/".join([*(f"{p}={_HIVE_NULL if t is None else quote(t, safe='')}"
                               for p, t in texts.items()), name])
         data = part.select(stored)
-        (root / on_disk).parent.mkdir(parents=True, exist_ok=True)
-        pq.write_table(data, root / on_disk, compression="snappy")
-        return Written(on_disk, (root / on_disk).stat().st_size, texts, now, file_stats(data))
+        size = store.write_parquet(f"{folder}/{on_disk}" if folder else on_disk, data)
+        return Written(on_disk, size, texts, now, file_stats(data))
 
     with ThreadPoolExecutor(_WORKERS) as pool:
         return list(pool.map(write, spans))
 
 
-def write_files(root: Path, rows: pa.Table, keys: list[str], buckets: int,
+def write_files(store: Store, rows: pa.Table, keys: list[str], buckets: int,
                 partition_by: list[str]) -> list[Any]:
     """``rows`` written as one file per (bucket, partition), as Delta ``AddAction``s."""
     from deltalake.transaction import AddAction
 
     order, spans = file_groups(rows, keys, buckets, partition_by)
-    written = write_groups(root, rows.take(pa.array(order)), keys, buckets, partition_by, spans)
+    written = write_groups(store, rows.take(pa.array(order)), keys, buckets, partition_by, spans)
     # delta-rs URL-encodes the path it is given into the log
     return [AddAction(w.path, w.size, w.partition, w.modification_time, True, w.stats)
             for w in written]

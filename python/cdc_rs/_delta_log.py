@@ -5,22 +5,19 @@ actions without them. A merge-on-read commit must name the vector of every file 
 (a ``remove`` matches an ``add`` by path *and* vector), so this module replays the log for
 the live ``add`` actions as written, and writes a commit of hand-made actions under the Delta
 commit protocol: ``_delta_log/<version>.json`` appears whole, and only if no other writer
-took that version first (a hard link never replaces an existing file).
+took that version first (``Store.create``: a hard link, or a conditional put).
 """
 
 from __future__ import annotations
 
 import json
-import os
 import re
 import time
 import uuid
-from pathlib import Path
 from typing import Any
 
-import pyarrow.parquet as pq
-
 from ._cdc_rs import __version__
+from ._store import Store
 
 _CHECKPOINT = re.compile(r"^(\d{20})\.checkpoint(\.\d{10}\.\d{10})?\.parquet$")
 
@@ -35,36 +32,34 @@ def dv_id(vector: dict[str, Any] | None) -> str:
     return f"{vector['storageType']}{vector['pathOrInlineDv']}" + ("" if at is None else f"@{at}")
 
 
-def live_adds(root: Path, version: int) -> list[Action]:
+def live_adds(store: Store, version: int) -> list[Action]:
     """The ``add`` actions live at ``version``: the newest checkpoint at or below it, then
     the commits after it, a ``remove`` cancelling the ``add`` of the same path and vector."""
-    log = root / "_delta_log"
-    base, adds = _checkpoint_adds(log, version)
+    base, adds = _checkpoint_adds(store, version)
     live = {(a["path"], dv_id(a.get("deletionVector"))): a for a in adds}
     for v in range(base + 1, version + 1):
-        with open(log / f"{v:020d}.json", "rb") as f:
-            for line in f:
-                if not line.strip():
-                    continue
-                action = json.loads(line)
-                if (add := action.get("add")) is not None:
-                    live[(add["path"], dv_id(add.get("deletionVector")))] = add
-                elif (remove := action.get("remove")) is not None:
-                    live.pop((remove["path"], dv_id(remove.get("deletionVector"))), None)
+        for line in store.read(f"_delta_log/{v:020d}.json").splitlines():
+            if not line.strip():
+                continue
+            action = json.loads(line)
+            if (add := action.get("add")) is not None:
+                live[(add["path"], dv_id(add.get("deletionVector")))] = add
+            elif (remove := action.get("remove")) is not None:
+                live.pop((remove["path"], dv_id(remove.get("deletionVector"))), None)
     return list(live.values())
 
 
-def _checkpoint_adds(log: Path, version: int) -> tuple[int, list[Action]]:
-    parts: dict[int, list[Path]] = {}
-    for entry in log.iterdir():
+def _checkpoint_adds(store: Store, version: int) -> tuple[int, list[Action]]:
+    parts: dict[int, list[str]] = {}
+    for entry in store.files("_delta_log"):
         if (m := _CHECKPOINT.match(entry.name)) and int(m[1]) <= version:
-            parts.setdefault(int(m[1]), []).append(entry)
+            parts.setdefault(int(m[1]), []).append(entry.name)
     if not parts:
         return -1, []
     base = max(parts)
     adds = []
     for part in sorted(parts[base]):
-        column = pq.read_table(part, columns=["add"]).column("add")
+        column = store.read_parquet(f"_delta_log/{part}", columns=["add"]).column("add")
         for add in column.to_pylist():
             if add is not None:
                 adds.append(_plain(add))
@@ -114,31 +109,7 @@ def metadata(schema_json: str, partition_by: list[str], configuration: dict[str,
                          "createdTime": int(time.time() * 1000)}}
 
 
-def write_commit(root: Path, version: int, actions: list[Action]) -> bool:
+def write_commit(store: Store, version: int, actions: list[Action]) -> bool:
     """Writes ``actions`` as commit ``version``; False if another writer committed it first."""
-    log = root / "_delta_log"
-    log.mkdir(parents=True, exist_ok=True)
-    target = log / f"{version:020d}.json"
-    tmp = log / f".{version:020d}.json.{uuid.uuid4().hex}.tmp"
     data = "".join(json.dumps(a, separators=(",", ":")) + "\n" for a in actions).encode()
-    try:
-        with open(tmp, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        try:
-            os.link(tmp, target)
-        except FileExistsError:
-            return False
-        _fsync_folder(log)
-        return True
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
-def _fsync_folder(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    return store.create(f"_delta_log/{version:020d}.json", data)

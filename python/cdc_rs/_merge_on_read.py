@@ -16,17 +16,16 @@ import json
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from . import _delta_layout as layout
 from ._delta_log import Action, remove_of
 from ._deletion_vectors import deleted_positions, write_vectors
+from ._store import Store
 from .exceptions import DeltaTargetError
 
 _WORKERS = layout._WORKERS
@@ -51,29 +50,29 @@ class LiveFile:
 class FileIndex:
     """The live files in row-position order, and the next free position."""
 
-    root: Path
+    store: Store
     files: list[LiveFile]  # by first position, removed ones included
     next_row: int
 
     @classmethod
-    def of(cls, root: Path, adds: list[Action]) -> FileIndex:
+    def of(cls, store: Store, adds: list[Action]) -> FileIndex:
         adds = sorted(adds, key=lambda a: a["path"])
-        index = cls(root, [], 0)
+        index = cls(store, [], 0)
         with ThreadPoolExecutor(_WORKERS) as pool:
-            counts = index._reading(lambda: pool.map(lambda a: _num_records(root, a), adds))
+            counts = index._reading(lambda: pool.map(lambda a: _num_records(store, a), adds))
         files: list[LiveFile] = []
         start = 0
         for add, rows in zip(adds, counts):
             files.append(LiveFile(add, start, rows))
             start += rows
-        return cls(root, files, start)
+        return cls(store, files, start)
 
     def live(self) -> list[LiveFile]:
         return [f for f in self.files if not f.removed]
 
     def deleted(self, file: LiveFile) -> np.ndarray:
         if file.deleted is None:
-            file.deleted = deleted_positions(self.root, file.add.get("deletionVector"))
+            file.deleted = deleted_positions(self.store, file.add.get("deletionVector"))
         return file.deleted
 
     def locate(self, positions: np.ndarray) -> dict[int, np.ndarray]:
@@ -95,7 +94,7 @@ class FileIndex:
     def live_keys(self, keys: list[str], schema: pa.Schema) -> tuple[pa.Table, np.ndarray]:
         """The key columns of every live row, and each row's position."""
         def read(file: LiveFile) -> tuple[pa.Table, np.ndarray]:
-            table = _read_columns(self.root, file, keys, schema)
+            table = _read_columns(self.store, file, keys, schema)
             keep = np.ones(file.rows, dtype=bool)
             keep[self.deleted(file).astype(np.int64)] = False
             at = np.flatnonzero(keep)
@@ -111,7 +110,7 @@ class FileIndex:
     def read_rows(self, schema: pa.Schema) -> pa.Table:
         """Every live row of the table (deleted rows left out), file by file."""
         def read(file: LiveFile) -> pa.Table:
-            table = _read_columns(self.root, file, schema.names, schema)
+            table = _read_columns(self.store, file, schema.names, schema)
             deleted = self.deleted(file)
             if len(deleted) == 0:
                 return table
@@ -130,25 +129,25 @@ class FileIndex:
         try:
             return list(read())
         except (OSError, pa.ArrowInvalid) as exc:
-            raise DeltaTargetError(f"{self.root}: the table's data files cannot be read "
+            raise DeltaTargetError(f"{self.store}: the table's data files cannot be read "
                                    f"({exc}); restore the missing or damaged file, or the "
                                    "table to a version whose files exist") from exc
 
 
-def _num_records(root: Path, add: Action) -> int:
+def _num_records(store: Store, add: Action) -> int:
     stats = add.get("stats")
     if stats:
         rows = json.loads(stats).get("numRecords")
         if rows is not None:
             return int(rows)
-    return int(pq.ParquetFile(root / unquote(add["path"])).metadata.num_rows)
+    return store.parquet_rows(unquote(add["path"]))
 
 
-def _read_columns(root: Path, file: LiveFile, names: list[str], schema: pa.Schema) -> pa.Table:
+def _read_columns(store: Store, file: LiveFile, names: list[str], schema: pa.Schema) -> pa.Table:
     """``names`` of one file in ``schema``'s types; partition columns from the log's values."""
     partition = file.add.get("partitionValues") or {}
     stored = [n for n in names if n not in partition]
-    table = pq.read_table(root / file.path, columns=stored)
+    table = store.read_parquet(file.path, columns=stored)
     columns = []
     for name in names:
         f = schema.field(name)
@@ -203,7 +202,7 @@ def write_batch(index: FileIndex, upserts: pa.Table | None, replaced: np.ndarray
             deleted[i] = None  # nothing left in it: the file goes
         else:
             changed.append((i, merged))
-    for (i, merged), vector in zip(changed, write_vectors(index.root, [m for _, m in changed])):
+    for (i, merged), vector in zip(changed, write_vectors(index.store, [m for _, m in changed])):
         file = index.files[i]
         actions.append({"add": _with_vector(file.add, vector)})
         deleted[i] = merged
@@ -213,7 +212,7 @@ def write_batch(index: FileIndex, upserts: pa.Table | None, replaced: np.ndarray
     if upserts is not None and upserts.num_rows:
         order, spans = layout.file_groups(upserts, keys, 1, partition_by)
         grouped = upserts.take(pa.array(order))
-        written = layout.write_groups(index.root, grouped, keys, 1, partition_by, spans)
+        written = layout.write_groups(index.store, grouped, keys, 1, partition_by, spans)
         placed = np.empty(len(order), np.uint32)
         placed[order] = index.next_row + np.arange(len(order), dtype=np.uint32)
         for w, (lo, hi) in zip(written, spans):
@@ -276,7 +275,7 @@ def compact(index: FileIndex, chosen: list[int], schema: pa.Schema, keys: list[s
     vectors, one per partition and at most ``max_file_rows`` each (nothing is committed)."""
     def read(i: int) -> tuple[pa.Table, np.ndarray]:
         file = index.files[i]
-        table = _read_columns(index.root, file, schema.names, schema)
+        table = _read_columns(index.store, file, schema.names, schema)
         keep = np.ones(file.rows, dtype=bool)
         keep[index.deleted(file).astype(np.int64)] = False
         at = np.flatnonzero(keep)
@@ -291,8 +290,8 @@ def compact(index: FileIndex, chosen: list[int], schema: pa.Schema, keys: list[s
     order, spans = layout.file_groups(rows, keys, 1, partition_by)
     spans = [(lo, min(lo + max_file_rows, hi)) for lo, hi in spans
              for lo in range(lo, hi, max_file_rows)]
-    written = layout.write_groups(index.root, rows.take(pa.array(order)), keys, 1, partition_by,
-                                  spans)
+    written = layout.write_groups(index.store, rows.take(pa.array(order)), keys, 1,
+                                  partition_by, spans)
     new = np.empty(len(order), np.int64)
     new[order] = index.next_row + np.arange(len(order))
     new_files = []
@@ -308,7 +307,7 @@ def rows_at(index: FileIndex, positions: np.ndarray, schema: pa.Schema) -> pa.Ta
     """The rows stored at ``positions`` (live or just replaced), in any order."""
     def read(item: tuple[int, np.ndarray]) -> pa.Table:
         i, rows = item
-        table = _read_columns(index.root, index.files[i], schema.names, schema)
+        table = _read_columns(index.store, index.files[i], schema.names, schema)
         return table.take(pa.array(rows.astype(np.int64)))
 
     located = list(index.locate(positions).items())
@@ -345,8 +344,8 @@ def write_change_data(index: FileIndex, schema: pa.Schema, upserts: pa.Table | N
         return []
     changes = pa.concat_tables(parts)
     order, spans = layout.file_groups(changes, [], 1, partition_by)
-    written = layout.write_groups(index.root / "_change_data", changes.take(pa.array(order)), [],
-                                  1, partition_by, spans)
+    written = layout.write_groups(index.store, changes.take(pa.array(order)), [], 1,
+                                  partition_by, spans, folder="_change_data")
     return [{"cdc": {"path": "_change_data/" + w.add_action()["path"],
                      "partitionValues": w.partition, "size": w.size, "dataChange": False}}
             for w in written]

@@ -28,7 +28,6 @@ from __future__ import annotations
 import atexit
 import base64
 import hashlib
-import io
 import json
 import os
 import re
@@ -48,10 +47,10 @@ from . import _delta_layout as layout
 from . import _faults
 from ._delta_log import commit_info, live_adds, protocol, write_commit
 from ._delta_log import metadata as table_metadata
-from ._files import atomic_write
 from ._merge_on_read import (BatchFiles, FileIndex, compact, files_to_compact, write_batch,
                              write_change_data)
 from ._locks import TargetLock
+from ._store import LocalStore, Store, open_store
 from ._report import BatchOutcome
 from .exceptions import (CdcError, ConcurrentWriteError, ConfigError, DeltaTargetError, InputError,
                          SchemaError, TargetStateError)
@@ -72,9 +71,13 @@ class DeltaTarget:
     by any Delta reader (deltalake, polars ``read_delta``, duckdb ``delta_scan``, Spark).
 
     Args:
-        path: the table's folder (local path).
+        path: the table's folder: a local path, or an object store URL (``s3://bucket/table``;
+            also ``gs://``, ``az://``, ``abfss://``; needs ``obstore``).
         partition_by: partition columns used when the table is created.
-        storage_options: passed to deltalake.
+        storage_options: the object store's options, as deltalake takes them
+            (``AWS_ENDPOINT_URL``, ``AWS_ACCESS_KEY_ID``, ``AWS_ALLOW_HTTP``…). On S3 every
+            put of a commit is conditional (``AWS_CONDITIONAL_PUT=etag`` unless given), so
+            concurrent writers never overwrite each other's commits.
         app_id: the Delta ``txn`` application id recording the last applied batch id. Default:
             ``"cdc_rs-"`` + a hash of the absolute table path and the key columns, stable
             across processes for the same table and query. Give distinct ids to distinct
@@ -120,11 +123,11 @@ class DeltaTarget:
             raise ImportError("DeltaTarget needs the deltalake package: "
                               "pip install 'cdc_rs[delta]'") from exc
         _let_arrow_threads_finish_at_exit()
-        text = os.fspath(path)
-        if "://" in text and not text.startswith("file://"):
-            raise DeltaTargetError(f"DeltaTarget needs a local path for now, got {text!r}")
-        self._path = Path(text.removeprefix("file://")).absolute()
-        if _PERCENT_ESCAPE.search(str(self._path)):
+        self._store: Store = open_store(path, storage_options)
+        # Path of a local table (messages, the derived app_id), else its URL.
+        self._path: Path | str = self._store.root if isinstance(self._store, LocalStore) \
+            else self._store.uri
+        if isinstance(self._path, Path) and _PERCENT_ESCAPE.search(str(self._path)):
             # deltalake decodes %XX in a local path: it would read another folder's table
             raise DeltaTargetError(f"{str(self._path)!r}: a Delta table path cannot hold a "
                                    "percent escape such as '%2F' (deltalake reads it decoded, "
@@ -151,14 +154,14 @@ class DeltaTarget:
         self._files: FileIndex | None = None  # merge-on-read: the live files by row position
         self._rows_schema: pa.Schema | None = None
         self._since_snapshot = 0
-        self._log_seen: dict[str, tuple[int, int]] = {}  # _delta_log files read: (size, mtime)
+        self._log_seen: dict[str, tuple[int, str]] = {}  # _delta_log files read: (size, stamp)
         self._writable = False  # the folder took a probe file since the table was opened
 
     # ------------------------------------------------------------------ public API
 
     @property
-    def path(self) -> Path:
-        """The table's folder."""
+    def path(self) -> Path | str:
+        """The table's folder (a ``Path``), or its URL on an object store."""
         return self._path
 
     @property
@@ -179,29 +182,30 @@ class DeltaTarget:
         """The last batch id the table recorded for ``app_id`` (None: never written)."""
         from deltalake import DeltaTable
 
-        if DeltaTable.is_deltatable(str(self._path), self._storage_options):
-            version: int | None = DeltaTable(str(self._path), storage_options=self._storage_options) \
+        store = self._store
+        if DeltaTable.is_deltatable(store.uri, store.storage_options):
+            version: int | None = DeltaTable(store.uri, storage_options=store.storage_options) \
                 .transaction_version(app_id)
             return version
-        book = self._path / "_cdc_rs" / app_id
-        batch_id: int | None = _read_json(book / _PRETABLE, {}).get("batch_id")
+        batch_id: int | None = _read_json(store, f"_cdc_rs/{app_id}/{_PRETABLE}").get("batch_id")
         return batch_id
 
     def to_arrow(self) -> pa.Table:
         """The table's rows as read by a Delta reader (``deltalake.DeltaTable.to_pyarrow_table``)."""
         from deltalake import DeltaTable
 
-        if not DeltaTable.is_deltatable(str(self._path), self._storage_options):
+        store = self._store
+        if not DeltaTable.is_deltatable(store.uri, store.storage_options):
             return pa.table({})
         try:
-            table = DeltaTable(str(self._path), storage_options=self._storage_options)
+            table = DeltaTable(store.uri, storage_options=store.storage_options)
         except Exception as exc:  # noqa: BLE001 - deltalake raises many kinds
             raise DeltaTargetError(f"cannot open the Delta table {self._path}: "
                                    f"{_first_line(exc)}") from exc
         if _has_deletion_vectors(table):
-            files = FileIndex.of(self._path, live_adds(self._path, table.version()))
+            files = FileIndex.of(store, live_adds(store, table.version()))
             return files.read_rows(pa.schema(table.schema().to_arrow()))
-        return _read_rows(table, self._path)
+        return _read_rows(table, store)
 
     def to_pandas(self) -> Any:
         """The table's rows as a pandas DataFrame."""
@@ -211,7 +215,7 @@ class DeltaTarget:
         """A ``deltalake.DeltaTable`` of the current version."""
         from deltalake import DeltaTable
 
-        return DeltaTable(str(self._path), storage_options=self._storage_options)
+        return DeltaTable(self._store.uri, storage_options=self._store.storage_options)
 
     def state(self) -> pa.Table | None:
         """Per-key bookkeeping of the mirror (``key.*``, ``sequence.*``, ``row``)."""
@@ -343,8 +347,8 @@ class DeltaTarget:
         version = self._dt.version() + 1
         extra = {"cdc_rs.files_removed": len(chosen), "cdc_rs.files_added": len(done.new_files),
                  "cdc_rs.rows_copied": done.rows}
-        if _log_changed(self._path, self._log_seen) or not write_commit(
-                self._path, version, [*done.actions, commit_info("OPTIMIZE", extra)]):
+        if _log_changed(self._store, self._log_seen) or not write_commit(
+                self._store, version, [*done.actions, commit_info("OPTIMIZE", extra)]):
             self._reset()
             raise ConcurrentWriteError(f"{self._path} changed while it was compacted; nothing "
                                        "was committed, run optimize() again")
@@ -355,7 +359,7 @@ class DeltaTarget:
         self._mirror.relocate(done.old, done.new)
         if version % self._checkpoint_every == 0:
             self._checkpoint()
-        self._log_seen = _log_stamp(self._path)
+        self._log_seen = _log_stamp(self._store)
         return {"files_removed": len(chosen), "files_added": len(done.new_files),
                 "rows_rewritten": done.rows, "version": version}
 
@@ -366,14 +370,14 @@ class DeltaTarget:
         return f"cdc_rs-{digest}"
 
     def _existing_apps(self) -> list[str]:
-        root = self._path / "_cdc_rs"
-        return sorted(p.name for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
+        return sorted(self._store.folders("_cdc_rs"))
 
     # ------------------------------------------------------------------ opening
 
     @property
-    def _book(self) -> Path:
-        return self._path / "_cdc_rs" / str(self._app_id)
+    def _book(self) -> str:
+        """The folder of this app's bookkeeping, in the table."""
+        return f"_cdc_rs/{self._app_id}"
 
     def _opened(self) -> _cdc_rs.TableCore:
         """The mirror of the table (its rows and key state), opening the table first."""
@@ -386,19 +390,21 @@ class DeltaTarget:
             return
         from deltalake import DeltaTable
 
-        _check_folder(self._path)
+        store = self._store
+        store.check_folder()
         try:
-            exists = DeltaTable.is_deltatable(str(self._path), self._storage_options)
-            self._dt = DeltaTable(str(self._path), storage_options=self._storage_options) if exists else None
+            exists = DeltaTable.is_deltatable(store.uri, store.storage_options)
+            self._dt = DeltaTable(store.uri, storage_options=store.storage_options) \
+                if exists else None
         except Exception as exc:  # noqa: BLE001 - deltalake raises many kinds
             raise DeltaTargetError(f"cannot open the Delta table {self._path}: its _delta_log "
                                    f"cannot be read ({_first_line(exc)}); nothing was written. "
                                    "Repair or restore the log first") from exc
-        self._log_seen = _log_stamp(self._path) if self._dt is not None else {}
+        self._log_seen = _log_stamp(store) if self._dt is not None else {}
         if self._dt is not None:
             txn = self._dt.transaction_version(self._app_id)
         else:
-            txn = _read_json(self._book / _PRETABLE, {}).get("batch_id")
+            txn = _read_json(store, f"{self._book}/{_PRETABLE}").get("batch_id")
         for attempt in range(3):
             try:
                 state, rows_schema, since = self._load_state(txn)
@@ -410,8 +416,8 @@ class DeltaTarget:
         self._since_snapshot = since
         merge_on_read = self._merge_on_read()
         if merge_on_read:
-            self._files = FileIndex.of(self._path, live_adds(self._path, self._dt.version())) \
-                if self._dt is not None else FileIndex(self._path, [], 0)
+            self._files = FileIndex.of(store, live_adds(store, self._dt.version())) \
+                if self._dt is not None else FileIndex(store, [], 0)
         if self._dt is None or rows_schema is None:
             if self._dt is not None and self._table_has_rows():
                 raise TargetStateError(
@@ -437,7 +443,7 @@ class DeltaTarget:
             self._mirror = _restore_index(live, positions, rows_schema, state, txn,
                                           self._files.next_row, self._path)
             return
-        rows = _read_rows(self._dt, self._path)
+        rows = _read_rows(self._dt, store)
         try:
             rows = rows.select(rows_schema.names).cast(rows_schema)
         except (KeyError, pa.ArrowInvalid, ValueError) as exc:
@@ -454,27 +460,28 @@ class DeltaTarget:
 
     def _table_has_rows(self) -> bool:
         if _has_deletion_vectors(self._dt):
-            return bool(FileIndex.of(self._path, live_adds(self._path, self._dt.version()))
+            return bool(FileIndex.of(self._store, live_adds(self._store, self._dt.version()))
                         .read_rows(pa.schema(self._dt.schema().to_arrow())).num_rows)
-        return bool(self._dt.to_pyarrow_dataset(filesystem=_local_fs(self._path)).count_rows())
+        return bool(self._dt.to_pyarrow_dataset(filesystem=self._store.arrow_filesystem())
+                    .count_rows())
 
     def _load_state(self, txn: int | None) -> tuple[pa.Table | None, pa.Schema | None, int]:
         """Fold the committed bookkeeping: the last snapshot at or below ``txn`` plus the
         change files after it (one per committed batch id, ignoring leftovers above ``txn``)."""
-        if txn is None or not self._book.is_dir():
+        if txn is None:
             return None, None, 0
-        snapshots: dict[int, Path] = {}
-        changes: dict[int, list[Path]] = {}
-        for entry in self._book.iterdir():
+        snapshots: dict[int, str] = {}
+        changes: dict[int, list[str]] = {}
+        for entry in self._store.files(self._book):
             if m := _SNAPSHOT.match(entry.name):
-                snapshots[int(m[1])] = entry
+                snapshots[int(m[1])] = entry.name
             elif m := _CHANGES.match(entry.name):
-                changes.setdefault(int(m[1]), []).append(entry)
+                changes.setdefault(int(m[1]), []).append(entry.name)
         base = max((i for i in snapshots if i <= txn), default=None)
         parts: list[pa.Table] = []
         schema_bytes = None
         if base is not None:
-            snap = pq.read_table(snapshots[base])
+            snap = self._store.read_parquet(f"{self._book}/{snapshots[base]}")
             schema_bytes = (snap.schema.metadata or {}).get(_ROWS_SCHEMA_KEY)
             parts.append(snap)
         todo = sorted(i for i in changes if (base is None or i > base) and i <= txn)
@@ -482,7 +489,7 @@ class DeltaTarget:
             path = self._committed_file(batch_id, changes[batch_id])
             if path is None:
                 continue
-            table = pq.read_table(path)
+            table = self._store.read_parquet(f"{self._book}/{path}")
             schema_bytes = (table.schema.metadata or {}).get(_ROWS_SCHEMA_KEY) or schema_bytes
             parts.append(table)
         if not parts:
@@ -491,7 +498,7 @@ class DeltaTarget:
         rows_schema = _schema_from(schema_bytes) if schema_bytes else None
         return state, rows_schema, len(todo)
 
-    def _committed_file(self, batch_id: int, candidates: list[Path]) -> Path | None:
+    def _committed_file(self, batch_id: int, candidates: list[str]) -> str | None:
         if len(candidates) == 1:
             return candidates[0]
         # Several attempts wrote state for this batch id (different plans: concurrent
@@ -501,14 +508,12 @@ class DeltaTarget:
                 if commit.get("cdc_rs.app_id") == self._app_id and \
                         str(commit.get("cdc_rs.batch_id")) == str(batch_id):
                     name = commit.get("cdc_rs.changes")
-                    for c in candidates:
-                        if c.name == name:
-                            return c
-        pre = _read_json(self._book / _PRETABLE, {})
-        for c in candidates:
-            if c.name == pre.get("changes"):
-                return c
-        raise TargetStateError(f"{self._book}: cannot tell which of {[c.name for c in candidates]} "
+                    if name in candidates:
+                        return str(name)
+        pre = _read_json(self._store, f"{self._book}/{_PRETABLE}")
+        if pre.get("changes") in candidates:
+            return str(pre["changes"])
+        raise TargetStateError(f"{self._store}/{self._book}: cannot tell which of {candidates} "
                                f"batch {batch_id} committed")
 
     # ------------------------------------------------------------------ writing
@@ -520,9 +525,9 @@ class DeltaTarget:
         from deltalake.exceptions import CommitFailedError
 
         if not self._writable:
-            _check_can_write(self._path)
+            self._store.check_writable()
             self._writable = True
-        if self._dt is not None and _log_changed(self._path, self._log_seen):
+        if self._dt is not None and _log_changed(self._store, self._log_seen):
             # A log entry we read was rewritten (or removed): re-open the table, which
             # refuses a log no reader can open, and plan again; never commit on top of it.
             raise _Conflict()
@@ -555,8 +560,8 @@ class DeltaTarget:
                 if upserts is None or upserts.num_rows == 0:
                     # No table yet and no row to create it with: remember the batch (and its
                     # tombstones) beside the future table.
-                    atomic_write(self._book / _PRETABLE, json.dumps(
-                        {"batch_id": batch_id, "changes": changes_name}).encode(), DeltaTargetError)
+                    self._store.write(f"{self._book}/{_PRETABLE}", json.dumps(
+                        {"batch_id": batch_id, "changes": changes_name}).encode())
                     return None
                 if merge_on_read:
                     written = self._create_merge_on_read(upserts, _keys_of(changes), metadata,
@@ -573,12 +578,12 @@ class DeltaTarget:
                 written = self._merge_batch(plan, upserts, _keys_of(changes), metadata, batch_id)
             else:
                 self._rewrite(plan, upserts, deletes, _keys_of(changes), metadata, props)
-        except CommitFailedError as exc:
+        except (CommitFailedError, _Conflict) as exc:
+            self._abandon(changes_name)
             raise _Conflict() from exc
-        except _Conflict:
-            raise
         except Exception as exc:  # noqa: BLE001
             if self._dt is None and "already exists" in str(exc).lower():
+                self._abandon(changes_name)
                 raise _Conflict() from exc
             self._reset()  # whether it landed or not, re-read the table next time
             if isinstance(exc, CdcError):
@@ -591,8 +596,8 @@ class DeltaTarget:
         if self._dt is None:
             from deltalake import DeltaTable
 
-            self._dt = DeltaTable(str(self._path), version=0,
-                                  storage_options=self._storage_options)
+            self._dt = DeltaTable(self._store.uri, version=0,
+                                  storage_options=self._store.storage_options)
         else:
             self._dt.load_as_version(read_version + 1)
         if written is not None:
@@ -601,8 +606,17 @@ class DeltaTarget:
         if merge_on_read and (read_version + 1) % self._checkpoint_every == 0 \
                 and read_version >= 0:
             self._checkpoint()
-        self._log_seen = _log_stamp(self._path)
+        self._log_seen = _log_stamp(self._store)
         return written.placed if written is not None else None
+
+    def _abandon(self, changes_name: str | None) -> None:
+        """Deletes the bookkeeping of an attempt whose commit lost to another writer's: were
+        its batch id recorded later by another writer, it would be taken for that batch's."""
+        if changes_name:
+            try:
+                self._store.delete(f"{self._book}/{changes_name}")
+            except OSError:
+                pass  # left behind: a later snapshot deletes it
 
     def _commit(self, actions: list[dict[str, Any]], operation: str, metadata: dict[str, Any],
                 batch_id: int) -> None:
@@ -611,7 +625,7 @@ class DeltaTarget:
         version = self._dt.version() + 1 if self._dt is not None else 0
         txn = {"txn": {"appId": self._app_id, "version": batch_id,
                        "lastUpdated": int(time.time() * 1000)}}
-        if not write_commit(self._path, version, [*actions, txn, commit_info(operation, metadata)]):
+        if not write_commit(self._store, version, [*actions, txn, commit_info(operation, metadata)]):
             raise _Conflict()
 
     def _checkpoint(self) -> None:
@@ -633,7 +647,7 @@ class DeltaTarget:
         _check_partition_types(schema, partition_by, self._path)
         rows = self._blank_partitions(upserts.select(schema.names).cast(schema), partition_by,
                                       keys)
-        self._files = FileIndex(self._path, [], 0)
+        self._files = FileIndex(self._store, [], 0)
         written = write_batch(self._files, rows, np.zeros(0, np.uint64), keys, partition_by)
         schema_json = DeltaSchema.from_arrow(schema).to_json()
         ntz = ["timestampNtz"] if '"timestamp_ntz"' in schema_json else []
@@ -692,13 +706,13 @@ class DeltaTarget:
         rows = self._blank_partitions(upserts.select(schema.names).cast(schema), partition_by,
                                       keys)
         buckets = layout.bucket_count(rows.num_rows, self._target_file_rows)
-        adds = layout.write_files(self._path, rows, keys, buckets, partition_by)
+        adds = layout.write_files(self._store, rows, keys, buckets, partition_by)
         metadata.update({"cdc_rs.rows_copied": 0, "cdc_rs.files_added": len(adds),
                          "cdc_rs.files_removed": 0, "cdc_rs.buckets": buckets})
         _faults.reached("after_data_files")
-        create_table_with_add_actions(str(self._path), DeltaSchema.from_arrow(schema), adds,
+        create_table_with_add_actions(self._store.uri, DeltaSchema.from_arrow(schema), adds,
                                       mode="error", partition_by=partition_by or None,
-                                      storage_options=self._storage_options,
+                                      storage_options=self._store.storage_options,
                                       commit_properties=props())
 
     def _blank_partitions(self, rows: pa.Table, partition_by: list[str],
@@ -723,12 +737,12 @@ class DeltaTarget:
         counts = plan.counts
         rows_after = len(self._opened()) + counts.get("inserted", 0) - counts.get("deleted", 0)
         try:
-            rewrite = layout.plan_rewrite(self._path, layout.live_files(self._dt), upserts,
+            rewrite = layout.plan_rewrite(self._store, layout.live_files(self._dt), upserts,
                                           deletes, keys, schema, rows_after,
                                           self._target_file_rows)
         except OSError as exc:  # e.g. a file VACUUMed under us: re-open at the latest version
             raise DeltaTargetError(f"reading {self._path} failed: {exc}") from exc
-        adds = layout.write_files(self._path, rewrite.rows, keys, rewrite.buckets, partition_by)
+        adds = layout.write_files(self._store, rewrite.rows, keys, rewrite.buckets, partition_by)
         metadata.update({"cdc_rs.rows_copied": rewrite.copied, "cdc_rs.files_added": len(adds),
                          "cdc_rs.files_removed": len(rewrite.removed),
                          "cdc_rs.buckets": rewrite.buckets})
@@ -738,14 +752,12 @@ class DeltaTarget:
                                           partition_by=partition_by, commit_properties=props())
 
     def _write_changes(self, changes: pa.Table, batch_id: int) -> str:
-        sink = io.BytesIO()
-        with pa.ipc.new_stream(sink, changes.schema) as writer:
-            writer.write_table(changes)
-        token = hashlib.sha1(sink.getvalue()).hexdigest()[:16]
-        name = f"changes-{batch_id:020d}-{token}.parquet"
+        # A name of its own per attempt: an attempt that loses the commit race deletes its
+        # file, never one of another writer's that holds the same changes.
+        name = f"changes-{batch_id:020d}-{uuid.uuid4().hex[:16]}.parquet"
         table = changes.replace_schema_metadata({_ROWS_SCHEMA_KEY: _schema_bytes(self._rows_schema)}) \
             if self._rows_schema is not None else changes
-        _atomic_parquet(table, self._book / name)
+        _write_parquet(self._store, f"{self._book}/{name}", table)
         _faults.reached("before_commit")
         return name
 
@@ -759,13 +771,13 @@ class DeltaTarget:
         if self._rows_schema is not None:
             snap = snap.replace_schema_metadata({_ROWS_SCHEMA_KEY: _schema_bytes(self._rows_schema)})
         try:
-            _atomic_parquet(snap, self._book / f"snapshot-{last:020d}.parquet")
+            _write_parquet(self._store, f"{self._book}/snapshot-{last:020d}.parquet", snap)
             _faults.reached("after_snapshot")
-            for entry in self._book.iterdir():  # now folded into the snapshot
+            for entry in self._store.files(self._book):  # now folded into the snapshot
                 if (m := _CHANGES.match(entry.name)) and int(m[1]) <= last or \
                         (m := _SNAPSHOT.match(entry.name)) and int(m[1]) < last:
-                    entry.unlink(missing_ok=True)
-        except OSError:
+                    self._store.delete(f"{self._book}/{entry.name}")
+        except (OSError, DeltaTargetError):
             return  # a snapshot is an optimisation; the change files still hold the state
         self._since_snapshot = 0
 
@@ -779,19 +791,6 @@ class _Conflict(Exception):
 
 _PERCENT_ESCAPE = re.compile(r"%[0-9A-Fa-f]{2}")
 _LOG_ENTRY = re.compile(r"^(\d{20})\.(json|checkpoint(\.\d+\.\d+)?\.parquet)$")
-
-
-def _local_fs(path: Path) -> Any:
-    """Arrow's own filesystem rooted at the (local) table folder, for deltalake's reads.
-
-    deltalake's default is a Python filesystem: each buffer it reads is a Python object that
-    Arrow's IO threads release later, taking the GIL. One still waiting for the GIL when the
-    interpreter exits is ended by CPython < 3.14 with ``pthread_exit`` inside a C++ noexcept
-    destructor: "terminate called without an active exception". Native buffers need no GIL.
-    """
-    import pyarrow.fs as pafs
-
-    return pafs.SubTreeFileSystem(str(path), pafs.LocalFileSystem())
 
 
 _drain_registered = False
@@ -813,70 +812,39 @@ def _first_line(exc: BaseException) -> str:
     return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
 
 
-def _check_folder(path: Path) -> None:
-    """A table path below a regular file can never be written: say so plainly."""
-    for parent in [path, *path.parents]:
-        if parent.exists():
-            if not parent.is_dir():
-                raise DeltaTargetError(f"cannot use {path} as a Delta table: {parent} is a "
-                                       "file, not a folder")
-            return
-
-
-def _check_can_write(path: Path) -> None:
-    """The table's folder can be made and written to, or an error naming the table (rather
-    than the first bookkeeping file that failed), before anything of a batch is written."""
+def _read_rows(dt: Any, store: Store) -> pa.Table:
     try:
-        path.mkdir(parents=True, exist_ok=True)
-        probe = path / f".cdc_rs-can-write-{uuid.uuid4().hex}"
-        probe.write_bytes(b"")
-        probe.unlink()
-    except OSError as exc:
-        raise DeltaTargetError(f"cannot write the Delta table {path}: {exc.strerror or exc}; "
-                               "nothing was written. Give a folder you can write to") from exc
-
-
-def _read_rows(dt: Any, path: Path) -> pa.Table:
-    try:
-        return dt.to_pyarrow_table(filesystem=_local_fs(path))
+        return dt.to_pyarrow_table(filesystem=store.arrow_filesystem())
     except Exception as exc:  # noqa: BLE001 - pyarrow and deltalake raise many kinds
-        raise DeltaTargetError(f"{path}: the table's data files cannot be read ({_first_line(exc)});"
+        raise DeltaTargetError(f"{store}: the table's data files cannot be read ({_first_line(exc)});"
                                " restore the missing or damaged file, or the table to a version "
                                "whose files exist") from exc
 
 
-def _log_stamp(path: Path) -> dict[str, tuple[int, int]]:
-    """Size and modification time of the log files a reader reads: the entries from the last
-    checkpoint on (older ones are never read again)."""
-    log = path / "_delta_log"
-    since = _last_checkpoint(log)
-    stamp = {}
+def _log_stamp(store: Store) -> dict[str, tuple[int, str]]:
+    """Size and stamp (modification time, ETag) of the log files a reader reads: the entries
+    from the last checkpoint on (older ones are never read again)."""
+    since = _last_checkpoint(store)
     try:
-        entries = list(os.scandir(log))
+        entries = store.files("_delta_log")
     except OSError:
         return {}
-    for entry in entries:
-        if (m := _LOG_ENTRY.match(entry.name)) and int(m[1]) >= since:
-            try:
-                info = entry.stat()
-            except OSError:
-                continue
-            stamp[entry.name] = (info.st_size, info.st_mtime_ns)
-    return stamp
+    return {e.name: (e.size, e.stamp) for e in entries
+            if (m := _LOG_ENTRY.match(e.name)) and int(m[1]) >= since}
 
 
-def _last_checkpoint(log: Path) -> int:
+def _last_checkpoint(store: Store) -> int:
     try:
-        return int(json.loads((log / "_last_checkpoint").read_bytes())["version"])
+        return int(json.loads(store.read("_delta_log/_last_checkpoint"))["version"])
     except (OSError, ValueError, KeyError, TypeError):
         return 0
 
 
-def _log_changed(path: Path, seen: dict[str, tuple[int, int]]) -> bool:
+def _log_changed(store: Store, seen: dict[str, tuple[int, str]]) -> bool:
     """Whether a log file read when the table was opened has changed or gone since, among
     those a reader still reads."""
-    now = _log_stamp(path)
-    since = _last_checkpoint(path / "_delta_log")
+    now = _log_stamp(store)
+    since = _last_checkpoint(store)
     return any(now.get(name) != stamp for name, stamp in seen.items()
                if int(name[:20]) >= since)
 
@@ -922,7 +890,7 @@ def _change_data_feed(dt: Any) -> bool:
                 .lower() == "true")
 
 
-def _check_writable(dt: Any, path: Path, merge_on_read: bool = False) -> None:
+def _check_writable(dt: Any, path: Path | str, merge_on_read: bool = False) -> None:
     """Refuse tables whose features our writes would break."""
     table_protocol, config = dt.protocol(), dt.metadata().configuration
     features = set(table_protocol.reader_features or []) | set(table_protocol.writer_features or [])
@@ -941,7 +909,7 @@ def _check_writable(dt: Any, path: Path, merge_on_read: bool = False) -> None:
                                f"{', '.join(problems)}; nothing of the batch was written")
 
 
-def _check_partition_types(schema: pa.Schema, partition_by: list[str], path: Path) -> None:
+def _check_partition_types(schema: pa.Schema, partition_by: list[str], path: Path | str) -> None:
     for name in partition_by:
         if not layout.partition_type_supported(schema.field(name).type):
             raise DeltaTargetError(f"{path}: cannot partition by {name!r} of type "
@@ -976,7 +944,7 @@ def _fold(parts: list[pa.Table]) -> pa.Table:
     return table.take(last.column("__i_max").take(picked)).drop_columns(["__i"])
 
 
-def _restore(rows: pa.Table, state: pa.Table, txn: int | None, path: Path | None) -> _cdc_rs.TableCore:
+def _restore(rows: pa.Table, state: pa.Table, txn: int | None, path: Path | str | None) -> _cdc_rs.TableCore:
     """A TableCore from the table's rows and the folded key state (row index by key join)."""
     row = _key_rows(rows, state, path)
     full = state.drop_columns(["live"]).append_column("row", row)
@@ -984,7 +952,7 @@ def _restore(rows: pa.Table, state: pa.Table, txn: int | None, path: Path | None
 
 
 def _restore_index(keys: pa.Table, positions: np.ndarray, schema: pa.Schema, state: pa.Table,
-                   txn: int | None, next_row: int, path: Path) -> _cdc_rs.TableCore:
+                   txn: int | None, next_row: int, path: Path | str) -> _cdc_rs.TableCore:
     """An index-only TableCore (merge-on-read) from the live rows' keys and positions."""
     row = _key_rows(keys, state, path)
     at = pa.array(positions.astype(np.uint32)).take(row.cast(pa.int64()))
@@ -992,7 +960,7 @@ def _restore_index(keys: pa.Table, positions: np.ndarray, schema: pa.Schema, sta
     return _cdc_rs.TableCore.restore_index(schema.empty_table(), full, next_row, txn)
 
 
-def _key_rows(rows: pa.Table, state: pa.Table, path: Path | None) -> pa.Array:
+def _key_rows(rows: pa.Table, state: pa.Table, path: Path | str | None) -> pa.Array:
     """For each key of the folded state, the index of its row in ``rows`` (uint32; null for a
     tombstone), checking that rows and live keys match one to one."""
     keys = [n for n in state.column_names if n.startswith("key.")]
@@ -1050,17 +1018,16 @@ def _checked_app_id(app_id: Any) -> str:
     return app_id
 
 
-def _read_json(path: Path, default: Any) -> Any:
+def _read_json(store: Store, rel: str) -> Any:
+    """A small JSON file of the bookkeeping; ``{}`` if there is none."""
     try:
-        return json.loads(path.read_text())
+        return json.loads(store.read(rel))
     except FileNotFoundError:
-        return default
+        return {}
 
 
-
-
-
-def _atomic_parquet(table: pa.Table, path: Path) -> None:
+def _write_parquet(store: Store, rel: str, table: pa.Table) -> None:
+    """A bookkeeping file, whole or not at all (it may replace one a crash left)."""
     sink = pa.BufferOutputStream()
     pq.write_table(table, sink)
-    atomic_write(path, sink.getvalue().to_pybytes(), DeltaTargetError)
+    store.write(rel, sink.getvalue().to_pybytes())

@@ -1,0 +1,334 @@
+"""Where a Delta table's files live: a local folder or a prefix of an object store.
+
+Every file a :class:`~cdc_rs.DeltaTarget` reads or writes goes through a :class:`Store`, by
+its path relative to the table's root (``_delta_log/…``, data files, deletion vectors, the
+``_cdc_rs`` bookkeeping). The two operations the commit protocol rests on hold on both:
+``write`` is whole or nothing (a reader sees the old file or the new one), and ``create``
+puts a file only if none is there (a hard link on a local disk; a conditional put,
+``If-None-Match: *``, on S3, Azure and GCS, through ``obstore``).
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from ._files import atomic_write
+from .exceptions import DeltaTargetError
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A file of a folder listing: its name, size and a stamp that changes when it does."""
+
+    name: str
+    size: int
+    stamp: str
+
+
+class Store:
+    """The files of one table, local or remote (see the module's docstring)."""
+
+    uri: str  # what deltalake opens
+    storage_options: dict[str, str] | None  # what deltalake is given
+
+    def read(self, rel: str) -> bytes:
+        """A whole file (``FileNotFoundError`` if it is missing)."""
+        raise NotImplementedError
+
+    def write(self, rel: str, data: bytes) -> None:
+        """Writes a whole file, replacing any: readers never see a part of it."""
+        raise NotImplementedError
+
+    def create(self, rel: str, data: bytes) -> bool:
+        """Writes a whole file only if there is none; False if another writer's is there."""
+        raise NotImplementedError
+
+    def delete(self, rel: str) -> None:
+        """Deletes a file, if it is there."""
+        raise NotImplementedError
+
+    def files(self, folder: str) -> list[Entry]:
+        """The files directly in ``folder`` (none if it does not exist)."""
+        raise NotImplementedError
+
+    def folders(self, folder: str) -> list[str]:
+        """The names of the folders directly in ``folder``."""
+        raise NotImplementedError
+
+    def check_writable(self) -> None:
+        """A ``DeltaTargetError`` naming the table if nothing can be written to it."""
+        raise NotImplementedError
+
+    def check_folder(self) -> None:
+        """A ``DeltaTargetError`` if the table's place can never hold a table."""
+
+    def arrow_filesystem(self) -> Any:
+        """A pyarrow filesystem rooted at the table for deltalake's reads (None: its own)."""
+        return None
+
+    def read_parquet(self, rel: str, columns: list[str] | None = None) -> pa.Table:
+        return pq.read_table(pa.BufferReader(self.read(rel)), columns=columns)
+
+    def parquet_rows(self, rel: str) -> int:
+        return int(pq.ParquetFile(pa.BufferReader(self.read(rel))).metadata.num_rows)
+
+    def write_parquet(self, rel: str, table: pa.Table) -> int:
+        """``table`` as a new Parquet file (snappy, as delta-rs writes); its size in bytes."""
+        sink = pa.BufferOutputStream()
+        pq.write_table(table, sink, compression="snappy")
+        data = sink.getvalue().to_pybytes()
+        self.write(rel, data)
+        return len(data)
+
+    def __str__(self) -> str:
+        return self.uri
+
+
+def open_store(location: str | os.PathLike[str],
+               storage_options: dict[str, str] | None = None) -> Store:
+    """The store of a table given as a local path, ``file://`` URL or object store URL."""
+    text = os.fspath(location)
+    scheme = urlparse(text).scheme if "://" in text else ""
+    if scheme in ("", "file"):
+        return LocalStore(Path(text.removeprefix("file://")).absolute(), storage_options)
+    if scheme in _OBJECT_STORE_SCHEMES:
+        return ObjectStore(text.rstrip("/"), storage_options or {})
+    raise DeltaTargetError(f"{text!r}: DeltaTarget reads local paths and s3://, s3a://, gs://, "
+                           "az://, abfs[s]:// URLs")
+
+
+class LocalStore(Store):
+    """A folder on a local disk (durable: files and the folder entries are fsynced)."""
+
+    def __init__(self, root: Path, storage_options: dict[str, str] | None = None) -> None:
+        self.root = root
+        self.uri = str(root)
+        self.storage_options = storage_options
+
+    def read(self, rel: str) -> bytes:
+        return (self.root / rel).read_bytes()
+
+    def write(self, rel: str, data: bytes) -> None:
+        atomic_write(self.root / rel, data, DeltaTargetError)
+
+    def create(self, rel: str, data: bytes) -> bool:
+        target = self.root / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
+        try:
+            with open(tmp, "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+            try:
+                os.link(tmp, target)  # never replaces an existing file
+            except FileExistsError:
+                return False
+            _fsync_folder(target.parent)
+            return True
+        finally:
+            tmp.unlink(missing_ok=True)
+
+    def delete(self, rel: str) -> None:
+        (self.root / rel).unlink(missing_ok=True)
+
+    def files(self, folder: str) -> list[Entry]:
+        try:
+            entries = list(os.scandir(self.root / folder))
+        except (FileNotFoundError, NotADirectoryError):
+            return []
+        out = []
+        for entry in entries:
+            try:
+                if not entry.is_file():
+                    continue
+                info = entry.stat()
+            except OSError:  # removed meanwhile
+                continue
+            out.append(Entry(entry.name, info.st_size, str(info.st_mtime_ns)))
+        return out
+
+    def folders(self, folder: str) -> list[str]:
+        base = self.root / folder
+        return [p.name for p in base.iterdir() if p.is_dir()] if base.is_dir() else []
+
+    def check_writable(self) -> None:
+        self.check_folder()
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            probe = self.root / f".cdc_rs-can-write-{uuid.uuid4().hex}"
+            probe.write_bytes(b"")
+            probe.unlink()
+        except OSError as exc:
+            raise DeltaTargetError(f"cannot write the Delta table {self.root}: "
+                                   f"{exc.strerror or exc}; nothing was written. Give a folder "
+                                   "you can write to") from exc
+
+    def check_folder(self) -> None:
+        """A table path below a regular file can never be written: say so plainly."""
+        for parent in [self.root, *self.root.parents]:
+            if parent.exists():
+                if not parent.is_dir():
+                    raise DeltaTargetError(f"cannot use {self.root} as a Delta table: {parent} "
+                                           "is a file, not a folder")
+                return
+
+    def arrow_filesystem(self) -> Any:
+        """Arrow's own filesystem rooted at the table folder.
+
+        deltalake's default is a Python filesystem: each buffer it reads is a Python object
+        that Arrow's IO threads release later, taking the GIL. One still waiting for the GIL
+        when the interpreter exits is ended by CPython < 3.14 with ``pthread_exit`` inside a
+        C++ noexcept destructor: "terminate called without an active exception". Native
+        buffers need no GIL.
+        """
+        import pyarrow.fs as pafs
+
+        return pafs.SubTreeFileSystem(str(self.root), pafs.LocalFileSystem())
+
+    def read_parquet(self, rel: str, columns: list[str] | None = None) -> pa.Table:
+        return pq.read_table(self.root / rel, columns=columns)
+
+    def parquet_rows(self, rel: str) -> int:
+        return int(pq.ParquetFile(self.root / rel).metadata.num_rows)
+
+    def write_parquet(self, rel: str, table: pa.Table) -> int:
+        # A new file under a unique name, not committed yet: no reader looks for it.
+        path = self.root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        pq.write_table(table, path, compression="snappy")
+        return path.stat().st_size
+
+
+def _fsync_folder(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+_OBJECT_STORE_SCHEMES = {"s3", "s3a", "gs", "az", "abfs", "abfss", "azure"}
+
+# Options of delta-rs that configure its own commit locking, not the object store.
+_DELTA_ONLY_OPTIONS = {"aws_s3_allow_unsafe_rename", "aws_s3_locking_provider",
+                       "delta_dynamo_table_name", "dynamo_lock_table_name",
+                       "dynamo_lock_owner_name", "dynamo_lock_partition_key_value",
+                       "dynamo_lock_refresh_period_millis",
+                       "dynamo_lock_additional_time_to_wait_millis"}
+# Options of the HTTP client, however the store's own options spell them.
+_CLIENT_OPTIONS = {"allow_http", "allow_invalid_certificates", "connect_timeout", "timeout",
+                   "proxy_url", "user_agent", "http1_only", "http2_only", "pool_idle_timeout",
+                   "pool_max_idle_per_host"}
+
+
+class ObjectStore(Store):
+    """A prefix of an S3, GCS or Azure bucket, through ``obstore``.
+
+    ``storage_options`` are deltalake's (``AWS_ENDPOINT_URL``, ``AWS_ACCESS_KEY_ID``,
+    ``AWS_ALLOW_HTTP``…); S3 puts are conditional (``AWS_CONDITIONAL_PUT=etag``, which S3
+    itself supports) unless the options say otherwise, for deltalake's commits too.
+    """
+
+    def __init__(self, uri: str, storage_options: dict[str, str]) -> None:
+        try:
+            import obstore
+            from obstore.store import from_url
+        except ImportError as exc:
+            raise ImportError("a DeltaTarget on object storage needs the obstore package: "
+                              "pip install 'cdc_rs[cloud]'") from exc
+        self._obstore = obstore
+        self.uri = uri
+        options = dict(storage_options)
+        scheme = urlparse(uri).scheme
+        if scheme in ("s3", "s3a") and not any(k.lower() in ("aws_conditional_put",
+                                                             "conditional_put")
+                                               for k in options):
+            options["AWS_CONDITIONAL_PUT"] = "etag"
+        self.storage_options = options
+        config: dict[str, str] = {}
+        client: dict[str, Any] = {}
+        for key, value in options.items():
+            plain = key.lower()
+            bare = plain.split("_", 1)[1] if plain.split("_", 1)[0] in ("aws", "google",
+                                                                        "azure") else plain
+            if plain in _DELTA_ONLY_OPTIONS:
+                continue
+            if bare in _CLIENT_OPTIONS:
+                client[bare] = value
+            else:
+                config[key.upper()] = value
+        try:
+            self._store = from_url(uri.replace("s3a://", "s3://", 1),
+                                   config=config or None,  # type: ignore[arg-type]
+                                   client_options=client or None)  # type: ignore[arg-type]
+        except Exception as exc:  # noqa: BLE001 - obstore raises several kinds
+            raise DeltaTargetError(f"{uri}: cannot open the object store: {exc}") from exc
+
+    def read(self, rel: str) -> bytes:
+        try:
+            return bytes(self._obstore.get(self._store, rel).bytes())
+        except FileNotFoundError:
+            raise
+        except Exception as exc:  # noqa: BLE001
+            raise OSError(f"{self.uri}/{rel}: {exc}") from exc
+
+    def write(self, rel: str, data: bytes) -> None:
+        try:
+            self._obstore.put(self._store, rel, data)  # a PUT lands whole or not at all
+        except Exception as exc:  # noqa: BLE001
+            raise DeltaTargetError(f"cannot write {self.uri}/{rel}: {exc}") from exc
+
+    def create(self, rel: str, data: bytes) -> bool:
+        from obstore.exceptions import AlreadyExistsError, PreconditionError
+
+        try:
+            self._obstore.put(self._store, rel, data, mode="create")
+        except (AlreadyExistsError, PreconditionError):
+            return False
+        except Exception as exc:  # noqa: BLE001
+            raise DeltaTargetError(f"cannot write {self.uri}/{rel}: {exc}") from exc
+        return True
+
+    def delete(self, rel: str) -> None:
+        try:
+            self._obstore.delete(self._store, rel)
+        except FileNotFoundError:
+            pass
+
+    def _listing(self, folder: str) -> dict[str, Any]:
+        try:
+            listing: dict[str, Any] = dict(self._obstore.list_with_delimiter(
+                self._store, folder.strip("/") or None))
+        except FileNotFoundError:
+            return {"objects": [], "common_prefixes": []}
+        except Exception as exc:  # noqa: BLE001
+            raise OSError(f"cannot list {self.uri}/{folder}: {exc}") from exc
+        return listing
+
+    def files(self, folder: str) -> list[Entry]:
+        return [Entry(o["path"].rsplit("/", 1)[-1], int(o["size"]),
+                      str(o.get("e_tag") or o["last_modified"]))
+                for o in self._listing(folder)["objects"]]
+
+    def folders(self, folder: str) -> list[str]:
+        return [p.rstrip("/").rsplit("/", 1)[-1] for p in self._listing(folder)["common_prefixes"]]
+
+    def check_writable(self) -> None:
+        probe = f".cdc_rs-can-write-{uuid.uuid4().hex}"
+        try:
+            self._obstore.put(self._store, probe, b"")
+            self._obstore.delete(self._store, probe)
+        except Exception as exc:  # noqa: BLE001
+            raise DeltaTargetError(f"cannot write the Delta table {self.uri}: "
+                                   f"{str(exc).strip().splitlines()[0]}; nothing was written. "
+                                   "Check the bucket and the storage_options "
+                                   "(credentials, endpoint)") from exc
