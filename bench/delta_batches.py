@@ -7,17 +7,24 @@ each) through :class:`cdc_rs.DeltaTarget`, then measures:
   keys), commit included;
 - opening the table in a new process (the first batch there is a replay, skipped) and that
   process's peak RSS;
-- for merge-on-read, a full read with polars after 100 batches of ``B``, before and after
-  ``optimize()``.
+- for merge-on-read, a full read with polars after the batches, before and after
+  ``optimize()``;
+- the peak RSS of the whole scenario (each case runs in a process of its own).
+
+``--s3`` puts the tables on a local S3 server (moto, started on 127.0.0.1) instead of the
+local disk.
 
     .venv/bin/python bench/delta_batches.py                      # N = 1M and 10M, B = 1k and 10k
     .venv/bin/python bench/delta_batches.py --rows 1000000 --kinds copy-on-write
+    .venv/bin/python bench/delta_batches.py --rows 1000000 --kinds merge-on-read --s3
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -59,9 +66,10 @@ import json, resource, sys, time
 started = time.perf_counter()
 import cdc_rs, pyarrow as pa
 from cdc_rs.delta import DeltaTarget
-path, batch_id = sys.argv[1], int(sys.argv[2])
+path, batch_id, options = sys.argv[1], int(sys.argv[2]), json.loads(sys.argv[3])
 imported = time.perf_counter()
-up = cdc_rs.batch_upsert(DeltaTarget(path), keys="customer_id", sequence_by="row_time")
+up = cdc_rs.batch_upsert(DeltaTarget(path, storage_options=options), keys="customer_id",
+                         sequence_by="row_time")
 report = up(pa.table({"customer_id": ["C0"], "row_time": pa.array([0], pa.int64())}), batch_id)
 assert report.skipped_replay
 print(json.dumps({"open_s": time.perf_counter() - imported,
@@ -69,11 +77,11 @@ print(json.dumps({"open_s": time.perf_counter() - imported,
 """
 
 
-def measure(rows: int, batch: int, kind: str, repeat: int, root: Path, seed: int = 0) -> dict:
+def measure(rows: int, batch: int, kind: str, repeat: int, path: str,
+            options: dict[str, str] | None, seed: int = 0) -> dict:
     rng = np.random.default_rng(seed)
-    path = root / f"t-{kind}-{rows}"
-    shutil.rmtree(path, ignore_errors=True)
-    target = DeltaTarget(path, deletion_vectors=kind == "merge-on-read", auto_compact=None)
+    target = DeltaTarget(path, storage_options=options, deletion_vectors=kind == "merge-on-read",
+                         auto_compact=None)
     upsert = upsert_for(target)
     chunk, batch_id = 1_000_000, 0
     started = time.perf_counter()
@@ -92,23 +100,24 @@ def measure(rows: int, batch: int, kind: str, repeat: int, root: Path, seed: int
         seconds.append(time.perf_counter() - started)
         assert report.updated == len(updates) and report.inserted == len(inserts)
         batch_id, ts = batch_id + 1, ts + 1
-    proc = subprocess.run([sys.executable, "-c", OPEN_SCRIPT, str(path), str(batch_id - 1)],
-                          capture_output=True, text=True, check=True)
+    proc = subprocess.run([sys.executable, "-c", OPEN_SCRIPT, path, str(batch_id - 1),
+                           json.dumps(options)], capture_output=True, text=True, check=True)
     opened = json.loads(proc.stdout)
     result = {"rows": rows, "batch": batch, "kind": kind, "load_s": load_s,
               "median_s": statistics.median(seconds), "max_s": max(seconds), **opened}
     if kind == "merge-on-read":
-        result.update(read_before_and_after_optimize(path, target))
-    shutil.rmtree(path, ignore_errors=True)
+        result.update(read_before_and_after_optimize(path, options, target))
+    result["scenario_peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return result
 
 
-def read_before_and_after_optimize(path: Path, target: DeltaTarget) -> dict:
+def read_before_and_after_optimize(path: str, options: dict[str, str] | None,
+                                   target: DeltaTarget) -> dict:
     import polars as pl
 
     def read() -> float:
         started = time.perf_counter()
-        pl.read_delta(str(path))
+        pl.read_delta(path, storage_options=options)
         return time.perf_counter() - started
 
     before = min(read() for _ in range(3))
@@ -120,31 +129,68 @@ def read_before_and_after_optimize(path: Path, target: DeltaTarget) -> dict:
             "files_compacted": stats["files_removed"]}
 
 
+def run_case(rows: int, batch: int, kind: str, repeat: int, s3: bool) -> dict:
+    """One case in a process of its own, so that its peak RSS is the scenario's."""
+    with tempfile.TemporaryDirectory(dir=Path(__file__).parent / "data") as tmp:
+        server = None
+        if s3:
+            sys.path.insert(0, str(Path(__file__).parents[1] / "tests"))
+            import s3_server
+
+            server = s3_server.start()
+            path, options = f"s3://{server.new_bucket()}/t", server.storage_options
+        else:
+            path, options = str(Path(tmp) / "t"), None
+        try:
+            return measure(rows, batch, kind, repeat, path, options)
+        finally:
+            if server is not None:
+                server.stop()
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, nargs="+", default=[1_000_000, 10_000_000])
     parser.add_argument("--batches", type=int, nargs="+", default=[1_000, 10_000])
     parser.add_argument("--kinds", nargs="+", default=["merge-on-read", "copy-on-write"])
     parser.add_argument("--repeat", type=int, default=100)
+    parser.add_argument("--s3", action="store_true", help="tables on a local S3 server (moto)")
     parser.add_argument("--max-copy-on-write-rows", type=int, default=1_000_000,
                         help="copy-on-write mirrors the whole table: skip it above this size")
+    parser.add_argument("--case", nargs=3, metavar=("ROWS", "BATCH", "KIND"),
+                        help=argparse.SUPPRESS)  # one case, in this process
     args = parser.parse_args()
+    if args.case:
+        rows, batch, kind = int(args.case[0]), int(args.case[1]), args.case[2]
+        print(json.dumps(run_case(rows, batch, kind, args.repeat, args.s3)))
+        return
+    where = "local S3 server (moto)" if args.s3 else "local disk"
+    print(f"Tables on the {where}; cdc_rs {cdc_rs.__version__}.")
     print("| table rows | batch events | kind | s / batch (median, max) | open in a new process "
-          "| its peak RSS | polars full read: after 100 batches / compacted |")
-    print("|---:|---:|---|---:|---:|---:|---:|")
-    with tempfile.TemporaryDirectory(dir=Path(__file__).parent / "data") as tmp:
-        for rows in args.rows:
-            for kind in args.kinds:
-                if kind == "copy-on-write" and rows > args.max_copy_on_write_rows:
+          "| its peak RSS | scenario peak RSS | polars full read: after the batches / "
+          "compacted |")
+    print("|---:|---:|---|---:|---:|---:|---:|---:|")
+    for rows in args.rows:
+        for kind in args.kinds:
+            if kind == "copy-on-write" and rows > args.max_copy_on_write_rows:
+                continue
+            for batch in args.batches:
+                command = [sys.executable, __file__, "--case", str(rows), str(batch), kind,
+                           "--repeat", str(args.repeat), *(["--s3"] if args.s3 else [])]
+                out = subprocess.run(command, capture_output=True, text=True, env=os.environ)
+                if out.returncode:
+                    print(f"| {rows:,} | {batch:,} | {kind} | failed: "
+                          f"{out.stderr.strip().splitlines()[-1]} |||||", flush=True)
                     continue
-                for batch in args.batches:
-                    r = measure(rows, batch, kind, args.repeat, Path(tmp))
-                    reads = (f"{r['read_s']:.2f} s / {r['read_compacted_s']:.2f} s"
-                             if "read_s" in r else "")
-                    print(f"| {rows:,} | {batch:,} | {kind} | {r['median_s'] * 1000:.0f} ms, "
-                          f"{r['max_s'] * 1000:.0f} ms | {r['open_s']:.2f} s | "
-                          f"{r['peak_rss_mb']:,.0f} MB | {reads} |", flush=True)
-                    print(json.dumps(r), file=sys.stderr, flush=True)
+                r = json.loads(out.stdout.strip().splitlines()[-1])
+                reads = (f"{r['read_s']:.2f} s / {r['read_compacted_s']:.2f} s"
+                         if "read_s" in r else "")
+                print(f"| {rows:,} | {batch:,} | {kind} | {r['median_s'] * 1000:.0f} ms, "
+                      f"{r['max_s'] * 1000:.0f} ms | {r['open_s']:.2f} s | "
+                      f"{r['peak_rss_mb']:,.0f} MB | {r['scenario_peak_rss_mb']:,.0f} MB | "
+                      f"{reads} |", flush=True)
+                print(json.dumps(r), file=sys.stderr, flush=True)
 
 
 if __name__ == "__main__":

@@ -23,6 +23,10 @@ pub enum CdcError {
     #[error("{0}")]
     Input(String),
 
+    /// A target's rows and its per-key bookkeeping do not match (restoring a table).
+    #[error("{0}")]
+    State(String),
+
     /// The caller raised an [`crate::interrupt::Interrupt`]: nothing of the batch applied.
     #[error("interrupted; nothing of the batch was applied")]
     Interrupted,

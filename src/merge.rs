@@ -181,6 +181,23 @@ impl KeyState {
         }
     }
 
+    /// Sets the row of `key` (at `found`, from `find`) to `row` if it is `from`; false if
+    /// the key is absent or holds another row. Restoring a table claims each live key's
+    /// row this way, so a key claimed twice or never is caught.
+    pub fn claim(&mut self, found: Option<usize>, key: &[u8], from: u32, row: u32) -> bool {
+        let at = match found {
+            Some(at) => at,
+            None => return false,
+        };
+        match self.entries.get_bucket_mut(at) {
+            Some(entry) if entry.key() == key && entry.row == from => {
+                entry.row = row;
+                true
+            }
+            _ => false,
+        }
+    }
+
     /// Inserts `n` keys the state does not hold (`find` said so since the last insertion,
     /// and no key comes twice); `item(i)` is the i-th key, its sequence and its row. They are
     /// hashed and built on all cores, then placed in the order of their home buckets with one

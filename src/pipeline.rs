@@ -518,4 +518,76 @@ mod tests {
         assert!(matches!(planned, Err(CdcError::Interrupted)));
         assert_eq!(table.len(), 0);
     }
+
+    /// A table with live keys 1 and 3 and a tombstone for 2.
+    fn with_a_tombstone() -> MemoryTable {
+        let (p, mut table) = (pipeline(), MemoryTable::new());
+        let batch = events(&[(1, 1, "u", "a"), (2, 1, "u", "b"), (3, 1, "u", "c")]);
+        p.run(&[batch], 0, &mut table).unwrap();
+        p.run(&[events(&[(2, 2, "d", "")])], 1, &mut table).unwrap();
+        table
+    }
+
+    fn rows_of(table: &MemoryTable) -> RecordBatch {
+        let (batches, schema) = table.to_batches().unwrap().unwrap();
+        crate::arrow::compute::concat_batches(&schema, &batches).unwrap()
+    }
+
+    #[test]
+    fn a_table_restored_from_its_rows_in_any_order_and_its_state_is_the_same_table() {
+        let table = with_a_tombstone();
+        let state = table.state_batch().unwrap().unwrap();
+        let rows = rows_of(&table);
+        let reversed = crate::arrow::compute::take_record_batch(
+            &rows,
+            &crate::arrow::array::UInt32Array::from(vec![1, 0]),
+        )
+        .unwrap();
+        let mut restored = MemoryTable::restore(reversed, &state, Some(1)).unwrap();
+        assert_eq!((restored.len(), restored.keys_tracked()), (2, 3));
+        assert_eq!(restored.state_batch().unwrap().unwrap().num_rows(), 3);
+        // the tombstone still wins over an older event, and an update finds its row
+        let p = pipeline();
+        let batch = events(&[(2, 1, "u", "late"), (3, 5, "u", "new")]);
+        let c = p.run(&[batch], 2, &mut restored).unwrap().counts;
+        assert_eq!((c.stale, c.updated, c.inserted), (1, 1, 0));
+        assert_eq!(restored.len(), 2);
+    }
+
+    #[test]
+    fn restoring_refuses_rows_and_state_that_disagree() {
+        let table = with_a_tombstone();
+        let state = table.state_batch().unwrap().unwrap();
+        let rows = rows_of(&table);
+        let pick = |at: Vec<u32>| {
+            let at = crate::arrow::array::UInt32Array::from(at);
+            crate::arrow::compute::take_record_batch(&rows, &at).unwrap()
+        };
+        for (rows, case) in [
+            (pick(vec![0]), "a live key without its row"),
+            (pick(vec![0, 0, 1]), "a row twice"),
+        ] {
+            let err = MemoryTable::restore(rows, &state, None).unwrap_err();
+            assert!(matches!(err, CdcError::State(_)), "{case}: {err}");
+        }
+        // a row whose key is a tombstone
+        let tombstone_row = events(&[(2, 2, "u", "x")]);
+        let both =
+            crate::arrow::compute::concat_batches(&rows.schema(), &[rows, tombstone_row]).unwrap();
+        let err = MemoryTable::restore(both, &state, None).unwrap_err();
+        assert!(matches!(err, CdcError::State(_)), "{err}");
+    }
+
+    #[test]
+    fn an_index_only_table_restores_from_key_columns_and_row_positions() {
+        let table = with_a_tombstone();
+        let state = table.state_batch().unwrap().unwrap();
+        let keys = rows_of(&table).project(&[0]).unwrap();
+        let schema = rows_of(&table).schema();
+        let restored =
+            MemoryTable::restore_index(schema.clone(), &keys, &[7, 3], &state, 8, Some(1)).unwrap();
+        assert!(!restored.keeps_rows());
+        assert_eq!((restored.len(), restored.next_row()), (2, 8));
+        assert!(MemoryTable::restore_index(schema, &keys, &[7, 8], &state, 8, None).is_err());
+    }
 }

@@ -2,7 +2,8 @@
 //! the last batch applied (for exactly-once replays).
 use std::sync::Arc;
 
-use crate::arrow::array::{Array, ArrayRef, RecordBatch, UInt32Array};
+use crate::arrow::array::{new_empty_array, Array, ArrayRef, BooleanArray, RecordBatch};
+use crate::arrow::compute::cast;
 use crate::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use rayon::prelude::*;
 
@@ -310,93 +311,105 @@ impl MemoryTable {
         Ok(Some((store.to_batches()?, store.schema().clone())))
     }
 
-    /// Per-key bookkeeping as columns: `key.<name>…`, `sequence.<name>…`, `row` (null for a
-    /// tombstone; else the row's position among the rows of `to_batches()`, or for an
-    /// index-only table the row position itself).
+    /// Per-key bookkeeping as columns: `key.<name>…`, `sequence.<name>…` and `live` (false
+    /// for a tombstone). The same layout the durable targets keep on disk: a key's row is
+    /// found again by its key (`restore`), never by a position that a compaction moves.
     pub fn state_batch(&self) -> Result<Option<RecordBatch>> {
-        let (Some(layout), Some(store)) = (&self.layout, &self.store) else {
+        let Some(layout) = &self.layout else {
             return Ok(None);
         };
-        // Row positions in `to_batches()` order: rank of each live store row.
-        let live_rank = if store.keeps_rows() {
-            store.live_ranks()
-        } else {
-            (0..store.next_row()).collect()
-        };
+        if self.store.is_none() && self.state.is_empty() {
+            return Ok(None);
+        }
         let mut keys = Vec::with_capacity(self.state.len());
         let mut sequences = Vec::with_capacity(self.state.len());
-        let mut rows = Vec::with_capacity(self.state.len());
+        let mut live = Vec::with_capacity(self.state.len());
         for (key, slot) in self.state.iter() {
             keys.push(key);
             sequences.push(slot.sequence);
-            rows.push(slot.row.map(|r| live_rank[r as usize]));
+            live.push(slot.row.is_some());
         }
         let mut fields = Vec::new();
         let mut columns = layout.keys.decode(keys)?;
         columns.extend(layout.sequences.decode(sequences)?);
-        for f in &layout.key_fields {
-            fields.push(
-                f.clone()
-                    .with_name(format!("key.{}", f.name()))
-                    .with_nullable(true),
-            );
+        for (prefix, group) in [
+            ("key", &layout.key_fields),
+            ("sequence", &layout.sequence_fields),
+        ] {
+            for f in group {
+                fields.push(
+                    f.clone()
+                        .with_name(format!("{prefix}.{}", f.name()))
+                        .with_nullable(true),
+                );
+            }
         }
-        for f in &layout.sequence_fields {
-            fields.push(
-                f.clone()
-                    .with_name(format!("sequence.{}", f.name()))
-                    .with_nullable(true),
-            );
-        }
-        fields.push(Field::new("row", DataType::UInt32, true));
-        columns.push(Arc::new(UInt32Array::from(rows)));
+        fields.push(Field::new("live", DataType::Boolean, false));
+        columns.push(Arc::new(BooleanArray::from(live)));
         Ok(Some(RecordBatch::try_new(
             Arc::new(Schema::new(fields)),
             columns,
         )?))
     }
 
-    /// An index-only table (see `RowStore::index_only`) of `positions` row positions from a
-    /// `state_batch()` whose `row` column holds each live key's position: a durable target
-    /// that reads its rows from its files keeps only this in memory. `schema` has no fields
-    /// while the table has none (only tombstones so far).
-    pub fn restore_index(
-        schema: SchemaRef,
+    /// Rebuilds a table from its live rows (one batch, in any order) and a `state_batch()`:
+    /// each live key gets the row holding that key (pickling, copy-on-write targets).
+    pub fn restore(
+        rows: RecordBatch,
         state: &RecordBatch,
-        positions: usize,
         last_batch_id: Option<i64>,
     ) -> Result<Self> {
-        let mut table = Self::restore_from(RecordBatch::new_empty(schema.clone()), state, false)?;
-        let rows = state
-            .column_by_name("row")
-            .and_then(|c| c.as_any().downcast_ref::<UInt32Array>())
-            .expect("restore checked the column");
-        let live: Vec<u32> = rows.iter().flatten().collect();
+        let n = u32::try_from(rows.num_rows())
+            .ok()
+            .filter(|&n| n < UNPLACED)
+            .ok_or_else(|| restore_error("more rows than a table holds (2^32 - 2)"))?;
+        let positions: Vec<u32> = (0..n).collect();
+        let mut table = Self::restore_keyed(&rows, &positions, state)?;
         // No columns yet (only tombstones): the first batch with rows fixes them.
+        if rows.num_columns() > 0 {
+            let mut store = RowStore::new(rows.schema());
+            store.append(rows)?;
+            table.store = Some(store);
+        }
+        table.last_batch_id = last_batch_id;
+        Ok(table)
+    }
+
+    /// An index-only table (see `RowStore::index_only`) from a `state_batch()` and the key
+    /// columns of the live rows with each row's position (below `next_row`): a durable target
+    /// that reads its rows from its files keeps only this in memory. `schema` (of the rows)
+    /// has no fields while the table has none (only tombstones so far).
+    pub fn restore_index(
+        schema: SchemaRef,
+        keys: &RecordBatch,
+        positions: &[u32],
+        state: &RecordBatch,
+        next_row: usize,
+        last_batch_id: Option<i64>,
+    ) -> Result<Self> {
+        if positions.len() != keys.num_rows() {
+            return Err(restore_error("one row position per key row is needed"));
+        }
+        if positions
+            .iter()
+            .any(|&p| p >= UNPLACED || p as usize >= next_row)
+        {
+            return Err(restore_error("row position out of range"));
+        }
+        let mut table = Self::restore_keyed(keys, positions, state)?;
         table.store = if schema.fields().is_empty() {
             None
         } else {
-            Some(RowStore::index_only(schema, positions, &live)?)
+            Some(RowStore::index_only(schema, next_row, positions)?)
         };
         table.index_only = true;
         table.last_batch_id = last_batch_id;
         Ok(table)
     }
 
-    /// Rebuilds a table from the `to_batches()` rows (as one batch) and a `state_batch()`.
-    pub fn restore(
-        rows: RecordBatch,
-        state: &RecordBatch,
-        last_batch_id: Option<i64>,
-    ) -> Result<Self> {
-        let mut table = Self::restore_from(rows, state, true)?;
-        table.last_batch_id = last_batch_id;
-        Ok(table)
-    }
-
-    /// `restore`, checking that each key's row is one of `rows` when `rows_are_all`.
-    fn restore_from(rows: RecordBatch, state: &RecordBatch, rows_are_all: bool) -> Result<Self> {
-        let bad = |what: &str| CdcError::Input(format!("cannot restore table state: {what}"));
+    /// The key state of `state`, each live key holding the position of the row of `rows`
+    /// with its key; an error unless live keys and rows match one to one.
+    fn restore_keyed(rows: &RecordBatch, positions: &[u32], state: &RecordBatch) -> Result<Self> {
         let schema = state.schema();
         let pick = |prefix: &str| -> (Vec<Field>, Vec<ArrayRef>) {
             schema
@@ -411,33 +424,68 @@ impl MemoryTable {
         };
         let (key_fields, key_columns) = pick("key.");
         let (sequence_fields, sequence_columns) = pick("sequence.");
-        let row = state
-            .column_by_name("row")
-            .and_then(|c| c.as_any().downcast_ref::<UInt32Array>())
-            .ok_or_else(|| bad("no UInt32 column 'row'"))?;
+        let live = state
+            .column_by_name("live")
+            .and_then(|c| c.as_any().downcast_ref::<BooleanArray>())
+            .filter(|c| c.null_count() == 0)
+            .ok_or_else(|| restore_error("no boolean column 'live' without nulls"))?;
         if key_fields.is_empty() || sequence_fields.is_empty() {
-            return Err(bad("no key.* or sequence.* columns"));
+            return Err(restore_error("no key.* or sequence.* columns"));
         }
         let layout = Layout::new(key_fields, sequence_fields)?;
         let keys = layout.keys.encode(&key_columns)?;
         let sequences = layout.sequences.encode(&sequence_columns)?;
         let mut table = MemoryTable::new();
-        let mut store = RowStore::new(rows.schema());
-        let live = rows.num_rows() as u32;
-        let rows_have_columns = rows.num_columns() > 0;
-        store.append(rows)?;
-        for i in 0..state.num_rows() {
-            let r = (!row.is_null(i)).then(|| row.value(i));
-            if r.is_some_and(|r| r >= live && rows_are_all) {
-                return Err(bad("row position out of range"));
-            }
-            table
+        // Live keys start UNPLACED; each row then claims its key's slot.
+        table.state.insert_absent(state.num_rows(), |i| {
+            let row = live.value(i).then_some(UNPLACED);
+            (keys.row(i).data(), sequences.row(i).data(), row)
+        });
+        let row_keys = layout
+            .key_fields
+            .iter()
+            .map(|f| match rows.column_by_name(f.name()) {
+                Some(column) => Ok(cast(column, f.data_type())?),
+                // no rows and no columns yet: only tombstones so far
+                None if rows.num_rows() == 0 => Ok(new_empty_array(f.data_type())),
+                None => Err(restore_error(&format!(
+                    "the rows have no key column {:?}",
+                    f.name()
+                ))),
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let encoded = layout.keys.encode(&row_keys)?;
+        let found: Vec<Option<usize>> = (0..rows.num_rows())
+            .into_par_iter()
+            .map(|i| table.state.find(encoded.row(i).data()))
+            .collect();
+        for (i, at) in found.into_iter().enumerate() {
+            if !table
                 .state
-                .set(keys.row(i).data(), sequences.row(i).data(), r);
+                .claim(at, encoded.row(i).data(), UNPLACED, positions[i])
+            {
+                return Err(disagree());
+            }
         }
-        // Only tombstones so far: the first batch with rows fixes the columns.
-        table.store = (rows_have_columns).then_some(store);
+        if rows.num_rows() != live.true_count() {
+            return Err(disagree());
+        }
         table.layout = Some(layout);
         Ok(table)
     }
+}
+
+/// The row of a live key not found yet while a table is restored (positions stay below it).
+const UNPLACED: u32 = u32::MAX - 1;
+
+fn restore_error(what: &str) -> CdcError {
+    CdcError::Input(format!("cannot restore table state: {what}"))
+}
+
+fn disagree() -> CdcError {
+    CdcError::State(
+        "the rows and the per-key bookkeeping disagree on keys (a key without its row, a row \
+         without a live key, or a key twice); was the table changed by another writer?"
+            .into(),
+    )
 }

@@ -31,7 +31,7 @@ def test_a_table_restored_with_only_tombstones_takes_its_columns_from_the_first_
     from cdc_rs import _cdc_rs
 
     pipeline = cdc_rs.batch_upsert(keys="id", sequence_by="ts")._pipeline
-    state = pa.table({"key.id": [1], "sequence.ts": [5], "row": pa.array([None], pa.uint32())})
+    state = pa.table({"key.id": [1], "sequence.ts": [5], "live": [False]})
     core = _cdc_rs.TableCore.restore(pa.table({}), state, 0)
     plan = pipeline.plan(pa.table({"id": [1, 2], "ts": [3, 1], "v": ["stale", "b"]}), 1, core)
     counts, skipped, _ = core.commit(plan)

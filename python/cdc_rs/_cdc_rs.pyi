@@ -30,17 +30,19 @@ class TableCore:
     def to_arrow(self) -> pa.Table:
         """The live rows."""
     def state(self) -> pa.Table | None:
-        """Per-key bookkeeping: ``key.*``, ``sequence.*`` and ``row`` (null = tombstone)."""
+        """Per-key bookkeeping: ``key.*``, ``sequence.*`` and ``live`` (false = tombstone)."""
     def snapshot(self) -> tuple[pa.Table, pa.Table | None, int | None]:
         """``(to_arrow(), state(), last_batch_id)`` read at one moment (for pickling)."""
     @staticmethod
     def restore(rows: Any, state: Any, last_batch_id: int | None = None) -> TableCore:
-        """Rebuild from ``to_arrow()`` and ``state()``."""
+        """Rebuild from the live rows (any order) and ``state()``: each live key gets the
+        row holding its key (``TargetStateError`` unless they match one to one)."""
     @staticmethod
-    def restore_index(schema: Any, state: Any, positions: int,
+    def restore_index(schema: Any, keys: Any, positions: Any, state: Any, next_row: int,
                       last_batch_id: int | None = None) -> TableCore:
-        """An index-only table of ``positions`` row positions; ``state``'s ``row`` holds
-        each live key's position, ``schema`` is an empty table of the rows."""
+        """An index-only table from ``state()`` and the key columns of the live rows
+        (``keys``) with each row's position (``positions``, uint32, below ``next_row``);
+        ``schema`` is an empty table of the rows."""
     def relocate(self, old: Any, new: Any) -> None:
         """Move the rows at positions ``old`` to ``new`` (uint32), in an index-only table whose
         target rewrote them into new files."""

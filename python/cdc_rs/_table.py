@@ -65,7 +65,7 @@ class MemoryTable:
             return self._core.keys_tracked
 
     def state(self) -> pa.Table | None:
-        """Per-key bookkeeping: ``key.*`` and ``sequence.*`` columns and ``row`` (null = tombstone)."""
+        """Per-key bookkeeping: ``key.*`` and ``sequence.*`` columns and ``live`` (false = tombstone)."""
         with self._lock:
             return self._core.state()
 

@@ -218,7 +218,7 @@ class DeltaTarget:
         return DeltaTable(self._store.uri, storage_options=self._store.storage_options)
 
     def state(self) -> pa.Table | None:
-        """Per-key bookkeeping of the mirror (``key.*``, ``sequence.*``, ``row``)."""
+        """Per-key bookkeeping (``key.*``, ``sequence.*``, ``live``), as kept in ``_cdc_rs/``."""
         with self._lock:
             return self._opened().state()
 
@@ -424,13 +424,12 @@ class DeltaTarget:
                     f"{self._path} has rows but no cdc_rs bookkeeping for app_id {self._app_id!r}; "
                     "write it with the app_id that created it, or to a new table")
             core = _cdc_rs.TableCore(keeps_rows=not merge_on_read)
-            if state is not None and state.num_rows:
-                if merge_on_read:  # only tombstones so far
+            if state is not None and state.num_rows:  # only tombstones so far
+                if merge_on_read:
                     core = _cdc_rs.TableCore.restore_index(
-                        pa.table({}), state.drop_columns(["live"]).append_column(
-                            "row", pa.nulls(state.num_rows, pa.uint32())), 0, txn)
+                        pa.table({}), pa.table({}), pa.array([], pa.uint32()), state, 0, txn)
                 else:
-                    core = _restore(pa.table({}), state, txn, None)
+                    core = _cdc_rs.TableCore.restore(pa.table({}), state, txn)
             elif txn is not None:
                 core.mark_applied(txn)
             self._mirror = core
@@ -438,10 +437,10 @@ class DeltaTarget:
         if merge_on_read:
             assert self._files is not None and state is not None
             schema = pa.schema(self._dt.schema().to_arrow())
-            keys = _keys_of(state)
-            live, positions = self._files.live_keys(keys, schema)
-            self._mirror = _restore_index(live, positions, rows_schema, state, txn,
-                                          self._files.next_row, self._path)
+            live, positions = self._files.live_keys(_keys_of(state), schema)
+            self._mirror = self._restored(lambda: _cdc_rs.TableCore.restore_index(
+                rows_schema.empty_table(), live, pa.array(positions, pa.uint32()), state,
+                self._files.next_row, txn))
             return
         rows = _read_rows(self._dt, store)
         try:
@@ -449,7 +448,15 @@ class DeltaTarget:
         except (KeyError, pa.ArrowInvalid, ValueError) as exc:
             raise TargetStateError(f"{self._path}: columns {rows.schema.names} no longer match "
                                    f"the pipeline's {rows_schema.names}: {exc}") from exc
-        self._mirror = _restore(rows, state, txn, self._path)
+        self._mirror = self._restored(lambda: _cdc_rs.TableCore.restore(rows, state, txn))
+
+    def _restored(self, restore: Any) -> _cdc_rs.TableCore:
+        """``restore()``, its disagreement between rows and bookkeeping naming the table."""
+        try:
+            core: _cdc_rs.TableCore = restore()
+        except TargetStateError as exc:
+            raise TargetStateError(f"{self._path}: {exc}") from exc
+        return core
 
     def _merge_on_read(self) -> bool:
         """Whether batches write deletion vectors: the table's kind, or for a table still to
@@ -766,8 +773,7 @@ class DeltaTarget:
         state, last = mirror.state(), mirror.last_batch_id
         if state is None or last is None:
             return
-        live = pc.is_valid(state.column("row"))
-        snap = state.drop_columns(["row"]).append_column("live", live)
+        snap = state  # the layout on disk is the engine's
         if self._rows_schema is not None:
             snap = snap.replace_schema_metadata({_ROWS_SCHEMA_KEY: _schema_bytes(self._rows_schema)})
         try:
@@ -942,60 +948,6 @@ def _fold(parts: list[pa.Table]) -> pa.Table:
     last = table.group_by(keys, use_threads=False).aggregate([("__i", "max")])
     picked = pc.sort_indices(last.column("__i_max"))
     return table.take(last.column("__i_max").take(picked)).drop_columns(["__i"])
-
-
-def _restore(rows: pa.Table, state: pa.Table, txn: int | None, path: Path | str | None) -> _cdc_rs.TableCore:
-    """A TableCore from the table's rows and the folded key state (row index by key join)."""
-    row = _key_rows(rows, state, path)
-    full = state.drop_columns(["live"]).append_column("row", row)
-    return _cdc_rs.TableCore.restore(rows, full, txn)
-
-
-def _restore_index(keys: pa.Table, positions: np.ndarray, schema: pa.Schema, state: pa.Table,
-                   txn: int | None, next_row: int, path: Path | str) -> _cdc_rs.TableCore:
-    """An index-only TableCore (merge-on-read) from the live rows' keys and positions."""
-    row = _key_rows(keys, state, path)
-    at = pa.array(positions.astype(np.uint32)).take(row.cast(pa.int64()))
-    full = state.drop_columns(["live"]).append_column("row", at)
-    return _cdc_rs.TableCore.restore_index(schema.empty_table(), full, next_row, txn)
-
-
-def _key_rows(rows: pa.Table, state: pa.Table, path: Path | str | None) -> pa.Array:
-    """For each key of the folded state, the index of its row in ``rows`` (uint32; null for a
-    tombstone), checking that rows and live keys match one to one."""
-    keys = [n for n in state.column_names if n.startswith("key.")]
-    plain = [k.removeprefix("key.") for k in keys]
-    live = state.column("live")
-    n_live = pc.sum(live).as_py() or 0
-    if rows.num_rows != n_live:
-        raise TargetStateError(f"{path}: {rows.num_rows} rows but {n_live} live keys in the "
-                               "cdc_rs bookkeeping; was the table changed by another writer?")
-    if len(keys) == 1 and rows.num_rows:  # one key column: a hash lookup, no join
-        found = pc.index_in(state.column(keys[0]),
-                            value_set=rows.column(plain[0]).cast(state.schema.field(keys[0]).type)
-                            .combine_chunks())
-        row = pc.if_else(live, found, pa.scalar(None, found.type))
-        hit = np.zeros(rows.num_rows, dtype=bool)
-        hit[row.drop_null().to_numpy()] = True  # every row is some live key's
-        if row.null_count != state.num_rows - n_live or not hit.all():
-            raise TargetStateError(f"{path}: rows and cdc_rs bookkeeping disagree on keys; "
-                                   "was the table changed by another writer?")
-        return row.cast(pa.uint32()).combine_chunks() if isinstance(row, pa.ChunkedArray) \
-            else row.cast(pa.uint32())
-    if not rows.num_rows:
-        return pa.nulls(state.num_rows, pa.uint32())
-    state = state.append_column("__s", pa.array(range(state.num_rows), pa.int64()))
-    index = pa.table({**{f"key.{k}": rows.column(k).cast(state.schema.field(f"key.{k}").type)
-                         for k in plain},
-                      "__r": pa.array(range(rows.num_rows), pa.int64())})
-    joined = state.filter(live).select([*keys, "__s"]).join(index, keys=keys, join_type="inner")
-    if joined.num_rows != rows.num_rows:
-        raise TargetStateError(f"{path}: rows and cdc_rs bookkeeping disagree on keys; "
-                               "was the table changed by another writer?")
-    order = joined.column("__s").to_numpy()
-    values = np.full(state.num_rows, -1, dtype=np.int64)
-    values[order] = joined.column("__r").to_numpy()
-    return pa.array(values, mask=values < 0).cast(pa.uint32())
 
 
 def _schema_bytes(schema: pa.Schema) -> bytes:

@@ -456,7 +456,7 @@ class SparkMergeTarget:
         upserts = rows.append_column(CHANGE_OPERATION_COLUMN, pa.repeat("upsert", len(rows)).cast(pa.string()))
         if state is None or state.num_rows == len(rows):
             return counts, rejected, upserts
-        dead = state.filter(pc.is_null(state.column("row")))
+        dead = state.filter(pc.invert(state.column("live")))
         arrays = []
         for field in upserts.schema:
             source = f"key.{field.name}" if f"key.{field.name}" in dead.column_names else f"sequence.{field.name}"

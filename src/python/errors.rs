@@ -11,6 +11,7 @@ pub fn to_py(err: CdcError) -> PyErr {
         CdcError::Decode { .. } => "DecodeError",
         CdcError::Config(_) => "ConfigError",
         CdcError::Input(_) | CdcError::Arrow(_) => "InputError",
+        CdcError::State(_) => "TargetStateError",
         CdcError::Interrupted => {
             return pyo3::exceptions::PyKeyboardInterrupt::new_err(err.to_string());
         }

@@ -5,7 +5,7 @@
 //! never a half-applied batch, and never a borrow panic.
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use crate::arrow::array::Array;
+use crate::arrow::array::{Array, UInt32Array};
 use crate::arrow::datatypes::Schema;
 use crate::arrow::record_batch::RecordBatch;
 use pyo3::prelude::*;
@@ -125,7 +125,7 @@ impl TableCore {
         }
     }
 
-    /// Per-key bookkeeping (keys, sequences, row or tombstone) as a pyarrow Table, or None.
+    /// Per-key bookkeeping (`key.*`, `sequence.*`, `live`) as a pyarrow Table, or None.
     fn state(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
         match self.with(py, |t| t.state_batch()).py()? {
             None => Ok(None),
@@ -153,35 +153,59 @@ impl TableCore {
         Ok((rows, state, last))
     }
 
-    /// Rebuilds a table from `to_arrow()` and `state()` (pickling, durable targets).
+    /// Rebuilds a table from its rows (any order) and a `state()`: each live key gets the
+    /// row holding its key (pickling, copy-on-write targets).
     #[staticmethod]
     #[pyo3(signature = (rows, state, last_batch_id=None))]
     fn restore(
+        py: Python<'_>,
         rows: AnyRecordBatch,
         state: AnyRecordBatch,
         last_batch_id: Option<i64>,
     ) -> PyResult<Self> {
         let rows = read_one_batch(rows)?;
         let state = read_one_batch(state)?;
-        let inner = MemoryTable::restore(rows, &state, last_batch_id).py()?;
+        let inner = detached(py, || MemoryTable::restore(rows, &state, last_batch_id)).py()?;
         Ok(Self {
             inner: Mutex::new(inner),
         })
     }
 
-    /// An index-only table (no rows kept) of `positions` row positions, from a `state()`
-    /// whose `row` holds each live key's position; `schema` is an empty table of the rows.
+    /// An index-only table (no rows kept) from a `state()` and the key columns of the live
+    /// rows (`keys`) with each row's position (`positions`, uint32, below `next_row`);
+    /// `schema` is an empty table of the rows.
     #[staticmethod]
-    #[pyo3(signature = (schema, state, positions, last_batch_id=None))]
+    #[pyo3(signature = (schema, keys, positions, state, next_row, last_batch_id=None))]
     fn restore_index(
+        py: Python<'_>,
         schema: AnyRecordBatch,
+        keys: AnyRecordBatch,
+        positions: PyArray,
         state: AnyRecordBatch,
-        positions: usize,
+        next_row: usize,
         last_batch_id: Option<i64>,
     ) -> PyResult<Self> {
         let schema = read_one_batch(schema)?.schema();
+        let keys = read_one_batch(keys)?;
         let state = read_one_batch(state)?;
-        let inner = MemoryTable::restore_index(schema, &state, positions, last_batch_id).py()?;
+        let positions = positions.array();
+        let positions = positions
+            .as_any()
+            .downcast_ref::<UInt32Array>()
+            .filter(|a| a.null_count() == 0)
+            .ok_or_else(|| CdcError::Input("row positions must be uint32 without nulls".into()))
+            .py()?;
+        let inner = detached(py, || {
+            MemoryTable::restore_index(
+                schema,
+                &keys,
+                positions.values(),
+                &state,
+                next_row,
+                last_batch_id,
+            )
+        })
+        .py()?;
         Ok(Self {
             inner: Mutex::new(inner),
         })
