@@ -590,4 +590,33 @@ mod tests {
         assert_eq!((restored.len(), restored.next_row()), (2, 8));
         assert!(MemoryTable::restore_index(schema, &keys, &[7, 8], &state, 8, None).is_err());
     }
+
+    #[test]
+    fn a_state_holding_a_key_several_times_restores_its_last_row() {
+        let (p, mut table) = (pipeline(), MemoryTable::new());
+        p.run(
+            &[events(&[(1, 1, "u", "a"), (2, 1, "u", "b")])],
+            0,
+            &mut table,
+        )
+        .unwrap();
+        let older = table.state_batch().unwrap().unwrap();
+        p.run(&[events(&[(2, 3, "d", "")])], 1, &mut table).unwrap();
+        let newer = table.state_batch().unwrap().unwrap();
+        // the bookkeeping of two batches, oldest first: key 2 live, then a tombstone
+        let both = crate::arrow::compute::concat_batches(&older.schema(), &[older, newer]).unwrap();
+        let rows = rows_of(&table);
+        let restored = MemoryTable::restore(rows.clone(), &both, Some(1)).unwrap();
+        assert_eq!((restored.len(), restored.keys_tracked()), (1, 2));
+        let stale = events(&[(2, 2, "u", "late")]);
+        let mut restored = restored;
+        let c = p.run(&[stale], 2, &mut restored).unwrap().counts;
+        assert_eq!(c.stale, 1, "the tombstone (sequence 3) is the key's state");
+        let with_two = crate::arrow::compute::concat_batches(
+            &rows.schema(),
+            &[rows, events(&[(2, 1, "u", "b")])],
+        )
+        .unwrap();
+        assert!(MemoryTable::restore(with_two, &both, None).is_err());
+    }
 }

@@ -1,10 +1,12 @@
 //! The embedded target: rows in a `RowStore`, per-key state in a `KeyState`, and the id of
 //! the last batch applied (for exactly-once replays).
+use std::hash::BuildHasher;
 use std::sync::Arc;
 
 use crate::arrow::array::{new_empty_array, Array, ArrayRef, BooleanArray, RecordBatch};
 use crate::arrow::compute::cast;
 use crate::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use crate::arrow::row::Rows;
 use rayon::prelude::*;
 
 use crate::error::{CdcError, Result};
@@ -408,7 +410,9 @@ impl MemoryTable {
     }
 
     /// The key state of `state`, each live key holding the position of the row of `rows`
-    /// with its key; an error unless live keys and rows match one to one.
+    /// with its key; an error unless live keys and rows match one to one. `state` may hold a
+    /// key several times (the bookkeeping files of several batches, oldest first): its last
+    /// row is the key's state.
     fn restore_keyed(rows: &RecordBatch, positions: &[u32], state: &RecordBatch) -> Result<Self> {
         let schema = state.schema();
         let pick = |prefix: &str| -> (Vec<Field>, Vec<ArrayRef>) {
@@ -435,12 +439,16 @@ impl MemoryTable {
         let layout = Layout::new(key_fields, sequence_fields)?;
         let keys = layout.keys.encode(&key_columns)?;
         let sequences = layout.sequences.encode(&sequence_columns)?;
+        let last = last_of_each_key(&keys);
+        let live_keys = last.iter().filter(|&&i| live.value(i)).count();
         let mut table = MemoryTable::new();
         // Live keys start UNPLACED; each row then claims its key's slot.
-        table.state.insert_absent(state.num_rows(), |i| {
+        table.state.insert_absent(last.len(), |j| {
+            let i = last[j];
             let row = live.value(i).then_some(UNPLACED);
             (keys.row(i).data(), sequences.row(i).data(), row)
         });
+        drop((keys, sequences, last)); // the state holds its own copies now: peak memory
         let row_keys = layout
             .key_fields
             .iter()
@@ -467,12 +475,37 @@ impl MemoryTable {
                 return Err(disagree());
             }
         }
-        if rows.num_rows() != live.true_count() {
+        if rows.num_rows() != live_keys {
             return Err(disagree());
         }
         table.layout = Some(layout);
         Ok(table)
     }
+}
+
+/// The index of the last row of each distinct key of `keys`, ascending: rows are sorted by
+/// key hash on all cores, and only rows of equal hash are compared.
+fn last_of_each_key(keys: &Rows) -> Vec<usize> {
+    let hasher = foldhash::fast::RandomState::default();
+    let mut order: Vec<(u64, u32)> = (0..keys.num_rows())
+        .into_par_iter()
+        .map(|i| (hasher.hash_one(keys.row(i).data()), i as u32))
+        .collect();
+    order.par_sort_unstable();
+    let mut superseded = vec![false; keys.num_rows()];
+    for run in order
+        .chunk_by(|a, b| a.0 == b.0)
+        .filter(|run| run.len() > 1)
+    {
+        // ascending indices: a row is superseded if a later row has its key
+        for (j, &(_, i)) in run.iter().enumerate() {
+            let key = keys.row(i as usize).data();
+            superseded[i as usize] = run[j + 1..]
+                .iter()
+                .any(|&(_, k)| keys.row(k as usize).data() == key);
+        }
+    }
+    (0..keys.num_rows()).filter(|&i| !superseded[i]).collect()
 }
 
 /// The row of a live key not found yet while a table is restored (positions stay below it).

@@ -12,6 +12,8 @@ import pyarrow as pa
 
 # DuckDB with its delta extension, beside the venv (requirements-duckdb-delta.txt)
 DUCKDB_DELTA = Path(__file__).resolve().parents[1] / ".cache" / "duckdb-delta"
+# PySpark 4.2 and Delta Lake's Spark jars, beside the venv (requirements-spark-delta.txt)
+SPARK_DELTA = Path(__file__).resolve().parents[1] / ".cache" / "spark-delta"
 
 
 def plain(table: pa.Table) -> pa.Table:
@@ -66,6 +68,53 @@ def read_with_duckdb(path: Path) -> pa.Table:
     if proc.returncode:
         raise RuntimeError(proc.stderr.decode())
     return plain(pa.ipc.open_stream(proc.stdout).read_all())
+
+
+_SPARK_SCRIPT = """
+import json, os, sys
+import pyarrow as pa
+from pyspark.sql import SparkSession
+jars, reads = sys.argv[1], json.loads(sys.argv[2])
+spark = (SparkSession.builder.master("local[2]").config("spark.jars", jars)
+         .config("spark.sql.extensions", "io.delta.sql.DeltaSparkSessionExtension")
+         .config("spark.sql.catalog.spark_catalog",
+                 "org.apache.spark.sql.delta.catalog.DeltaCatalog")
+         .config("spark.sql.session.timeZone", "UTC").config("spark.ui.enabled", "false")
+         .config("spark.sql.shuffle.partitions", "2").getOrCreate())
+out = sys.stdout.buffer
+for path, feed in reads:
+    reader = spark.read.format("delta")
+    if feed:
+        reader = reader.option("readChangeFeed", "true").option("startingVersion", 0)
+    table = reader.load(path).toArrow()
+    with pa.ipc.new_stream(out, table.schema) as stream:
+        stream.write_table(table)
+spark.stop()
+"""
+
+
+def read_with_spark(*paths: Path | str, change_feed: bool = False) -> list[pa.Table]:
+    """Each table as Spark with Delta Lake reads it (its change feed from version 0 with
+    ``change_feed``), all in one Spark session in a subprocess (PySpark 4.2, see
+    requirements-spark-delta.txt)."""
+    import json
+
+    jars = sorted((SPARK_DELTA / "jars").glob("*.jar"))
+    if not (SPARK_DELTA / "python").is_dir() or not jars:
+        raise RuntimeError(f"{SPARK_DELTA} is missing: run ./dev setup")
+    env = dict(os.environ, PYSPARK_PYTHON=sys.executable,
+               PYTHONPATH=os.pathsep.join([str(SPARK_DELTA / "python"),
+                                           os.environ.get("PYTHONPATH", "")]))
+    reads = json.dumps([[str(p), change_feed] for p in paths])
+    proc = subprocess.run([sys.executable, "-c", _SPARK_SCRIPT, ",".join(map(str, jars)), reads],
+                          env=env, capture_output=True, timeout=600)
+    if proc.returncode:
+        raise RuntimeError(proc.stderr.decode()[-4000:])
+    source = pa.BufferReader(proc.stdout)
+    tables = []
+    for _ in paths:
+        tables.append(plain(pa.ipc.open_stream(source).read_all()))
+    return tables
 
 
 #: The reader most tests use: deltalake, whatever kind of table.

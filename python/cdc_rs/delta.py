@@ -928,26 +928,11 @@ def _keys_of(changes: pa.Table) -> list[str]:
 
 
 def _fold(parts: list[pa.Table]) -> pa.Table:
-    """The last state per key over tables of ``key.*``, ``sequence.*``, ``live`` in order."""
+    """Tables of ``key.*``, ``sequence.*``, ``live`` in order, as one: a key may appear in
+    several; restoring a table keeps its last row (in Rust, without a join here)."""
     names = parts[-1].column_names
-    parts = [p.select(names).cast(parts[-1].schema, safe=False).replace_schema_metadata(None)
-             for p in parts]
-    keys = [n for n in names if n.startswith("key.")]
-    if len(parts) == 1:  # each file holds one state per key
-        return parts[0]
-    if len(keys) == 1:  # newest first: keep a row unless a later file has its key
-        (key,) = keys
-        out, seen = [parts[-1]], parts[-1].column(key).combine_chunks()
-        for part in reversed(parts[:-1]):
-            part = part.filter(pc.invert(pc.is_in(part.column(key), value_set=seen)))
-            out.append(part)
-            seen = pa.concat_arrays([seen, part.column(key).combine_chunks()])
-        return pa.concat_tables(out[::-1])
-    table = pa.concat_tables(parts)
-    table = table.append_column("__i", pa.array(range(table.num_rows), pa.int64()))
-    last = table.group_by(keys, use_threads=False).aggregate([("__i", "max")])
-    picked = pc.sort_indices(last.column("__i_max"))
-    return table.take(last.column("__i_max").take(picked)).drop_columns(["__i"])
+    return pa.concat_tables([p.select(names).cast(parts[-1].schema, safe=False)
+                             .replace_schema_metadata(None) for p in parts])
 
 
 def _schema_bytes(schema: pa.Schema) -> bytes:
