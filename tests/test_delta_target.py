@@ -387,3 +387,42 @@ def test_two_writers_racing_on_the_same_batches_apply_each_exactly_once(tmp_path
     expected = memory.target.to_arrow().sort_by("customer_id")
     got = read_delta(path).sort_by("customer_id")
     assert got.cast(expected.schema).equals(expected)
+
+
+class _Counting:
+    """A pipeline that counts how often a batch is screened (decoded) and planned."""
+
+    def __init__(self, pipeline):
+        self.pipeline, self.screened, self.planned = pipeline, 0, 0
+
+    def __getattr__(self, name):
+        return getattr(self.pipeline, name)
+
+    def screen(self, batch, stop=None):
+        self.screened += 1
+        return self.pipeline.screen(batch, stop)
+
+    def plan(self, batch, batch_id, table):
+        self.planned += 1
+        return self.pipeline.plan(batch, batch_id, table)
+
+
+def test_a_conflict_re_plans_the_batch_without_decoding_it_again(tmp_path):
+    path = tmp_path / "t"
+    bronze = pa.table({"value": ['{"id": 1, "ts": 2, "v": "b"}', '{"id": 2, "ts": 1, "v": "c"}']})
+    a = cdc_rs.batch_upsert(DeltaTarget(path, app_id="q"), keys="id", sequence_by="ts",
+                            value_schema="id BIGINT, ts BIGINT, v STRING")
+    b = cdc_rs.batch_upsert(DeltaTarget(path, app_id="q"), keys="id", sequence_by="ts",
+                            value_schema="id BIGINT, ts BIGINT, v STRING")
+    a(pa.table({"value": ['{"id": 1, "ts": 1, "v": "a"}']}), 0)
+    b.target.last_batch_id  # b opens the table at batch 0
+    a(pa.table({"value": ['{"id": 3, "ts": 1, "v": "x"}']}), 1)
+    counting = _Counting(b._pipeline)
+    counts, skipped, _ = b.target.apply_batch(counting, bronze, 2)  # conflicts once
+    assert not skipped and counts["updated"] == 1 and counts["inserted"] == 1
+    assert (counting.screened, counting.planned) == (1, 2)
+    assert sorted(read_delta(path)["v"].to_pylist()) == ["b", "c", "x"]
+    # a replayed batch id is not decoded at all
+    replay = _Counting(b._pipeline)
+    assert b.target.apply_batch(replay, bronze, 2)[1]
+    assert replay.screened == 0

@@ -253,6 +253,10 @@ class DeltaTarget:
         with self._lock:
             if self._app_id is None:
                 self._app_id = self._derive_app_id(pipeline)
+            last = self._opened().last_batch_id
+            if not isinstance(data, _cdc_rs.ScreenedBatch) and (last is None or batch_id > last):
+                # decoded and filtered once: a conflict re-plans the screened batch
+                data = pipeline.screen(data)
             retried_failure = False
             for _ in range(self._max_retries + 1):
                 mirror = self._opened()
