@@ -12,8 +12,16 @@ import pyarrow as pa
 
 # DuckDB with its delta extension, beside the venv (requirements-duckdb-delta.txt)
 DUCKDB_DELTA = Path(__file__).resolve().parents[1] / ".cache" / "duckdb-delta"
-# PySpark 4.2 and Delta Lake's Spark jars, beside the venv (requirements-spark-delta.txt)
-SPARK_DELTA = Path(__file__).resolve().parents[1] / ".cache" / "spark-delta"
+# Delta Lake's Spark jars (spark-delta-jars.pom.xml, fetched from Maven Central by ./dev setup)
+SPARK_DELTA_JARS = Path(__file__).resolve().parents[1] / ".cache" / "spark-delta" / "jars"
+
+
+def spark_delta_jars() -> str:
+    """The ``spark.jars`` value that gives a session Delta Lake."""
+    jars = sorted(SPARK_DELTA_JARS.glob("*.jar"))
+    if not jars:
+        raise RuntimeError(f"{SPARK_DELTA_JARS} has no jars: run ./dev setup")
+    return ",".join(map(str, jars))
 
 
 def plain(table: pa.Table) -> pa.Table:
@@ -95,18 +103,13 @@ spark.stop()
 
 def read_with_spark(*paths: Path | str, change_feed: bool = False) -> list[pa.Table]:
     """Each table as Spark with Delta Lake reads it (its change feed from version 0 with
-    ``change_feed``), all in one Spark session in a subprocess (PySpark 4.2, see
-    requirements-spark-delta.txt)."""
+    ``change_feed``), all in one Spark session in a subprocess of its own (so the
+    tests' shared session keeps its catalog)."""
     import json
 
-    jars = sorted((SPARK_DELTA / "jars").glob("*.jar"))
-    if not (SPARK_DELTA / "python").is_dir() or not jars:
-        raise RuntimeError(f"{SPARK_DELTA} is missing: run ./dev setup")
-    env = dict(os.environ, PYSPARK_PYTHON=sys.executable,
-               PYTHONPATH=os.pathsep.join([str(SPARK_DELTA / "python"),
-                                           os.environ.get("PYTHONPATH", "")]))
+    env = dict(os.environ, PYSPARK_PYTHON=sys.executable)
     reads = json.dumps([[str(p), change_feed] for p in paths])
-    proc = subprocess.run([sys.executable, "-c", _SPARK_SCRIPT, ",".join(map(str, jars)), reads],
+    proc = subprocess.run([sys.executable, "-c", _SPARK_SCRIPT, spark_delta_jars(), reads],
                           env=env, capture_output=True, timeout=600)
     if proc.returncode:
         raise RuntimeError(proc.stderr.decode()[-4000:])

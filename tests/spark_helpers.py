@@ -1,6 +1,7 @@
-"""Shared pieces of the Spark tests (tests/test_spark_*.py): one local[2] session per pytest
-process (each xdist worker gets its own, with its own temp dirs), the bookstore data set
-landed as Parquet, and the reference notebook's pipeline written in plain Spark.
+"""Shared pieces of the Spark tests (tests/test_spark_*.py): one local[2] session with Delta
+Lake per pytest process (each xdist worker gets its own, with its own temp dirs), the
+bookstore data set landed as Parquet, and the reference notebook's pipeline written in plain
+Spark.
 
 Import the fixtures into a test module with ``from spark_helpers import spark, ...``.
 """
@@ -20,6 +21,7 @@ os.environ["PYSPARK_DRIVER_PYTHON"] = sys.executable
 pytest.importorskip("pyspark")
 
 import cdc_rs  # noqa: E402
+from delta_readers import spark_delta_jars  # noqa: E402
 from cdc_rs.datasets import CUSTOMERS_SCHEMA, SILVER_COLUMNS, bookstore  # noqa: E402
 
 EVENTS = 3_000
@@ -35,7 +37,8 @@ def _java_available() -> bool:
 
 @pytest.fixture(scope="session")
 def spark(tmp_path_factory):
-    """A classic local[2] SparkSession (UTC session time zone, UI off), stopped at the end."""
+    """A classic local[2] SparkSession with Delta Lake (UTC session time zone, UI off),
+    stopped at the end."""
     if not _java_available():
         pytest.skip("no Java runtime for Spark")
     from pyspark.sql import SparkSession
@@ -53,6 +56,9 @@ def spark(tmp_path_factory):
         .config("spark.local.dir", str(base / "local"))
         .config("spark.driver.memory", "1g")
         .config("spark.sql.adaptive.enabled", "false")
+        .config("spark.jars", spark_delta_jars())
+        .config("spark.sql.extensions", "io.delta.sql.DeltaSparkSessionExtension")
+        .config("spark.sql.catalog.spark_catalog", "org.apache.spark.sql.delta.catalog.DeltaCatalog")
         .getOrCreate()
     )
     session.sparkContext.setLogLevel("ERROR")

@@ -7,6 +7,7 @@ import doctest
 
 from spark_helpers import spark  # noqa: F401
 
+import cdc_rs._spark_merge
 import cdc_rs.spark as cs
 
 
@@ -18,7 +19,10 @@ def test_every_public_name_is_documented():
 
 
 def test_docstring_examples_run(spark):
-    result = doctest.testmod(cs, extraglobs={"spark": spark},
-                             optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
-    assert result.attempted > 10
-    assert result.failed == 0
+    attempted = 0
+    for module in (cs, cdc_rs._spark_merge):  # the MERGE target lives in its own module
+        result = doctest.testmod(module, extraglobs={"spark": spark},
+                                 optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+        assert result.failed == 0
+        attempted += result.attempted
+    assert attempted > 10

@@ -33,21 +33,26 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-import uuid
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
-from . import _cdc_rs
 from . import _checks as checks
 from ._files import atomic_write
 from ._input import spark_without_pandas_warning
 from ._json import from_json as _decode
 from ._json import parse_schema
-from ._report import BatchOutcome, BatchReport, reports_to_arrow
+from ._report import BatchReport, reports_to_arrow
+from ._spark_merge import (
+    CHANGE_OPERATION_COLUMN,
+    TOMBSTONES_SUFFIX,
+    SparkMergeTarget,
+    merge_statement,
+    tombstone_statements,
+)
+from ._spark_merge import names as _names
 from ._table import MemoryTable
 from ._upsert import BatchUpsert, batch_upsert
 from .exceptions import CdcError, CheckpointError, ConfigError
@@ -63,12 +68,11 @@ __all__ = [
     "checkpointed",
     "from_json",
     "latest",
+    "TOMBSTONES_SUFFIX",
     "merge_statement",
     "spark_schema",
+    "tombstone_statements",
 ]
-
-#: Column of the change set :class:`SparkMergeTarget` hands to ``MERGE``: ``upsert`` or ``delete``.
-CHANGE_OPERATION_COLUMN = "_cdc_rs_operation"
 
 _ARRIVAL_COLUMN = "_cdc_rs_arrival"
 
@@ -287,244 +291,6 @@ def _session_time_zone(df: DataFrame) -> str:
 
 
 # --------------------------------------------------------------------------------------------
-# MERGE INTO a Spark-managed table
-# --------------------------------------------------------------------------------------------
-
-
-def merge_statement(
-    target_table: str,
-    source: str,
-    *,
-    columns: Sequence[str],
-    keys: str | Sequence[str],
-    sequence_by: str | Sequence[str],
-    operation_column: str | None = CHANGE_OPERATION_COLUMN,
-    delete_operations: Sequence[str] = ("delete",),
-) -> str:
-    """The ``MERGE INTO`` applying ranked changes (one row per key) with cdc_rs's rules.
-
-    * a key absent from the target is inserted (unless the change is a delete);
-    * a present key is updated only when the change's sequence is strictly newer
-      (``sequence_by`` compared left to right, as a tuple);
-    * a delete removes the row when it is strictly newer.
-
-    Unlike :class:`cdc_rs.MemoryTable`, a table has no tombstones: an event older than a
-    delete that arrives in a *later* batch inserts the key again.
-
-    Args:
-        target_table: the table to merge into (e.g. ``main.bookstore.customers_silver``;
-            inserted as written).
-        source: a table or temporary view of changes, one row per key.
-        columns: the target columns, written from the source columns of the same names.
-        keys: key column(s); changes must not have null keys.
-        sequence_by: sequence column(s).
-        operation_column: the source column naming the operation; ``None`` when every change
-            is an upsert. Its value is compared with ``delete_operations``.
-        delete_operations: operations that delete.
-
-    Returns:
-        The SQL text.
-
-    Raises:
-        ConfigError: a key or sequence column is not among ``columns``, or no columns.
-
-    Example:
-        >>> from cdc_rs.spark import merge_statement
-        >>> print(merge_statement("silver", "changes", columns=["id", "ts", "v"], keys="id",
-        ...                       sequence_by="ts", operation_column="op"))
-        MERGE INTO silver AS t
-        USING changes AS s
-        ON t.`id` = s.`id`
-        WHEN MATCHED AND s.`op` IN ('delete') AND (t.`ts` < s.`ts`) THEN DELETE
-        WHEN MATCHED AND (s.`op` IS NULL OR s.`op` NOT IN ('delete')) AND (t.`ts` < s.`ts`) THEN UPDATE SET t.`id` = s.`id`, t.`ts` = s.`ts`, t.`v` = s.`v`
-        WHEN NOT MATCHED AND (s.`op` IS NULL OR s.`op` NOT IN ('delete')) THEN INSERT (`id`, `ts`, `v`) VALUES (s.`id`, s.`ts`, s.`v`)
-    """
-    columns = list(columns)
-    key_names, sequence_names = _names(keys), _names(sequence_by)
-    if not columns:
-        raise ConfigError("merge_statement: no columns")
-    missing = [c for c in (*key_names, *sequence_names) if c not in columns]
-    if missing:
-        raise ConfigError(f"merge_statement: key/sequence column(s) {missing} not in columns")
-    if not key_names or not sequence_names:
-        raise ConfigError("merge_statement: give at least one key and one sequence column")
-    q = _quote
-    on = " AND ".join(f"t.{q(k)} = s.{q(k)}" for k in key_names)
-    newer = _strictly_newer(sequence_names)
-    lines = [f"MERGE INTO {target_table} AS t", f"USING {source} AS s", f"ON {on}"]
-    if operation_column is not None and delete_operations:
-        ops = ", ".join(_literal(o) for o in delete_operations)
-        op = f"s.{q(operation_column)}"
-        is_delete, is_upsert = f"{op} IN ({ops})", f"({op} IS NULL OR {op} NOT IN ({ops}))"
-        lines.append(f"WHEN MATCHED AND {is_delete} AND {newer} THEN DELETE")
-        update_when, insert_when = f" AND {is_upsert} AND {newer}", f" AND {is_upsert}"
-    else:
-        update_when, insert_when = f" AND {newer}", ""
-    sets = ", ".join(f"t.{q(c)} = s.{q(c)}" for c in columns)
-    lines.append(f"WHEN MATCHED{update_when} THEN UPDATE SET {sets}")
-    names = ", ".join(q(c) for c in columns)
-    values = ", ".join(f"s.{q(c)}" for c in columns)
-    lines.append(f"WHEN NOT MATCHED{insert_when} THEN INSERT ({names}) VALUES ({values})")
-    return "\n".join(lines)
-
-
-def _strictly_newer(sequence: list[str]) -> str:
-    """``(t.a, t.b) < (s.a, s.b)`` spelled out (row comparison is not SQL everywhere)."""
-    q = _quote
-    terms = []
-    for i, name in enumerate(sequence):
-        equal = [f"t.{q(p)} = s.{q(p)}" for p in sequence[:i]]
-        terms.append(" AND ".join([*equal, f"t.{q(name)} < s.{q(name)}"]))
-    if len(terms) == 1:
-        return f"({terms[0]})"
-    return "(" + " OR ".join(f"({t})" for t in terms) + ")"
-
-
-def _quote(name: str) -> str:
-    return "`" + name.replace("`", "``") + "`"
-
-
-def _literal(value: str) -> str:
-    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
-
-
-class SparkMergeTarget:
-    """A Spark-managed silver table (e.g. Delta) as the target of :func:`cdc_rs.batch_upsert`.
-
-    cdc_rs does the per-batch work — decode, topic filter, lookup, rejects, the newest change
-    per key (deletes included) — and hands Spark that change set, one row per key, with a
-    ``_cdc_rs_operation`` column (``upsert``/``delete``). Spark then runs
-    :func:`merge_statement` (strict-newer update, insert, strict-newer delete). Replaying a
-    batch is harmless: the same changes are no longer strictly newer.
-
-    The report's ``inserted``/``updated``/``deleted`` come from the MERGE's metrics when the
-    table format returns them (Delta does); changes the MERGE left alone are counted as
-    ``stale`` (upserts) or ``tombstoned`` (deletes). Unlike a :class:`cdc_rs.MemoryTable`
-    there are no tombstones: an event older than a delete, arriving in a later batch,
-    inserts the key again.
-
-    Args:
-        table_name: the target table (it must exist with the upsert's output columns).
-        keys: key column(s), as given to ``batch_upsert``.
-        sequence_by: sequence column(s), as given to ``batch_upsert``.
-        spark: the session running the MERGE; default: the active session when a batch
-            arrives (it is not pickled).
-
-    Example:
-        >>> import cdc_rs, cdc_rs.spark as cs
-        >>> from cdc_rs.datasets import CUSTOMERS_SCHEMA, SILVER_COLUMNS
-        >>> silver = cs.SparkMergeTarget("customers_silver", keys="customer_id",
-        ...                              sequence_by="row_time")
-        >>> upsert = cdc_rs.batch_upsert(silver, keys="customer_id", sequence_by="row_time",
-        ...                              value_schema=CUSTOMERS_SCHEMA, topic="customers",
-        ...                              operation_column="row_status",
-        ...                              delete_operations=["delete"], columns=SILVER_COLUMNS)
-        >>> upsert.target
-        SparkMergeTarget('customers_silver', keys=['customer_id'], sequence_by=['row_time'])
-
-        Then ``stream.writeStream.foreachBatch(upsert).option("checkpointLocation", …).start()``.
-    """
-
-    def __init__(self, table_name: str, *, keys: str | Sequence[str],
-                 sequence_by: str | Sequence[str], spark: SparkSession | None = None) -> None:
-        self.table_name = table_name
-        self.keys = _names(keys)
-        self.sequence_by = _names(sequence_by)
-        self._spark = spark
-        self.last_statement: str | None = None
-
-    @property
-    def last_batch_id(self) -> int | None:
-        """Always None: the Spark table keeps no batch ids (the stream's checkpoint does, and
-        the MERGE only updates with newer rows, so a replayed batch changes nothing)."""
-        return None
-
-    def __len__(self) -> int:
-        """Rows in the Spark table."""
-        return int(self._session().table(self.table_name).count())
-
-    def changes(self, pipeline: Any, batch: Any, batch_id: int) -> tuple[dict[str, int], pa.Table | None, pa.Table]:
-        """Run the cdc_rs pipeline on one batch: (counters, rejected rows, change set).
-
-        The change set has the output columns plus ``_cdc_rs_operation``; deleted keys carry
-        only their key and sequence columns (the others are null).
-        """
-        core = _cdc_rs.TableCore()
-        counts, _, rejected = pipeline.run(batch, batch_id, core)
-        rows = core.to_arrow()
-        state = core.state()
-        upserts = rows.append_column(CHANGE_OPERATION_COLUMN, pa.repeat("upsert", len(rows)).cast(pa.string()))
-        if state is None or state.num_rows == len(rows):
-            return counts, rejected, upserts
-        dead = state.filter(pc.invert(state.column("live")))
-        arrays = []
-        for field in upserts.schema:
-            source = f"key.{field.name}" if f"key.{field.name}" in dead.column_names else f"sequence.{field.name}"
-            if field.name == CHANGE_OPERATION_COLUMN:
-                arrays.append(pa.repeat("delete", len(dead)).cast(pa.string()))
-            elif source in dead.column_names:
-                arrays.append(dead.column(source).cast(field.type))
-            else:
-                arrays.append(pa.nulls(len(dead), field.type))
-        deletes = pa.Table.from_arrays(arrays, schema=upserts.schema)
-        return counts, rejected, pa.concat_tables([upserts, deletes])
-
-    def apply_batch(self, pipeline: _cdc_rs.Pipeline, batch: Any, batch_id: int) -> BatchOutcome:
-        """One micro-batch: cdc_rs decides, Spark runs the MERGE (the ``Target`` protocol)."""
-        counts, rejected, changes = self.changes(pipeline, batch, batch_id)
-        if changes.num_rows == 0:
-            return counts, False, rejected
-        spark = self._session()
-        columns = [c for c in changes.column_names if c != CHANGE_OPERATION_COLUMN]
-        view = f"_cdc_rs_changes_{uuid.uuid4().hex}"
-        statement = merge_statement(self.table_name, view, columns=columns, keys=self.keys,
-                                    sequence_by=self.sequence_by)
-        self.last_statement = statement
-        spark.createDataFrame(changes).createOrReplaceTempView(view)
-        try:
-            metrics = self._execute(spark, statement)
-        finally:
-            spark.catalog.dropTempView(view)
-        return _merged_counts(counts, changes, metrics), False, rejected
-
-    def _execute(self, spark: SparkSession, statement: str) -> dict[str, int]:
-        rows = spark.sql(statement).collect()
-        return {k: int(v) for k, v in rows[0].asDict().items() if v is not None} if rows else {}
-
-    def _session(self) -> SparkSession:
-        if self._spark is not None:
-            return self._spark
-        from pyspark.sql import SparkSession
-
-        spark = SparkSession.getActiveSession()
-        if spark is None:
-            raise ConfigError("SparkMergeTarget: no active Spark session; pass spark=")
-        return spark
-
-    def __getstate__(self) -> dict[str, Any]:
-        state = dict(self.__dict__)
-        state["_spark"] = None
-        return state
-
-    def __repr__(self) -> str:
-        return f"SparkMergeTarget({self.table_name!r}, keys={self.keys}, sequence_by={self.sequence_by})"
-
-
-def _merged_counts(counts: dict[str, int], changes: pa.Table, metrics: dict[str, int]) -> dict[str, int]:
-    if "num_inserted_rows" not in metrics:
-        return counts
-    deletes = pc.sum(pc.equal(changes.column(CHANGE_OPERATION_COLUMN), "delete")).as_py() or 0
-    upserts = changes.num_rows - deletes
-    out = dict(counts)
-    out["inserted"] = metrics.get("num_inserted_rows", 0)
-    out["updated"] = metrics.get("num_updated_rows", 0)
-    out["deleted"] = metrics.get("num_deleted_rows", 0)
-    out["stale"] = upserts - out["inserted"] - out["updated"]
-    out["tombstoned"] = deletes - out["deleted"]
-    return out
-
-
-# --------------------------------------------------------------------------------------------
 # A durable MemoryTable for foreachBatch (and the working pattern under Spark Connect)
 # --------------------------------------------------------------------------------------------
 
@@ -700,7 +466,3 @@ def _write_ipc(table: pa.Table, path: Path) -> None:
 def _read_ipc(path: Path) -> pa.Table:
     with pa.memory_map(str(path)) as source:
         return pa.ipc.open_file(source).read_all()
-
-
-def _names(value: str | Sequence[str]) -> list[str]:
-    return [value] if isinstance(value, str) else list(value)

@@ -1,0 +1,385 @@
+"""A Spark-managed silver table (e.g. Delta) as a target: cdc_rs ranks, Spark runs MERGE INTO.
+
+The table keeps each live key's sequence in its rows; deleted keys keep theirs in an
+auxiliary *tombstone table* beside it (as Spark's own AUTO CDC does), so an event older than a
+delete stays stale in every later batch and a replayed batch changes nothing.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from . import _cdc_rs
+from ._report import BatchOutcome
+from .exceptions import ConfigError
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+#: Column of the change set :class:`SparkMergeTarget` hands to ``MERGE``: ``upsert`` or ``delete``.
+CHANGE_OPERATION_COLUMN = "_cdc_rs_operation"
+
+#: Suffix of the tombstone table's name (``customers_silver`` → ``customers_silver_cdc_rs_tombstones``).
+TOMBSTONES_SUFFIX = "_cdc_rs_tombstones"
+
+
+def merge_statement(
+    target_table: str,
+    source: str,
+    *,
+    columns: Sequence[str],
+    keys: str | Sequence[str],
+    sequence_by: str | Sequence[str],
+    operation_column: str | None = CHANGE_OPERATION_COLUMN,
+    delete_operations: Sequence[str] = ("delete",),
+) -> str:
+    """The ``MERGE INTO`` applying ranked changes (one row per key) with cdc_rs's rules.
+
+    * a key absent from the target is inserted (unless the change is a delete);
+    * a present key is updated only when the change's sequence is strictly newer
+      (``sequence_by`` compared left to right, as a tuple);
+    * a delete removes the row when it is strictly newer.
+
+    A table alone has no tombstones: :class:`SparkMergeTarget` filters the source through
+    its tombstone table first (:func:`tombstone_statements`).
+
+    Args:
+        target_table: the table to merge into (e.g. ``main.bookstore.customers_silver``;
+            inserted as written).
+        source: a table or temporary view of changes, one row per key (or a parenthesised
+            query).
+        columns: the target columns, written from the source columns of the same names.
+        keys: key column(s); changes must not have null keys.
+        sequence_by: sequence column(s).
+        operation_column: the source column naming the operation; ``None`` when every change
+            is an upsert. Its value is compared with ``delete_operations``.
+        delete_operations: operations that delete.
+
+    Returns:
+        The SQL text.
+
+    Raises:
+        ConfigError: a key or sequence column is not among ``columns``, or no columns.
+
+    Example:
+        >>> from cdc_rs.spark import merge_statement
+        >>> print(merge_statement("silver", "changes", columns=["id", "ts", "v"], keys="id",
+        ...                       sequence_by="ts", operation_column="op"))
+        MERGE INTO silver AS t
+        USING changes AS s
+        ON t.`id` = s.`id`
+        WHEN MATCHED AND s.`op` IN ('delete') AND (t.`ts` < s.`ts`) THEN DELETE
+        WHEN MATCHED AND (s.`op` IS NULL OR s.`op` NOT IN ('delete')) AND (t.`ts` < s.`ts`) THEN UPDATE SET t.`id` = s.`id`, t.`ts` = s.`ts`, t.`v` = s.`v`
+        WHEN NOT MATCHED AND (s.`op` IS NULL OR s.`op` NOT IN ('delete')) THEN INSERT (`id`, `ts`, `v`) VALUES (s.`id`, s.`ts`, s.`v`)
+    """
+    columns = list(columns)
+    key_names, sequence_names = _checked_names(columns, keys, sequence_by, "merge_statement")
+    q = _quote
+    newer = strictly_newer(sequence_names)
+    lines = [f"MERGE INTO {target_table} AS t", f"USING {source} AS s", f"ON {_same_key(key_names)}"]
+    if operation_column is not None and delete_operations:
+        ops = ", ".join(_literal(o) for o in delete_operations)
+        op = f"s.{q(operation_column)}"
+        is_delete, is_upsert = f"{op} IN ({ops})", f"({op} IS NULL OR {op} NOT IN ({ops}))"
+        lines.append(f"WHEN MATCHED AND {is_delete} AND {newer} THEN DELETE")
+        update_when, insert_when = f" AND {is_upsert} AND {newer}", f" AND {is_upsert}"
+    else:
+        update_when, insert_when = f" AND {newer}", ""
+    sets = ", ".join(f"t.{q(c)} = s.{q(c)}" for c in columns)
+    lines.append(f"WHEN MATCHED{update_when} THEN UPDATE SET {sets}")
+    names = ", ".join(q(c) for c in columns)
+    values = ", ".join(f"s.{q(c)}" for c in columns)
+    lines.append(f"WHEN NOT MATCHED{insert_when} THEN INSERT ({names}) VALUES ({values})")
+    return "\n".join(lines)
+
+
+def tombstone_statements(target_table: str, tombstones_table: str, changes: str, *,
+                         columns: Sequence[str], keys: str | Sequence[str],
+                         sequence_by: str | Sequence[str]) -> tuple[str, str]:
+    """The two statements around a batch's ``MERGE`` that keep deleted keys deleted.
+
+    ``changes`` holds one change per key with :data:`CHANGE_OPERATION_COLUMN`. Returns:
+
+    1. the query of the changes still news: those with no tombstone at or after their
+       sequence (the source of :func:`merge_statement`);
+    2. the ``MERGE INTO`` the tombstone table, run after the target's: a delete that took
+       effect (its key has no row at or after it now) records or moves the key's tombstone;
+       an upsert newer than a tombstone removes it (the key lives again).
+
+    Run in that order, a batch is safe to repeat after a failure between the two merges: the
+    target's merge changes nothing the second time, the tombstones' catches up.
+
+    Example:
+        >>> from cdc_rs.spark import tombstone_statements
+        >>> fresh, record = tombstone_statements("silver", "silver_cdc_rs_tombstones", "changes",
+        ...                                      columns=["id", "ts", "v"], keys="id", sequence_by="ts")
+        >>> print(fresh)
+        (SELECT s.* FROM changes AS s LEFT ANTI JOIN silver_cdc_rs_tombstones AS t ON t.`id` = s.`id` AND NOT (t.`ts` < s.`ts`))
+    """
+    key_names, sequence_names = _checked_names(list(columns), keys, sequence_by, "tombstone_statements")
+    q = _quote
+    same, newer = _same_key(key_names), strictly_newer(sequence_names)
+    op = f"s.{q(CHANGE_OPERATION_COLUMN)}"
+    fresh = f"(SELECT s.* FROM {changes} AS s LEFT ANTI JOIN {tombstones_table} AS t ON {same} AND NOT {newer})"
+    stored = [*key_names, *sequence_names]
+    picked = ", ".join(f"s.{q(c)}" for c in [*stored, CHANGE_OPERATION_COLUMN])
+    # A delete whose key still has a row at or after it was stale: the key lives on.
+    effective = (f"(SELECT {picked} FROM {fresh} AS s LEFT ANTI JOIN {target_table} AS t "
+                 f"ON {same} AND {op} = 'delete' AND NOT {newer})")
+    sets = ", ".join(f"t.{q(c)} = s.{q(c)}" for c in sequence_names)
+    names = ", ".join(q(c) for c in stored)
+    values = ", ".join(f"s.{q(c)}" for c in stored)
+    record = "\n".join([
+        f"MERGE INTO {tombstones_table} AS t",
+        f"USING {effective} AS s",
+        f"ON {same}",
+        f"WHEN MATCHED AND {op} = 'delete' AND {newer} THEN UPDATE SET {sets}",
+        f"WHEN MATCHED AND {op} = 'upsert' AND {newer} THEN DELETE",
+        f"WHEN NOT MATCHED AND {op} = 'delete' THEN INSERT ({names}) VALUES ({values})",
+    ])
+    return fresh, record
+
+
+class SparkMergeTarget:
+    """A Spark-managed silver table (e.g. Delta) as the target of :func:`cdc_rs.batch_upsert`.
+
+    cdc_rs does the per-batch work — decode, topic filter, lookup, rejects, the newest change
+    per key (deletes included) — and hands Spark that change set, one row per key, with a
+    ``_cdc_rs_operation`` column (``upsert``/``delete``). Spark then runs
+    :func:`merge_statement` (strict-newer update, insert, strict-newer delete) on the changes
+    that no tombstone makes stale, and records the batch's deletes in the tombstone table
+    (:func:`tombstone_statements`). So the table ends as a :class:`cdc_rs.MemoryTable` would:
+    an event older than a delete stays stale in every later batch, and replaying a batch
+    changes nothing.
+
+    The report's ``inserted``/``updated``/``deleted`` come from the MERGE's metrics when the
+    table format returns them (Delta does); changes the MERGE left alone are counted as
+    ``stale`` (upserts) or ``tombstoned`` (deletes).
+
+    Args:
+        table_name: the target table (it must exist with the upsert's output columns, in a
+            format with ``MERGE INTO``: Delta, Iceberg…).
+        keys: key column(s), as given to ``batch_upsert``.
+        sequence_by: sequence column(s), as given to ``batch_upsert``.
+        spark: the session running the MERGE; default: the active session when a batch
+            arrives (it is not pickled).
+        tombstones_table: where deleted keys keep their sequence (created at the first batch
+            in the target's format, with its key and sequence columns); default
+            ``table_name`` + ``_cdc_rs_tombstones``.
+        keep_tombstones: ``False``: no tombstone table, the plain MERGE of the reference
+            notebook — an event older than a delete that arrives in a later batch inserts its
+            key again.
+
+    Example:
+        >>> import cdc_rs, cdc_rs.spark as cs
+        >>> from cdc_rs.datasets import CUSTOMERS_SCHEMA, SILVER_COLUMNS
+        >>> silver = cs.SparkMergeTarget("customers_silver", keys="customer_id",
+        ...                              sequence_by="row_time")
+        >>> upsert = cdc_rs.batch_upsert(silver, keys="customer_id", sequence_by="row_time",
+        ...                              value_schema=CUSTOMERS_SCHEMA, topic="customers",
+        ...                              operation_column="row_status",
+        ...                              delete_operations=["delete"], columns=SILVER_COLUMNS)
+        >>> upsert.target
+        SparkMergeTarget('customers_silver', keys=['customer_id'], sequence_by=['row_time'])
+        >>> silver.tombstones_table
+        'customers_silver_cdc_rs_tombstones'
+
+        Then ``stream.writeStream.foreachBatch(upsert).option("checkpointLocation", …).start()``.
+    """
+
+    def __init__(self, table_name: str, *, keys: str | Sequence[str],
+                 sequence_by: str | Sequence[str], spark: SparkSession | None = None,
+                 tombstones_table: str | None = None, keep_tombstones: bool = True) -> None:
+        self.table_name = table_name
+        self.keys = names(keys)
+        self.sequence_by = names(sequence_by)
+        self._spark = spark
+        #: None when the target keeps no tombstones (``keep_tombstones=False``)
+        self.tombstones_table: str | None = (
+            None if not keep_tombstones else tombstones_table or _suffixed(table_name, TOMBSTONES_SUFFIX))
+        self.last_statement: str | None = None
+        self._tombstones_ready = False
+
+    @property
+    def last_batch_id(self) -> int | None:
+        """Always None: the Spark table keeps no batch ids (the stream's checkpoint does, and
+        the MERGE only applies strictly newer changes, so a replayed batch changes nothing)."""
+        return None
+
+    def __len__(self) -> int:
+        """Rows in the Spark table."""
+        return int(self._session().table(self.table_name).count())
+
+    def tombstones(self) -> pa.Table | None:
+        """The deleted keys with the sequence of their delete (None without a tombstone table,
+        or before the first batch created it)."""
+        spark = self._session()
+        if self.tombstones_table is None or not spark.catalog.tableExists(self.tombstones_table):
+            return None
+        return spark.table(self.tombstones_table).toArrow()
+
+    def changes(self, pipeline: Any, batch: Any, batch_id: int) -> tuple[dict[str, int], pa.Table | None, pa.Table]:
+        """Run the cdc_rs pipeline on one batch: (counters, rejected rows, change set).
+
+        The change set has the output columns plus ``_cdc_rs_operation``; deleted keys carry
+        only their key and sequence columns (the others are null).
+        """
+        core = _cdc_rs.TableCore()
+        counts, _, rejected = pipeline.run(batch, batch_id, core)
+        rows = core.to_arrow()
+        state = core.state()
+        upserts = rows.append_column(CHANGE_OPERATION_COLUMN, pa.repeat("upsert", len(rows)).cast(pa.string()))
+        if state is None or state.num_rows == len(rows):
+            return counts, rejected, upserts
+        dead = state.filter(pc.invert(state.column("live")))
+        arrays = []
+        for field in upserts.schema:
+            source = f"key.{field.name}" if f"key.{field.name}" in dead.column_names else f"sequence.{field.name}"
+            if field.name == CHANGE_OPERATION_COLUMN:
+                arrays.append(pa.repeat("delete", len(dead)).cast(pa.string()))
+            elif source in dead.column_names:
+                arrays.append(dead.column(source).cast(field.type))
+            else:
+                arrays.append(pa.nulls(len(dead), field.type))
+        deletes = pa.Table.from_arrays(arrays, schema=upserts.schema)
+        return counts, rejected, pa.concat_tables([upserts, deletes])
+
+    def apply_batch(self, pipeline: _cdc_rs.Pipeline, batch: Any, batch_id: int) -> BatchOutcome:
+        """One micro-batch: cdc_rs decides, Spark runs the MERGEs (the ``Target`` protocol)."""
+        counts, rejected, changes = self.changes(pipeline, batch, batch_id)
+        if changes.num_rows == 0:
+            return counts, False, rejected
+        spark = self._session()
+        columns = [c for c in changes.column_names if c != CHANGE_OPERATION_COLUMN]
+        view = f"_cdc_rs_changes_{uuid.uuid4().hex}"
+        spark.createDataFrame(changes).createOrReplaceTempView(view)
+        try:
+            if self.tombstones_table is None:
+                source, record = view, None
+            else:
+                self._create_tombstones_table(spark)
+                source, record = tombstone_statements(
+                    self.table_name, self.tombstones_table, view, columns=columns,
+                    keys=self.keys, sequence_by=self.sequence_by)
+            statement = merge_statement(self.table_name, source, columns=columns, keys=self.keys,
+                                        sequence_by=self.sequence_by)
+            self.last_statement = statement
+            # The target first: a failure before the tombstones' merge leaves a batch that a
+            # retry completes (the target's merge then changes nothing).
+            metrics = self._execute(spark, statement)
+            if record is not None:
+                self._execute(spark, record)
+        finally:
+            spark.catalog.dropTempView(view)
+        return _merged_counts(counts, changes, metrics), False, rejected
+
+    def _create_tombstones_table(self, spark: SparkSession) -> None:
+        if self._tombstones_ready:
+            return
+        assert self.tombstones_table is not None
+        if not spark.catalog.tableExists(self.tombstones_table):
+            schema = spark.table(self.table_name).schema
+            kept = [*self.keys, *self.sequence_by]
+            missing = [c for c in kept if c not in schema.fieldNames()]
+            if missing:
+                raise ConfigError(f"SparkMergeTarget: {self.table_name} has no column(s) {missing}")
+            columns = ", ".join(f"{_quote(c)} {schema[c].dataType.simpleString()}" for c in kept)
+            spark.sql(f"CREATE TABLE IF NOT EXISTS {self.tombstones_table} ({columns}) "
+                      f"USING {_provider(spark, self.table_name)}")
+        self._tombstones_ready = True
+
+    def _execute(self, spark: SparkSession, statement: str) -> dict[str, int]:
+        rows = spark.sql(statement).collect()
+        return {k: int(v) for k, v in rows[0].asDict().items() if v is not None} if rows else {}
+
+    def _session(self) -> SparkSession:
+        if self._spark is not None:
+            return self._spark
+        from pyspark.sql import SparkSession
+
+        spark = SparkSession.getActiveSession()
+        if spark is None:
+            raise ConfigError("SparkMergeTarget: no active Spark session; pass spark=")
+        return spark
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state["_spark"] = None
+        state["_tombstones_ready"] = False  # another process checks again
+        return state
+
+    def __repr__(self) -> str:
+        return f"SparkMergeTarget({self.table_name!r}, keys={self.keys}, sequence_by={self.sequence_by})"
+
+
+def strictly_newer(sequence: list[str]) -> str:
+    """``(t.a, t.b) < (s.a, s.b)`` spelled out (row comparison is not SQL everywhere)."""
+    q = _quote
+    terms = []
+    for i, name in enumerate(sequence):
+        equal = [f"t.{q(p)} = s.{q(p)}" for p in sequence[:i]]
+        terms.append(" AND ".join([*equal, f"t.{q(name)} < s.{q(name)}"]))
+    if len(terms) == 1:
+        return f"({terms[0]})"
+    return "(" + " OR ".join(f"({t})" for t in terms) + ")"
+
+
+def names(value: str | Sequence[str]) -> list[str]:
+    return [value] if isinstance(value, str) else list(value)
+
+
+def _checked_names(columns: list[str], keys: str | Sequence[str], sequence_by: str | Sequence[str],
+                   caller: str) -> tuple[list[str], list[str]]:
+    key_names, sequence_names = names(keys), names(sequence_by)
+    if not columns:
+        raise ConfigError(f"{caller}: no columns")
+    missing = [c for c in (*key_names, *sequence_names) if c not in columns]
+    if missing:
+        raise ConfigError(f"{caller}: key/sequence column(s) {missing} not in columns")
+    if not key_names or not sequence_names:
+        raise ConfigError(f"{caller}: give at least one key and one sequence column")
+    return key_names, sequence_names
+
+
+def _same_key(keys: list[str]) -> str:
+    return " AND ".join(f"t.{_quote(k)} = s.{_quote(k)}" for k in keys)
+
+
+def _provider(spark: SparkSession, table_name: str) -> str:
+    """The target's format (``delta``, ``iceberg``…), for its tombstone table."""
+    for row in spark.sql(f"DESCRIBE TABLE EXTENDED {table_name}").collect():
+        if row["col_name"] == "Provider" and row["data_type"]:
+            return str(row["data_type"])
+    return "delta"
+
+
+def _suffixed(table_name: str, suffix: str) -> str:
+    """``db.`my table``` + suffix inside the quotes: ``db.`my table_cdc_rs_tombstones```."""
+    return table_name[:-1] + suffix + "`" if table_name.endswith("`") else table_name + suffix
+
+
+def _quote(name: str) -> str:
+    return "`" + name.replace("`", "``") + "`"
+
+
+def _literal(value: str) -> str:
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def _merged_counts(counts: dict[str, int], changes: pa.Table, metrics: dict[str, int]) -> dict[str, int]:
+    if "num_inserted_rows" not in metrics:
+        return counts
+    deletes = pc.sum(pc.equal(changes.column(CHANGE_OPERATION_COLUMN), "delete")).as_py() or 0
+    upserts = changes.num_rows - deletes
+    out = dict(counts)
+    out["inserted"] = metrics.get("num_inserted_rows", 0)
+    out["updated"] = metrics.get("num_updated_rows", 0)
+    out["deleted"] = metrics.get("num_deleted_rows", 0)
+    out["stale"] = upserts - out["inserted"] - out["updated"]
+    out["tombstoned"] = deletes - out["deleted"]
+    return out
