@@ -59,6 +59,8 @@ def spark(tmp_path_factory):
         .config("spark.jars", spark_delta_jars())
         .config("spark.sql.extensions", "io.delta.sql.DeltaSparkSessionExtension")
         .config("spark.sql.catalog.spark_catalog", "org.apache.spark.sql.delta.catalog.DeltaCatalog")
+        # Delta rebuilds a table's snapshot in 50 tasks by default: 2 for the tests' small tables
+        .config("spark.databricks.delta.snapshotPartitions", "2")
         .getOrCreate()
     )
     session.sparkContext.setLogLevel("ERROR")

@@ -100,3 +100,85 @@ def test_foreach_batch_under_spark_connect(tmp_path):
     # Spark's file source orders files by modification time, which a loaded machine can blur
     # between two files: every file must be applied once, in some order.
     assert sorted(result["report_rows_in"]) == sorted(result["batch_sizes"])
+
+
+MERGE_SCRIPT = textwrap.dedent('''
+    import json, os, sys
+    os.environ["PYSPARK_PYTHON"] = sys.executable
+    os.environ["PYSPARK_DRIVER_PYTHON"] = sys.executable
+    os.environ["SPARK_TESTING"] = "1"  # ephemeral Connect port
+    from pyspark.sql import SparkSession
+    import cdc_rs, cdc_rs.spark as cs
+    from cdc_rs.datasets import CUSTOMERS_SCHEMA, SILVER_COLUMNS, Bookstore
+
+    work, jars = sys.argv[1], sys.argv[2]
+    ds = Bookstore.read_parquet(work + "/bronze")
+    options = dict(keys=["customer_id"], sequence_by="row_time", value_schema=CUSTOMERS_SCHEMA,
+                   topic="customers", operation_column="row_status", delete_operations=("delete",),
+                   lookup=ds.country_lookup, lookup_on={"country_code": "code"}, columns=SILVER_COLUMNS)
+    # static confs reach the local server when it starts (the client warns it cannot set them)
+    spark = (SparkSession.builder.remote("local[2]")
+             .config("spark.jars", jars)
+             .config("spark.sql.extensions", "io.delta.sql.DeltaSparkSessionExtension")
+             .config("spark.sql.catalog.spark_catalog", "org.apache.spark.sql.delta.catalog.DeltaCatalog")
+             .config("spark.sql.warehouse.dir", work + "/warehouse")
+             .config("spark.databricks.delta.snapshotPartitions", "2")
+             .config("spark.sql.shuffle.partitions", "2")
+             .config("spark.sql.session.timeZone", "UTC").getOrCreate())
+    spark.sql("CREATE TABLE customers_silver (customer_id STRING, email STRING, first_name STRING, "
+              "last_name STRING, gender STRING, street STRING, city STRING, country STRING, "
+              "row_time TIMESTAMP) USING DELTA")
+    # no spark=: the copy in the foreachBatch process uses the session active there
+    upsert = cdc_rs.batch_upsert(cs.SparkMergeTarget("customers_silver", keys="customer_id",
+                                                     sequence_by="row_time"), **options)
+    stream = (spark.readStream
+              .schema("key BINARY, value BINARY, topic STRING, partition INT, offset BIGINT, timestamp TIMESTAMP")
+              .option("maxFilesPerTrigger", 1).option("pathGlobFilter", "bronze-*.parquet")
+              .parquet(work + "/bronze"))
+    query = (stream.writeStream.foreachBatch(upsert)
+             .option("checkpointLocation", work + "/checkpoint")
+             .trigger(availableNow=True).start())
+    query.awaitTermination()
+    error = query.exception()
+    silver = spark.table("customers_silver").toArrow()
+    tombstones = spark.table("customers_silver_cdc_rs_tombstones").count()
+    spark.stop()
+
+    memory = cdc_rs.batch_upsert(**options)
+    memory.apply_all(ds.bronze)
+    key = lambda r: r["customer_id"]
+    dead = sum(1 for r in memory.target.state().to_pylist() if not r["live"])
+    print("RESULT " + json.dumps({
+        "connect": type(spark).__module__,
+        "error": None if error is None else str(error),
+        "rows": silver.num_rows,
+        "equals_memory_table": sorted(silver.to_pylist(), key=key)
+                               == sorted(memory.target.to_arrow().to_pylist(), key=key),
+        "tombstones": tombstones, "memory_tombstones": dead,
+    }))
+''')
+
+
+def test_spark_merge_target_into_delta_under_spark_connect(tmp_path):
+    """foreachBatch(upsert) with a SparkMergeTarget under Connect: the MERGEs run from the
+    server-side Python process into a Delta table, tombstones kept, equal to a MemoryTable."""
+    if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
+        pytest.skip("no Java runtime for Spark")
+    from delta_readers import spark_delta_jars
+
+    from cdc_rs.datasets import bookstore
+
+    paths = bookstore(events=2_000, batches=3, seed=5).write_parquet(tmp_path / "bronze")
+    for i, path in enumerate(paths[:-1]):  # the file source takes files in modification order
+        os.utime(path, (1_700_000_000 + i, 1_700_000_000 + i))
+    script = tmp_path / "connect_merge.py"
+    script.write_text(MERGE_SCRIPT)
+    done = subprocess.run([sys.executable, str(script), str(tmp_path), spark_delta_jars()],
+                          capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
+    assert done.returncode == 0 and lines, done.stdout[-3000:] + done.stderr[-3000:]
+    result = json.loads(lines[-1][len("RESULT "):])
+    assert result["connect"].startswith("pyspark.sql.connect")
+    assert result["error"] is None
+    assert result["rows"] > 0 and result["equals_memory_table"]
+    assert result["tombstones"] == result["memory_tombstones"] > 0

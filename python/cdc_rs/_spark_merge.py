@@ -100,7 +100,7 @@ def merge_statement(
 
 def tombstone_statements(target_table: str, tombstones_table: str, changes: str, *,
                          columns: Sequence[str], keys: str | Sequence[str],
-                         sequence_by: str | Sequence[str]) -> tuple[str, str]:
+                         sequence_by: str | Sequence[str]) -> tuple[str, str, str]:
     """The two statements around a batch's ``MERGE`` that keep deleted keys deleted.
 
     ``changes`` holds one change per key with :data:`CHANGE_OPERATION_COLUMN`. Returns:
@@ -109,14 +109,16 @@ def tombstone_statements(target_table: str, tombstones_table: str, changes: str,
        sequence (the source of :func:`merge_statement`);
     2. the ``MERGE INTO`` the tombstone table, run after the target's: a delete that took
        effect (its key has no row at or after it now) records or moves the key's tombstone;
-       an upsert newer than a tombstone removes it (the key lives again).
+       an upsert newer than a tombstone removes it (the key lives again);
+    3. the source of that ``MERGE``: when it is empty (no deletes, no key revived), the
+       ``MERGE`` can be skipped.
 
     Run in that order, a batch is safe to repeat after a failure between the two merges: the
     target's merge changes nothing the second time, the tombstones' catches up.
 
     Example:
         >>> from cdc_rs.spark import tombstone_statements
-        >>> fresh, record = tombstone_statements("silver", "silver_cdc_rs_tombstones", "changes",
+        >>> fresh, record, record_source = tombstone_statements("silver", "silver_cdc_rs_tombstones", "changes",
         ...                                      columns=["id", "ts", "v"], keys="id", sequence_by="ts")
         >>> print(fresh)
         (SELECT s.* FROM changes AS s LEFT ANTI JOIN silver_cdc_rs_tombstones AS t ON t.`id` = s.`id` AND NOT (t.`ts` < s.`ts`))
@@ -128,9 +130,12 @@ def tombstone_statements(target_table: str, tombstones_table: str, changes: str,
     fresh = f"(SELECT s.* FROM {changes} AS s LEFT ANTI JOIN {tombstones_table} AS t ON {same} AND NOT {newer})"
     stored = [*key_names, *sequence_names]
     picked = ", ".join(f"s.{q(c)}" for c in [*stored, CHANGE_OPERATION_COLUMN])
-    # A delete whose key still has a row at or after it was stale: the key lives on.
-    effective = (f"(SELECT {picked} FROM {fresh} AS s LEFT ANTI JOIN {target_table} AS t "
-                 f"ON {same} AND {op} = 'delete' AND NOT {newer})")
+    # A delete whose key still has a row at or after it was stale: the key lives on. An
+    # upsert matters here only when its key has a tombstone (which it then removes).
+    took_effect = (f"SELECT {picked} FROM {fresh} AS s LEFT ANTI JOIN {target_table} AS t "
+                   f"ON {same} AND {op} = 'delete' AND NOT {newer}")
+    effective = (f"(SELECT * FROM ({took_effect}) AS s WHERE {op} = 'delete' "
+                 f"OR EXISTS (SELECT 1 FROM {tombstones_table} AS t WHERE {same}))")
     sets = ", ".join(f"t.{q(c)} = s.{q(c)}" for c in sequence_names)
     names = ", ".join(q(c) for c in stored)
     values = ", ".join(f"s.{q(c)}" for c in stored)
@@ -142,7 +147,7 @@ def tombstone_statements(target_table: str, tombstones_table: str, changes: str,
         f"WHEN MATCHED AND {op} = 'upsert' AND {newer} THEN DELETE",
         f"WHEN NOT MATCHED AND {op} = 'delete' THEN INSERT ({names}) VALUES ({values})",
     ])
-    return fresh, record
+    return fresh, record, effective
 
 
 class SparkMergeTarget:
@@ -260,10 +265,10 @@ class SparkMergeTarget:
         spark.createDataFrame(changes).createOrReplaceTempView(view)
         try:
             if self.tombstones_table is None:
-                source, record = view, None
+                source, record, record_source = view, None, None
             else:
                 self._create_tombstones_table(spark)
-                source, record = tombstone_statements(
+                source, record, record_source = tombstone_statements(
                     self.table_name, self.tombstones_table, view, columns=columns,
                     keys=self.keys, sequence_by=self.sequence_by)
             statement = merge_statement(self.table_name, source, columns=columns, keys=self.keys,
@@ -272,7 +277,8 @@ class SparkMergeTarget:
             # The target first: a failure before the tombstones' merge leaves a batch that a
             # retry completes (the target's merge then changes nothing).
             metrics = self._execute(spark, statement)
-            if record is not None:
+            # A MERGE costs seconds even when it has nothing to do: skip an empty one.
+            if record is not None and spark.sql(f"SELECT 1 FROM {record_source} AS s LIMIT 1").take(1):
                 self._execute(spark, record)
         finally:
             spark.catalog.dropTempView(view)
