@@ -27,7 +27,11 @@ def _kernel_manager():
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
-def test_notebook_executes(path: Path, tmp_path: Path):
+def test_notebook_executes(path: Path, tmp_path: Path, monkeypatch):
+    from delta_readers import spark_delta_jars
+
+    # the Spark notebook's Delta jars: the ones ./dev setup fetched (not Maven at test time)
+    monkeypatch.setenv("CDC_RS_DELTA_JARS", spark_delta_jars())
     nb = nbformat.read(path, as_version=4)
     client = nbclient.NotebookClient(
         nb,
