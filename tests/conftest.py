@@ -3,10 +3,19 @@
 from __future__ import annotations
 
 import json
+import os
 from datetime import datetime, timedelta, timezone
 
 import pyarrow as pa
 import pytest
+from delta_readers import SPARK_DELTA_JARS
+
+# Delta Lake's jars on the classpath of every Spark JVM a test process starts, whichever test
+# starts it first (the README's session has no Delta): jars given later, as `spark.jars` of a
+# new session in the same JVM, reach the tasks but not the classes that load its SQL extension.
+_jars = sorted(SPARK_DELTA_JARS.glob("*.jar"))
+if _jars:
+    os.environ.setdefault("PYSPARK_SUBMIT_ARGS", f"--jars {','.join(map(str, _jars))} pyspark-shell")
 
 CUSTOMERS = pa.schema(
     [

@@ -142,8 +142,7 @@ def test_merge_into_a_delta_table_equals_a_memory_table(spark, dataset):
         report = upsert(batch, batch_id)
         memory_report = memory(batch, batch_id)
         assert report.accounted == report.rows_in
-        assert (report.inserted, report.updated, report.deleted) == \
-            (memory_report.inserted, memory_report.updated, memory_report.deleted)
+        assert _counters(report) == _counters(memory_report)
     assert _rows(spark.table(table).toArrow(), "customer_id") == _rows(memory.target.to_arrow(), "customer_id")
     assert _tombstones(target, ["customer_id"]) == _memory_tombstones(memory.target, ["customer_id"])
     assert _memory_tombstones(memory.target, ["customer_id"])  # the feed has deletes
@@ -163,11 +162,13 @@ def test_an_event_older_than_a_delete_stays_stale_in_a_later_batch(spark):
     upsert(pa.table({"id": [1, 3], "ts": [5, 5], "op": ["delete"] * 2, "v": [None, None]}), 1)
     late = upsert(pa.table({"id": [1, 3, 2], "ts": [3, 4, 0], "op": ["upsert"] * 3, "v": ["late"] * 3}), 2)
     assert (late.inserted, late.updated, late.stale) == (0, 0, 3)
+    again = upsert(pa.table({"id": [1, 4, 2], "ts": [5, 1, 0], "op": ["delete"] * 3, "v": [None] * 3}), 3)
+    assert (again.deleted, again.tombstoned, again.stale) == (0, 1, 2)  # equal to a tombstone, new key, older
     assert _rows(spark.table(table).toArrow(), "id") == [{"id": 2, "ts": 1, "v": "b"}]
-    assert _tombstones(target, ["id"]) == [{"id": 1, "ts": 5}, {"id": 3, "ts": 5}]
-    newer = upsert(pa.table({"id": [1], "ts": [6], "op": ["upsert"], "v": ["back"]}), 3)
+    assert _tombstones(target, ["id"]) == [{"id": 1, "ts": 5}, {"id": 3, "ts": 5}, {"id": 4, "ts": 1}]
+    newer = upsert(pa.table({"id": [1], "ts": [6], "op": ["upsert"], "v": ["back"]}), 4)
     assert newer.inserted == 1
-    assert _tombstones(target, ["id"]) == [{"id": 3, "ts": 5}]  # key 1 lives again
+    assert _tombstones(target, ["id"]) == [{"id": 3, "ts": 5}, {"id": 4, "ts": 1}]  # key 1 lives again
     # without the tombstone table, the reference notebook's behaviour: the key comes back
     plain = _silver_table(spark, "id BIGINT, ts BIGINT, v STRING")
     forgetful = _generic_upsert(cs.SparkMergeTarget(plain, keys="id", sequence_by="ts", spark=spark,
@@ -209,8 +210,7 @@ def test_spark_merge_target_equals_memory_table(spark, scenarios):
                           "ts": pa.array([e[1] for e in events], pa.int64()),
                           "op": pa.array([e[2] for e in events], pa.string()),
                           "v": pa.array([e[3] for e in events], pa.string())})
-        upsert(batch, batch_id)
-        memory(batch, batch_id)
+        assert _counters(upsert(batch, batch_id)) == _counters(memory(batch, batch_id))
     assert _rows(spark.table(table).toArrow(), "id") == _rows(memory.target.to_arrow(), "id")
     assert _tombstones(target, ["id"]) == _memory_tombstones(memory.target, ["id"])
 
@@ -243,6 +243,11 @@ def test_composite_keys_and_sequences(spark):
 
 SILVER_DDL = ("customer_id STRING, email STRING, first_name STRING, last_name STRING, gender STRING, "
               "street STRING, city STRING, country STRING, row_time TIMESTAMP")
+
+
+def _counters(report) -> dict:
+    return {k: getattr(report, k) for k in ("inserted", "updated", "deleted", "tombstoned", "stale",
+                                            "superseded")}
 
 
 def _silver_table(spark, ddl: str) -> str:

@@ -101,7 +101,7 @@ def merge_statement(
 def tombstone_statements(target_table: str, tombstones_table: str, changes: str, *,
                          columns: Sequence[str], keys: str | Sequence[str],
                          sequence_by: str | Sequence[str]) -> tuple[str, str, str]:
-    """The two statements around a batch's ``MERGE`` that keep deleted keys deleted.
+    """The statements around a batch's ``MERGE`` that keep deleted keys deleted.
 
     ``changes`` holds one change per key with :data:`CHANGE_OPERATION_COLUMN`. Returns:
 
@@ -109,17 +109,19 @@ def tombstone_statements(target_table: str, tombstones_table: str, changes: str,
        sequence (the source of :func:`merge_statement`);
     2. the ``MERGE INTO`` the tombstone table, run after the target's: a delete that took
        effect (its key has no row at or after it now) records or moves the key's tombstone;
-       an upsert newer than a tombstone removes it (the key lives again);
-    3. the source of that ``MERGE``: when it is empty (no deletes, no key revived), the
-       ``MERGE`` can be skipped.
+       an upsert newer than a tombstone removes it (the key lives again). Its source does not
+       read the tombstone table (Delta refuses some merges whose source reads their target);
+    3. a query with a row when that ``MERGE`` has something to do (a delete, or a key
+       revived): without one, it is skipped.
 
     Run in that order, a batch is safe to repeat after a failure between the two merges: the
     target's merge changes nothing the second time, the tombstones' catches up.
 
     Example:
         >>> from cdc_rs.spark import tombstone_statements
-        >>> fresh, record, record_source = tombstone_statements("silver", "silver_cdc_rs_tombstones", "changes",
-        ...                                      columns=["id", "ts", "v"], keys="id", sequence_by="ts")
+        >>> fresh, record, pending = tombstone_statements(
+        ...     "silver", "silver_cdc_rs_tombstones", "changes", columns=["id", "ts", "v"],
+        ...     keys="id", sequence_by="ts")
         >>> print(fresh)
         (SELECT s.* FROM changes AS s LEFT ANTI JOIN silver_cdc_rs_tombstones AS t ON t.`id` = s.`id` AND NOT (t.`ts` < s.`ts`))
     """
@@ -128,26 +130,27 @@ def tombstone_statements(target_table: str, tombstones_table: str, changes: str,
     same, newer = _same_key(key_names), strictly_newer(sequence_names)
     op = f"s.{q(CHANGE_OPERATION_COLUMN)}"
     fresh = f"(SELECT s.* FROM {changes} AS s LEFT ANTI JOIN {tombstones_table} AS t ON {same} AND NOT {newer})"
-    stored = [*key_names, *sequence_names]
+    stored = list(dict.fromkeys([*key_names, *sequence_names]))
     picked = ", ".join(f"s.{q(c)}" for c in [*stored, CHANGE_OPERATION_COLUMN])
-    # A delete whose key still has a row at or after it was stale: the key lives on. An
-    # upsert matters here only when its key has a tombstone (which it then removes).
-    took_effect = (f"SELECT {picked} FROM {fresh} AS s LEFT ANTI JOIN {target_table} AS t "
-                   f"ON {same} AND {op} = 'delete' AND NOT {newer}")
-    effective = (f"(SELECT * FROM ({took_effect}) AS s WHERE {op} = 'delete' "
-                 f"OR EXISTS (SELECT 1 FROM {tombstones_table} AS t WHERE {same}))")
+    # A delete whose key still has a row at or after it was stale: the key lives on. Changes
+    # at or before a tombstone match it and meet no clause.
+    took_effect = (f"(SELECT {picked} FROM {changes} AS s LEFT ANTI JOIN {target_table} AS t "
+                   f"ON {same} AND {op} = 'delete' AND NOT {newer})")
     sets = ", ".join(f"t.{q(c)} = s.{q(c)}" for c in sequence_names)
     names = ", ".join(q(c) for c in stored)
     values = ", ".join(f"s.{q(c)}" for c in stored)
     record = "\n".join([
         f"MERGE INTO {tombstones_table} AS t",
-        f"USING {effective} AS s",
+        f"USING {took_effect} AS s",
         f"ON {same}",
         f"WHEN MATCHED AND {op} = 'delete' AND {newer} THEN UPDATE SET {sets}",
         f"WHEN MATCHED AND {op} = 'upsert' AND {newer} THEN DELETE",
         f"WHEN NOT MATCHED AND {op} = 'delete' THEN INSERT ({names}) VALUES ({values})",
     ])
-    return fresh, record, effective
+    # An upsert matters to that MERGE only when its key has a tombstone (which it removes).
+    pending = (f"SELECT 1 FROM {took_effect} AS s WHERE {op} = 'delete' "
+               f"OR EXISTS (SELECT 1 FROM {tombstones_table} AS t WHERE {same}) LIMIT 1")
+    return fresh, record, pending
 
 
 class SparkMergeTarget:
@@ -162,9 +165,14 @@ class SparkMergeTarget:
     an event older than a delete stays stale in every later batch, and replaying a batch
     changes nothing.
 
-    The report's ``inserted``/``updated``/``deleted`` come from the MERGE's metrics when the
-    table format returns them (Delta does); changes the MERGE left alone are counted as
-    ``stale`` (upserts) or ``tombstoned`` (deletes).
+    Each batch runs the target's MERGE, then the tombstones' (skipped when it has nothing to
+    do). A failure between the two leaves the batch's deletes without their tombstones until
+    the same batch is applied again — which ``foreachBatch`` does, as it retries a failed
+    batch before any later one.
+
+    The report's ``inserted``/``updated``/``deleted``/``tombstoned``/``stale`` come from the
+    MERGEs' metrics when the table format returns them (Delta does), counted as a
+    :class:`cdc_rs.MemoryTable` counts them.
 
     Args:
         table_name: the target table (it must exist with the upsert's output columns, in a
@@ -265,10 +273,10 @@ class SparkMergeTarget:
         spark.createDataFrame(changes).createOrReplaceTempView(view)
         try:
             if self.tombstones_table is None:
-                source, record, record_source = view, None, None
+                source, record, pending = view, None, None
             else:
                 self._create_tombstones_table(spark)
-                source, record, record_source = tombstone_statements(
+                source, record, pending = tombstone_statements(
                     self.table_name, self.tombstones_table, view, columns=columns,
                     keys=self.keys, sequence_by=self.sequence_by)
             statement = merge_statement(self.table_name, source, columns=columns, keys=self.keys,
@@ -277,12 +285,15 @@ class SparkMergeTarget:
             # The target first: a failure before the tombstones' merge leaves a batch that a
             # retry completes (the target's merge then changes nothing).
             metrics = self._execute(spark, statement)
-            # A MERGE costs seconds even when it has nothing to do: skip an empty one.
-            if record is not None and spark.sql(f"SELECT 1 FROM {record_source} AS s LIMIT 1").take(1):
-                self._execute(spark, record)
+            recorded: dict[str, int] | None = None
+            if record is not None:
+                recorded = {}
+                # A MERGE costs seconds even when it has nothing to do: skip an empty one.
+                if spark.sql(str(pending)).take(1):
+                    recorded = self._execute(spark, record)
         finally:
             spark.catalog.dropTempView(view)
-        return _merged_counts(counts, changes, metrics), False, rejected
+        return _merged_counts(counts, changes, metrics, recorded), False, rejected
 
     def _create_tombstones_table(self, spark: SparkSession) -> None:
         if self._tombstones_ready:
@@ -377,7 +388,11 @@ def _literal(value: str) -> str:
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
-def _merged_counts(counts: dict[str, int], changes: pa.Table, metrics: dict[str, int]) -> dict[str, int]:
+def _merged_counts(counts: dict[str, int], changes: pa.Table, metrics: dict[str, int],
+                   recorded: dict[str, int] | None) -> dict[str, int]:
+    """The report's merge counters from the MERGEs' metrics, as a MemoryTable counts them:
+    a delete that records or moves a tombstone is ``tombstoned``, one that changes nothing
+    ``stale`` (``recorded``: the tombstone MERGE's metrics, None without tombstones)."""
     if "num_inserted_rows" not in metrics:
         return counts
     deletes = pc.sum(pc.equal(changes.column(CHANGE_OPERATION_COLUMN), "delete")).as_py() or 0
@@ -386,6 +401,10 @@ def _merged_counts(counts: dict[str, int], changes: pa.Table, metrics: dict[str,
     out["inserted"] = metrics.get("num_inserted_rows", 0)
     out["updated"] = metrics.get("num_updated_rows", 0)
     out["deleted"] = metrics.get("num_deleted_rows", 0)
-    out["stale"] = upserts - out["inserted"] - out["updated"]
-    out["tombstoned"] = deletes - out["deleted"]
+    if recorded is None:  # no tombstone table: every delete not applied leaves its "tombstone"
+        out["tombstoned"] = deletes - out["deleted"]
+    else:  # a delete that removed a row also inserted its tombstone
+        out["tombstoned"] = (recorded.get("num_inserted_rows", 0) + recorded.get("num_updated_rows", 0)
+                             - out["deleted"])
+    out["stale"] = (upserts - out["inserted"] - out["updated"]) + (deletes - out["deleted"] - out["tombstoned"])
     return out
