@@ -77,7 +77,9 @@ SCRIPT = textwrap.dedent('''
 ''')
 
 
-def test_foreach_batch_under_spark_connect(tmp_path):
+def run_connect_script(tmp_path, script: str, *args: str) -> dict:
+    """Lands a small bookstore feed in ``tmp_path/bronze`` (files in arrival order), runs
+    ``script`` with ``tmp_path`` and ``args`` in a subprocess, returns its RESULT line."""
     if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
         pytest.skip("no Java runtime for Spark")
     from cdc_rs.datasets import bookstore
@@ -85,13 +87,17 @@ def test_foreach_batch_under_spark_connect(tmp_path):
     paths = bookstore(events=2_000, batches=3, seed=5).write_parquet(tmp_path / "bronze")
     for i, path in enumerate(paths[:-1]):  # the file source takes files in modification order
         os.utime(path, (1_700_000_000 + i, 1_700_000_000 + i))
-    script = tmp_path / "connect_query.py"
-    script.write_text(SCRIPT)
-    done = subprocess.run([sys.executable, str(script), str(tmp_path)], capture_output=True, text=True,
-                          timeout=400, cwd=tmp_path)
+    path = tmp_path / "connect_query.py"
+    path.write_text(script)
+    done = subprocess.run([sys.executable, str(path), str(tmp_path), *args], capture_output=True,
+                          text=True, timeout=600, cwd=tmp_path)
     lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
     assert done.returncode == 0 and lines, done.stdout[-3000:] + done.stderr[-3000:]
-    result = json.loads(lines[-1][len("RESULT "):])
+    return json.loads(lines[-1][len("RESULT "):])
+
+
+def test_foreach_batch_under_spark_connect(tmp_path):
+    result = run_connect_script(tmp_path, SCRIPT)
     assert result["connect"].startswith("pyspark.sql.connect")
     assert result["error"] is None
     assert result["client_copy_rows"] == 0  # the MemoryTable that did the work lived server-side
@@ -162,22 +168,9 @@ MERGE_SCRIPT = textwrap.dedent('''
 def test_spark_merge_target_into_delta_under_spark_connect(tmp_path):
     """foreachBatch(upsert) with a SparkMergeTarget under Connect: the MERGEs run from the
     server-side Python process into a Delta table, tombstones kept, equal to a MemoryTable."""
-    if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
-        pytest.skip("no Java runtime for Spark")
     from delta_readers import spark_delta_jars
 
-    from cdc_rs.datasets import bookstore
-
-    paths = bookstore(events=2_000, batches=3, seed=5).write_parquet(tmp_path / "bronze")
-    for i, path in enumerate(paths[:-1]):  # the file source takes files in modification order
-        os.utime(path, (1_700_000_000 + i, 1_700_000_000 + i))
-    script = tmp_path / "connect_merge.py"
-    script.write_text(MERGE_SCRIPT)
-    done = subprocess.run([sys.executable, str(script), str(tmp_path), spark_delta_jars()],
-                          capture_output=True, text=True, timeout=600, cwd=tmp_path)
-    lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
-    assert done.returncode == 0 and lines, done.stdout[-3000:] + done.stderr[-3000:]
-    result = json.loads(lines[-1][len("RESULT "):])
+    result = run_connect_script(tmp_path, MERGE_SCRIPT, spark_delta_jars())
     assert result["connect"].startswith("pyspark.sql.connect")
     assert result["error"] is None
     assert result["rows"] > 0 and result["equals_memory_table"]

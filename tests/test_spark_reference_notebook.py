@@ -44,17 +44,25 @@ def bookstore_db(spark, dataset):
         spark.conf.set("spark.sql.sources.default", previous_format)
 
 
-def _stream(spark, df_country_lookup):
-    """The notebook's streaming read: topic filter, from_json, v.*, broadcast join."""
+def _run_query(spark, dataset, batch_function, tmp_path) -> None:
+    """The notebook's streaming query (topic filter, from_json, v.*, broadcast join,
+    foreachBatch, a checkpoint, availableNow) with ``batch_function``, to its end."""
     from pyspark.sql import functions as F
 
     schema = SCHEMA
-    return (spark.readStream
-            .table("bronze")
-            .filter("topic = 'customers'")
-            .select(F.from_json(F.col("value").cast("string"), schema).alias("v"))
-            .select("v.*")
-            .join(F.broadcast(df_country_lookup), F.col("country_code") == F.col("code"), "inner"))
+    df_country_lookup = spark.createDataFrame(dataset.country_lookup)
+    query = (spark.readStream
+             .table("bronze")
+             .filter("topic = 'customers'")
+             .select(F.from_json(F.col("value").cast("string"), schema).alias("v"))
+             .select("v.*")
+             .join(F.broadcast(df_country_lookup), F.col("country_code") == F.col("code"), "inner")
+             .writeStream
+             .foreachBatch(batch_function)
+             .option("checkpointLocation", str(tmp_path / "checkpoints" / "customers_silver"))
+             .trigger(availableNow=True)
+             .start())
+    query.awaitTermination()
 
 
 def test_the_reference_notebook_duplicates_ties_and_keeps_deleted_customers(spark, dataset, bookstore_db, tmp_path):
@@ -83,14 +91,7 @@ def test_the_reference_notebook_duplicates_ties_and_keeps_deleted_customers(spar
 
         microBatchDF.sparkSession.sql(query)
 
-    df_country_lookup = spark.createDataFrame(dataset.country_lookup)
-    query = (_stream(spark, df_country_lookup)
-             .writeStream
-             .foreachBatch(batch_upsert)
-             .option("checkpointLocation", str(tmp_path / "checkpoints" / "customers_silver"))
-             .trigger(availableNow=True)
-             .start())
-    query.awaitTermination()
+    _run_query(spark, dataset, batch_upsert, tmp_path)
     # ---- end of the notebook ----
 
     silver = spark.table("customers_silver").toArrow()
@@ -116,14 +117,7 @@ def test_the_same_query_with_cdc_rs_gives_the_memory_table(spark, dataset, books
         memory(micro_batch, batch_id)
         return upsert(micro_batch, batch_id)
 
-    df_country_lookup = spark.createDataFrame(dataset.country_lookup)
-    query = (_stream(spark, df_country_lookup)
-             .writeStream
-             .foreachBatch(both)
-             .option("checkpointLocation", str(tmp_path / "checkpoints" / "customers_silver"))
-             .trigger(availableNow=True)
-             .start())
-    query.awaitTermination()
+    _run_query(spark, dataset, both, tmp_path)
 
     silver = spark.table("customers_silver").toArrow()
     ids = silver.column("customer_id").to_pylist()
