@@ -279,3 +279,15 @@ def _memory_tombstones(table: cdc_rs.MemoryTable, keys: list[str]) -> list[dict]
     rows = [{name.split(".", 1)[1]: value for name, value in row.items() if name != "live"}
             for row in dead.to_pylist()]
     return sorted(rows, key=lambda r: [r[k] for k in keys])
+
+
+def test_a_target_without_the_key_column_is_a_config_error(spark):
+    table = _silver_table(spark, "ID BIGINT, ts BIGINT, v STRING")  # names match ignoring case
+    _generic_upsert(cs.SparkMergeTarget(table, keys="id", sequence_by="ts", spark=spark))(
+        pa.table({"id": [1], "ts": [1], "op": ["upsert"], "v": ["a"]}), 0)
+    assert spark.table(table).count() == 1
+    wrong = cs.SparkMergeTarget(table, keys="customer", sequence_by="ts", spark=spark,
+                                tombstones_table=f"{table}_other_tombstones")
+    with pytest.raises(cdc_rs.ConfigError, match="customer"):
+        cdc_rs.batch_upsert(wrong, keys="customer", sequence_by="ts")(pa.table({"customer": [1], "ts": [2]}), 0)
+    assert not spark.catalog.tableExists(f"{table}_other_tombstones")

@@ -300,12 +300,13 @@ class SparkMergeTarget:
             return
         assert self.tombstones_table is not None
         if not spark.catalog.tableExists(self.tombstones_table):
-            schema = spark.table(self.table_name).schema
-            kept = [*self.keys, *self.sequence_by]
-            missing = [c for c in kept if c not in schema.fieldNames()]
+            # Spark resolves column names ignoring case
+            fields = {f.name.lower(): f for f in spark.table(self.table_name).schema.fields}
+            kept = list(dict.fromkeys([*self.keys, *self.sequence_by]))
+            missing = [c for c in kept if c.lower() not in fields]
             if missing:
                 raise ConfigError(f"SparkMergeTarget: {self.table_name} has no column(s) {missing}")
-            columns = ", ".join(f"{_quote(c)} {schema[c].dataType.simpleString()}" for c in kept)
+            columns = ", ".join(f"{_quote(c)} {fields[c.lower()].dataType.simpleString()}" for c in kept)
             spark.sql(f"CREATE TABLE IF NOT EXISTS {self.tombstones_table} ({columns}) "
                       f"USING {_provider(spark, self.table_name)}")
         self._tombstones_ready = True
