@@ -272,13 +272,15 @@ class SparkMergeTarget:
         view = f"_cdc_rs_changes_{uuid.uuid4().hex}"
         spark.createDataFrame(changes).createOrReplaceTempView(view)
         try:
+            bookkeeping: tuple[str, str] | None = None  # the tombstones' MERGE and its check
             if self.tombstones_table is None:
-                source, record, pending = view, None, None
+                source = view
             else:
                 self._create_tombstones_table(spark)
                 source, record, pending = tombstone_statements(
                     self.table_name, self.tombstones_table, view, columns=columns,
                     keys=self.keys, sequence_by=self.sequence_by)
+                bookkeeping = (record, pending)
             statement = merge_statement(self.table_name, source, columns=columns, keys=self.keys,
                                         sequence_by=self.sequence_by)
             self.last_statement = statement
@@ -286,11 +288,10 @@ class SparkMergeTarget:
             # retry completes (the target's merge then changes nothing).
             metrics = self._execute(spark, statement)
             recorded: dict[str, int] | None = None
-            if record is not None:
-                recorded = {}
+            if bookkeeping is not None:
+                record, pending = bookkeeping
                 # A MERGE costs seconds even when it has nothing to do: skip an empty one.
-                if spark.sql(str(pending)).take(1):
-                    recorded = self._execute(spark, record)
+                recorded = self._execute(spark, record) if spark.sql(pending).take(1) else {}
         finally:
             spark.catalog.dropTempView(view)
         return _merged_counts(counts, changes, metrics, recorded), False, rejected

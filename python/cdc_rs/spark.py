@@ -63,12 +63,12 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CHANGE_OPERATION_COLUMN",
+    "TOMBSTONES_SUFFIX",
     "CheckpointedUpsert",
     "SparkMergeTarget",
     "checkpointed",
     "from_json",
     "latest",
-    "TOMBSTONES_SUFFIX",
     "merge_statement",
     "spark_schema",
     "tombstone_statements",
