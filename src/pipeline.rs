@@ -290,6 +290,17 @@ impl Pipeline {
     }
 
     /// The target's columns: `columns`, or every enriched column but `except_column_list`.
+    /// The columns this pipeline writes for micro-batches of schema `input`, known before any
+    /// row is (an executor that saw no valid row still emits them).
+    pub fn output_schema(&self, input: SchemaRef) -> Result<SchemaRef> {
+        let screened = screen(&self.config, &RecordBatch::new_empty(input))?;
+        let enriched = match &self.config.lookup {
+            Some(lookup) => lookup.enriched_schema(&screened.rows.schema())?,
+            None => screened.rows.schema(),
+        };
+        self.target_schema(&MemoryTable::new(), &enriched)
+    }
+
     fn target_schema(&self, table: &MemoryTable, enriched: &SchemaRef) -> Result<SchemaRef> {
         let c = &self.config;
         let names: Vec<String> = match &c.columns {
@@ -488,6 +499,15 @@ mod tests {
         // a replayed batch id changes nothing
         let replay = p.run(&[events(&[(3, 9, "u", "")])], 1, &mut table).unwrap();
         assert!(replay.skipped_replay && table.len() == 1);
+    }
+
+    #[test]
+    fn the_output_schema_is_known_without_rows_and_matches_a_run() {
+        let (p, mut table) = (pipeline(), MemoryTable::new());
+        let batch = events(&[(1, 1, "u", "")]);
+        let schema = p.output_schema(batch.schema()).unwrap();
+        p.run(&[batch], 0, &mut table).unwrap();
+        assert_eq!(Some(&schema), table.schema());
     }
 
     #[test]

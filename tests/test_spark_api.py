@@ -7,6 +7,7 @@ import doctest
 
 from spark_helpers import spark  # noqa: F401
 
+import cdc_rs._spark_executors
 import cdc_rs._spark_merge
 import cdc_rs.spark as cs
 
@@ -20,7 +21,7 @@ def test_every_public_name_is_documented():
 
 def test_docstring_examples_run(spark):
     attempted = 0
-    for module in (cs, cdc_rs._spark_merge):  # the MERGE target lives in its own module
+    for module in (cs, cdc_rs._spark_merge, cdc_rs._spark_executors):  # classes in their own modules
         result = doctest.testmod(module, extraglobs={"spark": spark},
                                  optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
         assert result.failed == 0

@@ -219,3 +219,22 @@ def test_the_reference_inner_join_drops_deletes_cdc_rs_applies(spark, dataset, b
     assert ours <= theirs
     assert theirs - ours  # this feed has such deletes
     assert theirs - ours <= unenriched_deletes
+
+
+def test_latest_ranks_a_big_partition_in_rounds_with_the_same_result(monkeypatch):
+    """A partition is ranked again each time the rows waiting outnumber the kept ones (and a
+    floor): the rounds give what one ranking of all its rows gives, ties included."""
+    import cdc_rs.spark as spark_module
+
+    table = pa.table({"id": [1, 2, 1, 3, 2, 1, 4, 1], "ts": [1, 1, 2, 1, 1, 2, 1, 0],
+                      "o": list(range(8))})
+    ranker = spark_module._Ranker(["id"], ["ts"], ["o"], table.schema)
+
+    def ranked() -> list[dict]:
+        out = pa.Table.from_batches(list(ranker(iter(table.to_batches(max_chunksize=2)))))
+        return sorted(out.to_pylist(), key=lambda r: r["id"])
+
+    once = ranked()
+    monkeypatch.setattr(spark_module, "_RANK_EVERY", 2)
+    assert ranked() == once == [{"id": 1, "ts": 2, "o": 2}, {"id": 2, "ts": 1, "o": 1},
+                                {"id": 3, "ts": 1, "o": 3}, {"id": 4, "ts": 1, "o": 6}]

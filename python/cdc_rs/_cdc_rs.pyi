@@ -120,6 +120,8 @@ class Pipeline:
     @property
     def keys(self) -> list[str]:
         """The key columns, in order."""
+    def output_schema(self, schema: pa.Schema) -> pa.Schema:
+        """The target columns written for batches of ``schema`` (known without rows)."""
     def screen(self, batch: Any, stop: Stop | None = None) -> ScreenedBatch:
         """Screen one micro-batch ahead (no table needed) for ``run`` / ``plan``."""
     def plan(self, batch: Any, batch_id: int, table: TableCore) -> PlanCore:

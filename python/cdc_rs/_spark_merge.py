@@ -19,7 +19,7 @@ from ._report import BatchOutcome
 from .exceptions import ConfigError
 
 if TYPE_CHECKING:
-    from pyspark.sql import SparkSession
+    from pyspark.sql import DataFrame, SparkSession
 
 #: Column of the change set :class:`SparkMergeTarget` hands to ``MERGE``: ``upsert`` or ``delete``.
 CHANGE_OPERATION_COLUMN = "_cdc_rs_operation"
@@ -242,35 +242,28 @@ class SparkMergeTarget:
         The change set has the output columns plus ``_cdc_rs_operation``; deleted keys carry
         only their key and sequence columns (the others are null).
         """
-        core = _cdc_rs.TableCore()
-        counts, _, rejected = pipeline.run(batch, batch_id, core)
-        rows = core.to_arrow()
-        state = core.state()
-        upserts = rows.append_column(CHANGE_OPERATION_COLUMN, pa.repeat("upsert", len(rows)).cast(pa.string()))
-        if state is None or state.num_rows == len(rows):
-            return counts, rejected, upserts
-        dead = state.filter(pc.invert(state.column("live")))
-        arrays = []
-        for field in upserts.schema:
-            source = f"key.{field.name}" if f"key.{field.name}" in dead.column_names else f"sequence.{field.name}"
-            if field.name == CHANGE_OPERATION_COLUMN:
-                arrays.append(pa.repeat("delete", len(dead)).cast(pa.string()))
-            elif source in dead.column_names:
-                arrays.append(dead.column(source).cast(field.type))
-            else:
-                arrays.append(pa.nulls(len(dead), field.type))
-        deletes = pa.Table.from_arrays(arrays, schema=upserts.schema)
-        return counts, rejected, pa.concat_tables([upserts, deletes])
+        return change_set(pipeline, batch, batch_id)
 
     def apply_batch(self, pipeline: _cdc_rs.Pipeline, batch: Any, batch_id: int) -> BatchOutcome:
         """One micro-batch: cdc_rs decides, Spark runs the MERGEs (the ``Target`` protocol)."""
         counts, rejected, changes = self.changes(pipeline, batch, batch_id)
         if changes.num_rows == 0:
             return counts, False, rejected
-        spark = self._session()
-        columns = [c for c in changes.column_names if c != CHANGE_OPERATION_COLUMN]
+        deletes = pc.sum(pc.equal(changes.column(CHANGE_OPERATION_COLUMN), "delete")).as_py() or 0
+        source = self._session().createDataFrame(changes)
+        return self.merge(source, counts, upserts=changes.num_rows - deletes, deletes=deletes), False, rejected
+
+    def merge(self, changes: DataFrame, counts: dict[str, int], *, upserts: int,
+              deletes: int) -> dict[str, int]:
+        """Merge a change set (one row per key, with ``_cdc_rs_operation``, as
+        :meth:`changes` makes it) into the table and its tombstones: ``counts`` with the
+        merge's counters. ``changes`` is read by both MERGEs: materialise it first (a local
+        DataFrame, ``cache()``, ``localCheckpoint()``). The statements run in ``changes``'
+        session (in ``foreachBatch``, the micro-batch's, which sees its temporary views)."""
+        spark = changes.sparkSession
+        columns = [c for c in changes.columns if c != CHANGE_OPERATION_COLUMN]
         view = f"_cdc_rs_changes_{uuid.uuid4().hex}"
-        spark.createDataFrame(changes).createOrReplaceTempView(view)
+        changes.createOrReplaceTempView(view)
         try:
             bookkeeping: tuple[str, str] | None = None  # the tombstones' MERGE and its check
             if self.tombstones_table is None:
@@ -294,7 +287,7 @@ class SparkMergeTarget:
                 recorded = self._execute(spark, record) if spark.sql(pending).take(1) else {}
         finally:
             spark.catalog.dropTempView(view)
-        return _merged_counts(counts, changes, metrics, recorded), False, rejected
+        return _merged_counts(counts, upserts, deletes, metrics, recorded)
 
     def _create_tombstones_table(self, spark: SparkSession) -> None:
         if self._tombstones_ready:
@@ -334,6 +327,30 @@ class SparkMergeTarget:
 
     def __repr__(self) -> str:
         return f"SparkMergeTarget({self.table_name!r}, keys={self.keys}, sequence_by={self.sequence_by})"
+
+
+def change_set(pipeline: Any, batch: Any, batch_id: int = 0) -> tuple[dict[str, int], pa.Table | None, pa.Table]:
+    """Run a cdc_rs pipeline on one batch against an empty table: (counters, rejected rows,
+    change set with ``_cdc_rs_operation``; deleted keys carry only their key and sequence)."""
+    core = _cdc_rs.TableCore()
+    counts, _, rejected = pipeline.run(batch, batch_id, core)
+    rows = core.to_arrow()
+    state = core.state()
+    upserts = rows.append_column(CHANGE_OPERATION_COLUMN, pa.repeat("upsert", len(rows)).cast(pa.string()))
+    if state is None or state.num_rows == len(rows):
+        return counts, rejected, upserts
+    dead = state.filter(pc.invert(state.column("live")))
+    arrays = []
+    for field in upserts.schema:
+        source = f"key.{field.name}" if f"key.{field.name}" in dead.column_names else f"sequence.{field.name}"
+        if field.name == CHANGE_OPERATION_COLUMN:
+            arrays.append(pa.repeat("delete", len(dead)).cast(pa.string()))
+        elif source in dead.column_names:
+            arrays.append(dead.column(source).cast(field.type))
+        else:
+            arrays.append(pa.nulls(len(dead), field.type))
+    deletes = pa.Table.from_arrays(arrays, schema=upserts.schema)
+    return counts, rejected, pa.concat_tables([upserts, deletes])
 
 
 def strictly_newer(sequence: list[str]) -> str:
@@ -390,15 +407,13 @@ def _literal(value: str) -> str:
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
-def _merged_counts(counts: dict[str, int], changes: pa.Table, metrics: dict[str, int],
+def _merged_counts(counts: dict[str, int], upserts: int, deletes: int, metrics: dict[str, int],
                    recorded: dict[str, int] | None) -> dict[str, int]:
     """The report's merge counters from the MERGEs' metrics, as a MemoryTable counts them:
     a delete that records or moves a tombstone is ``tombstoned``, one that changes nothing
     ``stale`` (``recorded``: the tombstone MERGE's metrics, None without tombstones)."""
     if "num_inserted_rows" not in metrics:
         return counts
-    deletes = pc.sum(pc.equal(changes.column(CHANGE_OPERATION_COLUMN), "delete")).as_py() or 0
-    upserts = changes.num_rows - deletes
     out = dict(counts)
     out["inserted"] = metrics.get("num_inserted_rows", 0)
     out["updated"] = metrics.get("num_updated_rows", 0)

@@ -10,9 +10,11 @@ Three ways to run the CDC upsert with Spark:
 * **Spark-managed silver table** — :class:`SparkMergeTarget`: cdc_rs decodes, enriches and
   ranks (one change per key), Spark runs ``MERGE INTO`` (e.g. a Delta table); the SQL comes
   from :func:`merge_statement`.
-* **executor side** — :func:`from_json` (our decoder inside ``mapInArrow``) and
-  :func:`latest` (per-partition pre-ranking, a shuffle by key, a final ranking): only one
-  row per key leaves the executors.
+* **executor side** — :func:`on_executors`: the whole upsert (decode, lookup, rejects, the
+  newest change per key) inside ``mapInArrow``; only one change per key reaches the target
+  (Spark's MERGE for a :class:`SparkMergeTarget`, the driver for a ``DeltaTarget``). Its
+  pieces for your own queries: :func:`from_json` (our decoder inside ``mapInArrow``) and
+  :func:`latest` (per-partition pre-ranking, a shuffle by key, a final ranking).
 
 Spark ships these functions to its Python workers: set ``PYSPARK_PYTHON`` to an interpreter
 that has cdc_rs installed (e.g. ``os.environ["PYSPARK_PYTHON"] = sys.executable`` before the
@@ -45,6 +47,7 @@ from ._input import spark_without_pandas_warning
 from ._json import from_json as _decode
 from ._json import parse_schema
 from ._report import BatchReport, reports_to_arrow
+from ._spark_executors import ExecutorUpsert
 from ._spark_merge import (
     CHANGE_OPERATION_COLUMN,
     TOMBSTONES_SUFFIX,
@@ -65,16 +68,20 @@ __all__ = [
     "CHANGE_OPERATION_COLUMN",
     "TOMBSTONES_SUFFIX",
     "CheckpointedUpsert",
+    "ExecutorUpsert",
     "SparkMergeTarget",
     "checkpointed",
     "from_json",
     "latest",
     "merge_statement",
+    "on_executors",
     "spark_schema",
     "tombstone_statements",
 ]
 
 _ARRIVAL_COLUMN = "_cdc_rs_arrival"
+#: rows :func:`latest` gathers before it ranks a partition's rows (again)
+_RANK_EVERY = 1_000_000
 
 
 # --------------------------------------------------------------------------------------------
@@ -213,11 +220,20 @@ class _Ranker:
         return upsert.target.to_arrow().select(self.arrow_schema.names).cast(self.arrow_schema)  # type: ignore[attr-defined]
 
     def __call__(self, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        # Ranked a few times per partition, not once per Arrow batch (that re-ranks the kept
+        # rows each time): when the rows waiting outnumber both the kept ones and a floor.
         kept: pa.Table | None = None
+        waiting: list[pa.RecordBatch] = []
+        rows = 0
         for batch in batches:
-            if batch.num_rows == 0:
-                continue
-            table = pa.Table.from_batches([batch])
+            waiting.append(batch)
+            rows += batch.num_rows
+            if rows >= max(_RANK_EVERY, 0 if kept is None else kept.num_rows):
+                kept = self.rank(pa.Table.from_batches(waiting, schema=batch.schema)
+                                 if kept is None else pa.concat_tables([kept, pa.Table.from_batches(waiting)]))
+                waiting, rows = [], 0
+        if rows:
+            table = pa.Table.from_batches(waiting)
             kept = self.rank(table if kept is None else pa.concat_tables([kept, table]))
         if kept is not None:
             yield from kept.to_batches()
@@ -280,6 +296,61 @@ def latest(
         out = df.mapInArrow(ranker, df.schema).repartition(*key_names).mapInArrow(ranker,
                                                                                   df.schema)
     return out.drop(_ARRIVAL_COLUMN) if order_column is None else out
+
+
+def on_executors(upsert: BatchUpsert, *, shuffle_above: int = 8) -> ExecutorUpsert:
+    """Run ``upsert`` on Spark's executors: a ``foreachBatch`` function for large micro-batches.
+
+    Each partition of a micro-batch runs the upsert's pipeline (decode, topic filter, lookup,
+    rejects, the newest change per key) inside ``mapInArrow``; a shuffle by key brings each
+    key's changes together and a second ``mapInArrow`` keeps the newest. That change set —
+    one row per key, never the events — then reaches the target:
+
+    * a :class:`SparkMergeTarget`: Spark MERGEs it (tombstones included), nothing but
+      counters and rejects reaches the driver;
+    * any other target (a :class:`cdc_rs.DeltaTarget`, a :class:`cdc_rs.MemoryTable`): it is
+      collected to the driver and applied there, e.g. as one merge-on-read Delta commit. A
+      micro-batch of at most ``shuffle_above`` partitions skips the shuffle: each partition's
+      change set goes to the driver, which ranks them (a key repeats at most once per
+      partition; Kafka puts a key in one partition anyway).
+
+    The table ends as the driver path's (``foreachBatch(upsert)``) would: ties go to the
+    earliest partition, then the earliest row — the order ``toArrow()`` gives. The report's
+    counters account for every input row; its ``rejected`` rows are collected to the driver.
+    A batch id at or below the target's last applied one is skipped before any work.
+
+    Args:
+        upsert: a :func:`cdc_rs.batch_upsert`.
+        shuffle_above: for a target on the driver, the partitions a micro-batch may have
+            without the shuffle (unknown under Spark Connect: always shuffled).
+
+    Returns:
+        A picklable :class:`ExecutorUpsert`, called as ``fn(micro_batch_df, batch_id)``.
+
+    Raises:
+        ConfigError: (when called) on a streaming DataFrame instead of a micro-batch.
+
+    Example:
+        >>> import cdc_rs, cdc_rs.spark as cs
+        >>> from cdc_rs.datasets import CUSTOMERS_SCHEMA
+        >>> upsert = cs.on_executors(cdc_rs.batch_upsert(
+        ...     cdc_rs.MemoryTable(), keys="customer_id", sequence_by="row_time",
+        ...     value_schema=CUSTOMERS_SCHEMA, topic="customers", operation_column="row_status",
+        ...     delete_operations=["delete"]))
+        >>> bronze = spark.createDataFrame(
+        ...     [("customers", '{"customer_id": "c1", "row_status": "insert", "row_time": "2022-01-31T23:06:00Z"}'),
+        ...      ("customers", '{"customer_id": "c1", "row_status": "update", "row_time": "2022-02-01T08:00:00Z"}'),
+        ...      ("customers", "{not json")], "topic STRING, value STRING")
+        >>> report = upsert(bronze, 0)
+        >>> report.inserted, report.superseded, report.malformed
+        (1, 1, 1)
+        >>> upsert.target.to_arrow().column("row_time")[0].as_py().isoformat()
+        '2022-02-01T08:00:00+00:00'
+
+        In a stream: ``bronze_stream.writeStream.foreachBatch(upsert).option(
+        "checkpointLocation", …).start()``.
+    """
+    return ExecutorUpsert(upsert, shuffle_above)
 
 
 def _session_time_zone(df: DataFrame) -> str:

@@ -4,6 +4,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use pyo3::prelude::*;
 use pyo3_arrow::input::AnyRecordBatch;
+use pyo3_arrow::PySchema;
 
 use super::errors::IntoPyResult;
 use super::import::{read_batches, stream_batches};
@@ -142,6 +143,12 @@ impl Pipeline {
     #[getter]
     fn keys(&self) -> Vec<String> {
         self.inner.config().keys.clone()
+    }
+
+    /// The target columns this pipeline writes for batches of `schema` (even with no rows).
+    fn output_schema(&self, py: Python<'_>, schema: PySchema) -> PyResult<Py<PyAny>> {
+        let schema = self.inner.output_schema(schema.into_inner()).py()?;
+        Ok(PySchema::new(schema).into_pyarrow(py)?.unbind())
     }
 
     /// Screens one micro-batch ahead of `run`/`plan`: it needs no table, so it can run on

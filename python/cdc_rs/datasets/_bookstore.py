@@ -56,7 +56,7 @@ class Bookstore:
         found = {c["values"]: c["counts"] for c in counts}
         return {t: int(found.get(t, 0)) for t in TOPICS}
 
-    def write_parquet(self, directory: str | Path) -> list[Path]:
+    def write_parquet(self, directory: str | Path, *, row_group_rows: int | None = None) -> list[Path]:
         """Write one Parquet file per micro-batch plus the country lookup.
 
         Files are ``bronze-00000.parquet``, ``bronze-00001.parquet``, ... and
@@ -67,6 +67,10 @@ class Bookstore:
         Args:
             directory: created if needed; existing ``bronze-*.parquet`` files are removed
                 first so that the directory holds exactly this data set.
+            row_group_rows: rows per Parquet row group (default: pyarrow's, about a million).
+                Spark reads a file in as many tasks as it has row groups at most: smaller
+                groups, as Spark's own writer makes them (128 MB), spread a big batch over
+                the cores.
 
         Returns:
             The paths written, micro-batches first.
@@ -78,7 +82,7 @@ class Bookstore:
         paths = []
         for i, batch in enumerate(self.bronze):
             path = directory / f"bronze-{i:05d}.parquet"
-            pq.write_table(batch, path)
+            pq.write_table(batch, path, row_group_size=row_group_rows)
             paths.append(path)
         # A leading "_" keeps it out of the bronze stream (sources skip such files).
         lookup = directory / LOOKUP_FILE

@@ -1,0 +1,270 @@
+"""The whole upsert on Spark's executors: cdc_rs screens and ranks inside ``mapInArrow``, and
+only one change per key reaches the target.
+
+Two ``mapInArrow`` stages around one shuffle:
+
+1. each input partition runs the upsert's pipeline (decode, topic filter, lookup, rejects, the
+   newest event per key) and emits its change set, tagged with the partition's index — the
+   arrival order Spark's ``toArrow()`` gives the driver path — plus one *summary* row with
+   its counters and rejected rows;
+2. after a shuffle by key, each partition ranks the change sets of every input partition
+   again (greatest sequence, among equal ones the earliest partition).
+
+A :class:`~cdc_rs.spark.SparkMergeTarget` MERGEs the change set inside Spark (materialised
+once, ``localCheckpoint``); any other target (a ``DeltaTarget``, a ``MemoryTable``) receives it
+on the driver — one row per key, not the events — and applies it as the driver path would.
+A stage-2 partition is ranked in memory at once: after stage 1 it holds at most one row per
+key and input partition.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import time
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from . import _checks as checks
+from ._input import spark_without_pandas_warning
+from ._report import OUTCOMES, BatchReport
+from ._spark_merge import CHANGE_OPERATION_COLUMN, SparkMergeTarget, change_set
+from ._upsert import BatchUpsert, _build_pipeline
+from .exceptions import ConfigError
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame
+
+#: The input partition a change came from: ties on the sequence go to the earliest.
+ARRIVAL_COLUMN = "_cdc_rs_arrival"
+#: A summary row's counters (JSON); null on change rows.
+COUNTS_COLUMN = "_cdc_rs_counts"
+#: A summary row's rejected rows (an Arrow IPC stream); null on change rows and without rejects.
+REJECTED_COLUMN = "_cdc_rs_rejected"
+_SUMMARY = "summary"
+_PRIVATE = (CHANGE_OPERATION_COLUMN, ARRIVAL_COLUMN, COUNTS_COLUMN, REJECTED_COLUMN)
+_SCREENING = ("rows_in", "other_topics", "malformed", "ignored_operations", "null_keys",
+              "null_sequences", "lookup_misses", "superseded")
+
+
+class _Screen:
+    """Stage 1: the upsert's pipeline over one input partition (a plain class: cheap to pickle)."""
+
+    def __init__(self, config: dict[str, Any], schema: pa.Schema) -> None:
+        self.config = config
+        self.schema = schema
+
+    def __call__(self, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        from pyspark import TaskContext
+
+        context = TaskContext.get()
+        arrival = context.partitionId() if context is not None else 0
+        first = next(batches, None)
+        if first is None:  # an empty partition: nothing to count
+            return
+        reader = pa.RecordBatchReader.from_batches(first.schema, itertools.chain([first], batches))
+        counts, rejected, changes = change_set(_build_pipeline(self.config), reader)
+        yield from _tagged(changes, arrival, self.schema)
+        yield _summary({k: counts.get(k, 0) for k in _SCREENING}, rejected, self.schema)
+
+
+class _Rank:
+    """Stage 2: the newest change per key among every input partition's (after the shuffle)."""
+
+    def __init__(self, config: dict[str, Any], schema: pa.Schema) -> None:
+        self.config = config
+        self.schema = schema
+
+    def __call__(self, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        changes, summaries = [], []
+        for batch in batches:
+            is_summary = pc.equal(batch.column(CHANGE_OPERATION_COLUMN), _SUMMARY)
+            summaries.append(batch.filter(is_summary))
+            changes.append(batch.filter(pc.invert(is_summary)))
+        yield from (s for s in summaries if s.num_rows)
+        table = pa.Table.from_batches(changes, schema=self.schema)
+        if table.num_rows == 0:
+            return
+        table = table.sort_by(ARRIVAL_COLUMN)  # stable: rows of one partition keep their order
+        columns = [n for n in self.schema.names if n not in _PRIVATE]
+        ranked = _build_pipeline(_change_set_config(self.config, [*columns, CHANGE_OPERATION_COLUMN]))
+        _, _, newest = change_set(ranked, table.select([*columns, CHANGE_OPERATION_COLUMN]))
+        yield from _tagged(newest, 0, self.schema)
+        yield _summary({"superseded": table.num_rows - newest.num_rows}, None, self.schema)
+
+
+class ExecutorUpsert:
+    """A ``foreachBatch`` function running a :class:`cdc_rs.BatchUpsert` on the executors.
+
+    Built by :func:`cdc_rs.spark.on_executors`. Picklable; each call returns a
+    :class:`cdc_rs.BatchReport` whose counters account for every input row, as the driver
+    path's do, with the rejected rows collected to the driver.
+
+    Example:
+        >>> import cdc_rs, cdc_rs.spark as cs
+        >>> upsert = cs.on_executors(cdc_rs.batch_upsert(keys="id", sequence_by="ts"))
+        >>> report = upsert(spark.createDataFrame([(1, 1, "a"), (1, 2, "b"), (2, 1, "c")],
+        ...                                       "id INT, ts INT, v STRING"), 0)
+        >>> report.inserted, report.superseded, sorted(upsert.target.to_arrow().column("v").to_pylist())
+        (2, 1, ['b', 'c'])
+        >>> upsert.last_stage_seconds.keys()
+        dict_keys(['changes', 'merge'])
+    """
+
+    def __init__(self, upsert: BatchUpsert, shuffle_above: int = 8) -> None:
+        self.upsert = upsert
+        #: a target on the driver takes each partition's change set as it is from micro-batches
+        #: of at most this many partitions (it ranks them itself: no shuffle); larger ones are
+        #: ranked on the executors after a shuffle by key
+        self.shuffle_above = shuffle_above
+        #: seconds of the last batch's two stages: ``changes`` (the executors' work, up to the
+        #: change set being materialised or on the driver) and ``merge`` (into the target)
+        self.last_stage_seconds: dict[str, float] = {}
+
+    @property
+    def target(self) -> Any:
+        """The table this upsert merges into."""
+        return self.upsert.target
+
+    def changes(self, micro_batch: DataFrame, *, ranked: bool = True) -> DataFrame:
+        """The change set of ``micro_batch`` (one row per key, with ``_cdc_rs_operation``) plus
+        summary rows (counters, rejects), computed lazily on the executors; ``ranked=False``:
+        each partition's own change set, without the shuffle (a key may repeat)."""
+        from pyspark.sql.pandas.types import from_arrow_schema
+
+        config = self.upsert._config
+        schema = _change_schema(config, micro_batch)
+        spark_schema = from_arrow_schema(schema)
+        with spark_without_pandas_warning():
+            screened = micro_batch.mapInArrow(_Screen(config, schema), spark_schema)
+            if not ranked:
+                return screened
+            return screened.repartition(*config["keys"]).mapInArrow(_Rank(config, schema), spark_schema)
+
+    def __call__(self, micro_batch: DataFrame, batch_id: int) -> BatchReport:
+        started = time.perf_counter()
+        batch_id = checks.batch_id(batch_id)
+        last = self.target.last_batch_id
+        if last is not None and batch_id <= last:  # a retried batch: counted, not recomputed
+            return BatchReport(batch_id=batch_id, rows_in=micro_batch.count(), skipped_replay=True,
+                               seconds=time.perf_counter() - started)
+        if isinstance(self.target, SparkMergeTarget):
+            counts, rejected, changed = self._merge_in_spark(micro_batch)
+        else:
+            counts, rejected, changed = self._merge_on_driver(micro_batch, batch_id)
+        self.last_stage_seconds = {"changes": changed - started, "merge": time.perf_counter() - changed}
+        report = BatchReport(batch_id=batch_id, seconds=time.perf_counter() - started,
+                             **{k: counts.get(k, 0) for k in ("rows_in", *OUTCOMES)})  # type: ignore[arg-type]  # the counters, all ints
+        if rejected is not None:
+            object.__setattr__(report, "rejected", rejected)
+        return report
+
+    def _merge_in_spark(self, micro_batch: DataFrame) -> tuple[dict[str, int], pa.Table | None, float]:
+        """The change set stays in Spark (materialised once) and Spark MERGEs it."""
+        from pyspark.sql import functions as F
+
+        changes = self.changes(micro_batch).localCheckpoint(eager=True)
+        is_summary = F.col(CHANGE_OPERATION_COLUMN) == _SUMMARY
+        counts, rejected = _summed(changes.filter(is_summary).select(COUNTS_COLUMN, REJECTED_COLUMN)
+                                   .toArrow())
+        found = changes.filter(~is_summary).drop(ARRIVAL_COLUMN, COUNTS_COLUMN, REJECTED_COLUMN)
+        by_operation: dict[str, int] = dict(found.groupBy(CHANGE_OPERATION_COLUMN).count().collect())
+        upserts, deletes = by_operation.get("upsert", 0), by_operation.get("delete", 0)
+        counts.update(inserted=upserts, tombstoned=deletes)  # as on an empty table, until merged
+        changed = time.perf_counter()
+        if upserts or deletes:
+            counts = self.target.merge(found, counts, upserts=upserts, deletes=deletes)
+        return counts, rejected, changed
+
+    def _merge_on_driver(self, micro_batch: DataFrame,
+                         batch_id: int) -> tuple[dict[str, int], pa.Table | None, float]:
+        """One row per key comes to the driver, where the target applies it as the driver path
+        would (a MemoryTable, a DeltaTarget's merge-on-read commit)."""
+        ranked = _partitions(micro_batch) > self.shuffle_above
+        with spark_without_pandas_warning():
+            table = self.changes(micro_batch, ranked=ranked).toArrow()
+        is_summary = pc.equal(table.column(CHANGE_OPERATION_COLUMN), _SUMMARY)
+        counts, rejected = _summed(table.filter(is_summary))
+        # unranked: the earliest partition's change first, as the ranking on the executors takes it
+        changes = table.filter(pc.invert(is_summary)).sort_by(ARRIVAL_COLUMN).drop_columns(
+            [ARRIVAL_COLUMN, COUNTS_COLUMN, REJECTED_COLUMN])
+        del table
+        changed = time.perf_counter()
+        apply = BatchUpsert(self.target, _change_set_config(self.upsert._config, changes.column_names))
+        merged = apply(changes, batch_id)
+        counts["superseded"] += merged.superseded  # keys repeated across unranked partitions
+        counts.update({k: getattr(merged, k) for k in ("inserted", "updated", "deleted", "tombstoned", "stale")})
+        return counts, rejected, changed
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (ExecutorUpsert, (self.upsert, self.shuffle_above))
+
+    def __repr__(self) -> str:
+        return f"on_executors({self.upsert!r})"
+
+
+def _partitions(df: DataFrame) -> int:
+    """The DataFrame's partitions; unknown (Spark Connect has no ``.rdd``): as many as can be."""
+    try:
+        return int(df.rdd.getNumPartitions())
+    except Exception:  # noqa: BLE001 - Connect raises its own "not supported" error
+        return 2**31
+
+
+def _change_set_config(config: dict[str, Any], names: list[str]) -> dict[str, Any]:
+    """The upsert's configuration for change sets: decoded rows, one per key, whose operation
+    is ``_cdc_rs_operation``."""
+    columns = [n for n in names if n != CHANGE_OPERATION_COLUMN]
+    return {**config, "value_schema": None, "topic": None, "lookup": None, "lookup_on": [],
+            "operation_column": CHANGE_OPERATION_COLUMN, "upsert_operations": ["upsert"],
+            "delete_operations": ["delete"], "columns": columns, "except_column_list": []}
+
+
+def _summed(summaries: pa.Table) -> tuple[dict[str, int], pa.Table | None]:
+    """The counters and rejected rows of every summary row, added up."""
+    counts = {k: 0 for k in _SCREENING}
+    for text in summaries.column(COUNTS_COLUMN).to_pylist():
+        for name, value in json.loads(text).items():
+            counts[name] += value
+    rejected = [pa.ipc.open_stream(data).read_all()
+                for data in summaries.column(REJECTED_COLUMN).to_pylist() if data is not None]
+    return counts, (pa.concat_tables(rejected, promote_options="permissive") if rejected else None)
+
+
+def _change_schema(config: dict[str, Any], micro_batch: DataFrame) -> pa.Schema:
+    """The change set's columns: the pipeline's output for the micro-batch's columns."""
+    from pyspark.sql.pandas.types import to_arrow_schema
+
+    if micro_batch.isStreaming:
+        raise ConfigError("on_executors: call it inside foreachBatch (on a micro-batch), "
+                          "not on the streaming DataFrame")
+    bronze = to_arrow_schema(micro_batch.schema, timezone="UTC", prefers_large_types=False)
+    columns = _build_pipeline(config).output_schema(bronze)
+    return pa.schema([*columns, pa.field(CHANGE_OPERATION_COLUMN, pa.string()),
+                      pa.field(ARRIVAL_COLUMN, pa.int32()), pa.field(COUNTS_COLUMN, pa.string()),
+                      pa.field(REJECTED_COLUMN, pa.binary())])
+
+
+def _tagged(changes: pa.Table, arrival: int, schema: pa.Schema) -> Iterator[pa.RecordBatch]:
+    if changes.num_rows == 0:
+        return
+    n = changes.num_rows
+    arrays = [changes.column(name).cast(schema.field(name).type) if name in changes.column_names
+              else pa.nulls(n, schema.field(name).type) for name in schema.names]
+    arrays[schema.get_field_index(ARRIVAL_COLUMN)] = pa.repeat(pa.scalar(arrival, pa.int32()), n)
+    yield from pa.Table.from_arrays(arrays, schema=schema).to_batches()
+
+
+def _summary(counts: dict[str, int], rejected: pa.Table | None, schema: pa.Schema) -> pa.RecordBatch:
+    values: dict[str, Any] = {name: None for name in schema.names}
+    values[CHANGE_OPERATION_COLUMN] = _SUMMARY
+    values[COUNTS_COLUMN] = json.dumps(counts)
+    if rejected is not None and rejected.num_rows:
+        sink = pa.BufferOutputStream()
+        with pa.ipc.new_stream(sink, rejected.schema) as writer:
+            writer.write_table(rejected)
+        values[REJECTED_COLUMN] = sink.getvalue().to_pybytes()
+    return pa.RecordBatch.from_pylist([values], schema=schema)

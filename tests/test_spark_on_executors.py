@@ -1,0 +1,127 @@
+"""cdc_rs.spark.on_executors: the whole upsert inside mapInArrow on Spark's executors equals the
+driver path — the same upsert fed the micro-batch's ``toArrow()`` — row for row and counter for
+counter, into every kind of target (MemoryTable, DeltaTarget, SparkMergeTarget on Delta)."""
+
+from __future__ import annotations
+
+import uuid
+
+import pyarrow as pa
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from spark_helpers import dataset, notebook_upsert, sorted_rows, spark  # noqa: F401
+
+import cdc_rs
+import cdc_rs.spark as cs
+from cdc_rs.exceptions import ConfigError
+
+COUNTERS = ("rows_in", "other_topics", "malformed", "ignored_operations", "null_keys",
+            "null_sequences", "lookup_misses", "superseded", "inserted", "updated", "deleted",
+            "tombstoned", "stale", "skipped_replay")
+
+
+def counters(report: cdc_rs.BatchReport) -> dict:
+    return {name: getattr(report, name) for name in COUNTERS}
+
+
+def rejects(report: cdc_rs.BatchReport) -> list:
+    rows = report.rejected.to_pylist()
+    return sorted(rows, key=lambda r: (r["reason"], repr(sorted(r.items()))))
+
+
+def partitioned(spark, table: pa.Table, partitions: int):
+    """``table`` in ``partitions`` partitions, fixed once (both paths read the same rows in
+    the same order)."""
+    return spark.createDataFrame(table).repartition(partitions).localCheckpoint()
+
+
+def test_bookstore_equals_the_driver_path_in_memory_and_on_delta(spark, dataset, tmp_path):
+    on_memory = cs.on_executors(notebook_upsert(dataset), shuffle_above=0)  # ranked after a shuffle
+    on_delta = cs.on_executors(notebook_upsert(dataset, cdc_rs.DeltaTarget(tmp_path / "silver")))
+    driver = notebook_upsert(dataset)
+    for batch_id, batch in enumerate(dataset.bronze):
+        micro = partitioned(spark, pa.table(batch), 3)  # a key's ties span partitions
+        expected = driver(micro.toArrow(), batch_id)
+        for upsert in (on_memory, on_delta):
+            report = upsert(micro, batch_id)
+            assert counters(report) == counters(expected)
+            assert rejects(report) == rejects(expected)
+        assert report.accounted == report.rows_in
+    expected_rows = sorted_rows(driver.target.to_arrow())
+    assert sorted_rows(on_memory.target.to_arrow()) == expected_rows
+    assert sorted_rows(on_delta.target.to_arrow()) == expected_rows
+    # Spark reads what the DeltaTarget wrote
+    assert sorted_rows(spark.read.format("delta").load(str(tmp_path / "silver")).toArrow()) == expected_rows
+    # a retried batch is skipped before any work, its rows counted
+    replay = on_delta(partitioned(spark, pa.table(dataset.bronze[1]), 2), 1)
+    assert replay.skipped_replay and replay.rows_in == len(dataset.bronze[1])
+    assert replay.inserted == replay.updated == replay.deleted == 0
+
+
+def test_into_a_spark_merge_target_on_delta(spark, dataset):
+    table = f"silver_{uuid.uuid4().hex[:8]}"
+    spark.sql(f"CREATE TABLE {table} (customer_id STRING, email STRING, first_name STRING, "
+              "last_name STRING, gender STRING, street STRING, city STRING, country STRING, "
+              "row_time TIMESTAMP) USING delta")
+    target = cs.SparkMergeTarget(table, keys="customer_id", sequence_by="row_time", spark=spark)
+    upsert = cs.on_executors(notebook_upsert(dataset, target))
+    driver = notebook_upsert(dataset)
+    for batch_id, batch in enumerate(dataset.bronze):
+        micro = partitioned(spark, pa.table(batch), 2)
+        expected = driver(micro.toArrow(), batch_id)
+        report = upsert(micro, batch_id)
+        assert counters(report) == counters(expected)
+        assert set(upsert.last_stage_seconds) == {"changes", "merge"}
+    assert sorted_rows(spark.table(table).toArrow()) == sorted_rows(driver.target.to_arrow())
+    dead = sorted(r["key.customer_id"] for r in driver.target.state().to_pylist() if not r["live"])
+    assert sorted(r["customer_id"] for r in target.tombstones().to_pylist()) == dead
+
+
+EVENT = st.tuples(st.sampled_from([0, 1, 2, 3, None]), st.sampled_from([0, 1, 2, None]),
+                  st.sampled_from(["upsert", "upsert", "delete", "other", None]),
+                  st.sampled_from(["a", "b", None]))
+
+
+@settings(max_examples=10, deadline=None)
+@given(batches=st.lists(st.tuples(st.lists(EVENT, max_size=12), st.integers(1, 4)),
+                        min_size=1, max_size=3), shuffle_above=st.sampled_from([0, 8]))
+def test_any_partitioning_gives_the_driver_paths_table(spark, batches, shuffle_above):
+    """Ties on the sequence within and across partitions, null keys and sequences, ignored
+    operations, deletes of unknown keys: however a micro-batch is partitioned, the executors
+    give what the driver path gives for its ``toArrow()`` (earliest partition, then row) —
+    ranked after a shuffle (``shuffle_above=0``) or by the driver."""
+    options = dict(keys="id", sequence_by="ts", operation_column="op",
+                   upsert_operations=["upsert"], delete_operations=["delete"])
+    upsert = cs.on_executors(cdc_rs.batch_upsert(**options), shuffle_above=shuffle_above)
+    driver = cdc_rs.batch_upsert(**options)
+    for batch_id, (events, partitions) in enumerate(batches):
+        table = pa.table({"id": pa.array([e[0] for e in events], pa.int64()),
+                          "ts": pa.array([e[1] for e in events], pa.int64()),
+                          "op": pa.array([e[2] for e in events], pa.string()),
+                          "v": pa.array([e[3] for e in events], pa.string())})
+        micro = partitioned(spark, table, partitions)
+        assert counters(upsert(micro, batch_id)) == counters(driver(micro.toArrow(), batch_id))
+    key = lambda r: r["id"]  # noqa: E731
+    assert sorted(upsert.target.to_arrow().to_pylist(), key=key) == sorted(driver.target.to_arrow().to_pylist(), key=key)
+    def state(upsert) -> list:
+        table = upsert.target.state()  # None before any key
+        return [] if table is None else sorted(table.to_pylist(), key=lambda r: r["key.id"])
+
+    assert state(upsert) == state(driver)  # tombstones too
+
+
+def test_a_streaming_dataframe_is_a_config_error(spark, tmp_path, dataset):
+    (tmp_path / "in").mkdir()
+    stream = spark.readStream.schema("topic STRING, value STRING").json(str(tmp_path / "in"))
+    with pytest.raises(ConfigError, match="inside foreachBatch"):
+        cs.on_executors(notebook_upsert(dataset))(stream, 0)
+
+
+def test_it_pickles_with_its_upsert(dataset):
+    import pickle
+
+    upsert = cs.on_executors(notebook_upsert(dataset), shuffle_above=3)
+    copy = pickle.loads(pickle.dumps(upsert))
+    assert repr(copy) == repr(upsert) and copy.target is not upsert.target
+    assert copy.shuffle_above == 3
