@@ -289,7 +289,6 @@ impl Pipeline {
         )
     }
 
-    /// The target's columns: `columns`, or every enriched column but `except_column_list`.
     /// The columns this pipeline writes for micro-batches of schema `input`, known before any
     /// row is (an executor that saw no valid row still emits them).
     pub fn output_schema(&self, input: SchemaRef) -> Result<SchemaRef> {
@@ -301,6 +300,7 @@ impl Pipeline {
         self.target_schema(&MemoryTable::new(), &enriched)
     }
 
+    /// The target's columns: `columns`, or every enriched column but `except_column_list`.
     fn target_schema(&self, table: &MemoryTable, enriched: &SchemaRef) -> Result<SchemaRef> {
         let c = &self.config;
         let names: Vec<String> = match &c.columns {

@@ -117,7 +117,7 @@ MERGE_SCRIPT = textwrap.dedent('''
     import cdc_rs, cdc_rs.spark as cs
     from cdc_rs.datasets import CUSTOMERS_SCHEMA, SILVER_COLUMNS, Bookstore
 
-    work, jars = sys.argv[1], sys.argv[2]
+    work, jars, where = sys.argv[1], sys.argv[2], sys.argv[3]
     ds = Bookstore.read_parquet(work + "/bronze")
     options = dict(keys=["customer_id"], sequence_by="row_time", value_schema=CUSTOMERS_SCHEMA,
                    topic="customers", operation_column="row_status", delete_operations=("delete",),
@@ -141,7 +141,8 @@ MERGE_SCRIPT = textwrap.dedent('''
               .schema("key BINARY, value BINARY, topic STRING, partition INT, offset BIGINT, timestamp TIMESTAMP")
               .option("maxFilesPerTrigger", 1).option("pathGlobFilter", "bronze-*.parquet")
               .parquet(work + "/bronze"))
-    query = (stream.writeStream.foreachBatch(upsert)
+    function = cs.on_executors(upsert) if where == "executors" else upsert
+    query = (stream.writeStream.foreachBatch(function)
              .option("checkpointLocation", work + "/checkpoint")
              .trigger(availableNow=True).start())
     query.awaitTermination()
@@ -165,12 +166,14 @@ MERGE_SCRIPT = textwrap.dedent('''
 ''')
 
 
-def test_spark_merge_target_into_delta_under_spark_connect(tmp_path):
-    """foreachBatch(upsert) with a SparkMergeTarget under Connect: the MERGEs run from the
+@pytest.mark.parametrize("where", ["driver", "executors"])
+def test_spark_merge_target_into_delta_under_spark_connect(tmp_path, where):
+    """foreachBatch(upsert) — or cs.on_executors(upsert), ranked after a shuffle since Connect
+    has no ``.rdd`` — with a SparkMergeTarget under Connect: the MERGEs run from the
     server-side Python process into a Delta table, tombstones kept, equal to a MemoryTable."""
     from delta_readers import spark_delta_jars
 
-    result = run_connect_script(tmp_path, MERGE_SCRIPT, spark_delta_jars())
+    result = run_connect_script(tmp_path, MERGE_SCRIPT, spark_delta_jars(), where)
     assert result["connect"].startswith("pyspark.sql.connect")
     assert result["error"] is None
     assert result["rows"] > 0 and result["equals_memory_table"]

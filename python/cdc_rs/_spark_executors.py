@@ -68,7 +68,7 @@ class _Screen:
         reader = pa.RecordBatchReader.from_batches(first.schema, itertools.chain([first], batches))
         counts, rejected, changes = change_set(_build_pipeline(self.config), reader)
         yield from _tagged(changes, arrival, self.schema)
-        yield _summary({k: counts.get(k, 0) for k in _SCREENING}, rejected, self.schema)
+        yield _summary({k: counts.get(k, 0) for k in _SCREENING}, rejected, self.schema, arrival)
 
 
 class _Rank:
@@ -81,6 +81,9 @@ class _Rank:
     def __call__(self, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         changes, summaries = [], []
         for batch in batches:
+            if batch.schema != self.schema:  # timestamps in the session's zone, large strings
+                batch = pa.RecordBatch.from_arrays(
+                    [c.cast(f.type) for c, f in zip(batch.columns, self.schema)], schema=self.schema)
             is_summary = pc.equal(batch.column(CHANGE_OPERATION_COLUMN), _SUMMARY)
             summaries.append(batch.filter(is_summary))
             changes.append(batch.filter(pc.invert(is_summary)))
@@ -93,7 +96,7 @@ class _Rank:
         ranked = _build_pipeline(_change_set_config(self.config, [*columns, CHANGE_OPERATION_COLUMN]))
         _, _, newest = change_set(ranked, table.select([*columns, CHANGE_OPERATION_COLUMN]))
         yield from _tagged(newest, 0, self.schema)
-        yield _summary({"superseded": table.num_rows - newest.num_rows}, None, self.schema)
+        yield _summary({"superseded": table.num_rows - newest.num_rows}, None, self.schema, None)
 
 
 class ExecutorUpsert:
@@ -133,44 +136,58 @@ class ExecutorUpsert:
         """The change set of ``micro_batch`` (one row per key, with ``_cdc_rs_operation``) plus
         summary rows (counters, rejects), computed lazily on the executors; ``ranked=False``:
         each partition's own change set, without the shuffle (a key may repeat)."""
+        return self._changes(micro_batch, ranked)[0]
+
+    def _changes(self, micro_batch: DataFrame, ranked: bool) -> tuple[DataFrame, list[str]]:
+        """:meth:`changes` and the target's columns (the change set may carry more: the key
+        and sequence columns it ranks by)."""
         from pyspark.sql.pandas.types import from_arrow_schema
 
-        config = self.upsert._config
-        schema = _change_schema(config, micro_batch)
-        spark_schema = from_arrow_schema(schema)
+        config, columns, schema = _screening(self.upsert._config, micro_batch)
+        try:
+            spark_schema = from_arrow_schema(schema)
+        except (TypeError, ValueError) as exc:  # e.g. a lookup column of an unsigned type
+            raise ConfigError(f"on_executors: a change set column cannot travel through Spark "
+                              f"({exc}); cast it to a type Spark has (e.g. in the lookup)") from exc
         with spark_without_pandas_warning():
             screened = micro_batch.mapInArrow(_Screen(config, schema), spark_schema)
-            if not ranked:
-                return screened
-            return screened.repartition(*config["keys"]).mapInArrow(_Rank(config, schema), spark_schema)
+            if ranked:
+                screened = screened.repartition(*config["keys"]).mapInArrow(_Rank(config, schema),
+                                                                            spark_schema)
+        return screened, columns
 
     def __call__(self, micro_batch: DataFrame, batch_id: int) -> BatchReport:
         started = time.perf_counter()
         batch_id = checks.batch_id(batch_id)
         last = self.target.last_batch_id
         if last is not None and batch_id <= last:  # a retried batch: counted, not recomputed
-            return BatchReport(batch_id=batch_id, rows_in=micro_batch.count(), skipped_replay=True,
-                               seconds=time.perf_counter() - started)
+            return self._skipped(micro_batch, batch_id, started)
         if isinstance(self.target, SparkMergeTarget):
             counts, rejected, changed = self._merge_in_spark(micro_batch)
         else:
-            counts, rejected, changed = self._merge_on_driver(micro_batch, batch_id)
+            applied = self._merge_on_driver(micro_batch, batch_id)
+            if applied is None:  # the target had it already (another writer, a lost id)
+                return self._skipped(micro_batch, batch_id, started)
+            counts, rejected, changed = applied
         self.last_stage_seconds = {"changes": changed - started, "merge": time.perf_counter() - changed}
-        report = BatchReport(batch_id=batch_id, seconds=time.perf_counter() - started,
-                             **{k: counts.get(k, 0) for k in ("rows_in", *OUTCOMES)})  # type: ignore[arg-type]  # the counters, all ints
-        if rejected is not None:
-            object.__setattr__(report, "rejected", rejected)
-        return report
+        outcome = ({k: counts.get(k, 0) for k in ("rows_in", *OUTCOMES)}, False, rejected)
+        return self.upsert._report(batch_id, outcome, started)
+
+    def _skipped(self, micro_batch: DataFrame, batch_id: int, started: float) -> BatchReport:
+        self.last_stage_seconds = {}
+        return BatchReport(batch_id=batch_id, rows_in=micro_batch.count(), skipped_replay=True,
+                           seconds=time.perf_counter() - started)
 
     def _merge_in_spark(self, micro_batch: DataFrame) -> tuple[dict[str, int], pa.Table | None, float]:
         """The change set stays in Spark (materialised once) and Spark MERGEs it."""
         from pyspark.sql import functions as F
 
-        changes = self.changes(micro_batch).localCheckpoint(eager=True)
+        changes, columns = self._changes(micro_batch, ranked=True)
+        changes = changes.localCheckpoint(eager=True)
         is_summary = F.col(CHANGE_OPERATION_COLUMN) == _SUMMARY
-        counts, rejected = _summed(changes.filter(is_summary).select(COUNTS_COLUMN, REJECTED_COLUMN)
-                                   .toArrow())
-        found = changes.filter(~is_summary).drop(ARRIVAL_COLUMN, COUNTS_COLUMN, REJECTED_COLUMN)
+        counts, rejected = _summed(changes.filter(is_summary)
+                                   .select(ARRIVAL_COLUMN, COUNTS_COLUMN, REJECTED_COLUMN).toArrow())
+        found = changes.filter(~is_summary).select(*columns, CHANGE_OPERATION_COLUMN)
         by_operation: dict[str, int] = dict(found.groupBy(CHANGE_OPERATION_COLUMN).count().collect())
         upserts, deletes = by_operation.get("upsert", 0), by_operation.get("delete", 0)
         counts.update(inserted=upserts, tombstoned=deletes)  # as on an empty table, until merged
@@ -180,12 +197,13 @@ class ExecutorUpsert:
         return counts, rejected, changed
 
     def _merge_on_driver(self, micro_batch: DataFrame,
-                         batch_id: int) -> tuple[dict[str, int], pa.Table | None, float]:
+                         batch_id: int) -> tuple[dict[str, int], pa.Table | None, float] | None:
         """One row per key comes to the driver, where the target applies it as the driver path
-        would (a MemoryTable, a DeltaTarget's merge-on-read commit)."""
+        would (a MemoryTable, a DeltaTarget's merge-on-read commit); None: a replay."""
         ranked = _partitions(micro_batch) > self.shuffle_above
+        changes_df, columns = self._changes(micro_batch, ranked)
         with spark_without_pandas_warning():
-            table = self.changes(micro_batch, ranked=ranked).toArrow()
+            table = changes_df.toArrow()
         is_summary = pc.equal(table.column(CHANGE_OPERATION_COLUMN), _SUMMARY)
         counts, rejected = _summed(table.filter(is_summary))
         # unranked: the earliest partition's change first, as the ranking on the executors takes it
@@ -193,8 +211,10 @@ class ExecutorUpsert:
             [ARRIVAL_COLUMN, COUNTS_COLUMN, REJECTED_COLUMN])
         del table
         changed = time.perf_counter()
-        apply = BatchUpsert(self.target, _change_set_config(self.upsert._config, changes.column_names))
+        apply = BatchUpsert(self.target, _change_set_config(self.upsert._config, columns))
         merged = apply(changes, batch_id)
+        if merged.skipped_replay:
+            return None
         counts["superseded"] += merged.superseded  # keys repeated across unranked partitions
         counts.update({k: getattr(merged, k) for k in ("inserted", "updated", "deleted", "tombstoned", "stale")})
         return counts, rejected, changed
@@ -215,8 +235,8 @@ def _partitions(df: DataFrame) -> int:
 
 
 def _change_set_config(config: dict[str, Any], names: list[str]) -> dict[str, Any]:
-    """The upsert's configuration for change sets: decoded rows, one per key, whose operation
-    is ``_cdc_rs_operation``."""
+    """The upsert's configuration for change sets (decoded rows whose operation is
+    ``_cdc_rs_operation``) writing the columns ``names``."""
     columns = [n for n in names if n != CHANGE_OPERATION_COLUMN]
     return {**config, "value_schema": None, "topic": None, "lookup": None, "lookup_on": [],
             "operation_column": CHANGE_OPERATION_COLUMN, "upsert_operations": ["upsert"],
@@ -224,7 +244,8 @@ def _change_set_config(config: dict[str, Any], names: list[str]) -> dict[str, An
 
 
 def _summed(summaries: pa.Table) -> tuple[dict[str, int], pa.Table | None]:
-    """The counters and rejected rows of every summary row, added up."""
+    """The counters and rejected rows of every summary row, added up (rejects in input order)."""
+    summaries = summaries.sort_by(ARRIVAL_COLUMN)  # nulls (the second stage's) last
     counts = {k: 0 for k in _SCREENING}
     for text in summaries.column(COUNTS_COLUMN).to_pylist():
         for name, value in json.loads(text).items():
@@ -234,18 +255,25 @@ def _summed(summaries: pa.Table) -> tuple[dict[str, int], pa.Table | None]:
     return counts, (pa.concat_tables(rejected, promote_options="permissive") if rejected else None)
 
 
-def _change_schema(config: dict[str, Any], micro_batch: DataFrame) -> pa.Schema:
-    """The change set's columns: the pipeline's output for the micro-batch's columns."""
+def _screening(config: dict[str, Any], micro_batch: DataFrame) -> tuple[dict[str, Any], list[str], pa.Schema]:
+    """The executors' configuration, the target's columns, and the change set's schema: the
+    target's columns, the key and sequence columns the target leaves out (the change set is
+    ranked by them), the operation and the private columns."""
     from pyspark.sql.pandas.types import to_arrow_schema
 
     if micro_batch.isStreaming:
         raise ConfigError("on_executors: call it inside foreachBatch (on a micro-batch), "
                           "not on the streaming DataFrame")
     bronze = to_arrow_schema(micro_batch.schema, timezone="UTC", prefers_large_types=False)
+    target = _build_pipeline(config).output_schema(bronze).names
+    ranked_by = [c for c in dict.fromkeys([*config["keys"], *config["sequence_by"]]) if c not in target]
+    if ranked_by:
+        config = {**config, "columns": [*target, *ranked_by], "except_column_list": []}
     columns = _build_pipeline(config).output_schema(bronze)
-    return pa.schema([*columns, pa.field(CHANGE_OPERATION_COLUMN, pa.string()),
-                      pa.field(ARRIVAL_COLUMN, pa.int32()), pa.field(COUNTS_COLUMN, pa.string()),
-                      pa.field(REJECTED_COLUMN, pa.binary())])
+    schema = pa.schema([*columns, pa.field(CHANGE_OPERATION_COLUMN, pa.string()),
+                        pa.field(ARRIVAL_COLUMN, pa.int32()), pa.field(COUNTS_COLUMN, pa.string()),
+                        pa.field(REJECTED_COLUMN, pa.binary())])
+    return config, target, schema
 
 
 def _tagged(changes: pa.Table, arrival: int, schema: pa.Schema) -> Iterator[pa.RecordBatch]:
@@ -258,11 +286,13 @@ def _tagged(changes: pa.Table, arrival: int, schema: pa.Schema) -> Iterator[pa.R
     yield from pa.Table.from_arrays(arrays, schema=schema).to_batches()
 
 
-def _summary(counts: dict[str, int], rejected: pa.Table | None, schema: pa.Schema) -> pa.RecordBatch:
+def _summary(counts: dict[str, int], rejected: pa.Table | None, schema: pa.Schema,
+             arrival: int | None) -> pa.RecordBatch:
     values: dict[str, Any] = {name: None for name in schema.names}
     values[CHANGE_OPERATION_COLUMN] = _SUMMARY
+    values[ARRIVAL_COLUMN] = arrival
     values[COUNTS_COLUMN] = json.dumps(counts)
-    if rejected is not None and rejected.num_rows:
+    if rejected is not None:
         sink = pa.BufferOutputStream()
         with pa.ipc.new_stream(sink, rejected.schema) as writer:
             writer.write_table(rejected)

@@ -72,6 +72,12 @@ class BatchUpsert:
         batch_id = checks.batch_id(batch_id)
         batch = micro_batch if isinstance(micro_batch, _cdc_rs.ScreenedBatch) else as_arrow(micro_batch)
         counts, skipped, rejected = self._target.apply_batch(self._pipeline, batch, batch_id)
+        return self._report(batch_id, (counts, skipped, rejected), started)
+
+    def _report(self, batch_id: int, outcome: BatchOutcome, started: float) -> BatchReport:
+        """The report of an applied batch, with a warning when no row had the topic (also
+        for :func:`cdc_rs.spark.on_executors`, which applies batches its own way)."""
+        counts, skipped, rejected = outcome
         report = BatchReport(
             batch_id=batch_id,
             skipped_replay=skipped,
@@ -87,7 +93,7 @@ class BatchUpsert:
             object.__setattr__(report, "warning", note)
             if not self._warned_topic:
                 self._warned_topic = True
-                warnings.warn(note, UserWarning, stacklevel=2)
+                warnings.warn(note, UserWarning, stacklevel=3)
         return report
 
     def apply_all(self, micro_batches: Iterable[MicroBatch], first_batch_id: int = 0) -> list[BatchReport]:
