@@ -161,3 +161,20 @@ def test_a_batch_without_the_topic_warns_as_the_driver_path_does(spark, dataset)
     with pytest.warns(UserWarning, match="has topic 'customer'"):
         report = upsert(partitioned(spark, pa.table(dataset.bronze[0]), 2), 0)
     assert report.other_topics == report.rows_in and "typo" in report.warning
+
+
+def test_many_rejects_travel_in_pieces_and_come_back_whole_and_in_order(spark, monkeypatch):
+    """A partition's rejected rows cross Spark in pieces (a binary value holds at most 2 GB):
+    every one comes back, in input order."""
+    monkeypatch.setattr(cs_executors, "_REJECTS_PER_CELL", 300)  # a few rows a piece
+    n = 200
+    table = pa.table({"id": pa.array([None if i % 3 else i for i in range(n)], pa.int64()),
+                      "ts": pa.array([i % 7 or None for i in range(n)], pa.int64()),
+                      "v": [f"row {i}" for i in range(n)]})
+    upsert = cs.on_executors(cdc_rs.batch_upsert(keys="id", sequence_by="ts"))
+    driver = cdc_rs.batch_upsert(keys="id", sequence_by="ts")
+    micro = partitioned(spark, table, 3)
+    report, expected = upsert(micro, 0), driver(micro.toArrow(), 0)
+    assert report.rejected.num_rows == expected.rejected.num_rows > 100
+    assert report.rejected.to_pylist() == expected.rejected.to_pylist()
+    assert counters(report) == counters(expected)

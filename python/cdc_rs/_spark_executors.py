@@ -45,6 +45,8 @@ COUNTS_COLUMN = "_cdc_rs_counts"
 #: A summary row's rejected rows (an Arrow IPC stream); null on change rows and without rejects.
 REJECTED_COLUMN = "_cdc_rs_rejected"
 _SUMMARY = "summary"
+#: bytes of rejected rows per summary row (one Spark binary value)
+_REJECTS_PER_CELL = 64 << 20
 _PRIVATE = (CHANGE_OPERATION_COLUMN, ARRIVAL_COLUMN, COUNTS_COLUMN, REJECTED_COLUMN)
 _SCREENING = ("rows_in", "other_topics", "malformed", "ignored_operations", "null_keys",
               "null_sequences", "lookup_misses", "superseded")
@@ -56,6 +58,7 @@ class _Screen:
     def __init__(self, config: dict[str, Any], schema: pa.Schema) -> None:
         self.config = config
         self.schema = schema
+        self.rejects_per_cell = _REJECTS_PER_CELL  # read here, on the driver
 
     def __call__(self, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         from pyspark import TaskContext
@@ -68,7 +71,8 @@ class _Screen:
         reader = pa.RecordBatchReader.from_batches(first.schema, itertools.chain([first], batches))
         counts, rejected, changes = change_set(_build_pipeline(self.config), reader)
         yield from _tagged(changes, arrival, self.schema)
-        yield _summary({k: counts.get(k, 0) for k in _SCREENING}, rejected, self.schema, arrival)
+        yield from _summaries({k: counts.get(k, 0) for k in _SCREENING}, rejected, self.schema, arrival,
+                              self.rejects_per_cell)
 
 
 class _Rank:
@@ -96,7 +100,8 @@ class _Rank:
         ranked = _build_pipeline(_change_set_config(self.config, [*columns, CHANGE_OPERATION_COLUMN]))
         _, _, newest = change_set(ranked, table.select([*columns, CHANGE_OPERATION_COLUMN]))
         yield from _tagged(newest, 0, self.schema)
-        yield _summary({"superseded": table.num_rows - newest.num_rows}, None, self.schema, None)
+        yield from _summaries({"superseded": table.num_rows - newest.num_rows}, None, self.schema, None,
+                              _REJECTS_PER_CELL)
 
 
 class ExecutorUpsert:
@@ -244,14 +249,20 @@ def _change_set_config(config: dict[str, Any], names: list[str]) -> dict[str, An
 
 
 def _summed(summaries: pa.Table) -> tuple[dict[str, int], pa.Table | None]:
-    """The counters and rejected rows of every summary row, added up (rejects in input order)."""
-    summaries = summaries.sort_by(ARRIVAL_COLUMN)  # nulls (the second stage's) last
+    """The counters and rejected rows of every summary row, added up (rejects in input order:
+    by partition, then piece)."""
     counts = {k: 0 for k in _SCREENING}
-    for text in summaries.column(COUNTS_COLUMN).to_pylist():
-        for name, value in json.loads(text).items():
+    pieces = []
+    for arrival, text, data in zip(summaries.column(ARRIVAL_COLUMN).to_pylist(),
+                                   summaries.column(COUNTS_COLUMN).to_pylist(),
+                                   summaries.column(REJECTED_COLUMN).to_pylist()):
+        summary = json.loads(text)
+        for name, value in summary["counts"].items():
             counts[name] += value
-    rejected = [pa.ipc.open_stream(data).read_all()
-                for data in summaries.column(REJECTED_COLUMN).to_pylist() if data is not None]
+        if data is not None:
+            pieces.append(((arrival, summary["part"]), data))
+    pieces.sort(key=lambda piece: piece[0])  # the second stage's summaries carry no rejects
+    rejected = [pa.ipc.open_stream(data).read_all() for _, data in pieces]
     return counts, (pa.concat_tables(rejected, promote_options="permissive") if rejected else None)
 
 
@@ -286,15 +297,23 @@ def _tagged(changes: pa.Table, arrival: int, schema: pa.Schema) -> Iterator[pa.R
     yield from pa.Table.from_arrays(arrays, schema=schema).to_batches()
 
 
-def _summary(counts: dict[str, int], rejected: pa.Table | None, schema: pa.Schema,
-             arrival: int | None) -> pa.RecordBatch:
-    values: dict[str, Any] = {name: None for name in schema.names}
-    values[CHANGE_OPERATION_COLUMN] = _SUMMARY
-    values[ARRIVAL_COLUMN] = arrival
-    values[COUNTS_COLUMN] = json.dumps(counts)
+def _summaries(counts: dict[str, int], rejected: pa.Table | None, schema: pa.Schema,
+               arrival: int | None, per_cell: int) -> Iterator[pa.RecordBatch]:
+    """A partition's summary: its counters, and its rejected rows as Arrow IPC streams of about
+    ``per_cell`` bytes at most (a Spark binary value holds at most 2 GB), one row per piece,
+    numbered so the driver puts them back in order."""
+    pieces: list[pa.Table | None] = [None]
     if rejected is not None:
-        sink = pa.BufferOutputStream()
-        with pa.ipc.new_stream(sink, rejected.schema) as writer:
-            writer.write_table(rejected)
-        values[REJECTED_COLUMN] = sink.getvalue().to_pybytes()
-    return pa.RecordBatch.from_pylist([values], schema=schema)
+        rows = max(1, rejected.num_rows * per_cell // max(rejected.nbytes, 1))
+        pieces = [rejected.slice(at, rows) for at in range(0, max(rejected.num_rows, 1), rows)]
+    for part, piece in enumerate(pieces):
+        values: dict[str, Any] = {name: None for name in schema.names}
+        values[CHANGE_OPERATION_COLUMN] = _SUMMARY
+        values[ARRIVAL_COLUMN] = arrival
+        values[COUNTS_COLUMN] = json.dumps({"part": part, "counts": counts if part == 0 else {}})
+        if piece is not None:
+            sink = pa.BufferOutputStream()
+            with pa.ipc.new_stream(sink, piece.schema) as writer:
+                writer.write_table(piece)
+            values[REJECTED_COLUMN] = sink.getvalue().to_pybytes()
+        yield pa.RecordBatch.from_pylist([values], schema=schema)
