@@ -238,3 +238,16 @@ def test_latest_ranks_a_big_partition_in_rounds_with_the_same_result(monkeypatch
     monkeypatch.setattr(spark_module, "_RANK_EVERY", 2)
     assert ranked() == once == [{"id": 1, "ts": 2, "o": 2}, {"id": 2, "ts": 1, "o": 1},
                                 {"id": 3, "ts": 1, "o": 3}, {"id": 4, "ts": 1, "o": 6}]
+
+
+def test_latest_takes_timestamps_in_the_session_zone_across_rounds(monkeypatch):
+    """Spark hands mapInArrow timestamps tagged with the session's zone; the kept rows are in
+    the declared (UTC) schema: the rounds put both in one table."""
+    import cdc_rs.spark as spark_module
+
+    declared = pa.schema([("id", pa.int64()), ("ts", pa.timestamp("us", tz="UTC"))])
+    given = pa.table({"id": [1, 1, 2], "ts": pa.array([2, 1, 5], pa.timestamp("us", tz="America/New_York"))})
+    monkeypatch.setattr(spark_module, "_RANK_EVERY", 1)
+    ranker = spark_module._Ranker(["id"], ["ts"], [], declared)
+    out = pa.Table.from_batches(list(ranker(iter(given.to_batches(max_chunksize=1)))), declared)
+    assert sorted((r["id"], r["ts"].timestamp()) for r in out.to_pylist()) == [(1, 2e-6), (2, 5e-6)]

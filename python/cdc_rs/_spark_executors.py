@@ -45,6 +45,8 @@ COUNTS_COLUMN = "_cdc_rs_counts"
 #: A summary row's rejected rows (an Arrow IPC stream); null on change rows and without rejects.
 REJECTED_COLUMN = "_cdc_rs_rejected"
 _SUMMARY = "summary"
+#: the second stage's counts of the changes it keeps, in its summaries
+_UPSERTS, _DELETES = "upserts", "deletes"
 #: bytes of rejected rows per summary row (one Spark binary value)
 _REJECTS_PER_CELL = 64 << 20
 _PRIVATE = (CHANGE_OPERATION_COLUMN, ARRIVAL_COLUMN, COUNTS_COLUMN, REJECTED_COLUMN)
@@ -85,9 +87,7 @@ class _Rank:
     def __call__(self, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         changes, summaries = [], []
         for batch in batches:
-            if batch.schema != self.schema:  # timestamps in the session's zone, large strings
-                batch = pa.RecordBatch.from_arrays(
-                    [c.cast(f.type) for c, f in zip(batch.columns, self.schema)], schema=self.schema)
+            batch = as_schema(batch, self.schema)
             is_summary = pc.equal(batch.column(CHANGE_OPERATION_COLUMN), _SUMMARY)
             summaries.append(batch.filter(is_summary))
             changes.append(batch.filter(pc.invert(is_summary)))
@@ -100,8 +100,10 @@ class _Rank:
         ranked = _build_pipeline(_change_set_config(self.config, [*columns, CHANGE_OPERATION_COLUMN]))
         _, _, newest = change_set(ranked, table.select([*columns, CHANGE_OPERATION_COLUMN]))
         yield from _tagged(newest, 0, self.schema)
-        yield from _summaries({"superseded": table.num_rows - newest.num_rows}, None, self.schema, None,
-                              _REJECTS_PER_CELL)
+        deletes = pc.sum(pc.equal(newest.column(CHANGE_OPERATION_COLUMN), "delete")).as_py() or 0
+        kept = {"superseded": table.num_rows - newest.num_rows,
+                _UPSERTS: newest.num_rows - deletes, _DELETES: deletes}
+        yield from _summaries(kept, None, self.schema, None, _REJECTS_PER_CELL)
 
 
 class ExecutorUpsert:
@@ -193,8 +195,7 @@ class ExecutorUpsert:
         counts, rejected = _summed(changes.filter(is_summary)
                                    .select(ARRIVAL_COLUMN, COUNTS_COLUMN, REJECTED_COLUMN).toArrow())
         found = changes.filter(~is_summary).select(*columns, CHANGE_OPERATION_COLUMN)
-        by_operation: dict[str, int] = dict(found.groupBy(CHANGE_OPERATION_COLUMN).count().collect())
-        upserts, deletes = by_operation.get("upsert", 0), by_operation.get("delete", 0)
+        upserts, deletes = counts.pop(_UPSERTS, 0), counts.pop(_DELETES, 0)
         counts.update(inserted=upserts, tombstoned=deletes)  # as on an empty table, until merged
         changed = time.perf_counter()
         if upserts or deletes:
@@ -211,6 +212,8 @@ class ExecutorUpsert:
             table = changes_df.toArrow()
         is_summary = pc.equal(table.column(CHANGE_OPERATION_COLUMN), _SUMMARY)
         counts, rejected = _summed(table.filter(is_summary))
+        for name in (_UPSERTS, _DELETES):  # the target counts what it applies itself
+            counts.pop(name, None)
         # unranked: the earliest partition's change first, as the ranking on the executors takes it
         changes = table.filter(pc.invert(is_summary)).sort_by(ARRIVAL_COLUMN).drop_columns(
             [ARRIVAL_COLUMN, COUNTS_COLUMN, REJECTED_COLUMN])
@@ -224,11 +227,17 @@ class ExecutorUpsert:
         counts.update({k: getattr(merged, k) for k in ("inserted", "updated", "deleted", "tombstoned", "stale")})
         return counts, rejected, changed
 
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (ExecutorUpsert, (self.upsert, self.shuffle_above))
-
     def __repr__(self) -> str:
         return f"on_executors({self.upsert!r})"
+
+
+def as_schema(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
+    """``batch`` in ``schema``'s types: Spark hands ``mapInArrow`` timestamps in the session's
+    zone, and large strings when asked to."""
+    if batch.schema == schema:
+        return batch
+    return pa.RecordBatch.from_arrays([c.cast(f.type) for c, f in zip(batch.columns, schema)],
+                                      schema=schema)
 
 
 def _partitions(df: DataFrame) -> int:
@@ -258,7 +267,7 @@ def _summed(summaries: pa.Table) -> tuple[dict[str, int], pa.Table | None]:
                                    summaries.column(REJECTED_COLUMN).to_pylist()):
         summary = json.loads(text)
         for name, value in summary["counts"].items():
-            counts[name] += value
+            counts[name] = counts.get(name, 0) + value
         if data is not None:
             pieces.append(((arrival, summary["part"]), data))
     pieces.sort(key=lambda piece: piece[0])  # the second stage's summaries carry no rejects
@@ -276,11 +285,13 @@ def _screening(config: dict[str, Any], micro_batch: DataFrame) -> tuple[dict[str
         raise ConfigError("on_executors: call it inside foreachBatch (on a micro-batch), "
                           "not on the streaming DataFrame")
     bronze = to_arrow_schema(micro_batch.schema, timezone="UTC", prefers_large_types=False)
-    target = _build_pipeline(config).output_schema(bronze).names
+    pipeline = _build_pipeline(config)
+    target = pipeline.output_schema(bronze).names
     ranked_by = [c for c in dict.fromkeys([*config["keys"], *config["sequence_by"]]) if c not in target]
+    columns = pipeline.output_schema(bronze)
     if ranked_by:
         config = {**config, "columns": [*target, *ranked_by], "except_column_list": []}
-    columns = _build_pipeline(config).output_schema(bronze)
+        columns = _build_pipeline(config).output_schema(bronze)
     schema = pa.schema([*columns, pa.field(CHANGE_OPERATION_COLUMN, pa.string()),
                         pa.field(ARRIVAL_COLUMN, pa.int32()), pa.field(COUNTS_COLUMN, pa.string()),
                         pa.field(REJECTED_COLUMN, pa.binary())])

@@ -47,7 +47,7 @@ from ._input import spark_without_pandas_warning
 from ._json import from_json as _decode
 from ._json import parse_schema
 from ._report import BatchReport, reports_to_arrow
-from ._spark_executors import ExecutorUpsert
+from ._spark_executors import ExecutorUpsert, as_schema
 from ._spark_merge import (
     CHANGE_OPERATION_COLUMN,
     TOMBSTONES_SUFFIX,
@@ -222,21 +222,20 @@ class _Ranker:
     def __call__(self, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         # Ranked a few times per partition, not once per Arrow batch (that re-ranks the kept
         # rows each time): when the rows waiting outnumber both the kept ones and a floor.
-        kept: pa.Table | None = None
+        kept: list[pa.RecordBatch] = []
         waiting: list[pa.RecordBatch] = []
-        rows = 0
+        rows = 0  # waiting
         for batch in batches:
-            waiting.append(batch)
+            waiting.append(as_schema(batch, self.arrow_schema))
             rows += batch.num_rows
-            if rows >= max(_RANK_EVERY, 0 if kept is None else kept.num_rows):
-                kept = self.rank(pa.Table.from_batches(waiting, schema=batch.schema)
-                                 if kept is None else pa.concat_tables([kept, pa.Table.from_batches(waiting)]))
-                waiting, rows = [], 0
+            if rows >= max(_RANK_EVERY, sum(b.num_rows for b in kept)):
+                kept, waiting, rows = self._ranked([*kept, *waiting]), [], 0
         if rows:
-            table = pa.Table.from_batches(waiting)
-            kept = self.rank(table if kept is None else pa.concat_tables([kept, table]))
-        if kept is not None:
-            yield from kept.to_batches()
+            kept = self._ranked([*kept, *waiting])
+        yield from kept
+
+    def _ranked(self, batches: list[pa.RecordBatch]) -> list[pa.RecordBatch]:
+        return list(self.rank(pa.Table.from_batches(batches, self.arrow_schema)).to_batches())
 
 
 def latest(
