@@ -466,6 +466,8 @@ fn canonical_type(data_type: &DataType) -> DataType {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::arrow::array::{AsArray, UInt32Array};
+    use crate::arrow::datatypes::{DataType, Field, Schema, UInt32Type};
     use crate::test_batches::events;
 
     fn pipeline() -> Pipeline {
@@ -609,6 +611,56 @@ mod tests {
         assert!(!restored.keeps_rows());
         assert_eq!((restored.len(), restored.next_row()), (2, 8));
         assert!(MemoryTable::restore_index(schema, &keys, &[7, 8], &state, 8, None).is_err());
+    }
+
+    #[test]
+    fn an_index_only_table_restores_from_the_positions_its_state_records() {
+        let table = with_a_tombstone();
+        let schema = rows_of(&table).schema();
+        let state = table.state_batch().unwrap().unwrap();
+        // live keys at 7 and 3 of 8 positions; the other six are deleted rows
+        let live: Vec<bool> = (0..state.num_rows())
+            .map(|i| state["live"].as_boolean().value(i))
+            .collect();
+        let mut next = [7u32, 3].into_iter();
+        let position: UInt32Array = live
+            .iter()
+            .map(|&l| l.then(|| next.next().unwrap()))
+            .collect();
+        let mut columns = state.columns().to_vec();
+        columns.push(Arc::new(position));
+        let mut fields: Vec<_> = state.schema().fields().iter().cloned().collect();
+        fields.push(Arc::new(Field::new("position", DataType::UInt32, true)));
+        let located = RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).unwrap();
+        let deleted = [0, 1, 2, 4, 5, 6];
+        let restored =
+            MemoryTable::restore_located(schema.clone(), &located, 8, &deleted, Some(1)).unwrap();
+        assert!(!restored.keeps_rows());
+        assert_eq!((restored.len(), restored.next_row()), (2, 8));
+        assert_eq!(restored.last_batch_id(), Some(1));
+        let positions = restored.state_batch_with_positions().unwrap().unwrap();
+        let mut at: Vec<_> = positions["position"]
+            .as_primitive::<UInt32Type>()
+            .iter()
+            .flatten()
+            .collect();
+        at.sort();
+        assert_eq!(at, vec![3, 7]);
+        // positions that do not account for the table exactly are a State error
+        for (deleted, next_row, case) in [
+            (
+                &[0, 1, 2, 4, 5][..],
+                8,
+                "a position neither live nor deleted",
+            ),
+            (&[0, 1, 2, 3, 4, 5, 6][..], 8, "a live key's row deleted"),
+            (&[0, 1, 2, 4, 5, 6][..], 7, "a position out of range"),
+        ] {
+            let err =
+                MemoryTable::restore_located(schema.clone(), &located, next_row, deleted, None)
+                    .unwrap_err();
+            assert!(matches!(err, CdcError::State(_)), "{case}: {err}");
+        }
     }
 
     #[test]

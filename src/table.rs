@@ -3,7 +3,9 @@
 use std::hash::BuildHasher;
 use std::sync::Arc;
 
-use crate::arrow::array::{new_empty_array, Array, ArrayRef, BooleanArray, RecordBatch};
+use crate::arrow::array::{
+    new_empty_array, Array, ArrayRef, BooleanArray, RecordBatch, UInt32Array,
+};
 use crate::arrow::compute::cast;
 use crate::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use crate::arrow::row::Rows;
@@ -317,6 +319,16 @@ impl MemoryTable {
     /// for a tombstone). The same layout the durable targets keep on disk: a key's row is
     /// found again by its key (`restore`), never by a position that a compaction moves.
     pub fn state_batch(&self) -> Result<Option<RecordBatch>> {
+        self.state_columns(false)
+    }
+
+    /// `state_batch()` plus `position` (uint32, null for a tombstone): where each live key's
+    /// row is, for a durable target that records it as a place in its files.
+    pub fn state_batch_with_positions(&self) -> Result<Option<RecordBatch>> {
+        self.state_columns(true)
+    }
+
+    fn state_columns(&self, with_positions: bool) -> Result<Option<RecordBatch>> {
         let Some(layout) = &self.layout else {
             return Ok(None);
         };
@@ -326,10 +338,14 @@ impl MemoryTable {
         let mut keys = Vec::with_capacity(self.state.len());
         let mut sequences = Vec::with_capacity(self.state.len());
         let mut live = Vec::with_capacity(self.state.len());
+        let mut positions = Vec::with_capacity(if with_positions { self.state.len() } else { 0 });
         for (key, slot) in self.state.iter() {
             keys.push(key);
             sequences.push(slot.sequence);
             live.push(slot.row.is_some());
+            if with_positions {
+                positions.push(slot.row);
+            }
         }
         let mut fields = Vec::new();
         let mut columns = layout.keys.decode(keys)?;
@@ -348,6 +364,10 @@ impl MemoryTable {
         }
         fields.push(Field::new("live", DataType::Boolean, false));
         columns.push(Arc::new(BooleanArray::from(live)));
+        if with_positions {
+            fields.push(Field::new("position", DataType::UInt32, true));
+            columns.push(Arc::new(UInt32Array::from(positions)));
+        }
         Ok(Some(RecordBatch::try_new(
             Arc::new(Schema::new(fields)),
             columns,
@@ -409,36 +429,65 @@ impl MemoryTable {
         Ok(table)
     }
 
+    /// An index-only table from a state that says where each live key's row is (`position`,
+    /// uint32, as `state_batch_with_positions()` gives it), so no row is read: the positions
+    /// below `next_row` are the live keys' rows and the `deleted` ones, each exactly once. A
+    /// state that says otherwise (e.g. another writer changed the files) is a `State` error;
+    /// the target then restores by key (`restore_index`).
+    pub fn restore_located(
+        schema: SchemaRef,
+        state: &RecordBatch,
+        next_row: usize,
+        deleted: &[u32],
+        last_batch_id: Option<i64>,
+    ) -> Result<Self> {
+        let position = state
+            .column_by_name("position")
+            .and_then(|c| c.as_any().downcast_ref::<UInt32Array>())
+            .ok_or_else(|| restore_error("no uint32 column 'position'"))?;
+        let read = StateColumns::of(state)?;
+        let last = last_of_each_key(&read.keys);
+        let live_last = || last.iter().copied().filter(|&i| read.live.value(i));
+        // Every position below next_row is either one live key's row or deleted, once.
+        let mut taken = vec![false; next_row];
+        let mut take = |p: u32| match taken.get_mut(p as usize) {
+            Some(slot) if !*slot => {
+                *slot = true;
+                true
+            }
+            _ => false,
+        };
+        let all_once = deleted.iter().all(|&p| take(p))
+            && live_last().all(|i| position.is_valid(i) && take(position.value(i)))
+            && deleted.len() + live_last().count() == next_row;
+        if !all_once {
+            return Err(disagree());
+        }
+        let live_positions: Vec<u32> = live_last().map(|i| position.value(i)).collect();
+        let mut table = MemoryTable::new();
+        table.state.insert_absent(last.len(), |j| {
+            let i = last[j];
+            let row = read.live.value(i).then(|| position.value(i));
+            (read.keys.row(i).data(), read.sequences.row(i).data(), row)
+        });
+        table.layout = Some(read.layout);
+        table.store = Some(RowStore::index_only(schema, next_row, &live_positions)?);
+        table.index_only = true;
+        table.last_batch_id = last_batch_id;
+        Ok(table)
+    }
+
     /// The key state of `state`, each live key holding the position of the row of `rows`
     /// with its key; an error unless live keys and rows match one to one. `state` may hold a
     /// key several times (the bookkeeping files of several batches, oldest first): its last
     /// row is the key's state.
     fn restore_keyed(rows: &RecordBatch, positions: &[u32], state: &RecordBatch) -> Result<Self> {
-        let schema = state.schema();
-        let pick = |prefix: &str| -> (Vec<Field>, Vec<ArrayRef>) {
-            schema
-                .fields()
-                .iter()
-                .zip(state.columns())
-                .filter_map(|(f, c)| {
-                    let name = f.name().strip_prefix(prefix)?;
-                    Some((f.as_ref().clone().with_name(name), c.clone()))
-                })
-                .unzip()
-        };
-        let (key_fields, key_columns) = pick("key.");
-        let (sequence_fields, sequence_columns) = pick("sequence.");
-        let live = state
-            .column_by_name("live")
-            .and_then(|c| c.as_any().downcast_ref::<BooleanArray>())
-            .filter(|c| c.null_count() == 0)
-            .ok_or_else(|| restore_error("no boolean column 'live' without nulls"))?;
-        if key_fields.is_empty() || sequence_fields.is_empty() {
-            return Err(restore_error("no key.* or sequence.* columns"));
-        }
-        let layout = Layout::new(key_fields, sequence_fields)?;
-        let keys = layout.keys.encode(&key_columns)?;
-        let sequences = layout.sequences.encode(&sequence_columns)?;
+        let StateColumns {
+            layout,
+            keys,
+            sequences,
+            live,
+        } = StateColumns::of(state)?;
         let last = last_of_each_key(&keys);
         let live_keys = last.iter().filter(|&&i| live.value(i)).count();
         let mut table = MemoryTable::new();
@@ -480,6 +529,52 @@ impl MemoryTable {
         }
         table.layout = Some(layout);
         Ok(table)
+    }
+}
+
+/// A state batch's columns, read: its key and sequence layout, the encoded keys and
+/// sequences, and `live`.
+struct StateColumns {
+    layout: Layout,
+    keys: Rows,
+    sequences: Rows,
+    live: BooleanArray,
+}
+
+impl StateColumns {
+    fn of(state: &RecordBatch) -> Result<Self> {
+        let schema = state.schema();
+        let pick = |prefix: &str| -> (Vec<Field>, Vec<ArrayRef>) {
+            schema
+                .fields()
+                .iter()
+                .zip(state.columns())
+                .filter_map(|(f, c)| {
+                    let name = f.name().strip_prefix(prefix)?;
+                    Some((f.as_ref().clone().with_name(name), c.clone()))
+                })
+                .unzip()
+        };
+        let (key_fields, key_columns) = pick("key.");
+        let (sequence_fields, sequence_columns) = pick("sequence.");
+        let live = state
+            .column_by_name("live")
+            .and_then(|c| c.as_any().downcast_ref::<BooleanArray>())
+            .filter(|c| c.null_count() == 0)
+            .ok_or_else(|| restore_error("no boolean column 'live' without nulls"))?
+            .clone();
+        if key_fields.is_empty() || sequence_fields.is_empty() {
+            return Err(restore_error("no key.* or sequence.* columns"));
+        }
+        let layout = Layout::new(key_fields, sequence_fields)?;
+        let keys = layout.keys.encode(&key_columns)?;
+        let sequences = layout.sequences.encode(&sequence_columns)?;
+        Ok(Self {
+            layout,
+            keys,
+            sequences,
+            live,
+        })
     }
 }
 

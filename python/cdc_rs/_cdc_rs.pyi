@@ -29,8 +29,9 @@ class TableCore:
     def keys_tracked(self) -> int: ...
     def to_arrow(self) -> pa.Table:
         """The live rows."""
-    def state(self) -> pa.Table | None:
-        """Per-key bookkeeping: ``key.*``, ``sequence.*`` and ``live`` (false = tombstone)."""
+    def state(self, positions: bool = False) -> pa.Table | None:
+        """Per-key bookkeeping: ``key.*``, ``sequence.*`` and ``live`` (false = tombstone);
+        with ``positions``, each live key's row ``position`` too (uint32)."""
     def snapshot(self) -> tuple[pa.Table, pa.Table | None, int | None]:
         """``(to_arrow(), state(), last_batch_id)`` read at one moment (for pickling)."""
     @staticmethod
@@ -43,6 +44,12 @@ class TableCore:
         """An index-only table from ``state()`` and the key columns of the live rows
         (``keys``) with each row's position (``positions``, uint32, below ``next_row``);
         ``schema`` is an empty table of the rows."""
+    @staticmethod
+    def restore_located(schema: Any, state: Any, next_row: int, deleted: Any,
+                        last_batch_id: int | None = None) -> TableCore:
+        """An index-only table from a state with each live key's row ``position`` (uint32),
+        given the ``deleted`` positions below ``next_row``: ``TargetStateError`` unless live
+        keys and the other positions match one to one."""
     def relocate(self, old: Any, new: Any) -> None:
         """Move the rows at positions ``old`` to ``new`` (uint32), in an index-only table whose
         target rewrote them into new files."""

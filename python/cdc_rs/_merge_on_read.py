@@ -75,6 +75,28 @@ class FileIndex:
             file.deleted = deleted_positions(self.store, file.add.get("deletionVector"))
         return file.deleted
 
+    def deleted_positions(self) -> np.ndarray:
+        """The positions of the deleted rows of every live file (uint32), vectors read."""
+        def of(file: LiveFile) -> np.ndarray:
+            return self.deleted(file).astype(np.int64) + file.start
+
+        with ThreadPoolExecutor(_WORKERS) as pool:
+            parts = self._reading(lambda: pool.map(of, self.live()))
+        return np.concatenate([np.zeros(0, np.int64), *parts]).astype(np.uint32)
+
+    def check_present(self) -> None:
+        """A DeltaTargetError unless every live file is in the store (one listing per
+        folder): a table opened from its bookkeeping alone reads no data file."""
+        by_folder: dict[str, set[str]] = {}
+        for file in self.live():
+            folder, _, name = file.path.rpartition("/")
+            by_folder.setdefault(folder, set()).add(name)
+        for folder, names in by_folder.items():
+            missing = names - {e.name for e in self.store.files(folder)}
+            if missing:
+                where = f"{folder}/{min(missing)}" if folder else min(missing)
+                raise _unreadable(self.store, f"{where} is missing")
+
     def locate(self, positions: np.ndarray) -> dict[int, np.ndarray]:
         """Row positions grouped by the index of the file holding them, as rows of it."""
         if len(positions) == 0:
@@ -129,9 +151,13 @@ class FileIndex:
         try:
             return list(read())
         except (OSError, pa.ArrowInvalid) as exc:
-            raise DeltaTargetError(f"{self.store}: the table's data files cannot be read "
-                                   f"({exc}); restore the missing or damaged file, or the "
-                                   "table to a version whose files exist") from exc
+            raise _unreadable(self.store, exc) from exc
+
+
+def _unreadable(store: Store, why: object) -> DeltaTargetError:
+    return DeltaTargetError(f"{store}: the table's data files cannot be read ({why}); restore "
+                            "the missing or damaged file, or the table to a version whose "
+                            "files exist")
 
 
 def _num_records(store: Store, add: Action) -> int:

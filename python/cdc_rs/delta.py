@@ -8,13 +8,9 @@ marks the rows they replace in deletion vectors, and only the key index is kept 
 Other tables are copy-on-write, their files grouped by a hash of the key (``_delta_layout``):
 a commit replaces only the files of the buckets the batch touches.
 
-The per-key bookkeeping the engine needs (each key's last sequence, and the tombstones of
-deleted keys) is not in the table, so Delta readers see only the silver rows. It lives in
-``<table>/_cdc_rs/<app_id>/``: one small Parquet file of key-state changes per batch, written
-*before* the Delta commit (a file whose batch id is above the table's recorded ``txn``
-version belongs to a batch that never committed and is ignored), folded into a snapshot
-every ``snapshot_every`` batches. Delta readers and ``VACUUM`` ignore folders starting with
-``_``.
+The per-key bookkeeping the engine needs (each key's last sequence, the tombstones of
+deleted keys, and for merge-on-read where each key's row is) is not in the table, so Delta
+readers see only the silver rows: see ``_bookkeeping``.
 
 Example:
     >>> import cdc_rs, pyarrow as pa                                  # doctest: +SKIP
@@ -26,27 +22,25 @@ Example:
 from __future__ import annotations
 
 import atexit
-import base64
 import hashlib
 import json
 import os
 import re
 import sys
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from . import _cdc_rs
 from . import _delta_layout as layout
 from . import _faults
 from ._delta_log import commit_info, live_adds, protocol, write_commit
 from ._delta_log import metadata as table_metadata
+from ._bookkeeping import Bookkeeping, Loaded
+from ._locations import located_state, moves, with_places
 from ._merge_on_read import (BatchFiles, FileIndex, compact, files_to_compact, write_batch,
                              write_change_data)
 from ._locks import TargetLock
@@ -57,10 +51,6 @@ from .exceptions import (CdcError, ConcurrentWriteError, ConfigError, DeltaTarge
 
 __all__ = ["DeltaTarget", "DeltaTargetError", "ConcurrentWriteError", "TargetStateError"]
 
-_ROWS_SCHEMA_KEY = b"cdc_rs.rows_schema"
-_CHANGES = re.compile(r"^changes-(\d{20})-([0-9a-f]{16})\.parquet$")
-_SNAPSHOT = re.compile(r"^snapshot-(\d{20})\.parquet$")
-_PRETABLE = "pretable.json"
 
 
 class DeltaTarget:
@@ -187,8 +177,8 @@ class DeltaTarget:
             version: int | None = DeltaTable(store.uri, storage_options=store.storage_options) \
                 .transaction_version(app_id)
             return version
-        batch_id: int | None = _read_json(store, f"_cdc_rs/{app_id}/{_PRETABLE}").get("batch_id")
-        return batch_id
+        batch_id = Bookkeeping(store, app_id).pretable().get("batch_id")
+        return batch_id if isinstance(batch_id, int) else None
 
     def to_arrow(self) -> pa.Table:
         """The table's rows as read by a Delta reader (``deltalake.DeltaTable.to_pyarrow_table``)."""
@@ -361,6 +351,8 @@ class DeltaTarget:
         done.apply_to(self._files)
         assert self._mirror is not None
         self._mirror.relocate(done.old, done.new)
+        self._book.write_moves(version, moves(self._files, done.old.to_numpy(),
+                                              done.new.to_numpy()))
         if version % self._checkpoint_every == 0:
             self._checkpoint()
         self._log_seen = _log_stamp(self._store)
@@ -379,9 +371,10 @@ class DeltaTarget:
     # ------------------------------------------------------------------ opening
 
     @property
-    def _book(self) -> str:
-        """The folder of this app's bookkeeping, in the table."""
-        return f"_cdc_rs/{self._app_id}"
+    def _book(self) -> Bookkeeping:
+        """This app's bookkeeping, in the table."""
+        assert self._app_id is not None  # derived before the first use
+        return Bookkeeping(self._store, self._app_id)
 
     def _opened(self) -> _cdc_rs.TableCore:
         """The mirror of the table (its rows and key state), opening the table first."""
@@ -408,16 +401,18 @@ class DeltaTarget:
         if self._dt is not None:
             txn = self._dt.transaction_version(self._app_id)
         else:
-            txn = _read_json(store, f"{self._book}/{_PRETABLE}").get("batch_id")
+            pre = self._book.pretable().get("batch_id")
+            txn = pre if isinstance(pre, int) else None
         for attempt in range(3):
             try:
-                state, rows_schema, since = self._load_state(txn)
+                loaded = self._book.load(txn, self._committed_changes)
                 break
             except FileNotFoundError:  # another writer folded files into a snapshot meanwhile
                 if attempt == 2:
                     raise
+        state, rows_schema = loaded.state(), loaded.rows_schema
         self._rows_schema = rows_schema
-        self._since_snapshot = since
+        self._since_snapshot = loaded.since_snapshot
         merge_on_read = self._merge_on_read()
         if merge_on_read:
             self._files = FileIndex.of(store, live_adds(store, self._dt.version())) \
@@ -440,11 +435,8 @@ class DeltaTarget:
             return
         if merge_on_read:
             assert self._files is not None and state is not None
-            schema = pa.schema(self._dt.schema().to_arrow())
-            live, positions = self._files.live_keys(_keys_of(state), schema)
-            self._mirror = self._restored(lambda: _cdc_rs.TableCore.restore_index(
-                rows_schema.empty_table(), live, pa.array(positions, pa.uint32()), state,
-                self._files.next_row, txn))
+            self._mirror = self._restored_from_places(loaded, txn) or \
+                self._restored_by_key(state, txn)
             return
         rows = _read_rows(self._dt, store)
         try:
@@ -453,6 +445,31 @@ class DeltaTarget:
             raise TargetStateError(f"{self._path}: columns {rows.schema.names} no longer match "
                                    f"the pipeline's {rows_schema.names}: {exc}") from exc
         self._mirror = self._restored(lambda: _cdc_rs.TableCore.restore(rows, state, txn))
+
+    def _restored_from_places(self, loaded: Loaded, txn: int) -> _cdc_rs.TableCore | None:
+        """The key index from the places the bookkeeping recorded, no data file read; None
+        if they do not account for the table's rows exactly."""
+        assert self._files is not None and loaded.rows_schema is not None
+        state = located_state(loaded.parts, self._files, loaded.moved)
+        if state is None:
+            return None
+        self._files.check_present()
+        try:
+            return _cdc_rs.TableCore.restore_located(
+                loaded.rows_schema.empty_table(), state, self._files.next_row,
+                pa.array(self._files.deleted_positions(), pa.uint32()), txn)
+        except TargetStateError:
+            return None
+
+    def _restored_by_key(self, state: pa.Table, txn: int) -> _cdc_rs.TableCore:
+        """The key index from the key columns of every live row, matched to the state."""
+        assert self._files is not None and self._rows_schema is not None
+        schema = pa.schema(self._dt.schema().to_arrow())
+        live, positions = self._files.live_keys(_keys_of(state), schema)
+        rows_schema = self._rows_schema
+        return self._restored(lambda: _cdc_rs.TableCore.restore_index(
+            rows_schema.empty_table(), live, pa.array(positions, pa.uint32()), state,
+            self._files.next_row, txn))
 
     def _restored(self, restore: Any) -> _cdc_rs.TableCore:
         """``restore()``, its disagreement between rows and bookkeeping naming the table."""
@@ -476,56 +493,14 @@ class DeltaTarget:
         return bool(self._dt.to_pyarrow_dataset(filesystem=self._store.arrow_filesystem())
                     .count_rows())
 
-    def _load_state(self, txn: int | None) -> tuple[pa.Table | None, pa.Schema | None, int]:
-        """Fold the committed bookkeeping: the last snapshot at or below ``txn`` plus the
-        change files after it (one per committed batch id, ignoring leftovers above ``txn``)."""
-        if txn is None:
-            return None, None, 0
-        snapshots: dict[int, str] = {}
-        changes: dict[int, list[str]] = {}
-        for entry in self._store.files(self._book):
-            if m := _SNAPSHOT.match(entry.name):
-                snapshots[int(m[1])] = entry.name
-            elif m := _CHANGES.match(entry.name):
-                changes.setdefault(int(m[1]), []).append(entry.name)
-        base = max((i for i in snapshots if i <= txn), default=None)
-        parts: list[pa.Table] = []
-        schema_bytes = None
-        if base is not None:
-            snap = self._store.read_parquet(f"{self._book}/{snapshots[base]}")
-            schema_bytes = (snap.schema.metadata or {}).get(_ROWS_SCHEMA_KEY)
-            parts.append(snap)
-        todo = sorted(i for i in changes if (base is None or i > base) and i <= txn)
-        for batch_id in todo:
-            path = self._committed_file(batch_id, changes[batch_id])
-            if path is None:
-                continue
-            table = self._store.read_parquet(f"{self._book}/{path}")
-            schema_bytes = (table.schema.metadata or {}).get(_ROWS_SCHEMA_KEY) or schema_bytes
-            parts.append(table)
-        if not parts:
-            return None, None, 0
-        state = _fold(parts)
-        rows_schema = _schema_from(schema_bytes) if schema_bytes else None
-        return state, rows_schema, len(todo)
-
-    def _committed_file(self, batch_id: int, candidates: list[str]) -> str | None:
-        if len(candidates) == 1:
-            return candidates[0]
-        # Several attempts wrote state for this batch id (different plans: concurrent
-        # writers); the Delta commit names the one that won.
+    def _committed_changes(self, batch_id: int) -> str | None:
+        """The change file the Delta commit of ``batch_id`` names (this app's), if any."""
         if self._dt is not None:
             for commit in self._dt.history():
                 if commit.get("cdc_rs.app_id") == self._app_id and \
                         str(commit.get("cdc_rs.batch_id")) == str(batch_id):
-                    name = commit.get("cdc_rs.changes")
-                    if name in candidates:
-                        return str(name)
-        pre = _read_json(self._store, f"{self._book}/{_PRETABLE}")
-        if pre.get("changes") in candidates:
-            return str(pre["changes"])
-        raise TargetStateError(f"{self._store}/{self._book}: cannot tell which of {candidates} "
-                               f"batch {batch_id} committed")
+                    return str(commit.get("cdc_rs.changes"))
+        return None
 
     # ------------------------------------------------------------------ writing
 
@@ -552,11 +527,9 @@ class DeltaTarget:
                 raise SchemaError(
                     f"batch {batch_id}: target columns changed from {_describe(self._rows_schema)} "
                     f"to {_describe(upserts.schema)}; nothing of the batch was written")
-        changes_name = None
-        if changes is not None and changes.num_rows:
-            changes_name = self._write_changes(changes, batch_id)
+        # "cdc_rs.changes" names the batch's change file once written (_record_changes)
         metadata: dict[str, Any] = {"cdc_rs.app_id": self._app_id, "cdc_rs.batch_id": str(batch_id),
-                                     "cdc_rs.changes": changes_name or ""}
+                                     "cdc_rs.changes": ""}
 
         def props() -> Any:
             assert self._app_id is not None  # derived before the first write
@@ -567,16 +540,17 @@ class DeltaTarget:
         merge_on_read = self._merge_on_read()
         written: BatchFiles | None = None
         try:
+            if not merge_on_read:  # merge-on-read records places, known once files are written
+                self._record_changes(changes, batch_id, metadata)
             if self._dt is None:
                 if upserts is None or upserts.num_rows == 0:
                     # No table yet and no row to create it with: remember the batch (and its
                     # tombstones) beside the future table.
-                    self._store.write(f"{self._book}/{_PRETABLE}", json.dumps(
-                        {"batch_id": batch_id, "changes": changes_name}).encode())
+                    self._record_changes(changes, batch_id, metadata)
+                    self._book.write_pretable(batch_id, metadata["cdc_rs.changes"] or None)
                     return None
                 if merge_on_read:
-                    written = self._create_merge_on_read(upserts, _keys_of(changes), metadata,
-                                                         batch_id)
+                    written = self._create_merge_on_read(upserts, changes, metadata, batch_id)
                 else:
                     self._create(upserts, _keys_of(changes), metadata, props)
             elif changes is None or changes.num_rows == 0:  # no row changes: record the batch id
@@ -586,15 +560,15 @@ class DeltaTarget:
                     self._dt.create_write_transaction([], mode="append", schema=self._dt.schema(),
                                                       commit_properties=props())
             elif merge_on_read:
-                written = self._merge_batch(plan, upserts, _keys_of(changes), metadata, batch_id)
+                written = self._merge_batch(plan, upserts, changes, metadata, batch_id)
             else:
                 self._rewrite(plan, upserts, deletes, _keys_of(changes), metadata, props)
         except (CommitFailedError, _Conflict) as exc:
-            self._abandon(changes_name)
+            self._book.abandon(metadata["cdc_rs.changes"])
             raise _Conflict() from exc
         except Exception as exc:  # noqa: BLE001
             if self._dt is None and "already exists" in str(exc).lower():
-                self._abandon(changes_name)
+                self._book.abandon(metadata["cdc_rs.changes"])
                 raise _Conflict() from exc
             self._reset()  # whether it landed or not, re-read the table next time
             if isinstance(exc, CdcError):
@@ -620,14 +594,16 @@ class DeltaTarget:
         self._log_seen = _log_stamp(self._store)
         return written.placed if written is not None else None
 
-    def _abandon(self, changes_name: str | None) -> None:
-        """Deletes the bookkeeping of an attempt whose commit lost to another writer's: were
-        its batch id recorded later by another writer, it would be taken for that batch's."""
-        if changes_name:
-            try:
-                self._store.delete(f"{self._book}/{changes_name}")
-            except OSError:
-                pass  # left behind: a later snapshot deletes it
+    def _record_changes(self, changes: pa.Table | None, batch_id: int,
+                        metadata: dict[str, Any], written: BatchFiles | None = None) -> None:
+        """The batch's key-state changes into the bookkeeping, before its commit (which names
+        the file); merge-on-read also records where each upserted row was ``written``."""
+        if changes is None or changes.num_rows == 0:
+            return
+        if written is not None:
+            changes = with_places(changes, written.new_files, written.placed.to_numpy())
+        metadata["cdc_rs.changes"] = self._book.write_changes(changes, batch_id,
+                                                              self._rows_schema)
 
     def _commit(self, actions: list[dict[str, Any]], operation: str, metadata: dict[str, Any],
                 batch_id: int) -> None:
@@ -647,12 +623,13 @@ class DeltaTarget:
         except Exception:  # noqa: BLE001 - deltalake raises many kinds; the commit is done
             pass
 
-    def _create_merge_on_read(self, upserts: pa.Table, keys: list[str],
+    def _create_merge_on_read(self, upserts: pa.Table, changes: pa.Table,
                               metadata: dict[str, Any], batch_id: int) -> BatchFiles:
         """The first commit of a merge-on-read table: its protocol (deletion vectors), schema
         and the batch's rows."""
         from deltalake import Schema as DeltaSchema
 
+        keys = _keys_of(changes)
         schema = layout.delta_arrow_schema(self._rows_schema)
         partition_by = self._partition_by or []
         _check_partition_types(schema, partition_by, self._path)
@@ -668,16 +645,18 @@ class DeltaTarget:
         metadata.update({"cdc_rs.rows_copied": 0, "cdc_rs.files_added": len(written.new_files),
                          "cdc_rs.files_removed": 0, "cdc_rs.vectors_written": 0})
         _faults.reached("after_data_files")
+        self._record_changes(changes, batch_id, metadata, written)
         writer_only = ["changeDataFeed"] if self._change_data_feed else []
         self._commit([protocol(["deletionVectors", *ntz], ["deletionVectors", *ntz, *writer_only]),
                       table_metadata(schema_json, partition_by, configuration),
                       *written.actions], "CREATE TABLE", metadata, batch_id)
         return written
 
-    def _merge_batch(self, plan: _cdc_rs.PlanCore, upserts: pa.Table | None, keys: list[str],
+    def _merge_batch(self, plan: _cdc_rs.PlanCore, upserts: pa.Table | None, changes: pa.Table,
                      metadata: dict[str, Any], batch_id: int) -> BatchFiles:
         """One merge-on-read commit: new files for the batch's rows, deletion vectors for the
         rows they replace and the rows it deletes."""
+        keys = _keys_of(changes)
         _check_writable(self._dt, self._path, merge_on_read=True)
         assert self._files is not None
         schema = pa.schema(self._dt.schema().to_arrow())
@@ -702,6 +681,7 @@ class DeltaTarget:
                          "cdc_rs.files_removed": sum(1 for a in written.actions if "remove" in a),
                          "cdc_rs.vectors_written": vectors})
         _faults.reached("after_data_files")
+        self._record_changes(changes, batch_id, metadata, written)
         self._commit(written.actions, "MERGE", metadata, batch_id)
         return written
 
@@ -762,34 +742,22 @@ class DeltaTarget:
                                           mode="append", schema=self._dt.schema(),
                                           partition_by=partition_by, commit_properties=props())
 
-    def _write_changes(self, changes: pa.Table, batch_id: int) -> str:
-        # A name of its own per attempt: an attempt that loses the commit race deletes its
-        # file, never one of another writer's that holds the same changes.
-        name = f"changes-{batch_id:020d}-{uuid.uuid4().hex[:16]}.parquet"
-        table = changes.replace_schema_metadata({_ROWS_SCHEMA_KEY: _schema_bytes(self._rows_schema)}) \
-            if self._rows_schema is not None else changes
-        _write_parquet(self._store, f"{self._book}/{name}", table)
-        _faults.reached("before_commit")
-        return name
-
     def _snapshot(self) -> None:
+        """Every key's state into one bookkeeping file (merge-on-read: with each live key's
+        place), so that opening the table reads it instead of the change files."""
         mirror = self._opened()
-        state, last = mirror.state(), mirror.last_batch_id
+        merge_on_read = self._files is not None and not mirror.keeps_rows
+        state, last = mirror.state(positions=merge_on_read), mirror.last_batch_id
         if state is None or last is None:
             return
-        snap = state  # the layout on disk is the engine's
-        if self._rows_schema is not None:
-            snap = snap.replace_schema_metadata({_ROWS_SCHEMA_KEY: _schema_bytes(self._rows_schema)})
-        try:
-            _write_parquet(self._store, f"{self._book}/snapshot-{last:020d}.parquet", snap)
-            _faults.reached("after_snapshot")
-            for entry in self._store.files(self._book):  # now folded into the snapshot
-                if (m := _CHANGES.match(entry.name)) and int(m[1]) <= last or \
-                        (m := _SNAPSHOT.match(entry.name)) and int(m[1]) < last:
-                    self._store.delete(f"{self._book}/{entry.name}")
-        except (OSError, DeltaTargetError):
-            return  # a snapshot is an optimisation; the change files still hold the state
-        self._since_snapshot = 0
+        table_version = None
+        if merge_on_read and "position" in state.column_names:
+            assert self._files is not None
+            positions = state.column("position").drop_null().to_numpy()
+            state = with_places(state.drop_columns(["position"]), self._files.files, positions)
+            table_version = self._dt.version() if self._dt is not None else None
+        if self._book.write_snapshot(state, last, self._rows_schema, table_version):
+            self._since_snapshot = 0
 
 
 class _Conflict(Exception):
@@ -931,22 +899,6 @@ def _keys_of(changes: pa.Table) -> list[str]:
     return [n.removeprefix("key.") for n in changes.column_names if n.startswith("key.")]
 
 
-def _fold(parts: list[pa.Table]) -> pa.Table:
-    """Tables of ``key.*``, ``sequence.*``, ``live`` in order, as one: a key may appear in
-    several; restoring a table keeps its last row (in Rust, without a join here)."""
-    names = parts[-1].column_names
-    return pa.concat_tables([p.select(names).cast(parts[-1].schema, safe=False)
-                             .replace_schema_metadata(None) for p in parts])
-
-
-def _schema_bytes(schema: pa.Schema) -> bytes:
-    return base64.b64encode(schema.serialize().to_pybytes())
-
-
-def _schema_from(data: bytes) -> pa.Schema:
-    return pa.ipc.read_schema(pa.py_buffer(base64.b64decode(data)))
-
-
 _APP_ID = re.compile(r"[A-Za-z0-9_=-][A-Za-z0-9_.=-]{0,199}")
 
 
@@ -959,16 +911,3 @@ def _checked_app_id(app_id: Any) -> str:
     return app_id
 
 
-def _read_json(store: Store, rel: str) -> Any:
-    """A small JSON file of the bookkeeping; ``{}`` if there is none."""
-    try:
-        return json.loads(store.read(rel))
-    except FileNotFoundError:
-        return {}
-
-
-def _write_parquet(store: Store, rel: str, table: pa.Table) -> None:
-    """A bookkeeping file, whole or not at all (it may replace one a crash left)."""
-    sink = pa.BufferOutputStream()
-    pq.write_table(table, sink)
-    store.write(rel, sink.getvalue().to_pybytes())

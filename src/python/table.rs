@@ -125,9 +125,16 @@ impl TableCore {
         }
     }
 
-    /// Per-key bookkeeping (`key.*`, `sequence.*`, `live`) as a pyarrow Table, or None.
-    fn state(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
-        match self.with(py, |t| t.state_batch()).py()? {
+    /// Per-key bookkeeping (`key.*`, `sequence.*`, `live`) as a pyarrow Table, or None;
+    /// with `positions`, also each live key's row `position` (index-only tables).
+    #[pyo3(signature = (positions=false))]
+    fn state(&self, py: Python<'_>, positions: bool) -> PyResult<Option<Py<PyAny>>> {
+        let batch = if positions {
+            self.with(py, |t| t.state_batch_with_positions())
+        } else {
+            self.with(py, |t| t.state_batch())
+        };
+        match batch.py()? {
             None => Ok(None),
             batch => Ok(Some(to_pyarrow(py, batch)?)),
         }
@@ -204,6 +211,31 @@ impl TableCore {
                 next_row,
                 last_batch_id,
             )
+        })
+        .py()?;
+        Ok(Self {
+            inner: Mutex::new(inner),
+        })
+    }
+
+    /// An index-only table from a `state(positions=True)`-like table (the bookkeeping says
+    /// where each live key's row is), given the positions below `next_row` that are deleted
+    /// (uint32); `TargetStateError` unless live keys and the other positions match one to one.
+    #[staticmethod]
+    #[pyo3(signature = (schema, state, next_row, deleted, last_batch_id=None))]
+    fn restore_located(
+        py: Python<'_>,
+        schema: AnyRecordBatch,
+        state: AnyRecordBatch,
+        next_row: usize,
+        deleted: PyArray,
+        last_batch_id: Option<i64>,
+    ) -> PyResult<Self> {
+        let schema = read_one_batch(schema)?.schema();
+        let state = read_one_batch(state)?;
+        let deleted = positions(deleted)?;
+        let inner = detached(py, || {
+            MemoryTable::restore_located(schema, &state, next_row, &deleted, last_batch_id)
         })
         .py()?;
         Ok(Self {
