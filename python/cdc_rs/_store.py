@@ -2,7 +2,8 @@
 
 Every file a :class:`~cdc_rs.DeltaTarget` reads or writes goes through a :class:`Store`, by
 its path relative to the table's root (``_delta_log/…``, data files, deletion vectors, the
-``_cdc_rs`` bookkeeping). The two operations the commit protocol rests on hold on both:
+``_cdc_rs`` bookkeeping); so do the files :func:`cdc_rs.stream` reads (a bronze folder, a
+Delta source) and its checkpoint's. The two operations the commit protocol rests on hold on both:
 ``write`` is whole or nothing (a reader sees the old file or the new one), and ``create``
 puts a file only if none is there (a hard link on a local disk; a conditional put,
 ``If-None-Match: *``, on S3, Azure and GCS, through ``obstore``).
@@ -10,7 +11,9 @@ puts a file only if none is there (a hard link on a local disk; a conditional pu
 
 from __future__ import annotations
 
+import io
 import os
+import re
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,6 +58,18 @@ class Store:
         """Deletes a file, if it is there."""
         raise NotImplementedError
 
+    def append(self, rel: str, data: bytes) -> None:
+        """Adds ``data`` at the end of a file, creating it if needed.
+
+        An object cannot grow in place: it is read and written again whole, so a reader sees
+        the old or the new file, but two writers appending at once may lose one's part.
+        """
+        try:
+            old = self.read(rel)
+        except FileNotFoundError:
+            old = b""
+        self.write(rel, old + data)
+
     def files(self, folder: str) -> list[Entry]:
         """The files directly in ``folder`` (none if it does not exist)."""
         raise NotImplementedError
@@ -80,6 +95,10 @@ class Store:
     def parquet_rows(self, rel: str) -> int:
         return int(pq.ParquetFile(pa.BufferReader(self.read(rel))).metadata.num_rows)
 
+    def parquet_schema(self, rel: str) -> pa.Schema:
+        """The Arrow schema of a Parquet file, from its footer."""
+        return pq.read_schema(pa.BufferReader(self.read(rel)))
+
     def write_parquet(self, rel: str, table: pa.Table) -> int:
         """``table`` as a new Parquet file (snappy, as delta-rs writes); its size in bytes."""
         sink = pa.BufferOutputStream()
@@ -101,8 +120,19 @@ def open_store(location: str | os.PathLike[str],
         return LocalStore(Path(text.removeprefix("file://")).absolute(), storage_options)
     if scheme in _OBJECT_STORE_SCHEMES:
         return ObjectStore(text.rstrip("/"), storage_options or {})
-    raise DeltaTargetError(f"{text!r}: DeltaTarget reads local paths and s3://, s3a://, gs://, "
+    raise DeltaTargetError(f"{text!r}: cdc_rs reads local paths and s3://, s3a://, gs://, "
                            "az://, abfs[s]:// URLs")
+
+
+def brief_error(exc: BaseException) -> str:
+    """A store's error in one line: its first line without the server's XML reply, and the
+    reply's code and message (``NoSuchBucket: The specified bucket does not exist``)."""
+    text = str(exc).strip()
+    first = text.split("<?xml", 1)[0].splitlines()[0].rstrip(": ") if text else ""
+    reply = re.search(r"<Code>(.*?)</Code>\s*<Message>(.*?)</Message>", text, re.S)
+    if reply:
+        return f"{first} ({reply[1]}: {reply[2]})"
+    return first or type(exc).__name__
 
 
 class LocalStore(Store):
@@ -139,6 +169,10 @@ class LocalStore(Store):
 
     def delete(self, rel: str) -> None:
         (self.root / rel).unlink(missing_ok=True)
+
+    def append(self, rel: str, data: bytes) -> None:
+        with open(self.root / rel, "ab") as f:
+            f.write(data)
 
     def files(self, folder: str) -> list[Entry]:
         try:
@@ -199,6 +233,9 @@ class LocalStore(Store):
 
     def parquet_rows(self, rel: str) -> int:
         return int(pq.ParquetFile(self.root / rel).metadata.num_rows)
+
+    def parquet_schema(self, rel: str) -> pa.Schema:
+        return pq.read_schema(self.root / rel)
 
     def write_parquet(self, rel: str, table: pa.Table) -> int:
         # A new file under a unique name, not committed yet: no reader looks for it.
@@ -304,6 +341,16 @@ class ObjectStore(Store):
         except FileNotFoundError:
             pass
 
+    def parquet_schema(self, rel: str) -> pa.Schema:
+        """The footer alone, by ranged reads: the rest of the file is not downloaded."""
+        try:
+            reader = self._obstore.open_reader(self._store, rel)
+        except FileNotFoundError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - obstore raises several kinds
+            raise OSError(f"{self.uri}/{rel}: {exc}") from exc
+        return pq.read_schema(pa.PythonFile(_RangedFile(reader), mode="r"))
+
     def _listing(self, folder: str) -> dict[str, Any]:
         try:
             listing: dict[str, Any] = dict(self._obstore.list_with_delimiter(
@@ -332,3 +379,27 @@ class ObjectStore(Store):
                                    f"{str(exc).strip().splitlines()[0]}; nothing was written. "
                                    "Check the bucket and the storage_options "
                                    "(credentials, endpoint)") from exc
+
+
+class _RangedFile(io.RawIOBase):
+    """An ``obstore`` reader as a Python file, so pyarrow reads only the ranges it needs
+    (the reader lacks the ``closed`` attribute pyarrow asks for)."""
+
+    def __init__(self, reader: Any) -> None:
+        super().__init__()
+        self._reader = reader
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
+        return int(self._reader.seek(offset, whence))
+
+    def tell(self) -> int:
+        return int(self._reader.tell())
+
+    def read(self, size: int | None = -1) -> bytes:
+        return bytes(self._reader.read() if size is None or size < 0 else self._reader.read(size))

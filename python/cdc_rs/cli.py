@@ -7,11 +7,15 @@ streams them through :func:`cdc_rs.batch_upsert` with the country lookup, writes
 
 ``cdc-rs run`` applies a bronze folder (or Delta table) to a Delta silver table with
 :func:`cdc_rs.stream`, configured by a TOML file of ``batch_upsert`` options
-(:mod:`cdc_rs.config`); kill it at any moment and run it again.
+(:mod:`cdc_rs.config`); kill it at any moment and run it again. Source, target and
+checkpoint may be object store URLs (``s3://…``), with the credentials of the ``AWS_*``
+environment or the config's ``storage_options``.
 
 Example:
     $ cdc-rs demo --events 200000 --batches 5 --out /tmp/demo
     $ cdc-rs run --source bronze/ --target silver/ --checkpoint chk/ --config pipeline.toml
+    $ cdc-rs run --source s3://lake/bronze/ --target s3://lake/silver \\
+          --checkpoint s3://lake/_checkpoints/silver --config pipeline.toml
 """
 
 from __future__ import annotations
@@ -63,13 +67,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="stream a bronze folder (or Delta table) into a Delta silver table",
         description="Apply every bronze file (or Delta version) the checkpoint has not "
         "committed to a Delta silver table, one atomic commit per micro-batch, then stop "
-        "(Spark's trigger(availableNow=True)). Safe to kill and re-run.",
+        "(Spark's trigger(availableNow=True)). Safe to kill and re-run. Source, target and "
+        "checkpoint may be object store URLs (s3://bucket/prefix, also gs://, az://, "
+        "abfss://); credentials and endpoint come from the environment (AWS_ACCESS_KEY_ID, "
+        "AWS_REGION, AWS_ENDPOINT_URL…) or from storage_options in the config's [stream] "
+        "(source and checkpoint) and [target] tables.",
     )
     run.add_argument("--source", required=True,
                      help="folder of bronze Parquet / JSON-lines files, or a Delta table "
-                     "(delta://PATH or a folder with _delta_log)")
-    run.add_argument("--target", required=True, type=Path, help="Delta silver table folder")
-    run.add_argument("--checkpoint", required=True, type=Path, help="checkpoint folder")
+                     "(delta://PATH or a folder with _delta_log); local or s3://…")
+    run.add_argument("--target", required=True,
+                     help="Delta silver table: a folder or an s3://… URL")
+    run.add_argument("--checkpoint", required=True,
+                     help="checkpoint folder: local or s3://…")
     run.add_argument("--config", required=True, type=Path,
                      help="pipeline config (TOML; YAML with PyYAML): batch_upsert options")
     run.add_argument("--pattern", default=None, help="file-name pattern of bronze files")
@@ -241,7 +251,8 @@ def _run_command(args: argparse.Namespace) -> int:
         if args.max_rows_per_batch is not None:
             options["max_rows_per_batch"] = args.max_rows_per_batch
         upsert = config.build(args.target)
-        source = open_source(args.source, pattern=pattern)
+        source = open_source(args.source, pattern=pattern,
+                             storage_options=options.get("storage_options"))
         print(f"cdc-rs run: {args.source} -> {args.target} (checkpoint {args.checkpoint})")
         started = time.perf_counter()
         reports = stream(source, upsert, checkpoint=args.checkpoint,
@@ -262,10 +273,16 @@ def _run_command(args: argparse.Namespace) -> int:
                 print(line)
     quarantined = sum(r.quarantined for r in reports)
     if quarantined:
-        print(f"{quarantined:,} unparseable lines quarantined in {args.checkpoint / 'quarantine'}")
+        print(f"{quarantined:,} unparseable lines quarantined in "
+              f"{_subfolder(args.checkpoint, 'quarantine')}")
     print(f"{len(reports)} batches in {seconds:.2f} s; {args.target}: {len(upsert.target):,} rows, "
           f"last batch {upsert.target.last_batch_id}")
     return 0
+
+
+def _subfolder(folder: str, name: str) -> str:
+    """``folder/name`` for a local path (as before) or an object store URL."""
+    return f"{folder.rstrip('/')}/{name}" if "://" in folder else str(Path(folder) / name)
 
 
 #: Why a row is quarantined (into ``BatchReport.rejected``): one ``rejected`` column.

@@ -14,10 +14,12 @@ or CSV path (relative paths are relative to the config file). Optional ``[target
     lookup_on = { country_code = "code" }
 
     [target]
-    partition_by = []          # app_id, snapshot_every, max_retries, target_file_rows
+    partition_by = []          # app_id, snapshot_every, max_retries, target_file_rows,
+                               # storage_options
 
     [stream]
-    pattern = "bronze-*.parquet"   # max_rows_per_batch, on_bad_file
+    pattern = "bronze-*.parquet"   # max_rows_per_batch, on_bad_file, storage_options (of an
+                                   # object store source and checkpoint)
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ __all__ = ["PipelineConfig", "load_config", "parse_config"]
 
 _TARGET_KEYS = {"partition_by", "app_id", "snapshot_every", "max_retries", "storage_options",
                 "target_file_rows"}
-_STREAM_KEYS = {"pattern", "max_rows_per_batch", "on_bad_file"}
+_STREAM_KEYS = {"pattern", "max_rows_per_batch", "on_bad_file", "storage_options"}
 
 
 @dataclass

@@ -12,10 +12,17 @@ After a crash, the batch with offsets but no commit is run again with the same i
 same input; a durable target (:class:`cdc_rs.DeltaTarget`) that already committed it reports
 ``skipped_replay`` and changes nothing, so every input row is applied exactly once.
 
+Source, checkpoint and target may each be local or on object storage (``s3://…``): every
+file goes through the same store layer as :class:`cdc_rs.DeltaTarget`'s, whose writes land
+whole or not at all.
+
 Example:
     >>> import cdc_rs                                                   # doctest: +SKIP
     >>> upsert = cdc_rs.batch_upsert("silver/customers", keys="customer_id", ...)  # doctest: +SKIP
     >>> reports = cdc_rs.stream("bronze/", upsert, checkpoint="chk/customers")  # doctest: +SKIP
+    >>> reports = cdc_rs.stream("s3://lake/bronze/", upsert,               # doctest: +SKIP
+    ...                         checkpoint="s3://lake/_checkpoints/customers",
+    ...                         storage_options={"AWS_REGION": "eu-west-1"})
 """
 
 from __future__ import annotations
@@ -24,7 +31,6 @@ import dataclasses
 import os
 import sys
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
@@ -55,19 +61,21 @@ class StreamReport(BatchReport):
 
 def stream(source: Any, upsert: Any, *, checkpoint: str | os.PathLike[str],
            trigger: str = "availableNow", max_rows_per_batch: int | None = None,
-           progress: bool = True, on_bad_file: str = "raise", pattern: str = "*") -> list[StreamReport]:
+           progress: bool = True, on_bad_file: str = "raise", pattern: str = "*",
+           storage_options: dict[str, str] | None = None) -> list[StreamReport]:
     """Apply everything the source holds that the checkpoint has not committed, then stop.
 
     The equivalent of ``spark.readStream…writeStream.foreachBatch(upsert)
     .option("checkpointLocation", checkpoint).trigger(availableNow=True)``.
 
     Args:
-        source: a :class:`FolderSource` / :class:`DeltaSource`, or a path (``delta://PATH``
-            or a folder with a ``_delta_log`` is read as a Delta table; any other folder as
-            bronze Parquet / JSON-lines files in name order).
+        source: a :class:`FolderSource` / :class:`DeltaSource`, or a path or object store URL
+            (``delta://PATH`` or a folder with a ``_delta_log`` is read as a Delta table; any
+            other folder as bronze Parquet / JSON-lines files in name order).
         upsert: a :class:`cdc_rs.BatchUpsert`; give it a durable target
             (:class:`cdc_rs.DeltaTarget`) for exactly-once results across runs.
-        checkpoint: folder recording which input is committed (created if needed).
+        checkpoint: folder recording which input is committed (created if needed): a local
+            path or an object store URL (``s3://bucket/chk/customers``).
         trigger: only ``"availableNow"``.
         max_rows_per_batch: cut files (Delta versions) into batches of at most this many
             rows; default: one batch per file (version).
@@ -75,19 +83,25 @@ def stream(source: Any, upsert: Any, *, checkpoint: str | os.PathLike[str],
         on_bad_file: ``"raise"`` (default) stops at an unreadable file with
             :class:`SourceError`; ``"quarantine"`` records it under ``quarantine/`` and goes on.
         pattern: file-name pattern when ``source`` is a folder path.
+        storage_options: the object store's options for a ``source`` given as a URL and for
+            the checkpoint, as :class:`cdc_rs.DeltaTarget` takes them (``AWS_ENDPOINT_URL``,
+            ``AWS_REGION``…); without them, the ``AWS_*`` environment. A source object and the
+            target keep their own.
 
     Returns:
         One :class:`StreamReport` per micro-batch run (a batch re-run after a crash reports
         ``skipped_replay`` if the target had already committed it).
 
     Raises:
-        SourceError: an unreadable input (its batch and all later ones are not committed).
-        CheckpointError: the checkpoint belongs to another source, or the target is behind it.
+        SourceError: an unreadable input (its batch and all later ones are not committed), or
+            a source store that cannot be opened or listed (bad option, missing bucket).
+        CheckpointError: the checkpoint belongs to another source, the target is behind it,
+            or its store cannot be read or written.
         CdcError: whatever the upsert raises; the batch stays uncommitted and is re-run next time.
     """
     _check_options(trigger, max_rows_per_batch, on_bad_file)
-    src = open_source(source, pattern=pattern)
-    chk = Checkpoint(Path(checkpoint), src.describe())
+    src = open_source(source, pattern=pattern, storage_options=storage_options)
+    chk = Checkpoint(checkpoint, src.describe(), storage_options)
     _check_target(upsert, chk)
     done, resume = chk.progress()
     leftovers = chk.uncommitted()
