@@ -81,16 +81,39 @@ def located_state(parts: list[pa.Table], index: FileIndex,
 def _positions(files: pa.ChunkedArray, rows: pa.ChunkedArray, live: dict[str, LiveFile],
                moved: list[pa.Table]) -> pa.Array:
     """The positions of places; null where there is none, or it is in no live file."""
-    file, row = _follow(pc.cast(files, pa.string()).combine_chunks(),
-                        rows.combine_chunks().cast(pa.uint32()), live, moved)
-    encoded = file.dictionary_encode()
-    dictionary = encoded.dictionary.to_pylist()
-    starts = np.array([live[p].start for p in dictionary] + [0], np.int64)
-    sizes = np.array([live[p].rows for p in dictionary] + [0], np.int64)
-    which = encoded.indices.fill_null(len(dictionary)).to_numpy().astype(np.int64)
-    at = row.fill_null(0).to_numpy().astype(np.int64)
-    missing = at >= sizes[which]  # no place, or a row its file does not have
-    return pa.array(starts[which] + at, pa.uint32(), mask=missing)
+    file = _dictionary(files)
+    row = rows.combine_chunks().cast(pa.uint32()).fill_null(0).to_numpy().astype(np.int64)
+    positions, missing, gone = _lookup(file, row, live)
+    if len(gone) and moved:
+        new_file, new_row = _follow(pc.cast(file.take(pa.array(gone)), pa.string()),
+                                    pa.array(row[gone], pa.uint32()), live, moved)
+        found, not_found, _ = _lookup(_dictionary(pa.chunked_array([new_file])),
+                                      new_row.fill_null(0).to_numpy().astype(np.int64), live)
+        positions[gone], missing[gone] = found, not_found
+    return pa.array(positions, pa.uint32(), mask=missing)
+
+
+def _dictionary(files: pa.ChunkedArray) -> pa.DictionaryArray:
+    if not pa.types.is_dictionary(files.type):
+        files = pc.dictionary_encode(files)
+    if files.num_chunks == 0:
+        return pa.array([], pa.dictionary(pa.int32(), pa.string()))
+    return files.unify_dictionaries().combine_chunks()
+
+
+def _lookup(file: pa.DictionaryArray, row: np.ndarray,
+            live: dict[str, LiveFile]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Positions of (file, row) places, looked up per file of the dictionary (few), not per
+    row (millions): the positions, where none was found, and which places are in files no
+    longer live."""
+    paths = file.dictionary.to_pylist()
+    starts = np.array([live[p].start if p in live else -1 for p in paths] + [-1], np.int64)
+    sizes = np.array([live[p].rows if p in live else 0 for p in paths] + [0], np.int64)
+    which = file.indices.fill_null(len(paths)).to_numpy().astype(np.int64)
+    start = starts[which]
+    missing = (start < 0) | (row >= sizes[which])
+    gone = np.flatnonzero((start < 0) & (which < len(paths)))
+    return np.where(missing, 0, start + row), missing, gone
 
 
 def _follow(file: pa.Array, row: pa.Array, live: dict[str, LiveFile],
