@@ -196,7 +196,7 @@ def write_batch(index: FileIndex, upserts: pa.Table | None, replaced: np.ndarray
     changed: list[tuple[int, np.ndarray]] = []
     for i, rows in index.locate(replaced).items():
         file = index.files[i]
-        merged = np.union1d(index.deleted(file), rows)
+        merged = _union_sorted(index.deleted(file), rows)
         actions.append(remove_of(file.add, now))
         if len(merged) >= file.rows:
             deleted[i] = None  # nothing left in it: the file goes
@@ -211,7 +211,7 @@ def write_batch(index: FileIndex, upserts: pa.Table | None, replaced: np.ndarray
     placed = np.zeros(0, np.uint32)
     if upserts is not None and upserts.num_rows:
         order, spans = layout.file_groups(upserts, keys, 1, partition_by)
-        grouped = upserts.take(pa.array(order))
+        grouped = upserts if len(spans) == 1 else upserts.take(pa.array(order))
         written = layout.write_groups(index.store, grouped, keys, 1, partition_by, spans)
         placed = np.empty(len(order), np.uint32)
         placed[order] = index.next_row + np.arange(len(order), dtype=np.uint32)
@@ -222,6 +222,19 @@ def write_batch(index: FileIndex, upserts: pa.Table | None, replaced: np.ndarray
                                       np.zeros(0, np.uint64)))
     written_rows = 0 if upserts is None else upserts.num_rows
     return BatchFiles(actions, pa.array(placed, pa.uint32()), new_files, deleted, written_rows)
+
+
+def _union_sorted(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """The sorted distinct values of two sorted uint64 arrays (``np.union1d`` hashes, and
+    is ~30x slower on the deleted rows of a file; a stable sort merges the two runs)."""
+    out = np.concatenate([a, b])
+    if len(out) == 0:
+        return out
+    out.sort(kind="stable")  # timsort: two sorted runs merge in linear time
+    keep = np.empty(len(out), dtype=bool)
+    keep[0] = True
+    np.not_equal(out[1:], out[:-1], out=keep[1:])
+    return out if keep.all() else out[keep]
 
 
 def _with_vector(add: Action, vector: dict[str, Any]) -> Action:
