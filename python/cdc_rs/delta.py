@@ -970,5 +970,5 @@ def _read_json(store: Store, rel: str) -> Any:
 def _write_parquet(store: Store, rel: str, table: pa.Table) -> None:
     """A bookkeeping file, whole or not at all (it may replace one a crash left)."""
     sink = pa.BufferOutputStream()
-    pq.write_table(table, sink)
+    pq.write_table(table, sink, use_dictionary=layout.dictionary_columns(table))
     store.write(rel, sink.getvalue().to_pybytes())
