@@ -185,6 +185,8 @@ def write_groups(store: Store, rows: pa.Table, keys: list[str], buckets: int,
                                    use_dictionary=dictionary_columns(data))
         return Written(on_disk, size, texts, now, file_stats(data))
 
+    if len(spans) == 1:  # one file: no pool
+        return [write(spans[0])]
     with ThreadPoolExecutor(_WORKERS) as pool:
         return list(pool.map(write, spans))
 
