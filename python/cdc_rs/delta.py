@@ -34,6 +34,7 @@ import re
 import sys
 import time
 import uuid
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -552,9 +553,20 @@ class DeltaTarget:
                 raise SchemaError(
                     f"batch {batch_id}: target columns changed from {_describe(self._rows_schema)} "
                     f"to {_describe(upserts.schema)}; nothing of the batch was written")
+        read_version = self._dt.version() if self._dt is not None else -1
+        merge_on_read = self._merge_on_read()
         changes_name = None
+        background: ThreadPoolExecutor | None = None
+        bookkeeping: Future[None] | None = None
         if changes is not None and changes.num_rows:
-            changes_name = self._write_changes(changes, batch_id)
+            if merge_on_read and self._dt is not None:
+                # written on a thread while the batch's data files are: both before the commit
+                background = ThreadPoolExecutor(1, thread_name_prefix="cdc_rs-bookkeeping")
+                changes_name, table = self._changes_file(changes, batch_id)
+                bookkeeping = background.submit(
+                    _write_parquet, self._store, f"{self._book}/{changes_name}", table)
+            else:
+                changes_name = self._write_changes(changes, batch_id)
         metadata: dict[str, Any] = {"cdc_rs.app_id": self._app_id, "cdc_rs.batch_id": str(batch_id),
                                      "cdc_rs.changes": changes_name or ""}
 
@@ -563,8 +575,6 @@ class DeltaTarget:
             return CommitProperties(custom_metadata=metadata, max_commit_retries=0,
                                     app_transactions=[Transaction(self._app_id, batch_id)])
 
-        read_version = self._dt.version() if self._dt is not None else -1
-        merge_on_read = self._merge_on_read()
         written: BatchFiles | None = None
         try:
             if self._dt is None:
@@ -586,7 +596,12 @@ class DeltaTarget:
                     self._dt.create_write_transaction([], mode="append", schema=self._dt.schema(),
                                                       commit_properties=props())
             elif merge_on_read:
-                written = self._merge_batch(plan, upserts, _keys_of(changes), metadata, batch_id)
+                try:
+                    written = self._merge_batch(plan, upserts, _keys_of(changes), metadata,
+                                                batch_id, bookkeeping)
+                finally:  # settled before any clean-up of a failed attempt
+                    if background is not None:
+                        background.shutdown(wait=True)
             else:
                 self._rewrite(plan, upserts, deletes, _keys_of(changes), metadata, props)
         except (CommitFailedError, _Conflict) as exc:
@@ -675,9 +690,11 @@ class DeltaTarget:
         return written
 
     def _merge_batch(self, plan: _cdc_rs.PlanCore, upserts: pa.Table | None, keys: list[str],
-                     metadata: dict[str, Any], batch_id: int) -> BatchFiles:
+                     metadata: dict[str, Any], batch_id: int,
+                     bookkeeping: Future[None] | None = None) -> BatchFiles:
         """One merge-on-read commit: new files for the batch's rows, deletion vectors for the
-        rows they replace and the rows it deletes."""
+        rows they replace and the rows it deletes; ``bookkeeping``: the batch's changes
+        file being written meanwhile, awaited before the commit."""
         _check_writable(self._dt, self._path, merge_on_read=True)
         assert self._files is not None
         schema = pa.schema(self._dt.schema().to_arrow())
@@ -701,6 +718,9 @@ class DeltaTarget:
         metadata.update({"cdc_rs.rows_copied": 0, "cdc_rs.files_added": len(written.new_files),
                          "cdc_rs.files_removed": sum(1 for a in written.actions if "remove" in a),
                          "cdc_rs.vectors_written": vectors})
+        if bookkeeping is not None:
+            bookkeeping.result()
+            _faults.reached("before_commit")
         _faults.reached("after_data_files")
         self._commit(written.actions, "MERGE", metadata, batch_id)
         return written
@@ -763,14 +783,19 @@ class DeltaTarget:
                                           partition_by=partition_by, commit_properties=props())
 
     def _write_changes(self, changes: pa.Table, batch_id: int) -> str:
+        name, table = self._changes_file(changes, batch_id)
+        _write_parquet(self._store, f"{self._book}/{name}", table)
+        _faults.reached("before_commit")
+        return name
+
+    def _changes_file(self, changes: pa.Table, batch_id: int) -> tuple[str, pa.Table]:
+        """The name and contents of the batch's bookkeeping file."""
         # A name of its own per attempt: an attempt that loses the commit race deletes its
         # file, never one of another writer's that holds the same changes.
         name = f"changes-{batch_id:020d}-{uuid.uuid4().hex[:16]}.parquet"
         table = changes.replace_schema_metadata({_ROWS_SCHEMA_KEY: _schema_bytes(self._rows_schema)}) \
             if self._rows_schema is not None else changes
-        _write_parquet(self._store, f"{self._book}/{name}", table)
-        _faults.reached("before_commit")
-        return name
+        return name, table
 
     def _snapshot(self) -> None:
         mirror = self._opened()
