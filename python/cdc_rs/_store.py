@@ -80,12 +80,14 @@ class Store:
     def parquet_rows(self, rel: str) -> int:
         return int(pq.ParquetFile(pa.BufferReader(self.read(rel))).metadata.num_rows)
 
-    def write_parquet(self, rel: str, table: pa.Table,
-                      use_dictionary: bool | list[str] = True) -> int:
+    def write_parquet(self, rel: str, table: pa.Table, use_dictionary: bool | list[str] = True,
+                      metadata_collector: list[Any] | None = None) -> int:
         """``table`` as a new Parquet file (snappy, as delta-rs writes; dictionary encoding
-        for ``use_dictionary``'s columns); its size in bytes."""
+        for ``use_dictionary``'s columns; its footer appended to ``metadata_collector``); its
+        size in bytes."""
         sink = pa.BufferOutputStream()
-        pq.write_table(table, sink, compression="snappy", use_dictionary=use_dictionary)
+        pq.write_table(table, sink, compression="snappy", use_dictionary=use_dictionary,
+                       metadata_collector=metadata_collector)
         data = sink.getvalue().to_pybytes()
         self.write(rel, data)
         return len(data)
@@ -202,12 +204,13 @@ class LocalStore(Store):
     def parquet_rows(self, rel: str) -> int:
         return int(pq.ParquetFile(self.root / rel).metadata.num_rows)
 
-    def write_parquet(self, rel: str, table: pa.Table,
-                      use_dictionary: bool | list[str] = True) -> int:
+    def write_parquet(self, rel: str, table: pa.Table, use_dictionary: bool | list[str] = True,
+                      metadata_collector: list[Any] | None = None) -> int:
         # A new file under a unique name, not committed yet: no reader looks for it.
         path = self.root / rel
         path.parent.mkdir(parents=True, exist_ok=True)
-        pq.write_table(table, path, compression="snappy", use_dictionary=use_dictionary)
+        pq.write_table(table, path, compression="snappy", use_dictionary=use_dictionary,
+                       metadata_collector=metadata_collector)
         return path.stat().st_size
 
 
