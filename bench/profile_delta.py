@@ -232,6 +232,7 @@ def instrumented() -> Iterator[Timers]:
 def run_memory(files: list[Path], lookup: Any,
                instrument: bool = False) -> tuple[dict[str, float], Timers | None]:
     timers = None
+    c0 = time.process_time()
     t0 = time.perf_counter()
     upsert = make_upsert(lookup)
     ctx = instrumented() if instrument else contextlib.nullcontext()
@@ -240,11 +241,12 @@ def run_memory(files: list[Path], lookup: Any,
             upsert._pipeline = _Pipeline(upsert._pipeline)
         upsert.apply_all(cdc_rs.scan_parquet_files(files, ["topic", "value"]))
     t1 = time.perf_counter()
+    c1 = time.process_time()
     upsert.target.to_arrow()
     t2 = time.perf_counter()
     if timers is not None:
         timers.total["apply_all"] = t1 - t0
-    return {"apply_all": t1 - t0, "to_arrow": t2 - t1, "total": t2 - t0}, timers
+    return {"apply_all": t1 - t0, "to_arrow": t2 - t1, "total": t2 - t0, "cpu": c1 - c0}, timers
 
 
 def run_delta(files: list[Path], lookup: Any, base: Path, instrument: bool = False,
@@ -253,6 +255,7 @@ def run_delta(files: list[Path], lookup: Any, base: Path, instrument: bool = Fal
     path = Path(tempfile.mkdtemp(prefix="delta-", dir=base))
     timers = None
     try:
+        c0 = time.process_time()
         t0 = time.perf_counter()
         upsert = make_upsert(lookup, target(path))
         ctx = instrumented() if instrument else contextlib.nullcontext()
@@ -261,6 +264,7 @@ def run_delta(files: list[Path], lookup: Any, base: Path, instrument: bool = Fal
                 upsert._pipeline = _Pipeline(upsert._pipeline)
             upsert.apply_all(cdc_rs.scan_parquet_files(files, ["topic", "value"]))
         t1 = time.perf_counter()
+        c1 = time.process_time()
         if timers is not None:
             timers.total["apply_all"] = t1 - t0
         upsert.target.to_arrow()
@@ -268,7 +272,8 @@ def run_delta(files: list[Path], lookup: Any, base: Path, instrument: bool = Fal
     finally:
         shutil.rmtree(path, ignore_errors=True)
     t3 = time.perf_counter()
-    return {"apply_all": t1 - t0, "to_arrow": t2 - t1, "rmtree": t3 - t2, "total": t3 - t0}, timers
+    return {"apply_all": t1 - t0, "to_arrow": t2 - t1, "rmtree": t3 - t2, "total": t3 - t0,
+            "cpu": c1 - c0}, timers
 
 
 def load_ref(rev: str) -> Any:
@@ -338,11 +343,14 @@ def main() -> None:
                 res[n].append(run_delta(files, lookup, base, target=factories[n])[0])
             print(f"rep {rep}: " + ", ".join(f"{n} {res[n][-1]['apply_all']:.3f}" for n in res),
                   flush=True)
-        print(f"{'variant':<24} {'apply_all med':>14} {'min':>7} {'total med':>10}  all apply_all"
-              "  (total: + read back with to_arrow + rmtree, as bench/run.py times it)")
+        print(f"{'variant':<24} {'apply_all med':>14} {'min':>7} {'total med':>10} "
+              f"{'CPU med':>8} {'to_arrow':>8}  all apply_all"
+              "  (total: + read back with to_arrow + rmtree, as bench/run.py times it; "
+              "CPU: process CPU seconds of apply_all)")
         for n, rs in res.items():
             a = [r["apply_all"] for r in rs]
-            print(f"{n:<24} {_med(a):14.3f} {min(a):7.3f} {_med([r['total'] for r in rs]):10.3f}  "
+            print(f"{n:<24} {_med(a):14.3f} {min(a):7.3f} {_med([r['total'] for r in rs]):10.3f} "
+                  f"{_med([r['cpu'] for r in rs]):8.3f} {_med([r['to_arrow'] for r in rs]):8.3f}  "
                   + " ".join(f"{x:.3f}" for x in a))
         return
 
