@@ -55,9 +55,13 @@ class Timers:
         self.batch: dict[int, dict[str, float]] = defaultdict(lambda: defaultdict(float))
         self.current_batch = -1
         self.lock = threading.Lock()
+        self.events: list[tuple[int, str, str, float, float]] = []  # batch, thread, label, t0, t1
 
     def add(self, label: str, seconds: float) -> None:
+        end = time.perf_counter()
         with self.lock:
+            self.events.append((self.current_batch, threading.current_thread().name, label,
+                                end - seconds, end))
             self.total[label] += seconds
             self.calls[label] += 1
             self.batch[self.current_batch][label] += seconds
@@ -323,6 +327,8 @@ def main() -> None:
     ap.add_argument("data")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--per-batch", action="store_true")
+    ap.add_argument("--timeline", type=int, default=None, metavar="BATCH",
+                    help="print when each timed stage of this batch ran, on which thread")
     ap.add_argument("--variant", default=None, help="comma-separated VARIANTS to compare")
     ap.add_argument("--no-instrument", action="store_true")
     args = ap.parse_args()
@@ -393,6 +399,15 @@ def main() -> None:
         print(f"  {k:<38} {_med([t.total.get(k, 0.0) for t in mem_runs]):9.3f} "
               f"{_med([t.total.get(k, 0.0) for t in stage_runs]):9.3f} "
               f"{stage_runs[0].calls.get(k, 0):6d}")
+    if args.timeline is not None:
+        t = stage_runs[-1]
+        events = [e for e in t.events if e[0] == args.timeline]
+        if events:
+            start = min(e[3] for e in events)
+            print(f"\ntimeline of batch {args.timeline} (last instrumented run), ms from its start")
+            for _, thread, label, t0, t1 in sorted(events, key=lambda e: e[3]):
+                print(f"  {1000 * (t0 - start):7.1f} {1000 * (t1 - start):7.1f}  "
+                      f"{thread[:22]:<22} {label}")
     if args.per_batch:
         t = stage_runs[-1]
         batches = sorted(b for b in t.batch if b >= 0)
