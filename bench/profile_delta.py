@@ -2,6 +2,11 @@
 into a ``MemoryTable``: stage timings by monkeypatched ``time.perf_counter`` wrappers.
 
     .venv/bin/python bench/profile_delta.py bench/data/bookstore-1M-b10-s0 [--repeat 3]
+    .venv/bin/python bench/profile_delta.py bench/data/bookstore-1M-b10-s0 --compare 248902e
+    .venv/bin/python bench/profile_delta.py bench/data/bookstore-1M-b10-s0 --variant cur,ref:248902e
+
+The data set is bench/run.py's (``python bench/run.py --sizes 1M --batches 10`` makes it, or
+``common.ensure_dataset(1_000_000, 10, 0)``).
 
 Each repetition runs, in this one process and in alternating order, the two contenders of
 ``bench/run.py`` (``cdc_rs``: ``MemoryTable``; ``cdc_rs_delta``: a new merge-on-read
@@ -9,6 +14,10 @@ Each repetition runs, in this one process and in alternating order, the two cont
 Delta one instrumented. Stage times are inclusive (a stage holds the stages under it) and
 summed over the batches; stages run on worker threads (Parquet writes of ``write_groups``)
 are summed per call, so they may overlap. ``--per-batch`` prints each batch's own figures.
+
+``--compare REV`` adds a column of the same stages for the ``DeltaTarget`` committed at REV
+(git), run instrumented in this process after each pair: before and after a change, stage by
+stage. ``--timeline BATCH`` lists when each timed stage of one batch ran, on which thread.
 
 ``--variant cur,ref:HEAD~1`` runs plain timings of the working tree's ``DeltaTarget`` and of
 the one committed at a git revision (imported beside it from ``git show``) side by side in
@@ -147,10 +156,15 @@ def patched(obj: Any, name: str, value: Any) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def instrumented() -> Iterator[Timers]:
-    """Timing wrappers on the write path of a merge-on-read ``DeltaTarget``."""
+def instrumented(pkg: Any = cdc_rs) -> Iterator[Timers]:
+    """Timing wrappers on the write path of a merge-on-read ``DeltaTarget`` (of ``pkg``: this
+    package, or one loaded by ``load_ref``)."""
     global TIMERS
     TIMERS = Timers()
+    import importlib
+    delta, _merge_on_read, _delta_layout, _store = (
+        importlib.import_module(f"{pkg.__name__}.{m}")
+        for m in ("delta", "_merge_on_read", "_delta_layout", "_store"))
     targets: list[tuple[Any, str, str]] = [
         (delta.DeltaTarget, "apply_batch", "DeltaTarget.apply_batch"),
         (delta.DeltaTarget, "_write", "_write"),
@@ -183,7 +197,12 @@ def instrumented() -> Iterator[Timers]:
         (_store.LocalStore, "files", "Store.files (scandir)"),
         (_store.LocalStore, "check_writable", "Store.check_writable"),
         (delta, "_write_parquet", "_write_parquet (bookkeeping)"),
+        (delta.DeltaTarget, "_opened", "_opened"),
     ]
+    if hasattr(_merge_on_read, "_union_sorted"):
+        targets.append((_merge_on_read, "_union_sorted", "merge deleted rows (union)"))
+    else:  # before: np.union1d, only called there
+        targets.append((_merge_on_read.np, "union1d", "merge deleted rows (union)"))
     saved = []
     for obj, name, label in targets:
         old = obj.__dict__[name] if isinstance(obj, type) else getattr(obj, name)
@@ -202,8 +221,7 @@ def instrumented() -> Iterator[Timers]:
     saved.append((DeltaTable, "__init__", orig_init))
     DeltaTable.__init__ = timed("DeltaTable(...) open", orig_init)
     # the mirror's commit must get the real plan
-    orig_opened = delta.DeltaTarget.__dict__["_opened"]
-    saved.append((delta.DeltaTarget, "_opened", orig_opened))
+    orig_opened = delta.DeltaTarget._opened
     delta.DeltaTarget._opened = lambda self: _Mirror(orig_opened(self))
     orig_apply = delta.DeltaTarget.apply_batch
 
@@ -254,7 +272,7 @@ def run_memory(files: list[Path], lookup: Any,
 
 
 def run_delta(files: list[Path], lookup: Any, base: Path, instrument: bool = False,
-              target: Callable[[Path], Any] = cdc_rs.DeltaTarget,
+              target: Callable[[Path], Any] = cdc_rs.DeltaTarget, pkg: Any = cdc_rs,
               ) -> tuple[dict[str, float], Timers | None]:
     path = Path(tempfile.mkdtemp(prefix="delta-", dir=base))
     timers = None
@@ -262,7 +280,7 @@ def run_delta(files: list[Path], lookup: Any, base: Path, instrument: bool = Fal
         c0 = time.process_time()
         t0 = time.perf_counter()
         upsert = make_upsert(lookup, target(path))
-        ctx = instrumented() if instrument else contextlib.nullcontext()
+        ctx = instrumented(pkg) if instrument else contextlib.nullcontext()
         with ctx as timers:
             if instrument:
                 upsert._pipeline = _Pipeline(upsert._pipeline)
@@ -331,6 +349,8 @@ def main() -> None:
                     help="print when each timed stage of this batch ran, on which thread")
     ap.add_argument("--variant", default=None, help="comma-separated VARIANTS to compare")
     ap.add_argument("--no-instrument", action="store_true")
+    ap.add_argument("--compare", default=None, metavar="REV",
+                    help="also time the stages of the DeltaTarget committed at REV (git)")
     args = ap.parse_args()
     d = Path(args.data)
     files, lookup = bronze_files(d), pq.read_table(lookup_file(d))
@@ -363,6 +383,8 @@ def main() -> None:
     mem, plain, inst = [], [], []
     mem_runs: list[Timers] = []
     stage_runs: list[Timers] = []
+    ref_runs: list[Timers] = []
+    ref_pkg = load_ref(args.compare) if args.compare else None
     for rep in range(args.repeat):
         if rep % 2 == 0:
             mem.append(run_memory(files, lookup)[0])
@@ -377,6 +399,11 @@ def main() -> None:
             assert timers is not None and mt is not None
             stage_runs.append(timers)
             mem_runs.append(mt)
+            if ref_pkg is not None:
+                _, rt = run_delta(files, lookup, base, instrument=True,
+                                  target=ref_pkg.DeltaTarget, pkg=ref_pkg)
+                assert rt is not None
+                ref_runs.append(rt)
         print(f"rep {rep}: memory {mem[-1]['apply_all']:.3f}+{mem[-1]['to_arrow']:.3f} s, "
               f"delta {plain[-1]['apply_all']:.3f}+{plain[-1]['to_arrow']:.3f}+"
               f"{plain[-1]['rmtree']:.3f} s" + (f", delta instrumented {inst[-1]['apply_all']:.3f} s"
@@ -388,17 +415,21 @@ def main() -> None:
                                                 for k in rs[0]))
     if not stage_runs:
         return
-    for runs in (mem_runs, stage_runs):
+    for runs in (mem_runs, stage_runs, ref_runs):
         for t in runs:
             t.total["apply_all: waiting for screening"] = \
                 t.total["apply_all"] - t.total["BatchUpsert.__call__"]
-    labels = sorted({k for t in stage_runs + mem_runs for k in t.total},
-                    key=lambda k: -_med([t.total.get(k, 0.0) for t in stage_runs]))
-    print(f"\n{'stage (inclusive, summed over batches)':<40} {'memory s':>9} {'delta s':>9} {'calls':>6}")
+    columns = [("memory s", mem_runs)] + ([(f"{args.compare} s", ref_runs)] if ref_runs else []) \
+        + [("delta s", stage_runs)]
+    labels = sorted({k for _, runs in columns for t in runs for k in t.total},
+                    key=lambda k: -max(_med([t.total.get(k, 0.0) for t in stage_runs]),
+                                       _med([t.total.get(k, 0.0) for t in ref_runs] or [0.0])))
+    print(f"\n{'stage (inclusive, summed over batches)':<40}"
+          + "".join(f" {name[:12]:>12}" for name, _ in columns) + f" {'calls':>6}")
     for k in labels:
-        print(f"  {k:<38} {_med([t.total.get(k, 0.0) for t in mem_runs]):9.3f} "
-              f"{_med([t.total.get(k, 0.0) for t in stage_runs]):9.3f} "
-              f"{stage_runs[0].calls.get(k, 0):6d}")
+        print(f"  {k:<38}" + "".join(f" {_med([t.total.get(k, 0.0) for t in runs]):12.3f}"
+                                     for _, runs in columns)
+              + f" {stage_runs[0].calls.get(k, 0):6d}")
     if args.timeline is not None:
         t = stage_runs[-1]
         events = [e for e in t.events if e[0] == args.timeline]
