@@ -29,6 +29,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from . import _faults
+from ._delta_layout import dictionary_columns
 from ._store import Store
 from .exceptions import DeltaTargetError, TargetStateError
 
@@ -211,5 +212,5 @@ def read_json(store: Store, rel: str) -> dict[str, object]:
 def write_parquet(store: Store, rel: str, table: pa.Table) -> None:
     """A bookkeeping file, whole or not at all (it may replace one a crash left)."""
     sink = pa.BufferOutputStream()
-    pq.write_table(table, sink)
+    pq.write_table(table, sink, use_dictionary=dictionary_columns(table))
     store.write(rel, sink.getvalue().to_pybytes())

@@ -181,9 +181,14 @@ def write_groups(store: Store, rows: pa.Table, keys: list[str], buckets: int,
         on_disk = "/".join([*(f"{p}={_HIVE_NULL if t is None else quote(t, safe='')}"
                               for p, t in texts.items()), name])
         data = part.select(stored)
-        size = store.write_parquet(f"{folder}/{on_disk}" if folder else on_disk, data)
-        return Written(on_disk, size, texts, now, file_stats(data))
+        footer: list[Any] = []
+        size = store.write_parquet(f"{folder}/{on_disk}" if folder else on_disk, data,
+                                   use_dictionary=dictionary_columns(data),
+                                   metadata_collector=footer)
+        return Written(on_disk, size, texts, now, file_stats(data, footer[0] if footer else None))
 
+    if len(spans) == 1:  # one file: no pool
+        return [write(spans[0])]
     with ThreadPoolExecutor(_WORKERS) as pool:
         return list(pool.map(write, spans))
 
@@ -248,8 +253,39 @@ def partition_text(value: Any) -> str | None:
     return str(value)
 
 
-def file_stats(data: pa.Table) -> str:
-    """Delta ``add.stats``: row and null counts, min/max where the JSON form is exact."""
+_DICTIONARY_SAMPLE = 1024
+
+
+def dictionary_columns(data: pa.Table) -> list[str]:
+    """The columns worth Parquet dictionary encoding: those repeating values in a sample of
+    the first rows (at most half distinct). A column of (nearly) distinct values, such as a
+    key, an email or a timestamp, would only build a dictionary as large as itself: writing
+    it plain encodes faster and smaller. Nested columns are written plain. Every Parquet
+    reader reads both encodings, in any mix."""
+    sample = data.slice(0, _DICTIONARY_SAMPLE)
+    chosen = []
+    for name, column in zip(sample.column_names, sample.columns):
+        if pa.types.is_dictionary(column.type):  # already one: its values repeat
+            chosen.append(name)
+            continue
+        if pa.types.is_nested(column.type) or pa.types.is_boolean(column.type):
+            continue
+        try:
+            distinct = pc.count_distinct(column, mode="all").as_py()
+        except (pa.ArrowNotImplementedError, pa.ArrowInvalid):
+            continue
+        if 2 * distinct <= len(column):
+            chosen.append(name)
+    return chosen
+
+
+def file_stats(data: pa.Table, footer: Any = None) -> str:
+    """Delta ``add.stats``: row and null counts, min/max where the JSON form is exact.
+
+    ``footer``: the ``FileMetaData`` of ``data`` just written as Parquet; the min/max its
+    writer already computed are taken from it (the same values: Parquet orders strings by
+    their bytes, as Arrow does) when the file is one row group of flat columns."""
+    written = _footer_min_max(data, footer)
     mins, maxs, nulls = {}, {}, {}
     for name, column in zip(data.column_names, data.columns):
         t = column.type
@@ -259,13 +295,31 @@ def file_stats(data: pa.Table) -> str:
         if column.null_count == len(column):
             continue
         if pa.types.is_integer(t) or pa.types.is_string(t) or pa.types.is_large_string(t):
-            lo, hi = pc.min_max(column).values()
-            mins[name], maxs[name] = lo.as_py(), hi.as_py()
+            lo, hi = written[name] if name in written else \
+                (v.as_py() for v in pc.min_max(column).values())
+            mins[name], maxs[name] = lo, hi
         elif pa.types.is_date32(t):
-            lo, hi = pc.min_max(column).values()
-            mins[name], maxs[name] = lo.as_py().isoformat(), hi.as_py().isoformat()
+            lo, hi = written[name] if name in written else \
+                (v.as_py() for v in pc.min_max(column).values())
+            mins[name], maxs[name] = lo.isoformat(), hi.isoformat()
     return json.dumps({"numRecords": data.num_rows, "minValues": mins, "maxValues": maxs,
                        "nullCount": nulls})
+
+
+def _footer_min_max(data: pa.Table, footer: Any) -> dict[str, tuple[Any, Any]]:
+    """Each flat column's (min, max) as a Parquet footer holds them (none it left out, e.g.
+    a value longer than the writer's statistics limit)."""
+    if footer is None or footer.num_row_groups != 1 or footer.num_columns != data.num_columns \
+            or any(pa.types.is_nested(t) for t in data.schema.types):
+        return {}
+    group = footer.row_group(0)
+    out = {}
+    for i, name in enumerate(data.column_names):
+        chunk = group.column(i)
+        stats = chunk.statistics
+        if chunk.path_in_schema == name and stats is not None and stats.has_min_max:
+            out[name] = (stats.min, stats.max)
+    return out
 
 
 def delta_arrow_schema(schema: pa.Schema) -> pa.Schema:

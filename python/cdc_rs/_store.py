@@ -99,10 +99,14 @@ class Store:
         """The Arrow schema of a Parquet file, from its footer."""
         return pq.read_schema(pa.BufferReader(self.read(rel)))
 
-    def write_parquet(self, rel: str, table: pa.Table) -> int:
-        """``table`` as a new Parquet file (snappy, as delta-rs writes); its size in bytes."""
+    def write_parquet(self, rel: str, table: pa.Table, use_dictionary: bool | list[str] = True,
+                      metadata_collector: list[Any] | None = None) -> int:
+        """``table`` as a new Parquet file (snappy, as delta-rs writes; dictionary encoding
+        for ``use_dictionary``'s columns; its footer appended to ``metadata_collector``); its
+        size in bytes."""
         sink = pa.BufferOutputStream()
-        pq.write_table(table, sink, compression="snappy")
+        pq.write_table(table, sink, compression="snappy", use_dictionary=use_dictionary,
+                       metadata_collector=metadata_collector)
         data = sink.getvalue().to_pybytes()
         self.write(rel, data)
         return len(data)
@@ -237,11 +241,13 @@ class LocalStore(Store):
     def parquet_schema(self, rel: str) -> pa.Schema:
         return pq.read_schema(self.root / rel)
 
-    def write_parquet(self, rel: str, table: pa.Table) -> int:
+    def write_parquet(self, rel: str, table: pa.Table, use_dictionary: bool | list[str] = True,
+                      metadata_collector: list[Any] | None = None) -> int:
         # A new file under a unique name, not committed yet: no reader looks for it.
         path = self.root / rel
         path.parent.mkdir(parents=True, exist_ok=True)
-        pq.write_table(table, path, compression="snappy")
+        pq.write_table(table, path, compression="snappy", use_dictionary=use_dictionary,
+                       metadata_collector=metadata_collector)
         return path.stat().st_size
 
 
