@@ -163,34 +163,49 @@ def file_groups(rows: pa.Table, keys: list[str], buckets: int,
     return order, list(zip(starts.tolist(), ends.tolist()))
 
 
+def group_paths(rows: pa.Table, keys: list[str], buckets: int, partition_by: list[str],
+                spans: list[tuple[int, int]]) -> list[tuple[str, dict[str, str | None]]]:
+    """A new file's path (relative to its folder) for each span of ``rows`` (grouped by
+    ``file_groups``), with its partition values as the log spells them."""
+    out = []
+    for lo, _ in spans:
+        first = rows.slice(lo, 1)
+        texts = {p: partition_text(first.column(p)[0].as_py()) for p in partition_by}
+        bucket = int(bucket_of(first, keys, buckets)[0])
+        name = f"cdc-{LAYOUT}-b{bucket:05d}-of-{buckets:05d}-{uuid.uuid4().hex}.parquet"
+        # Hive-style folders as delta-rs writes them: some readers take the values from them.
+        out.append(("/".join([*(f"{p}={_HIVE_NULL if t is None else quote(t, safe='')}"
+                                for p, t in texts.items()), name]), texts))
+    return out
+
+
 def write_groups(store: Store, rows: pa.Table, keys: list[str], buckets: int,
                  partition_by: list[str], spans: list[tuple[int, int]],
-                 folder: str = "") -> list[Written]:
+                 folder: str = "",
+                 paths: list[tuple[str, dict[str, str | None]]] | None = None) -> list[Written]:
     """Each span of ``rows`` (grouped by ``file_groups``) written as one Parquet file, in
-    ``folder`` of the table (paths in the result are relative to that folder)."""
+    ``folder`` of the table (paths in the result are relative to that folder), at
+    ``paths`` if given (``group_paths``)."""
     stored = [n for n in rows.column_names if n not in partition_by]
     now = int(time.time() * 1000)
     rows = rows.combine_chunks()  # each file is a slice
+    if paths is None:
+        paths = group_paths(rows, keys, buckets, partition_by, spans)
 
-    def write(span: tuple[int, int]) -> Written:
-        part = rows.slice(span[0], span[1] - span[0])
-        texts = {p: partition_text(part.column(p)[0].as_py()) for p in partition_by}
-        bucket = int(bucket_of(part.slice(0, 1), keys, buckets)[0])
-        name = f"cdc-{LAYOUT}-b{bucket:05d}-of-{buckets:05d}-{uuid.uuid4().hex}.parquet"
-        # Hive-style folders as delta-rs writes them: some readers take the values from them.
-        on_disk = "/".join([*(f"{p}={_HIVE_NULL if t is None else quote(t, safe='')}"
-                              for p, t in texts.items()), name])
-        data = part.select(stored)
+    def write(item: tuple[tuple[int, int], tuple[str, dict[str, str | None]]]) -> Written:
+        (lo, hi), (on_disk, texts) = item
+        data = rows.slice(lo, hi - lo).select(stored)
         footer: list[Any] = []
         size = store.write_parquet(f"{folder}/{on_disk}" if folder else on_disk, data,
                                    use_dictionary=dictionary_columns(data),
                                    metadata_collector=footer)
         return Written(on_disk, size, texts, now, file_stats(data, footer[0] if footer else None))
 
-    if len(spans) == 1:  # one file: no pool
-        return [write(spans[0])]
+    items = list(zip(spans, paths))
+    if len(items) == 1:  # one file: no pool
+        return [write(items[0])]
     with ThreadPoolExecutor(_WORKERS) as pool:
-        return list(pool.map(write, spans))
+        return list(pool.map(write, items))
 
 
 def write_files(store: Store, rows: pa.Table, keys: list[str], buckets: int,

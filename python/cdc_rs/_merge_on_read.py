@@ -16,8 +16,8 @@ import json
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
-from urllib.parse import unquote
+from typing import Any, Callable
+from urllib.parse import quote, unquote
 
 import numpy as np
 import pyarrow as pa
@@ -214,22 +214,35 @@ class BatchFiles:
 
 
 def write_batch(index: FileIndex, upserts: pa.Table | None, replaced: np.ndarray,
-                keys: list[str], partition_by: list[str]) -> BatchFiles:
+                keys: list[str], partition_by: list[str],
+                alongside: Callable[[list[LiveFile], np.ndarray], None] | None = None
+                ) -> BatchFiles:
     """Writes a batch's new files and deletion vectors (nothing is committed yet). The new
-    files are encoded on a thread while the vectors are merged and written."""
+    files are encoded on a thread while the vectors are merged and written, and
+    ``alongside(new files, each upserted row's position)`` runs on another (the batch's
+    bookkeeping); it is done when this returns."""
     now = int(time.time() * 1000)
     actions: list[Action] = []
     deleted: dict[int, np.ndarray | None] = {}
     changed: list[tuple[int, np.ndarray]] = []
     new_files: list[LiveFile] = []
     placed = np.zeros(0, np.uint32)
-    with ThreadPoolExecutor(1) as pool:
-        files = None
+    with ThreadPoolExecutor(2) as pool:
+        files, beside = None, None
         if upserts is not None and upserts.num_rows:
             order, spans = layout.file_groups(upserts, keys, 1, partition_by)
             grouped = upserts if len(spans) == 1 else upserts.take(pa.array(order))
+            paths = layout.group_paths(grouped, keys, 1, partition_by, spans)
             files = pool.submit(layout.write_groups, index.store, grouped, keys, 1,
-                                partition_by, spans)
+                                partition_by, spans, paths=paths)
+            placed = np.empty(len(order), np.uint32)
+            placed[order] = index.next_row + np.arange(len(order), dtype=np.uint32)
+            planned = [LiveFile({"path": quote(path, safe="/=")}, index.next_row + lo, hi - lo)
+                       for (path, _), (lo, hi) in zip(paths, spans)]
+            if alongside is not None:
+                beside = pool.submit(alongside, planned, placed)
+        elif alongside is not None:
+            beside = pool.submit(alongside, [], placed)
         for i, rows in index.locate(replaced).items():
             file = index.files[i]
             merged = _union_sorted(index.deleted(file), rows)
@@ -243,9 +256,9 @@ def write_batch(index: FileIndex, upserts: pa.Table | None, replaced: np.ndarray
             file = index.files[i]
             actions.append({"add": _with_vector(file.add, vector)})
             deleted[i] = merged
+        if beside is not None:
+            beside.result()
         if files is not None:
-            placed = np.empty(len(order), np.uint32)
-            placed[order] = index.next_row + np.arange(len(order), dtype=np.uint32)
             for w, (lo, hi) in zip(files.result(), spans):
                 add = w.add_action()
                 actions.append({"add": add})

@@ -29,7 +29,7 @@ import re
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import pyarrow as pa
@@ -41,8 +41,8 @@ from ._delta_log import commit_info, live_adds, protocol, write_commit
 from ._delta_log import metadata as table_metadata
 from ._bookkeeping import Bookkeeping, Loaded
 from ._locations import located_state, moves, with_places
-from ._merge_on_read import (BatchFiles, FileIndex, compact, files_to_compact, write_batch,
-                             write_change_data)
+from ._merge_on_read import (BatchFiles, FileIndex, LiveFile, compact, files_to_compact,
+                             write_batch, write_change_data)
 from ._locks import TargetLock
 from ._store import LocalStore, Store, open_store
 from ._report import BatchOutcome
@@ -594,16 +594,24 @@ class DeltaTarget:
         self._log_seen = _log_stamp(self._store)
         return written.placed if written is not None else None
 
-    def _record_changes(self, changes: pa.Table | None, batch_id: int,
-                        metadata: dict[str, Any], written: BatchFiles | None = None) -> None:
+    def _record_changes(self, changes: pa.Table | None, batch_id: int, metadata: dict[str, Any],
+                        files: list[LiveFile] | None = None,
+                        placed: np.ndarray | None = None) -> None:
         """The batch's key-state changes into the bookkeeping, before its commit (which names
-        the file); merge-on-read also records where each upserted row was ``written``."""
+        the file); merge-on-read also records where each upserted row is: at ``placed``
+        (its position), in one of the batch's new ``files``."""
         if changes is None or changes.num_rows == 0:
             return
-        if written is not None:
-            changes = with_places(changes, written.new_files, written.placed.to_numpy())
+        if files is not None and placed is not None:
+            changes = with_places(changes, files, placed)
         metadata["cdc_rs.changes"] = self._book.write_changes(changes, batch_id,
                                                               self._rows_schema)
+
+    def _changes_recorder(self, changes: pa.Table, batch_id: int,
+                          metadata: dict[str, Any]) -> Callable[[list[LiveFile], np.ndarray], None]:
+        """``_record_changes`` for ``write_batch`` to run beside the batch's data files."""
+        return lambda files, placed: self._record_changes(changes, batch_id, metadata, files,
+                                                          placed)
 
     def _commit(self, actions: list[dict[str, Any]], operation: str, metadata: dict[str, Any],
                 batch_id: int) -> None:
@@ -636,7 +644,8 @@ class DeltaTarget:
         rows = self._blank_partitions(upserts.select(schema.names).cast(schema), partition_by,
                                       keys)
         self._files = FileIndex(self._store, [], 0)
-        written = write_batch(self._files, rows, np.zeros(0, np.uint64), keys, partition_by)
+        written = write_batch(self._files, rows, np.zeros(0, np.uint64), keys, partition_by,
+                              self._changes_recorder(changes, batch_id, metadata))
         schema_json = DeltaSchema.from_arrow(schema).to_json()
         ntz = ["timestampNtz"] if '"timestamp_ntz"' in schema_json else []
         configuration = {"delta.enableDeletionVectors": "true"}
@@ -645,7 +654,6 @@ class DeltaTarget:
         metadata.update({"cdc_rs.rows_copied": 0, "cdc_rs.files_added": len(written.new_files),
                          "cdc_rs.files_removed": 0, "cdc_rs.vectors_written": 0})
         _faults.reached("after_data_files")
-        self._record_changes(changes, batch_id, metadata, written)
         writer_only = ["changeDataFeed"] if self._change_data_feed else []
         self._commit([protocol(["deletionVectors", *ntz], ["deletionVectors", *ntz, *writer_only]),
                       table_metadata(schema_json, partition_by, configuration),
@@ -672,7 +680,8 @@ class DeltaTarget:
                 upserted_from = pa.array(plan.upserted_from()).cast(pa.int64()).fill_null(-1)
                 feed = write_change_data(self._files, schema, upserts, upserted_from.to_numpy(),
                                          pa.array(plan.deleted_rows()).to_numpy(), partition_by)
-            written = write_batch(self._files, upserts, replaced, keys, partition_by)
+            written = write_batch(self._files, upserts, replaced, keys, partition_by,
+                                  self._changes_recorder(changes, batch_id, metadata))
         except OSError as exc:  # e.g. a file VACUUMed under us: re-open at the latest version
             raise DeltaTargetError(f"reading {self._path} failed: {exc}") from exc
         written.actions.extend(feed)
@@ -681,7 +690,6 @@ class DeltaTarget:
                          "cdc_rs.files_removed": sum(1 for a in written.actions if "remove" in a),
                          "cdc_rs.vectors_written": vectors})
         _faults.reached("after_data_files")
-        self._record_changes(changes, batch_id, metadata, written)
         self._commit(written.actions, "MERGE", metadata, batch_id)
         return written
 
