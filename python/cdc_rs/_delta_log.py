@@ -113,3 +113,34 @@ def write_commit(store: Store, version: int, actions: list[Action]) -> bool:
     """Writes ``actions`` as commit ``version``; False if another writer committed it first."""
     data = "".join(json.dumps(a, separators=(",", ":")) + "\n" for a in actions).encode()
     return store.create(f"_delta_log/{version:020d}.json", data)
+
+
+_LOG_ENTRY = re.compile(r"^(\d{20})\.(json|checkpoint(\.\d+\.\d+)?\.parquet)$")
+
+
+def log_stamp(store: Store) -> dict[str, tuple[int, str]]:
+    """Size and stamp (modification time, ETag) of the log files a reader reads: the entries
+    from the last checkpoint on (older ones are never read again)."""
+    since = last_checkpoint(store)
+    try:
+        entries = store.files("_delta_log")
+    except OSError:
+        return {}
+    return {e.name: (e.size, e.stamp) for e in entries
+            if (m := _LOG_ENTRY.match(e.name)) and int(m[1]) >= since}
+
+
+def last_checkpoint(store: Store) -> int:
+    try:
+        return int(json.loads(store.read("_delta_log/last_checkpoint"))["version"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return 0
+
+
+def log_changed(store: Store, seen: dict[str, tuple[int, str]]) -> bool:
+    """Whether a log file read when the table was opened has changed or gone since, among
+    those a reader still reads."""
+    now = log_stamp(store)
+    since = last_checkpoint(store)
+    return any(now.get(name) != stamp for name, stamp in seen.items()
+               if int(name[:20]) >= since)

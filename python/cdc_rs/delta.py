@@ -37,7 +37,9 @@ import pyarrow as pa
 from . import _cdc_rs
 from . import _delta_layout as layout
 from . import _faults
-from ._delta_log import commit_info, live_adds, protocol, write_commit
+from ._delta_checks import (castable, change_data_feed, check_partition_types, check_writable,
+                            checked_app_id, describe, has_deletion_vectors)
+from ._delta_log import commit_info, live_adds, log_changed, log_stamp, protocol, write_commit
 from ._delta_log import metadata as table_metadata
 from ._bookkeeping import Bookkeeping, Loaded
 from ._locations import located_state, moves, with_places
@@ -124,7 +126,7 @@ class DeltaTarget:
                                    "as another folder); rename the folder")
         self._partition_by = [partition_by] if isinstance(partition_by, str) else partition_by
         self._storage_options = storage_options
-        self._app_id = None if app_id is None else _checked_app_id(app_id)
+        self._app_id = None if app_id is None else checked_app_id(app_id)
         self._snapshot_every = max(1, int(snapshot_every))
         self._max_retries = max(0, int(max_retries))
         self._target_file_rows = max(1, int(target_file_rows))
@@ -192,7 +194,7 @@ class DeltaTarget:
         except Exception as exc:  # noqa: BLE001 - deltalake raises many kinds
             raise DeltaTargetError(f"cannot open the Delta table {self._path}: "
                                    f"{_first_line(exc)}") from exc
-        if _has_deletion_vectors(table):
+        if has_deletion_vectors(table):
             files = FileIndex.of(store, live_adds(store, table.version()))
             return files.read_rows(pa.schema(table.schema().to_arrow()))
         return _read_rows(table, store)
@@ -330,7 +332,7 @@ class DeltaTarget:
     def _optimize(self, min_deleted_fraction: float, max_file_rows: int) -> dict[str, int]:
         if self._dt is None or not self._merge_on_read() or self._files is None:
             return self._nothing_compacted()
-        _check_writable(self._dt, self._path, merge_on_read=True)
+        check_writable(self._dt, self._path, merge_on_read=True)
         chosen = files_to_compact(self._files, min_deleted_fraction, self._target_file_rows)
         if not chosen:
             return self._nothing_compacted()
@@ -341,7 +343,7 @@ class DeltaTarget:
         version = self._dt.version() + 1
         extra = {"cdc_rs.files_removed": len(chosen), "cdc_rs.files_added": len(done.new_files),
                  "cdc_rs.rows_copied": done.rows}
-        if _log_changed(self._store, self._log_seen) or not write_commit(
+        if log_changed(self._store, self._log_seen) or not write_commit(
                 self._store, version, [*done.actions, commit_info("OPTIMIZE", extra)]):
             self._reset()
             raise ConcurrentWriteError(f"{self._path} changed while it was compacted; nothing "
@@ -355,7 +357,7 @@ class DeltaTarget:
                                               done.new.to_numpy()))
         if version % self._checkpoint_every == 0:
             self._checkpoint()
-        self._log_seen = _log_stamp(self._store)
+        self._log_seen = log_stamp(self._store)
         return {"files_removed": len(chosen), "files_added": len(done.new_files),
                 "rows_rewritten": done.rows, "version": version}
 
@@ -397,7 +399,7 @@ class DeltaTarget:
             raise DeltaTargetError(f"cannot open the Delta table {self._path}: its _delta_log "
                                    f"cannot be read ({_first_line(exc)}); nothing was written. "
                                    "Repair or restore the log first") from exc
-        self._log_seen = _log_stamp(store) if self._dt is not None else {}
+        self._log_seen = log_stamp(store) if self._dt is not None else {}
         if self._dt is not None:
             txn = self._dt.transaction_version(self._app_id)
         else:
@@ -484,10 +486,10 @@ class DeltaTarget:
         be created, this target's option."""
         if self._dt is None:
             return self._deletion_vectors
-        return _has_deletion_vectors(self._dt)
+        return has_deletion_vectors(self._dt)
 
     def _table_has_rows(self) -> bool:
-        if _has_deletion_vectors(self._dt):
+        if has_deletion_vectors(self._dt):
             return bool(FileIndex.of(self._store, live_adds(self._store, self._dt.version()))
                         .read_rows(pa.schema(self._dt.schema().to_arrow())).num_rows)
         return bool(self._dt.to_pyarrow_dataset(filesystem=self._store.arrow_filesystem())
@@ -513,7 +515,7 @@ class DeltaTarget:
         if not self._writable:
             self._store.check_writable()
             self._writable = True
-        if self._dt is not None and _log_changed(self._store, self._log_seen):
+        if self._dt is not None and log_changed(self._store, self._log_seen):
             # A log entry we read was rewritten (or removed): re-open the table, which
             # refuses a log no reader can open, and plan again; never commit on top of it.
             raise _Conflict()
@@ -523,10 +525,10 @@ class DeltaTarget:
                 self._rows_schema = upserts.schema.remove_metadata()
             elif upserts.schema.names != self._rows_schema.names or (
                     upserts.schema.remove_metadata() != self._rows_schema
-                    and not _castable(upserts.schema, self._rows_schema)):
+                    and not castable(upserts.schema, self._rows_schema)):
                 raise SchemaError(
-                    f"batch {batch_id}: target columns changed from {_describe(self._rows_schema)} "
-                    f"to {_describe(upserts.schema)}; nothing of the batch was written")
+                    f"batch {batch_id}: target columns changed from {describe(self._rows_schema)} "
+                    f"to {describe(upserts.schema)}; nothing of the batch was written")
         # "cdc_rs.changes" names the batch's change file once written (_record_changes)
         metadata: dict[str, Any] = {"cdc_rs.app_id": self._app_id, "cdc_rs.batch_id": str(batch_id),
                                      "cdc_rs.changes": ""}
@@ -591,7 +593,7 @@ class DeltaTarget:
         if merge_on_read and (read_version + 1) % self._checkpoint_every == 0 \
                 and read_version >= 0:
             self._checkpoint()
-        self._log_seen = _log_stamp(self._store)
+        self._log_seen = log_stamp(self._store)
         return written.placed if written is not None else None
 
     def _record_changes(self, changes: pa.Table | None, batch_id: int, metadata: dict[str, Any],
@@ -640,7 +642,7 @@ class DeltaTarget:
         keys = _keys_of(changes)
         schema = layout.delta_arrow_schema(self._rows_schema)
         partition_by = self._partition_by or []
-        _check_partition_types(schema, partition_by, self._path)
+        check_partition_types(schema, partition_by, self._path)
         rows = self._blank_partitions(upserts.select(schema.names).cast(schema), partition_by,
                                       keys)
         self._files = FileIndex(self._store, [], 0)
@@ -665,18 +667,18 @@ class DeltaTarget:
         """One merge-on-read commit: new files for the batch's rows, deletion vectors for the
         rows they replace and the rows it deletes."""
         keys = _keys_of(changes)
-        _check_writable(self._dt, self._path, merge_on_read=True)
+        check_writable(self._dt, self._path, merge_on_read=True)
         assert self._files is not None
         schema = pa.schema(self._dt.schema().to_arrow())
         partition_by = list(self._dt.metadata().partition_columns)
-        _check_partition_types(schema, partition_by, self._path)
+        check_partition_types(schema, partition_by, self._path)
         if upserts is not None:
             upserts = self._blank_partitions(upserts.select(schema.names).cast(schema),
                                              partition_by, keys)
         replaced = pa.array(plan.replaced_rows()).to_numpy()
         feed: list[dict[str, Any]] = []
         try:
-            if _change_data_feed(self._dt):  # before the batch's vectors change the index
+            if change_data_feed(self._dt):  # before the batch's vectors change the index
                 upserted_from = pa.array(plan.upserted_from()).cast(pa.int64()).fill_null(-1)
                 feed = write_change_data(self._files, schema, upserts, upserted_from.to_numpy(),
                                          pa.array(plan.deleted_rows()).to_numpy(), partition_by)
@@ -701,7 +703,7 @@ class DeltaTarget:
 
         schema = layout.delta_arrow_schema(self._rows_schema)
         partition_by = self._partition_by or []
-        _check_partition_types(schema, partition_by, self._path)
+        check_partition_types(schema, partition_by, self._path)
         rows = self._blank_partitions(upserts.select(schema.names).cast(schema), partition_by,
                                       keys)
         buckets = layout.bucket_count(rows.num_rows, self._target_file_rows)
@@ -726,10 +728,10 @@ class DeltaTarget:
                  keys: list[str], metadata: dict[str, Any], props: Any) -> None:
         """One copy-on-write commit replacing the files of the buckets the batch's keys hash
         to."""
-        _check_writable(self._dt, self._path)
+        check_writable(self._dt, self._path)
         schema = pa.schema(self._dt.schema().to_arrow())
         partition_by = list(self._dt.metadata().partition_columns)
-        _check_partition_types(schema, partition_by, self._path)
+        check_partition_types(schema, partition_by, self._path)
         if upserts is not None:
             upserts = self._blank_partitions(upserts.select(schema.names).cast(schema),
                                              partition_by, keys)
@@ -776,7 +778,6 @@ class _Conflict(Exception):
 
 
 _PERCENT_ESCAPE = re.compile(r"%[0-9A-Fa-f]{2}")
-_LOG_ENTRY = re.compile(r"^(\d{20})\.(json|checkpoint(\.\d+\.\d+)?\.parquet)$")
 
 
 _drain_registered = False
@@ -807,34 +808,6 @@ def _read_rows(dt: Any, store: Store) -> pa.Table:
                                "whose files exist") from exc
 
 
-def _log_stamp(store: Store) -> dict[str, tuple[int, str]]:
-    """Size and stamp (modification time, ETag) of the log files a reader reads: the entries
-    from the last checkpoint on (older ones are never read again)."""
-    since = _last_checkpoint(store)
-    try:
-        entries = store.files("_delta_log")
-    except OSError:
-        return {}
-    return {e.name: (e.size, e.stamp) for e in entries
-            if (m := _LOG_ENTRY.match(e.name)) and int(m[1]) >= since}
-
-
-def _last_checkpoint(store: Store) -> int:
-    try:
-        return int(json.loads(store.read("_delta_log/_last_checkpoint"))["version"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return 0
-
-
-def _log_changed(store: Store, seen: dict[str, tuple[int, str]]) -> bool:
-    """Whether a log file read when the table was opened has changed or gone since, among
-    those a reader still reads."""
-    now = _log_stamp(store)
-    since = _last_checkpoint(store)
-    return any(now.get(name) != stamp for name, stamp in seen.items()
-               if int(name[:20]) >= since)
-
-
 def _materialised(batch: Any, batch_id: int) -> Any:
     """The whole micro-batch in memory, so it can be planned again after a conflict. A
     stream that fails while it is read raises here, before anything is planned or written:
@@ -850,72 +823,5 @@ def _materialised(batch: Any, batch_id: int) -> Any:
                          f"applied and the batch id is still free: {exc}") from exc
 
 
-def _describe(schema: pa.Schema) -> str:
-    return "(" + ", ".join(f"{f.name} {f.type}" for f in schema) + ")"
-
-
-def _castable(a: pa.Schema, b: pa.Schema) -> bool:
-    try:
-        a.empty_table().cast(b)
-        return True
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, ValueError):
-        return False
-
-
-_WRITABLE_FEATURES = {"timestampNtz", "appendOnly", "invariants", "changeDataFeed",
-                      "checkConstraints"}
-
-
-def _has_deletion_vectors(dt: Any) -> bool:
-    """Whether the table supports deletion vectors (then cdc_rs writes it merge-on-read)."""
-    return "deletionVectors" in (dt.protocol().writer_features or [])
-
-
-def _change_data_feed(dt: Any) -> bool:
-    return bool(dt.metadata().configuration.get("delta.enableChangeDataFeed", "false")
-                .lower() == "true")
-
-
-def _check_writable(dt: Any, path: Path | str, merge_on_read: bool = False) -> None:
-    """Refuse tables whose features our writes would break."""
-    table_protocol, config = dt.protocol(), dt.metadata().configuration
-    features = set(table_protocol.reader_features or []) | set(table_protocol.writer_features or [])
-    allowed = _WRITABLE_FEATURES | ({"deletionVectors"} if merge_on_read else set())
-    problems = sorted(features - allowed)
-    if _change_data_feed(dt) and not merge_on_read:
-        problems.append("change data feed (a merge-on-read table writes it)")
-    if config.get("delta.columnMapping.mode", "none") != "none":
-        problems.append("column mapping")
-    if any(k.startswith("delta.constraints.") for k in config):
-        problems.append("CHECK constraints")
-    if config.get("delta.appendOnly", "false").lower() == "true":
-        problems.append("appendOnly")
-    if problems:
-        raise DeltaTargetError(f"{path}: cdc_rs cannot write a Delta table using "
-                               f"{', '.join(problems)}; nothing of the batch was written")
-
-
-def _check_partition_types(schema: pa.Schema, partition_by: list[str], path: Path | str) -> None:
-    for name in partition_by:
-        if not layout.partition_type_supported(schema.field(name).type):
-            raise DeltaTargetError(f"{path}: cannot partition by {name!r} of type "
-                                   f"{schema.field(name).type}: use an integer, string, date "
-                                   "or boolean column; nothing of the batch was written")
-
-
 def _keys_of(changes: pa.Table) -> list[str]:
     return [n.removeprefix("key.") for n in changes.column_names if n.startswith("key.")]
-
-
-_APP_ID = re.compile(r"[A-Za-z0-9_=-][A-Za-z0-9_.=-]{0,199}")
-
-
-def _checked_app_id(app_id: Any) -> str:
-    """An ``app_id`` that is also a safe folder name under ``_cdc_rs/``: ``..`` or a slash
-    would put the bookkeeping elsewhere, and two ids must never share a folder."""
-    if not isinstance(app_id, str) or not _APP_ID.fullmatch(app_id):
-        raise ConfigError(f"app_id {app_id!r} must be 1-200 letters, digits or '_.=-', not "
-                          "starting with '.'")
-    return app_id
-
-
