@@ -100,6 +100,11 @@ def test_the_bookkeeping_records_each_live_keys_file_and_row(tmp_path):
             assert pq.read_table(path / file)["id"][row].as_py() == key
         tombstones = table.filter(pa.compute.invert(table["live"]))
         assert tombstones["location.file"].null_count == tombstones.num_rows
+        # a file name per row costs one dictionary entry per file on disk
+        meta = pq.ParquetFile(part).metadata.row_group(0)
+        column = next(meta.column(i) for i in range(meta.num_columns)
+                      if meta.column(i).path_in_schema == "location.file")
+        assert "RLE_DICTIONARY" in column.encodings
 
 
 def test_bookkeeping_without_places_is_opened_by_matching_keys(tmp_path):
