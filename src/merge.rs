@@ -61,6 +61,9 @@ struct Entry {
     row: u32,
 }
 
+/// Keys `insert_absent` builds and places at a time.
+const INSERT_CHUNK: usize = 1 << 20;
+
 /// A row position no store reaches (positions are u32): the key is a tombstone.
 const TOMBSTONE: u32 = u32::MAX;
 
@@ -209,26 +212,30 @@ impl KeyState {
         item: impl Fn(usize) -> (&'k [u8], &'k [u8], Option<u32>) + Sync,
     ) {
         let hasher = &self.hasher;
-        let mut built: Vec<(u64, Entry)> = (0..n)
-            .into_par_iter()
-            .map(|i| {
-                let (key, sequence, row) = item(i);
-                (hasher.hash_one(key), Entry::new(key, sequence, row))
-            })
-            .collect();
         self.entries.reserve(n, |e| hasher.hash_one(e.key()));
         // hashbrown's home bucket is `hash & (buckets - 1)`, buckets = capacity * 8/7 from 8 on
         let buckets = (self.entries.capacity() / 7 * 8).next_power_of_two() as u64;
-        if n > 4096 {
-            built.par_sort_unstable_by_key(|&(hash, _)| hash & (buckets - 1));
-        }
-        for (hash, entry) in built {
-            debug_assert!(self
-                .entries
-                .find(hash, |e| e.key() == entry.key())
-                .is_none());
-            self.entries
-                .insert_unique(hash, entry, |e| hasher.hash_one(e.key()));
+        // In chunks: the entries built before placing are a second copy of the keys, which
+        // for a 10M-key state would be 400 MB at the peak.
+        for start in (0..n).step_by(INSERT_CHUNK) {
+            let mut built: Vec<(u64, Entry)> = (start..n.min(start + INSERT_CHUNK))
+                .into_par_iter()
+                .map(|i| {
+                    let (key, sequence, row) = item(i);
+                    (hasher.hash_one(key), Entry::new(key, sequence, row))
+                })
+                .collect();
+            if built.len() > 4096 {
+                built.par_sort_unstable_by_key(|&(hash, _)| hash & (buckets - 1));
+            }
+            for (hash, entry) in built {
+                debug_assert!(self
+                    .entries
+                    .find(hash, |e| e.key() == entry.key())
+                    .is_none());
+                self.entries
+                    .insert_unique(hash, entry, |e| hasher.hash_one(e.key()));
+            }
         }
     }
 

@@ -92,18 +92,23 @@ impl RowStore {
 
     /// Appends rows (all live); returns the position of the first.
     pub fn append(&mut self, batch: RecordBatch) -> Result<u32> {
+        let first = self.append_positions(batch.num_rows())?;
+        if batch.num_rows() > 0 && self.keeps_rows {
+            self.chunks.push(batch);
+        }
+        Ok(first)
+    }
+
+    /// The positions of `n` new live rows, kept elsewhere by an index-only store's target.
+    pub fn append_positions(&mut self, n: usize) -> Result<u32> {
         let first = self.next_row();
-        if u32::try_from(self.live.len() + batch.num_rows()).is_err() {
+        if u32::try_from(self.live.len() + n).is_err() {
             return Err(CdcError::Config(
                 "the target has used up its 2^32 row positions; open it again".into(),
             ));
         }
-        self.live
-            .extend(std::iter::repeat_n(true, batch.num_rows()));
-        self.live_rows += batch.num_rows();
-        if batch.num_rows() > 0 && self.keeps_rows {
-            self.chunks.push(batch);
-        }
+        self.live.extend(std::iter::repeat_n(true, n));
+        self.live_rows += n;
         Ok(first)
     }
 

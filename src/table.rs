@@ -110,11 +110,17 @@ impl MemoryTable {
             ));
         }
         if !plan.skipped_replay {
-            match &plan.merge {
-                Some(m) => {
+            match plan.merge {
+                Some(mut m) => {
                     self.bind(&m.schema, m.layout.clone())?;
                     if let Some(placed) = placed {
                         check_placement(placed, self.next_row(), m.upserts.num_rows())?;
+                    }
+                    if self.index_only {
+                        // The target wrote the rows: let them go before the key index grows.
+                        let upserted = m.upserts.num_rows();
+                        m.upserts = RecordBatch::new_empty(m.upserts.schema());
+                        check_upserts(&m.actions, upserted)?;
                     }
                     let at = Placement {
                         found: &m.found,
@@ -201,7 +207,8 @@ impl MemoryTable {
 
     /// Applies a plan made by `plan` on this same state, and records `batch_id`. `at.found`
     /// is what `plan` returned with the actions (an empty slice looks every key up again);
-    /// `upserts` holds the row of each insert and update, in the order of `actions`.
+    /// `upserts` holds the row of each insert and update, in the order of `actions` (an
+    /// index-only table takes none: it only numbers them).
     pub fn apply(
         &mut self,
         changes: &Changes,
@@ -215,17 +222,12 @@ impl MemoryTable {
             .store
             .as_mut()
             .ok_or_else(|| CdcError::Config("target has no schema yet; bind it first".into()))?;
-        let written = actions
-            .iter()
-            .filter(|a| matches!(a, Action::Insert | Action::Update { .. }))
-            .count();
-        if upserts.num_rows() != written {
-            return Err(CdcError::Config(format!(
-                "{} upserted rows for {written} inserts and updates",
-                upserts.num_rows()
-            )));
-        }
-        let first = store.append(fit_to(upserts, store.schema())?)?;
+        let first = if store.keeps_rows() {
+            check_upserts(actions, upserts.num_rows())?;
+            store.append(fit_to(upserts, store.schema())?)?
+        } else {
+            store.append_positions(upserts_of(actions))?
+        };
         let mut counts = MergeCounts::default();
         let mut upserted = 0usize;
         // Keys the state holds are written in place first; new keys go in after one reserve
@@ -601,6 +603,24 @@ fn last_of_each_key(keys: &Rows) -> Vec<usize> {
         }
     }
     (0..keys.num_rows()).filter(|&i| !superseded[i]).collect()
+}
+
+/// How many rows `actions` insert or update.
+fn upserts_of(actions: &[Action]) -> usize {
+    actions
+        .iter()
+        .filter(|a| matches!(a, Action::Insert | Action::Update { .. }))
+        .count()
+}
+
+fn check_upserts(actions: &[Action], rows: usize) -> Result<()> {
+    let written = upserts_of(actions);
+    if rows != written {
+        return Err(CdcError::Config(format!(
+            "{rows} upserted rows for {written} inserts and updates"
+        )));
+    }
+    Ok(())
 }
 
 /// The row of a live key not found yet while a table is restored (positions stay below it).

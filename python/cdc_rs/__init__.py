@@ -15,7 +15,10 @@ polars and pyarrow notebooks call with a batch::
 
 from __future__ import annotations
 
-from ._cdc_rs import __version__
+from ._memory import native_allocator_defaults
+
+with native_allocator_defaults():  # read by the Rust side's jemalloc when it loads
+    from ._cdc_rs import __version__
 from ._json import from_json, parse_schema
 from ._plots import plot_reports
 from ._read import read_parquet, scan_parquet, scan_parquet_files

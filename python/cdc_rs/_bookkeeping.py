@@ -21,7 +21,6 @@ import base64
 import json
 import re
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -39,7 +38,6 @@ _CHANGES = re.compile(r"^changes-(\d{20})-([0-9a-f]{16})\.parquet$")
 _SNAPSHOT = re.compile(r"^snapshot-(\d{20})\.parquet$")
 _MOVED = re.compile(r"^moved-(\d{20})\.parquet$")
 _PRETABLE = "pretable.json"
-_READERS = 8
 
 
 @dataclass
@@ -106,10 +104,10 @@ class Bookkeeping:
             loaded.parts.append(snap)
         todo = sorted(i for i in changes if (base is None or i > base) and i <= txn)
         names = [self._committed_file(i, changes[i], committed) for i in todo]
-        with ThreadPoolExecutor(_READERS) as pool:  # many small files: their latency overlaps
-            tables = list(pool.map(lambda name: self.store.read_parquet(f"{self.folder}/{name}"),
-                                   [n for n in names if n is not None]))
-        for table in tables:
+        for name in names:
+            if name is None:
+                continue
+            table = self.store.read_parquet(f"{self.folder}/{name}")
             schema_bytes = (table.schema.metadata or {}).get(ROWS_SCHEMA_KEY) or schema_bytes
             loaded.parts.append(table)
         if not loaded.parts:

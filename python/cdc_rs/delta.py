@@ -412,13 +412,16 @@ class DeltaTarget:
             except FileNotFoundError:  # another writer folded files into a snapshot meanwhile
                 if attempt == 2:
                     raise
-        state, rows_schema = loaded.state(), loaded.rows_schema
-        self._rows_schema = rows_schema
+        rows_schema = self._rows_schema = loaded.rows_schema
         self._since_snapshot = loaded.since_snapshot
         merge_on_read = self._merge_on_read()
         if merge_on_read:
             self._files = FileIndex.of(store, live_adds(store, self._dt.version())) \
                 if self._dt is not None else FileIndex(store, [], 0)
+            if self._dt is not None and rows_schema is not None:
+                self._mirror = self._restored_index(loaded, txn)
+                return
+        state = loaded.state()
         if self._dt is None or rows_schema is None:
             if self._dt is not None and self._table_has_rows():
                 raise TargetStateError(
@@ -435,11 +438,6 @@ class DeltaTarget:
                 core.mark_applied(txn)
             self._mirror = core
             return
-        if merge_on_read:
-            assert self._files is not None and state is not None
-            self._mirror = self._restored_from_places(loaded, txn) or \
-                self._restored_by_key(state, txn)
-            return
         rows = _read_rows(self._dt, store)
         try:
             rows = rows.select(rows_schema.names).cast(rows_schema)
@@ -448,24 +446,28 @@ class DeltaTarget:
                                    f"the pipeline's {rows_schema.names}: {exc}") from exc
         self._mirror = self._restored(lambda: _cdc_rs.TableCore.restore(rows, state, txn))
 
-    def _restored_from_places(self, loaded: Loaded, txn: int) -> _cdc_rs.TableCore | None:
-        """The key index from the places the bookkeeping recorded, no data file read; None
-        if they do not account for the table's rows exactly."""
-        assert self._files is not None and loaded.rows_schema is not None
-        state = located_state(loaded.parts, self._files, loaded.moved)
-        if state is None:
-            return None
+    def _restored_index(self, loaded: Loaded, txn: int | None) -> _cdc_rs.TableCore:
+        """A merge-on-read table's key index: from the places the bookkeeping recorded, no
+        data file read, when they account for the table's rows exactly; else by matching
+        the keys of the data files to the bookkeeping."""
+        assert self._files is not None and self._rows_schema is not None
+        located = located_state(loaded.parts, self._files, loaded.moved)
+        if located is None:
+            return self._restored_by_key(loaded.state(), txn)
+        # Peak memory: one chunk the Rust side takes without a copy, the files as read let go
+        loaded.parts = []
+        located = located.combine_chunks()
         self._files.check_present()
         try:
             return _cdc_rs.TableCore.restore_located(
-                loaded.rows_schema.empty_table(), state, self._files.next_row,
+                self._rows_schema.empty_table(), located, self._files.next_row,
                 pa.array(self._files.deleted_positions(), pa.uint32()), txn)
         except TargetStateError:
-            return None
+            return self._restored_by_key(located.drop_columns(["position"]), txn)
 
-    def _restored_by_key(self, state: pa.Table, txn: int) -> _cdc_rs.TableCore:
+    def _restored_by_key(self, state: pa.Table | None, txn: int | None) -> _cdc_rs.TableCore:
         """The key index from the key columns of every live row, matched to the state."""
-        assert self._files is not None and self._rows_schema is not None
+        assert self._files is not None and self._rows_schema is not None and state is not None
         schema = pa.schema(self._dt.schema().to_arrow())
         live, positions = self._files.live_keys(_keys_of(state), schema)
         rows_schema = self._rows_schema
