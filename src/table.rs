@@ -447,6 +447,11 @@ impl MemoryTable {
             .column_by_name("position")
             .and_then(|c| c.as_any().downcast_ref::<UInt32Array>())
             .ok_or_else(|| restore_error("no uint32 column 'position'"))?;
+        if u32::try_from(next_row).is_err() {
+            return Err(restore_error(
+                "more row positions than a table holds (2^32)",
+            ));
+        }
         let read = StateColumns::of(state)?;
         let last = last_of_each_key(&read.keys);
         let live_last = || last.iter().copied().filter(|&i| read.live.value(i));

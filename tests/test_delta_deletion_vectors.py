@@ -281,3 +281,19 @@ def test_the_change_data_feed_replayed_over_each_version_gives_the_next(tmp_path
         current = _rows_by_id(read_with_deltalake(path, version=version))
         assert replayed == current, f"version {version}"
         previous = current
+
+
+def test_log_entries_cleaned_up_behind_a_checkpoint_are_no_conflict(tmp_path):
+    """Writers delete log entries older than a checkpoint: what a reader no longer reads
+    has not changed under the target (no re-open, no failed compaction)."""
+    path = tmp_path / "t"
+    target = DeltaTarget(path, checkpoint_every=3, auto_compact=None)
+    up = simple(target)
+    for b in range(4):
+        up(rows((b, 1, "insert", "x"), (0, b + 2, "update", f"v{b}")), b)
+    assert (path / "_delta_log" / "_last_checkpoint").exists()
+    (path / "_delta_log" / f"{0:020d}.json").unlink()
+    mirror = target._mirror
+    up(rows((9, 1, "insert", "y")), 4)
+    assert target._mirror is mirror  # planned once, committed: no conflict, no re-open
+    assert target.optimize(min_deleted_fraction=0.0)["files_removed"] > 0

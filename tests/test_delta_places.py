@@ -179,3 +179,34 @@ def test_the_places_give_the_key_index_that_matching_keys_gives(tmp_path):
     positions = [t._mirror.state(positions=True).sort_by("key.id")["position"]
                  for t in (by_places, by_key)]
     assert positions[0].equals(positions[1])
+
+
+def test_the_newest_move_of_a_place_counts_and_unreadable_moves_fall_back(tmp_path,
+                                                                           no_key_matching):
+    """A file restored into the table and compacted again moves its rows twice: the newest
+    move counts. An unreadable moves file makes the table open by matching keys."""
+    path = tmp_path / "t"
+    want = apply_both(path, history(5), auto_compact=None)
+    DeltaTarget(path).optimize(min_deleted_fraction=0.0)
+    (moved,) = bookkeeping(path).glob("moved-*.parquet")
+    version = int(moved.name[6:26])
+    stale = pq.read_table(moved)
+    stale = stale.set_column(stale.schema.get_field_index("to.file"), "to.file",
+                             pa.array(["gone.parquet"] * stale.num_rows))
+    pq.write_table(stale, moved.with_name(f"moved-{version - 1:020d}.parquet"))
+    fresh = upsert(DeltaTarget(path))
+    assert len(fresh.target) == want.num_rows
+    assert fresh(rows((4, 100, "update", "y")), 5).to_dict()["stale"] == 0
+    got = read_with_deltalake(path)
+    assert dict(zip(got["id"].to_pylist(), got["v"].to_pylist()))[4] == "y"
+
+
+def test_unreadable_places_fall_back_to_matching_keys(tmp_path):
+    path = tmp_path / "t"
+    want = apply_both(path, history(5), auto_compact=None)
+    DeltaTarget(path).optimize(min_deleted_fraction=0.0)
+    (moved,) = bookkeeping(path).glob("moved-*.parquet")
+    pq.write_table(pa.table({"from.file": [1], "from.row": ["x"]}), moved)  # not moves
+    fresh = upsert(DeltaTarget(path))
+    assert len(fresh.target) == want.num_rows
+    assert fresh(rows((4, 100, "update", "y")), 5).to_dict()["stale"] == 0

@@ -155,6 +155,22 @@ def test_first_batch_of_only_deletes_keeps_its_tombstones(tmp_path):
     assert DeltaTable(str(path)).transaction_version(again.target.app_id) == 1
 
 
+@pytest.mark.parametrize("deletion_vectors", [True, False])
+def test_batches_of_only_deletes_before_the_table_exists_reopen(tmp_path, deletion_vectors):
+    """Each batch before the table exists leaves one change file: a new process tells
+    which one each batch committed."""
+    path = tmp_path / "t"
+    for batch_id, key in enumerate([1, 2]):
+        up = simple(DeltaTarget(path, deletion_vectors=deletion_vectors))
+        assert up(rows((key, 5, "delete", None)), batch_id).tombstoned == 1
+    book = next((path / "_cdc_rs").iterdir())
+    assert len(list(book.glob("changes-*.parquet"))) == 2
+    again = simple(DeltaTarget(path, deletion_vectors=deletion_vectors))
+    r = again(rows((1, 3, "insert", "stale"), (2, 9, "insert", "b"), (3, 1, "insert", "c")), 2)
+    assert (r.stale, r.inserted) == (1, 2)
+    assert sorted(read(path)["id"].to_pylist()) == [2, 3]
+
+
 def test_snapshots_compact_the_bookkeeping(tmp_path):
     path = tmp_path / "t"
     up = simple(DeltaTarget(path, snapshot_every=2))

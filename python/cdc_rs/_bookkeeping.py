@@ -98,9 +98,11 @@ class Bookkeeping:
         base = max((i for i in snapshots if i <= txn), default=None)
         loaded = Loaded()
         schema_bytes = None
+        folded = -1  # moves at or below the snapshot's table version are in its places
         if base is not None:
             snap = self.store.read_parquet(f"{self.folder}/{snapshots[base]}")
             schema_bytes = (snap.schema.metadata or {}).get(ROWS_SCHEMA_KEY)
+            folded = int((snap.schema.metadata or {}).get(TABLE_VERSION_KEY, b"-1"))
             loaded.parts.append(snap)
         todo = sorted(i for i in changes if (base is None or i > base) and i <= txn)
         names = [self._committed_file(i, changes[i], committed) for i in todo]
@@ -114,7 +116,8 @@ class Bookkeeping:
             return Loaded()
         loaded.rows_schema = _schema_from(schema_bytes) if schema_bytes else None
         loaded.since_snapshot = len(todo)
-        loaded.moved = [self.store.read_parquet(f"{self.folder}/{moved[v]}") for v in sorted(moved)]
+        loaded.moved = [self.store.read_parquet(f"{self.folder}/{moved[v]}")
+                        for v in sorted(moved) if v > folded]
         return loaded
 
     def _committed_file(self, batch_id: int, candidates: list[str],
@@ -139,7 +142,6 @@ class Bookkeeping:
         # file, never one of another writer's that holds the same changes.
         name = f"changes-{batch_id:020d}-{uuid.uuid4().hex[:16]}.parquet"
         write_parquet(self.store, f"{self.folder}/{name}", _with_schema(changes, rows_schema))
-        _faults.reached("before_commit")
         return name
 
     def abandon(self, name: str | None) -> None:

@@ -132,7 +132,7 @@ def log_stamp(store: Store) -> dict[str, tuple[int, str]]:
 
 def last_checkpoint(store: Store) -> int:
     try:
-        return int(json.loads(store.read("_delta_log/last_checkpoint"))["version"])
+        return int(json.loads(store.read("_delta_log/_last_checkpoint"))["version"])
     except (OSError, ValueError, KeyError, TypeError):
         return 0
 

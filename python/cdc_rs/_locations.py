@@ -31,6 +31,8 @@ def with_places(state: pa.Table, files: list[LiveFile], positions: np.ndarray) -
     row; ``positions`` holds one position per live row of ``state``, in order, each in one
     of ``files``."""
     live = state.column("live").to_numpy(zero_copy_only=False)
+    if len(positions) != int(live.sum()):
+        raise ValueError(f"{len(positions)} row positions for {int(live.sum())} live keys")
     which, rows = _split(files, positions)
     at = np.cumsum(live) - 1  # the live row's index into positions
     mask = ~live
@@ -121,7 +123,7 @@ def _follow(file: pa.Array, row: pa.Array, live: dict[str, LiveFile],
     """The places after the compactions that moved rows out of files no longer live (a row
     may have moved several times); null where a row left its file some other way (e.g.
     replaced, then its file compacted)."""
-    hops = pa.concat_tables([m.cast(_MOVES) for m in moved]) if moved else _MOVES.empty_table()
+    hops = _hops(moved)
     live_paths = pa.array(list(live), pa.string())
     for _ in range(len(moved) + 1):
         lost = pc.and_(file.is_valid(), pc.invert(pc.is_in(file, live_paths)))
@@ -130,11 +132,22 @@ def _follow(file: pa.Array, row: pa.Array, live: dict[str, LiveFile],
         todo = pa.table({"from.file": file, "from.row": row,
                          "at": pa.array(np.arange(len(file)))}).filter(lost)
         found = todo.join(hops, ["from.file", "from.row"], join_type="left outer").sort_by("at")
-        # in the order of the lost rows, one for one (a place moves at most once)
+        # in the order of the lost rows, one for one (_hops keeps one move per place)
         file = pc.replace_with_mask(file, lost, found.column("to.file").combine_chunks())
         row = pc.replace_with_mask(row, lost, found.column("to.row").combine_chunks())
     lost = pc.and_(file.is_valid(), pc.invert(pc.is_in(file, live_paths)))
     return pc.if_else(lost, None, file), pc.if_else(lost, None, row)
+
+
+def _hops(moved: list[pa.Table]) -> pa.Table:
+    """The moves of all compactions, oldest first, one per place: a file restored into the
+    table and compacted again moved its rows twice; the newest move counts."""
+    if not moved:
+        return _MOVES.empty_table()
+    hops = pa.concat_tables([m.cast(_MOVES) for m in moved])
+    newest = hops.append_column("order", pa.array(np.arange(hops.num_rows))) \
+        .group_by(["from.file", "from.row"]).aggregate([("order", "max")])
+    return hops.take(newest.column("order_max"))
 
 
 def _split(files: list[LiveFile], positions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -451,7 +451,10 @@ class DeltaTarget:
         data file read, when they account for the table's rows exactly; else by matching
         the keys of the data files to the bookkeeping."""
         assert self._files is not None and self._rows_schema is not None
-        located = located_state(loaded.parts, self._files, loaded.moved)
+        try:
+            located = located_state(loaded.parts, self._files, loaded.moved)
+        except (pa.ArrowException, ValueError):  # bookkeeping we cannot follow: match keys
+            located = None
         if located is None:
             return self._restored_by_key(loaded.state(), txn)
         # Peak memory: one chunk the Rust side takes without a copy, the files as read let go
@@ -462,7 +465,7 @@ class DeltaTarget:
             return _cdc_rs.TableCore.restore_located(
                 self._rows_schema.empty_table(), located, self._files.next_row,
                 pa.array(self._files.deleted_positions(), pa.uint32()), txn)
-        except TargetStateError:
+        except (TargetStateError, InputError):
             return self._restored_by_key(located.drop_columns(["position"]), txn)
 
     def _restored_by_key(self, state: pa.Table | None, txn: int | None) -> _cdc_rs.TableCore:
@@ -544,13 +547,15 @@ class DeltaTarget:
         merge_on_read = self._merge_on_read()
         written: BatchFiles | None = None
         try:
-            if not merge_on_read:  # merge-on-read records places, known once files are written
+            no_rows = upserts is None or upserts.num_rows == 0
+            if not merge_on_read or (self._dt is None and no_rows):
+                # (merge-on-read batches record each row's place, known once files are written)
                 self._record_changes(changes, batch_id, metadata)
+                _faults.reached("before_commit")
             if self._dt is None:
                 if upserts is None or upserts.num_rows == 0:
                     # No table yet and no row to create it with: remember the batch (and its
                     # tombstones) beside the future table.
-                    self._record_changes(changes, batch_id, metadata)
                     self._book.write_pretable(batch_id, metadata["cdc_rs.changes"] or None)
                     return None
                 if merge_on_read:
@@ -657,6 +662,7 @@ class DeltaTarget:
             configuration["delta.enableChangeDataFeed"] = "true"
         metadata.update({"cdc_rs.rows_copied": 0, "cdc_rs.files_added": len(written.new_files),
                          "cdc_rs.files_removed": 0, "cdc_rs.vectors_written": 0})
+        _faults.reached("before_commit")  # bookkeeping and data files written
         _faults.reached("after_data_files")
         writer_only = ["changeDataFeed"] if self._change_data_feed else []
         self._commit([protocol(["deletionVectors", *ntz], ["deletionVectors", *ntz, *writer_only]),
@@ -693,6 +699,7 @@ class DeltaTarget:
         metadata.update({"cdc_rs.rows_copied": 0, "cdc_rs.files_added": len(written.new_files),
                          "cdc_rs.files_removed": sum(1 for a in written.actions if "remove" in a),
                          "cdc_rs.vectors_written": vectors})
+        _faults.reached("before_commit")  # bookkeeping and data files written
         _faults.reached("after_data_files")
         self._commit(written.actions, "MERGE", metadata, batch_id)
         return written
