@@ -77,6 +77,24 @@ print(json.dumps({"open_s": time.perf_counter() - imported,
 """
 
 
+def small_batches(upsert: cdc_rs.BatchUpsert, rows: int, count: int, batch: int,
+                  first_id: int, rng: np.random.Generator) -> list[float]:
+    """``count`` batches of ``batch`` events, half updates of random keys below ``rows``,
+    half new keys; the seconds each took."""
+    next_id, ts, seconds = rows, 2, []
+    for batch_id in range(first_id, first_id + count):
+        updates = rng.choice(rows, batch // 2, replace=False)
+        inserts = np.arange(next_id, next_id + batch - batch // 2)
+        next_id += len(inserts)
+        data = events(np.concatenate([updates, inserts]), ts, rng)
+        started = time.perf_counter()
+        report = upsert(data, batch_id)
+        seconds.append(time.perf_counter() - started)
+        assert report.updated == len(updates) and report.inserted == len(inserts)
+        ts += 1
+    return seconds
+
+
 def measure(rows: int, batch: int, kind: str, repeat: int, path: str,
             options: dict[str, str] | None, seed: int = 0) -> dict:
     rng = np.random.default_rng(seed)
@@ -89,17 +107,8 @@ def measure(rows: int, batch: int, kind: str, repeat: int, path: str,
         upsert(events(np.arange(start, min(rows, start + chunk)), 1, rng), batch_id)
         batch_id += 1
     load_s = time.perf_counter() - started
-    next_id, ts, seconds = rows, 2, []
-    for _ in range(repeat):
-        updates = rng.choice(rows, batch // 2, replace=False)
-        inserts = np.arange(next_id, next_id + batch - batch // 2)
-        next_id += len(inserts)
-        data = events(np.concatenate([updates, inserts]), ts, rng)
-        started = time.perf_counter()
-        report = upsert(data, batch_id)
-        seconds.append(time.perf_counter() - started)
-        assert report.updated == len(updates) and report.inserted == len(inserts)
-        batch_id, ts = batch_id + 1, ts + 1
+    seconds = small_batches(upsert, rows, repeat, batch, batch_id, rng)
+    batch_id += repeat
     proc = subprocess.run([sys.executable, "-c", OPEN_SCRIPT, path, str(batch_id - 1),
                            json.dumps(options)], capture_output=True, text=True, check=True)
     opened = json.loads(proc.stdout)

@@ -180,7 +180,7 @@ class Tracer:
 
 def scenario(path: str, rows: int, batches: int, batch: int, tracer: Tracer | None,
              read_optimize: bool) -> dict:
-    from delta_batches import events, upsert_for
+    from delta_batches import events, small_batches, upsert_for
 
     from cdc_rs.delta import DeltaTarget
 
@@ -200,17 +200,8 @@ def scenario(path: str, rows: int, batches: int, batch: int, tracer: Tracer | No
         batch_id += 1
     load_s = time.perf_counter() - started
     _, load_peak = status_mb()
-    next_id, ts, seconds = rows, 2, []
-    for _ in range(batches):
-        updates = rng.choice(rows, batch // 2, replace=False)
-        inserts = np.arange(next_id, next_id + batch - batch // 2)
-        next_id += len(inserts)
-        data = events(np.concatenate([updates, inserts]), ts, rng)
-        t = time.perf_counter()
-        report = upsert(data, batch_id)
-        seconds.append(time.perf_counter() - t)
-        assert report.updated == len(updates) and report.inserted == len(inserts)
-        batch_id, ts = batch_id + 1, ts + 1
+    seconds = small_batches(upsert, rows, batches, batch, batch_id, rng)
+    batch_id += batches
     if tracer:
         tracer.phase(f"{batches} small batches")
     rss, hwm = status_mb()
