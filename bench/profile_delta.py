@@ -47,6 +47,11 @@ import cdc_rs  # noqa: E402
 from cdc_rs import _delta_layout, _delta_log, _merge_on_read, _store, delta  # noqa: E402
 from cdc_rs import _deletion_vectors  # noqa: E402
 
+try:  # the bookkeeping's own module, since the places were recorded
+    from cdc_rs import _bookkeeping  # noqa: E402
+except ImportError:
+    _bookkeeping = None  # type: ignore[assignment]
+
 from cdc_rs._upsert import BatchUpsert  # noqa: E402
 
 from common import bronze_files, lookup_file  # noqa: E402
@@ -171,6 +176,7 @@ def instrumented(pkg: Any = cdc_rs) -> Iterator[Timers]:
         (delta.DeltaTarget, "_merge_batch", "_merge_batch"),
         (delta.DeltaTarget, "_create_merge_on_read", "_create_merge_on_read"),
         (delta.DeltaTarget, "_write_changes", "_write_changes (bookkeeping)"),
+        (delta.DeltaTarget, "_record_changes", "_record_changes (bookkeeping, thread)"),
         (delta.DeltaTarget, "_commit", "_commit (log json)"),
         (delta.DeltaTarget, "_checkpoint", "_checkpoint"),
         (delta.DeltaTarget, "_snapshot", "_snapshot"),
@@ -180,9 +186,13 @@ def instrumented(pkg: Any = cdc_rs) -> Iterator[Timers]:
         (delta, "_log_stamp", "_log_stamp (listing)"),
         (delta, "_log_changed", "_log_changed (listing)"),
         (delta, "_check_writable", "_check_writable"),
+        (delta, "log_stamp", "_log_stamp (listing)"),
+        (delta, "log_changed", "_log_changed (listing)"),
+        (delta, "check_writable", "_check_writable"),
         (delta, "write_batch", "write_batch"),
         (delta, "write_commit", "write_commit"),
         (delta, "_castable", "_castable"),
+        (delta, "castable", "_castable"),
         (_merge_on_read, "write_vectors", "write_vectors (DV)"),
         (_merge_on_read.FileIndex, "locate", "FileIndex.locate"),
         (_merge_on_read.FileIndex, "deleted", "FileIndex.deleted"),
@@ -197,6 +207,7 @@ def instrumented(pkg: Any = cdc_rs) -> Iterator[Timers]:
         (_store.LocalStore, "files", "Store.files (scandir)"),
         (_store.LocalStore, "check_writable", "Store.check_writable"),
         (delta, "_write_parquet", "_write_parquet (bookkeeping)"),
+        *([(_bookkeeping, "write_parquet", "_write_parquet (bookkeeping)")] if _bookkeeping else []),
         (delta.DeltaTarget, "_opened", "_opened"),
     ]
     if hasattr(_merge_on_read, "_union_sorted"):
@@ -205,7 +216,9 @@ def instrumented(pkg: Any = cdc_rs) -> Iterator[Timers]:
         targets.append((_merge_on_read.np, "union1d", "merge deleted rows (union)"))
     saved = []
     for obj, name, label in targets:
-        old = obj.__dict__[name] if isinstance(obj, type) else getattr(obj, name)
+        old = vars(obj).get(name)
+        if old is None:  # named differently in this revision of the code
+            continue
         saved.append((obj, name, old))
         setattr(obj, name, timed(label, old))
     # deltalake's DeltaTable methods (a Python class over the Rust one)
