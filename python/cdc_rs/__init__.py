@@ -22,7 +22,7 @@ with native_allocator_defaults():  # read by the Rust side's jemalloc when it lo
 from ._json import from_json, parse_schema
 from ._plots import plot_reports
 from ._read import read_parquet, scan_parquet, scan_parquet_files
-from ._report import BatchReport, reports_to_arrow
+from ._report import BatchReport, DryRun, reports_to_arrow
 from ._table import MemoryTable
 from ._upsert import BatchUpsert, batch_upsert
 from .exceptions import (CdcError, CheckpointError, ConcurrentWriteError, ConfigError, DecodeError,
@@ -35,6 +35,7 @@ from .streaming import StreamReport, stream
 
 __all__ = [
     "BatchReport",
+    "DryRun",
     "BatchUpsert",
     "CdcError",
     "CheckpointError",

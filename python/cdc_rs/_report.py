@@ -96,6 +96,27 @@ class BatchReport:
 
 
 
+@dataclass(frozen=True)
+class DryRun:
+    """What a batch would do to its target, which it did not change
+    (:meth:`cdc_rs.BatchUpsert.plan`).
+
+    Attributes:
+        report: the :class:`BatchReport` applying it would give (``seconds``: the planning's).
+        upserts: the rows it would insert or update, in the target's columns.
+        deletes: the key columns of the rows it would delete.
+    """
+
+    report: BatchReport
+    upserts: pa.Table
+    deletes: pa.Table
+
+    def _repr_html_(self) -> str:
+        return (f"<div><strong>DryRun</strong>: {self.upserts.num_rows:,} rows to upsert, "
+                f"{self.deletes.num_rows:,} to delete; nothing was written"
+                f"{self.report._repr_html_()}</div>")
+
+
 def reports_to_arrow(reports: Sequence[BatchReport]) -> pa.Table:
     """Many reports as one table, one row per batch (``.to_pandas()`` for a DataFrame)."""
     if not reports:

@@ -69,6 +69,10 @@ class MemoryTable:
         with self._lock:
             return self._core.state()
 
+    def key_state(self) -> _cdc_rs.TableCore:
+        """The key state batches are planned against (``BatchUpsert.plan``)."""
+        return self._core
+
     def apply_batch(self, pipeline: _cdc_rs.Pipeline, batch: Any, batch_id: int) -> BatchOutcome:
         """One micro-batch through ``pipeline`` into this table (the ``Target`` protocol)."""
         with self._lock:

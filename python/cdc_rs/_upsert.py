@@ -15,7 +15,7 @@ import pyarrow as pa
 from . import _cdc_rs
 from . import _checks as checks
 from ._input import as_arrow
-from ._report import BatchOutcome, BatchReport
+from ._report import BatchOutcome, BatchReport, DryRun
 from ._types import MicroBatch
 from ._table import MemoryTable
 from .exceptions import CdcError, ConfigError, SchemaError
@@ -73,6 +73,48 @@ class BatchUpsert:
         batch = micro_batch if isinstance(micro_batch, _cdc_rs.ScreenedBatch) else as_arrow(micro_batch)
         counts, skipped, rejected = self._target.apply_batch(self._pipeline, batch, batch_id)
         return self._report(batch_id, (counts, skipped, rejected), started)
+
+    def plan(self, micro_batch: MicroBatch, batch_id: int | None = None) -> DryRun:
+        """A dry run: what applying ``micro_batch`` would do, without changing the target.
+
+        Planned against the target's key state as it is now, exactly as a call would be.
+        Needs a target that keeps its key state (:class:`MemoryTable`,
+        :class:`cdc_rs.DeltaTarget`); a Spark MERGE target decides inside Spark.
+
+        Args:
+            micro_batch: anything a call takes.
+            batch_id: default: the one after the target's last (so it is not a replay).
+
+        Returns:
+            A :class:`DryRun`: the report, the rows it would upsert, the keys it would delete.
+
+        Example:
+            >>> import cdc_rs, pyarrow as pa
+            >>> upsert = cdc_rs.batch_upsert(keys="id", sequence_by="ts")
+            >>> _ = upsert(pa.table({"id": [1], "ts": [1], "v": ["a"]}), 0)
+            >>> dry = upsert.plan(pa.table({"id": [1, 2], "ts": [2, 1], "v": ["b", "c"]}))
+            >>> (dry.report.updated, dry.report.inserted, dry.upserts.num_rows)
+            (1, 1, 2)
+            >>> upsert.target.to_arrow().column("v").to_pylist()  # unchanged
+            ['a']
+        """
+        started = time.perf_counter()
+        key_state = getattr(self._target, "key_state", None)
+        if key_state is None:
+            raise ConfigError(f"{type(self._target).__name__} keeps no key state to plan a dry "
+                              "run against: it decides when it merges")
+        core: _cdc_rs.TableCore = key_state()
+        if batch_id is None:
+            last = core.last_batch_id
+            batch_id = 0 if last is None else last + 1
+        batch_id = checks.batch_id(batch_id)
+        plan = self._pipeline.plan(as_arrow(micro_batch), batch_id, core)
+        report = self._report(batch_id, (plan.counts, plan.skipped_replay, plan.rejected()),
+                              started)
+        upserts, deletes = plan.upserts(), plan.deletes()
+        nothing = pa.table({})  # the batch changes no row (e.g. a replay)
+        return DryRun(report, nothing if upserts is None else upserts,
+                      nothing if deletes is None else deletes)
 
     def _report(self, batch_id: int, outcome: BatchOutcome, started: float) -> BatchReport:
         """The report of an applied batch, with a warning when no row had the topic (also

@@ -214,6 +214,17 @@ class DeltaTarget:
         with self._lock:
             return self._opened().state()
 
+    def key_state(self) -> _cdc_rs.TableCore:
+        """The key index batches are planned against (``BatchUpsert.plan``), opening the table
+        first."""
+        with self._lock:
+            if self._app_id is None:  # not derived yet: the table's only app, if any
+                apps = self._existing_apps()
+                if len(apps) != 1:
+                    return _cdc_rs.TableCore(keeps_rows=not self._merge_on_read())
+                self._app_id = apps[0]
+            return self._opened()
+
     def __len__(self) -> int:
         with self._lock:
             if self._app_id is None:
