@@ -2,6 +2,8 @@
 
 import pyarrow as pa
 import pytest
+
+import cdc_rs
 from conftest import (COUNTRIES, CUSTOMER_DDL, CUSTOMERS, at, bronze, customers, emails, event,
                       notebook_upsert)
 
@@ -84,3 +86,12 @@ def test_later_batches_may_list_columns_in_another_order():
     assert report.updated == 1
     rows = {r["customer_id"]: r for r in upsert.target.to_arrow().to_pylist()}
     assert rows["C1"] == event("C1", 2) and rows["C2"] == event("C2", 1)
+
+
+def test_column_list_is_columns_under_its_auto_cdc_name():
+    batch = pa.table({"id": [1], "ts": [1], "op": ["insert"], "v": ["a"]})
+    up = cdc_rs.batch_upsert(keys="id", sequence_by="ts", column_list=["id", "v"])
+    up(batch, 0)
+    assert up.target.to_arrow().column_names == ["id", "v"]
+    with pytest.raises(cdc_rs.ConfigError, match="column_list"):
+        cdc_rs.batch_upsert(keys="id", sequence_by="ts", columns=["id"], column_list=["id"])

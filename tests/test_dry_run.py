@@ -81,3 +81,4 @@ def test_a_target_without_key_state_cannot_dry_run():
 
     with pytest.raises(cdc_rs.ConfigError, match="dry run"):
         upsert(Blind()).plan(rows((1, 1, "insert", "a")))
+

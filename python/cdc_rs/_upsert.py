@@ -237,6 +237,7 @@ def batch_upsert(
     lookup_how: str = "inner",
     columns: Sequence[str] | None = None,
     except_column_list: Sequence[str] | None = None,
+    column_list: Sequence[str] | None = None,
     time_zone: str = "UTC",
     value_column: str = "value",
     topic_column: str = "topic",
@@ -263,6 +264,8 @@ def batch_upsert(
         lookup_how: ``"inner"`` (a miss rejects the row: ``lookup_miss``) or ``"left"``.
         columns: target columns, by name (default: every column of the enriched rows).
         except_column_list: or every column but these.
+        column_list: ``columns`` under its AUTO CDC name (``create_auto_cdc_flow``); give
+            one of the two.
         time_zone: zone of timestamps written without an offset.
         value_column: bronze column holding the JSON (default ``value``).
         topic_column: bronze column holding the topic (default ``topic``).
@@ -289,6 +292,10 @@ def batch_upsert(
         >>> upsert.target.to_arrow().sort_by("id").column("v").to_pylist()
         ['b', 'c']
     """
+    if column_list is not None:
+        if columns is not None:
+            raise ConfigError("give columns= or its AUTO CDC name column_list=, not both")
+        columns = column_list
     config = {
         "keys": checks.names(keys, "keys"),
         "sequence_by": checks.names(sequence_by, "sequence_by"),
