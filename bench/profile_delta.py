@@ -47,11 +47,6 @@ import cdc_rs  # noqa: E402
 from cdc_rs import _delta_layout, _delta_log, _merge_on_read, _store, delta  # noqa: E402
 from cdc_rs import _deletion_vectors  # noqa: E402
 
-try:  # the bookkeeping's own module, since the places were recorded
-    from cdc_rs import _bookkeeping  # noqa: E402
-except ImportError:
-    _bookkeeping = None  # type: ignore[assignment]
-
 from cdc_rs._upsert import BatchUpsert  # noqa: E402
 
 from common import bronze_files, lookup_file  # noqa: E402
@@ -170,6 +165,10 @@ def instrumented(pkg: Any = cdc_rs) -> Iterator[Timers]:
     delta, _merge_on_read, _delta_layout, _store = (
         importlib.import_module(f"{pkg.__name__}.{m}")
         for m in ("delta", "_merge_on_read", "_delta_layout", "_store"))
+    try:  # the bookkeeping's own module, since the places were recorded
+        _bookkeeping = importlib.import_module(f"{pkg.__name__}._bookkeeping")
+    except ImportError:
+        _bookkeeping = None
     targets: list[tuple[Any, str, str]] = [
         (delta.DeltaTarget, "apply_batch", "DeltaTarget.apply_batch"),
         (delta.DeltaTarget, "_write", "_write"),
@@ -183,16 +182,13 @@ def instrumented(pkg: Any = cdc_rs) -> Iterator[Timers]:
         (delta.DeltaTarget, "_compact_if_due", "_compact_if_due"),
         (delta.DeltaTarget, "_blank_partitions", "blank_partitions"),
         (delta.DeltaTarget, "_open", "_open"),
-        (delta, "_log_stamp", "_log_stamp (listing)"),
-        (delta, "_log_changed", "_log_changed (listing)"),
-        (delta, "_check_writable", "_check_writable"),
-        (delta, "log_stamp", "_log_stamp (listing)"),
-        (delta, "log_changed", "_log_changed (listing)"),
-        (delta, "check_writable", "_check_writable"),
+        # (renamed when delta.py was split by job: the old name, for --compare REV)
+        (delta, "log_stamp|_log_stamp", "_log_stamp (listing)"),
+        (delta, "log_changed|_log_changed", "_log_changed (listing)"),
+        (delta, "check_writable|_check_writable", "_check_writable"),
         (delta, "write_batch", "write_batch"),
         (delta, "write_commit", "write_commit"),
-        (delta, "_castable", "_castable"),
-        (delta, "castable", "_castable"),
+        (delta, "castable|_castable", "_castable"),
         (_merge_on_read, "write_vectors", "write_vectors (DV)"),
         (_merge_on_read.FileIndex, "locate", "FileIndex.locate"),
         (_merge_on_read.FileIndex, "deleted", "FileIndex.deleted"),
@@ -206,8 +202,7 @@ def instrumented(pkg: Any = cdc_rs) -> Iterator[Timers]:
         (_store.LocalStore, "create", "Store.create (link+fsync)"),
         (_store.LocalStore, "files", "Store.files (scandir)"),
         (_store.LocalStore, "check_writable", "Store.check_writable"),
-        (delta, "_write_parquet", "_write_parquet (bookkeeping)"),
-        *([(_bookkeeping, "write_parquet", "_write_parquet (bookkeeping)")] if _bookkeeping else []),
+        (_bookkeeping or delta, "write_parquet|_write_parquet", "_write_parquet (bookkeeping)"),
         (delta.DeltaTarget, "_opened", "_opened"),
     ]
     if hasattr(_merge_on_read, "_union_sorted"):
@@ -215,10 +210,12 @@ def instrumented(pkg: Any = cdc_rs) -> Iterator[Timers]:
     else:  # before: np.union1d, only called there
         targets.append((_merge_on_read.np, "union1d", "merge deleted rows (union)"))
     saved = []
-    for obj, name, label in targets:
-        old = vars(obj).get(name)
-        if old is None:  # named differently in this revision of the code
+    for obj, names, label in targets:
+        # the first of the names this revision of the code has (none: not there yet)
+        name = next((n for n in names.split("|") if n in vars(obj)), None)
+        if name is None:
             continue
+        old = vars(obj)[name]
         saved.append((obj, name, old))
         setattr(obj, name, timed(label, old))
     # deltalake's DeltaTable methods (a Python class over the Rust one)

@@ -55,7 +55,7 @@ class Loaded:
         if not self.parts:
             return None
         last = self.parts[-1]
-        names = [n for n in last.column_names if n.startswith(("key.", "sequence."))] + ["live"]
+        names = state_columns(last)
         schema = pa.schema([last.schema.field(n) for n in names])
         return pa.concat_tables([p.select(names).cast(schema, safe=False)
                                  .replace_schema_metadata(None) for p in self.parts])
@@ -182,6 +182,12 @@ class Bookkeeping:
             write_parquet(self.store, f"{self.folder}/moved-{version:020d}.parquet", moves)
         except (OSError, DeltaTargetError):
             pass
+
+
+def state_columns(part: pa.Table) -> list[str]:
+    """The key state's columns of a bookkeeping file (``key.*``, ``sequence.*``, ``live``),
+    without the places merge-on-read files add."""
+    return [n for n in part.column_names if n.startswith(("key.", "sequence."))] + ["live"]
 
 
 def _with_schema(table: pa.Table, rows_schema: pa.Schema | None) -> pa.Table:

@@ -38,15 +38,18 @@ def live_adds(store: Store, version: int) -> list[Action]:
     base, adds = _checkpoint_adds(store, version)
     live = {(a["path"], dv_id(a.get("deletionVector"))): a for a in adds}
     for v in range(base + 1, version + 1):
-        for line in store.read(f"_delta_log/{v:020d}.json").splitlines():
-            if not line.strip():
-                continue
-            action = json.loads(line)
+        for action in commit_actions(store, v):
             if (add := action.get("add")) is not None:
                 live[(add["path"], dv_id(add.get("deletionVector")))] = add
             elif (remove := action.get("remove")) is not None:
                 live.pop((remove["path"], dv_id(remove.get("deletionVector"))), None)
     return list(live.values())
+
+
+def commit_actions(store: Store, version: int) -> list[Action]:
+    """The actions of commit ``version`` (``FileNotFoundError`` if its entry is gone)."""
+    log = store.read(f"_delta_log/{version:020d}.json")
+    return [json.loads(line) for line in log.splitlines() if line.strip()]
 
 
 def _checkpoint_adds(store: Store, version: int) -> tuple[int, list[Action]]:

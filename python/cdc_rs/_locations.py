@@ -18,6 +18,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ._bookkeeping import state_columns
 from ._merge_on_read import FileIndex, LiveFile
 
 FILE = "location.file"
@@ -71,8 +72,7 @@ def located_state(parts: list[pa.Table], index: FileIndex,
             positions = pa.nulls(part.num_rows, pa.uint32())
         else:
             positions = _positions(part.column(FILE), part.column(ROW), live_files, moved)
-        names = [n for n in part.column_names if n.startswith(("key.", "sequence."))] + ["live"]
-        out.append(part.select(names).append_column("position", positions))
+        out.append(part.select(state_columns(part)).append_column("position", positions))
     if not out:
         return None
     schema = out[-1].schema

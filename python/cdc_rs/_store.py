@@ -382,7 +382,7 @@ class ObjectStore(Store):
             self._obstore.delete(self._store, probe)
         except Exception as exc:  # noqa: BLE001
             raise DeltaTargetError(f"cannot write the Delta table {self.uri}: "
-                                   f"{str(exc).strip().splitlines()[0]}; nothing was written. "
+                                   f"{brief_error(exc)}; nothing was written. "
                                    "Check the bucket and the storage_options "
                                    "(credentials, endpoint)") from exc
 

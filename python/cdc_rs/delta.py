@@ -46,7 +46,7 @@ from ._locations import located_state, moves, with_places
 from ._merge_on_read import (BatchFiles, FileIndex, LiveFile, compact, files_to_compact,
                              write_batch, write_change_data)
 from ._locks import TargetLock
-from ._store import LocalStore, Store, open_store
+from ._store import LocalStore, Store, brief_error, open_store
 from ._report import BatchOutcome
 from .exceptions import (CdcError, ConcurrentWriteError, ConfigError, DeltaTargetError, InputError,
                          SchemaError, TargetStateError)
@@ -193,7 +193,7 @@ class DeltaTarget:
             table = DeltaTable(store.uri, storage_options=store.storage_options)
         except Exception as exc:  # noqa: BLE001 - deltalake raises many kinds
             raise DeltaTargetError(f"cannot open the Delta table {self._path}: "
-                                   f"{_first_line(exc)}") from exc
+                                   f"{brief_error(exc)}") from exc
         if has_deletion_vectors(table):
             files = FileIndex.of(store, live_adds(store, table.version()))
             return files.read_rows(pa.schema(table.schema().to_arrow()))
@@ -408,7 +408,7 @@ class DeltaTarget:
                 if exists else None
         except Exception as exc:  # noqa: BLE001 - deltalake raises many kinds
             raise DeltaTargetError(f"cannot open the Delta table {self._path}: its _delta_log "
-                                   f"cannot be read ({_first_line(exc)}); nothing was written. "
+                                   f"cannot be read ({brief_error(exc)}); nothing was written. "
                                    "Repair or restore the log first") from exc
         self._log_seen = log_stamp(store) if self._dt is not None else {}
         if self._dt is not None:
@@ -814,16 +814,11 @@ def _let_arrow_threads_finish_at_exit() -> None:
         _drain_registered = True
 
 
-def _first_line(exc: BaseException) -> str:
-    """deltalake's messages end in a backtrace; its first line says what went wrong."""
-    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-
-
 def _read_rows(dt: Any, store: Store) -> pa.Table:
     try:
         return dt.to_pyarrow_table(filesystem=store.arrow_filesystem())
     except Exception as exc:  # noqa: BLE001 - pyarrow and deltalake raise many kinds
-        raise DeltaTargetError(f"{store}: the table's data files cannot be read ({_first_line(exc)});"
+        raise DeltaTargetError(f"{store}: the table's data files cannot be read ({brief_error(exc)});"
                                " restore the missing or damaged file, or the table to a version "
                                "whose files exist") from exc
 

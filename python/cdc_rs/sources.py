@@ -19,6 +19,7 @@ from urllib.parse import unquote
 import pyarrow as pa
 
 from ._read import read_parquet
+from ._delta_log import commit_actions
 from ._store import LocalStore, Store, brief_error, open_store
 from .exceptions import DeltaTargetError, InputError, SourceError
 
@@ -178,14 +179,13 @@ class DeltaSource:
 
         store = self._store
         try:
-            log = store.read(f"_delta_log/{int(unit):020d}.json")
+            actions = commit_actions(store, int(unit))
         except FileNotFoundError as exc:
             raise SourceError(f"{self.path}: the log of version {unit} is gone (log retention); "
                               "restart the stream from a later starting_version") from exc
         except OSError as exc:
             raise SourceError(f"{self.path}: cannot read the log of version {unit} "
                               f"({brief_error(exc)})") from exc
-        actions = [json.loads(line) for line in log.splitlines() if line.strip()]
         adds = [a["add"] for a in actions if "add" in a and a["add"].get("dataChange", True)]
         removes = [a for a in actions if "remove" in a and a["remove"].get("dataChange", True)]
         schema = pa.schema(DeltaTable(store.uri, version=int(unit),
