@@ -1,0 +1,304 @@
+//! The last applied snapshot, as remembered: each key with a fingerprint of its row.
+//!
+//! Keys are stored encoded (one `Rows` buffer) and found through a hash index; the
+//! fingerprint is XXH3-64 of the row format of the row's other target columns, so two rows
+//! compare equal when every value does (nulls equal nulls; floats as Spark compares them:
+//! `-0.0` equals `0.0`, every NaN equals every NaN). A 64-bit fingerprint misses a change
+//! once in 2^64 comparisons; it is the price of not keeping the whole table.
+use std::hash::BuildHasher;
+use std::sync::Arc;
+
+use hashbrown::HashTable;
+use rayon::prelude::*;
+
+use crate::arrow::array::{Array, ArrayRef, AsArray, RecordBatch, UInt64Array};
+use crate::arrow::datatypes::{DataType, Field, Schema, SchemaRef, UInt64Type};
+use crate::arrow::row::{Row, Rows};
+use crate::error::{CdcError, Result};
+use crate::keys::RowEncoder;
+
+/// What the fingerprints are: stored with a persisted state, whose fingerprints are only
+/// reused under the same scheme (another one rebuilds the state from the target's rows).
+pub const FINGERPRINT: &str = "xxh3-64(arrow-row-59)";
+
+/// Rows fingerprinted per task: enough to amortise a row converter, small enough to spread.
+const FINGERPRINT_ROWS: usize = 8192;
+
+pub struct SnapshotState {
+    /// The target columns (keys among them), in plain types.
+    columns: SchemaRef,
+    key_at: Vec<usize>,
+    content_at: Vec<usize>,
+    key_encoder: RowEncoder,
+    content_encoder: Option<RowEncoder>,
+    keys: Rows,
+    fingerprints: Vec<u64>,
+    /// Each key's hash, kept so the index grows without hashing the keys again.
+    hashes: Vec<u64>,
+    index: HashTable<u32>,
+    hasher: foldhash::fast::RandomState,
+}
+
+impl SnapshotState {
+    /// A state without rows for the target `columns` keyed by `keys`, with room for
+    /// `capacity` keys; `hasher` is shared with the state it follows (one hash per key).
+    pub(crate) fn empty(
+        columns: SchemaRef,
+        keys: &[String],
+        capacity: usize,
+        hasher: Option<foldhash::fast::RandomState>,
+    ) -> Result<Self> {
+        let key_at: Vec<usize> = keys
+            .iter()
+            .map(|k| columns.index_of(k))
+            .collect::<Result<_, _>>()?;
+        let content_at: Vec<usize> = (0..columns.fields().len())
+            .filter(|i| !key_at.contains(i))
+            .collect();
+        let types = |at: &[usize]| -> Vec<DataType> {
+            at.iter()
+                .map(|&i| columns.field(i).data_type().clone())
+                .collect()
+        };
+        let key_encoder = RowEncoder::new(types(&key_at))?;
+        let content_encoder = if content_at.is_empty() {
+            None // a table of keys only: every row's fingerprint is 0
+        } else {
+            Some(RowEncoder::new(types(&content_at))?)
+        };
+        Ok(Self {
+            keys: key_encoder.empty_rows(capacity),
+            key_encoder,
+            content_encoder,
+            key_at,
+            content_at,
+            columns,
+            fingerprints: Vec::with_capacity(capacity),
+            hashes: Vec::with_capacity(capacity),
+            index: HashTable::with_capacity(capacity),
+            hasher: hasher.unwrap_or_default(),
+        })
+    }
+
+    /// The target columns, in the order and types the target has them.
+    pub fn columns(&self) -> &SchemaRef {
+        &self.columns
+    }
+
+    /// The key columns' names.
+    pub fn key_names(&self) -> Vec<String> {
+        self.key_at
+            .iter()
+            .map(|&i| self.columns.field(i).name().clone())
+            .collect()
+    }
+
+    pub fn len(&self) -> usize {
+        self.fingerprints.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.fingerprints.is_empty()
+    }
+
+    pub(crate) fn key_at(&self) -> &[usize] {
+        &self.key_at
+    }
+
+    pub(crate) fn hasher(&self) -> foldhash::fast::RandomState {
+        self.hasher.clone()
+    }
+
+    pub(crate) fn key_encoder(&self) -> &RowEncoder {
+        &self.key_encoder
+    }
+
+    pub(crate) fn fingerprint(&self, at: u32) -> u64 {
+        self.fingerprints[at as usize]
+    }
+
+    pub(crate) fn hash(&self, key: &[u8]) -> u64 {
+        self.hasher.hash_one(key)
+    }
+
+    /// Where `key` (of hash `hash`) is, if this state has it.
+    pub(crate) fn find(&self, hash: u64, key: &[u8]) -> Option<u32> {
+        self.index
+            .find(hash, |&at| self.keys.row(at as usize).data() == key)
+            .copied()
+    }
+
+    /// Adds `key` with its fingerprint; `Err(at)` if the state has it already (at `at`).
+    pub(crate) fn push(&mut self, hash: u64, key: Row<'_>, fingerprint: u64) -> Result<(), u32> {
+        if let Some(at) = self.find(hash, key.data()) {
+            return Err(at);
+        }
+        let at = self.fingerprints.len() as u32;
+        let hashes = &self.hashes;
+        self.index.insert_unique(hash, at, |&i| hashes[i as usize]);
+        self.keys.push(key);
+        self.fingerprints.push(fingerprint);
+        self.hashes.push(hash);
+        Ok(())
+    }
+
+    /// The fingerprint of each row of `content` (this state's content columns, in order),
+    /// computed in parallel.
+    pub(crate) fn fingerprints_of(&self, content: &[ArrayRef], rows: usize) -> Result<Vec<u64>> {
+        let Some(encoder) = &self.content_encoder else {
+            return Ok(vec![0; rows]);
+        };
+        let parts: Vec<Vec<u64>> = (0..rows)
+            .step_by(FINGERPRINT_ROWS)
+            .collect::<Vec<_>>()
+            .into_par_iter()
+            .map(|at| {
+                let len = FINGERPRINT_ROWS.min(rows - at);
+                let slice: Vec<ArrayRef> = content.iter().map(|c| c.slice(at, len)).collect();
+                let encoded = encoder.encode(&slice)?;
+                Ok(encoded
+                    .iter()
+                    .map(|row| twox_hash::XxHash3_64::oneshot(row.data()))
+                    .collect())
+            })
+            .collect::<Result<_>>()?;
+        Ok(parts.concat())
+    }
+
+    /// The content columns of target-aligned `columns`.
+    pub(crate) fn content_of(&self, columns: &[ArrayRef]) -> Vec<ArrayRef> {
+        self.content_at
+            .iter()
+            .map(|&i| columns[i].clone())
+            .collect()
+    }
+
+    /// The key columns of target-aligned `columns`.
+    pub(crate) fn keys_of(&self, columns: &[ArrayRef]) -> Vec<ArrayRef> {
+        self.key_at.iter().map(|&i| columns[i].clone()).collect()
+    }
+
+    /// The keys at `positions`, decoded into the key columns.
+    pub(crate) fn decode_keys(&self, positions: &[u32]) -> Result<Vec<ArrayRef>> {
+        let rows = positions.iter().map(|&p| self.keys.row(p as usize).data());
+        self.key_encoder.decode(rows)
+    }
+
+    /// The state as one record batch: the key columns (`key.<name>`) and `fingerprint`
+    /// (uint64), to be kept beside a durable target with [`SnapshotState::columns`].
+    pub fn to_batch(&self) -> Result<RecordBatch> {
+        let all: Vec<u32> = (0..self.len() as u32).collect();
+        let mut columns = self.decode_keys(&all)?;
+        let mut fields: Vec<Field> = self
+            .key_at
+            .iter()
+            .map(|&i| {
+                let field = self.columns.field(i);
+                Field::new(
+                    format!("key.{}", field.name()),
+                    field.data_type().clone(),
+                    false,
+                )
+            })
+            .collect();
+        columns.push(Arc::new(UInt64Array::from(self.fingerprints.clone())));
+        fields.push(Field::new("fingerprint", DataType::UInt64, false));
+        Ok(RecordBatch::try_new(
+            Arc::new(Schema::new(fields)),
+            columns,
+        )?)
+    }
+
+    /// A state kept by [`SnapshotState::to_batch`], for the target `columns`.
+    pub fn restore(columns: SchemaRef, keys: &[String], saved: &RecordBatch) -> Result<Self> {
+        let broken = |why: String| CdcError::State(format!("the saved snapshot state {why}"));
+        let mut state = Self::empty(columns, keys, saved.num_rows(), None)?;
+        let column = |name: &str| {
+            saved
+                .column_by_name(name)
+                .cloned()
+                .ok_or_else(|| broken(format!("has no column {name:?}")))
+        };
+        let key_columns: Vec<ArrayRef> = keys
+            .iter()
+            .map(|k| column(&format!("key.{k}")))
+            .collect::<Result<_>>()?;
+        let fingerprints = column("fingerprint")?;
+        let fingerprints = fingerprints
+            .as_primitive_opt::<UInt64Type>()
+            .filter(|f| f.null_count() == 0)
+            .ok_or_else(|| broken("has fingerprints that are not uint64 values".into()))?;
+        if crate::keys::any_null(&key_columns).contains(&true) {
+            return Err(broken("has a null key".into()));
+        }
+        let encoded = state.key_encoder.encode(&key_columns)?;
+        for (key, &fingerprint) in encoded.iter().zip(fingerprints.values()) {
+            let hash = state.hash(key.data());
+            state
+                .push(hash, key, fingerprint)
+                .map_err(|_| broken("has a key twice".into()))?;
+        }
+        Ok(state)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::arrow::array::{Float64Array, Int64Array, StringArray};
+
+    fn state() -> SnapshotState {
+        let columns = Arc::new(Schema::new(vec![
+            Field::new("id", DataType::Int64, true),
+            Field::new("v", DataType::Utf8, true),
+            Field::new("f", DataType::Float64, true),
+        ]));
+        SnapshotState::empty(columns, &["id".into()], 0, None).unwrap()
+    }
+
+    #[test]
+    fn equal_rows_have_equal_fingerprints_nulls_and_spark_float_equality_included() {
+        let s = state();
+        let v: ArrayRef = Arc::new(StringArray::from(vec![
+            Some("a"),
+            Some("a"),
+            None,
+            None,
+            Some("b"),
+        ]));
+        let f: ArrayRef = Arc::new(Float64Array::from(vec![
+            Some(0.0),
+            Some(-0.0),
+            Some(f64::NAN),
+            Some(-f64::NAN),
+            Some(0.0),
+        ]));
+        let prints = s.fingerprints_of(&[v, f], 5).unwrap();
+        assert_eq!(prints[0], prints[1], "-0.0 equals 0.0");
+        assert_eq!(prints[2], prints[3], "a NaN equals a NaN, null equals null");
+        assert_ne!(prints[0], prints[4]);
+        assert_ne!(prints[0], prints[2]);
+    }
+
+    #[test]
+    fn a_state_survives_its_batch_form_and_refuses_a_key_twice() {
+        let mut s = state();
+        let ids: ArrayRef = Arc::new(Int64Array::from(vec![3, 1, 2]));
+        let keys = s.key_encoder.encode(&[ids]).unwrap();
+        for (i, key) in keys.iter().enumerate() {
+            let hash = s.hash(key.data());
+            s.push(hash, key, 10 + i as u64).unwrap();
+        }
+        let again = keys.row(1);
+        assert_eq!(s.push(s.hash(again.data()), again, 0), Err(1));
+        let batch = s.to_batch().unwrap();
+        let back = SnapshotState::restore(s.columns().clone(), &["id".into()], &batch).unwrap();
+        assert_eq!(back.len(), 3);
+        let at = back.find(back.hash(keys.row(2).data()), keys.row(2).data());
+        assert_eq!(at.map(|a| back.fingerprint(a)), Some(12));
+        let twice =
+            crate::arrow::compute::concat_batches(&batch.schema(), [&batch, &batch]).unwrap();
+        let err = SnapshotState::restore(s.columns().clone(), &["id".into()], &twice);
+        assert!(matches!(err, Err(CdcError::State(_))));
+    }
+}
