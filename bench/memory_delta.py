@@ -59,7 +59,7 @@ def reset_hwm() -> None:
 
 # Python functions traced (their ``co_qualname``) and Rust/C methods (``Type.name``).
 PY_STAGES = {
-    "DeltaTarget.apply_batch", "DeltaTarget._open", "DeltaTarget._write",
+    "DeltaTarget.write", "DeltaTarget.commit", "DeltaTarget._open", "DeltaTarget._stage",
     "DeltaTarget._merge_batch", "DeltaTarget._create_merge_on_read", "DeltaTarget._snapshot",
     "DeltaTarget._restored_from_places", "DeltaTarget._restored_by_key",
     "DeltaTarget._record_changes", "DeltaTarget._commit", "DeltaTarget._checkpoint",
@@ -67,7 +67,7 @@ PY_STAGES = {
     "Bookkeeping.load", "Bookkeeping.write_changes", "Bookkeeping.write_snapshot",
     "Loaded.state", "located_state", "with_places", "write_batch", "write_groups",
     "file_groups", "FileIndex.of", "FileIndex.deleted_positions", "write_table",
-    "live_adds", "_materialised",
+    "live_adds", "_screened",
 }
 C_STAGES = {
     "Pipeline.screen", "Pipeline.plan", "PlanCore.upserts", "PlanCore.deletes",

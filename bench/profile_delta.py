@@ -115,6 +115,15 @@ class _Proxy:
         return len(self._inner)
 
 
+
+def _numbering(step: Any) -> Any:
+    """``step`` (whose last argument is the batch id) telling the timers which batch runs."""
+    def numbered(self: Any, *args: Any) -> Any:
+        assert TIMERS is not None
+        TIMERS.current_batch = args[-1]
+        return step(self, *args)
+    return numbered
+
 def _plan_proxy(plan: Any) -> Any:
     return _Proxy(plan, {"upserts": "plan.upserts()", "deletes": "plan.deletes()",
                          "state_changes": "plan.state_changes()",
@@ -170,8 +179,8 @@ def instrumented(pkg: Any = cdc_rs) -> Iterator[Timers]:
     except ImportError:
         _bookkeeping = None
     targets: list[tuple[Any, str, str]] = [
-        (delta.DeltaTarget, "apply_batch", "DeltaTarget.apply_batch"),
-        (delta.DeltaTarget, "_write", "_write"),
+        (delta.DeltaTarget, "commit|apply_batch", "DeltaTarget.commit"),
+        (delta.DeltaTarget, "_stage|_write", "_stage (files)"),
         (delta.DeltaTarget, "_merge_batch", "_merge_batch"),
         (delta.DeltaTarget, "_create_merge_on_read", "_create_merge_on_read"),
         (delta.DeltaTarget, "_write_changes", "_write_changes (bookkeeping)"),
@@ -233,21 +242,16 @@ def instrumented(pkg: Any = cdc_rs) -> Iterator[Timers]:
     # the mirror's commit must get the real plan
     orig_opened = delta.DeltaTarget._opened
     delta.DeltaTarget._opened = lambda self: _Mirror(orig_opened(self))
-    orig_apply = delta.DeltaTarget.apply_batch
-
-    def apply_batch(self: Any, pipeline: Any, batch: Any, batch_id: int) -> Any:
-        assert TIMERS is not None
-        TIMERS.current_batch = batch_id
-        return orig_apply(self, pipeline, batch, batch_id)
-    delta.DeltaTarget.apply_batch = apply_batch
-    orig_mem = cdc_rs.MemoryTable.__dict__["apply_batch"]
-    saved.append((cdc_rs.MemoryTable, "apply_batch", orig_mem))
-
-    def mem_apply_batch(self: Any, pipeline: Any, batch: Any, batch_id: int) -> Any:
-        assert TIMERS is not None
-        TIMERS.current_batch = batch_id
-        return timed("MemoryTable.apply_batch", orig_mem)(self, pipeline, batch, batch_id)
-    cdc_rs.MemoryTable.apply_batch = mem_apply_batch
+    # the batch each timing belongs to: the first step that knows its id (since the Target
+    # protocol: write; before: apply_batch), and the MemoryTable's whole batch
+    for obj, names, label in [(delta.DeltaTarget, "write|apply_batch", None),
+                              (cdc_rs.MemoryTable, "commit|apply_batch", "MemoryTable batch")]:
+        name = next(n for n in names.split("|") if n in vars(obj))
+        old = vars(obj)[name]
+        saved.append((obj, name, old))
+        if label is not None:  # the engine's own commit takes the plan, not its timing proxy
+            old = timed(label, lambda self, *a, _step=old: _step(self, *[_unwrap(x) for x in a]))
+        setattr(obj, name, _numbering(old))
     orig_call = BatchUpsert.__dict__["__call__"]
     saved.append((BatchUpsert, "__call__", orig_call))
     BatchUpsert.__call__ = timed("BatchUpsert.__call__", orig_call)

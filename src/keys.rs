@@ -176,11 +176,53 @@ pub fn any_null(columns: &[ArrayRef]) -> Vec<bool> {
     out
 }
 
+/// Rows where any column, or any field inside a struct column, is null: a sequence compared
+/// field by field has no place in the order when one of its fields is null, so AUTO CDC's
+/// struct sequences reject such an event rather than compare it by its other fields.
+pub fn any_null_within(columns: &[ArrayRef]) -> Vec<bool> {
+    fn leaves(column: &ArrayRef, out: &mut Vec<ArrayRef>) {
+        out.push(column.clone());
+        if let Some(fields) = column.as_struct_opt() {
+            for child in fields.columns() {
+                leaves(child, out);
+            }
+        }
+    }
+    let mut all = Vec::new();
+    for column in columns {
+        leaves(column, &mut all);
+    }
+    any_null(&all)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::arrow::array::{Int64Array, StringArray};
     use std::sync::Arc;
+
+    #[test]
+    fn a_null_inside_a_struct_sequence_makes_it_null() {
+        use crate::arrow::array::StructArray;
+        use crate::arrow::datatypes::Field;
+        let a: ArrayRef = Arc::new(Int64Array::from(vec![Some(1), None, Some(3), Some(4)]));
+        let b: ArrayRef = Arc::new(StringArray::from(vec![
+            Some("x"),
+            Some("y"),
+            None,
+            Some("z"),
+        ]));
+        let seq: ArrayRef = Arc::new(StructArray::from(vec![
+            (Arc::new(Field::new("a", DataType::Int64, true)), a),
+            (Arc::new(Field::new("b", DataType::Utf8, true)), b),
+        ]));
+        assert_eq!(
+            any_null_within(std::slice::from_ref(&seq)),
+            [false, true, true, false]
+        );
+        assert_eq!(any_null(std::slice::from_ref(&seq)), [false; 4]);
+        assert_eq!(any_null_within(&[seq.slice(2, 2)]), [true, false]);
+    }
 
     #[test]
     fn byte_order_is_tuple_order() {

@@ -13,7 +13,7 @@ use crate::config::Config;
 use crate::decode;
 use crate::enrich::JoinHow;
 use crate::error::{CdcError, Result};
-use crate::keys::any_null;
+use crate::keys::{any_null, any_null_within};
 use crate::report::{Counts, Reason};
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -129,7 +129,7 @@ pub(crate) fn screen(c: &Config, chunk: &RecordBatch) -> Result<ScreenedPart> {
     // Per-row decisions over `rows`; nothing is copied.
     let ops = operations(c, &rows)?;
     let null_key = any_null(&columns(&rows, &c.keys)?);
-    let null_sequence = any_null(&columns(&rows, &c.sequence_by)?);
+    let null_sequence = any_null_within(&columns(&rows, &c.sequence_by)?);
     let probed = match &c.lookup {
         Some(lookup) => Some(lookup.probe(&rows)?),
         None => None,

@@ -154,7 +154,7 @@ def classify(config: Config, batch: list[dict], first_arrival: int = 0) -> Class
             out.rejected.append((row, "null_key"))
             continue
         seq = tuple(event[s] for s in config.sequence_by)
-        if None in seq:
+        if any(_has_null(v) for v in seq):  # a struct sequence: a null anywhere inside
             out.counters["null_sequences"] += 1
             out.rejected.append((row, "null_sequence"))
             continue
@@ -268,3 +268,9 @@ def target_rows(upsert, keys: list[str]) -> dict[tuple, dict]:
 
 def project(table: dict[tuple, dict], columns) -> dict[tuple, dict]:
     return {k: {c: plain(row[c]) for c in columns} for k, row in table.items()}
+
+
+def _has_null(value: object) -> bool:
+    if isinstance(value, dict):
+        return any(_has_null(v) for v in value.values())
+    return value is None

@@ -17,6 +17,7 @@ deltalake = pytest.importorskip("deltalake")
 import cdc_rs  # noqa: E402
 from cdc_rs.datasets import CUSTOMERS_SCHEMA, SILVER_COLUMNS, bookstore  # noqa: E402
 from cdc_rs.delta import ConcurrentWriteError, DeltaTarget, DeltaTargetError, TargetStateError  # noqa: E402
+from cdc_rs.target import apply  # noqa: E402
 
 from deltalake import DeltaTable  # noqa: E402
 from delta_readers import read_delta, read_with_duckdb  # noqa: E402
@@ -434,11 +435,11 @@ def test_a_conflict_re_plans_the_batch_without_decoding_it_again(tmp_path):
     b.target.last_batch_id  # b opens the table at batch 0
     a(pa.table({"value": ['{"id": 3, "ts": 1, "v": "x"}']}), 1)
     counting = _Counting(b._pipeline)
-    counts, skipped, _ = b.target.apply_batch(counting, bronze, 2)  # conflicts once
+    counts, skipped, _ = apply(b.target, counting, bronze, 2)  # conflicts once
     assert not skipped and counts["updated"] == 1 and counts["inserted"] == 1
     assert (counting.screened, counting.planned) == (1, 2)
     assert sorted(read_delta(path)["v"].to_pylist()) == ["b", "c", "x"]
     # a replayed batch id is not decoded at all
     replay = _Counting(b._pipeline)
-    assert b.target.apply_batch(replay, bronze, 2)[1]
+    assert apply(b.target, replay, bronze, 2)[1]
     assert replay.screened == 0

@@ -75,6 +75,27 @@ def test_a_null_in_the_second_sequence_column_rejects_the_row():
     assert emails(upsert) == {"C1": "b"}
 
 
+def test_a_null_anywhere_inside_a_struct_sequence_rejects_the_row():
+    """AUTO CDC's ``sequence_by`` struct: compared field by field, left to right; a null field
+    (at any depth) is a null sequence, not a sequence ordered by its other fields."""
+    seq = pa.struct([("lsn", pa.int64()), ("inner", pa.struct([("pos", pa.int64())]))])
+    batch = pa.table({
+        "id": [1, 1, 2, 3, 3],
+        "seq": pa.array([{"lsn": 5, "inner": {"pos": 1}}, {"lsn": 5, "inner": {"pos": 2}},
+                         {"lsn": None, "inner": {"pos": 9}}, {"lsn": 9, "inner": {"pos": None}},
+                         {"lsn": 1, "inner": None}], seq),
+        "v": ["a", "b", "c", "d", "e"],
+    })
+    upsert = cdc_rs.batch_upsert(keys="id", sequence_by="seq")
+    report = upsert(batch, 0)
+    assert counts(report) == {"null_sequences": 3, "inserted": 1, "superseded": 1}
+    assert report.rejected["reason"].to_pylist() == ["null_sequence"] * 3
+    assert upsert.target.to_arrow().column("v").to_pylist() == ["b"]  # (5, 2) after (5, 1)
+    report = upsert(pa.table({"id": [1], "seq": pa.array([{"lsn": 4, "inner": {"pos": 9}}], seq),
+                              "v": ["old"]}), 1)
+    assert counts(report) == {"stale": 1}  # the first field decides
+
+
 def test_a_null_key_is_counted_before_a_null_sequence():
     upsert = notebook_upsert()
     report = upsert(customers(event(None, None)), 0)

@@ -127,7 +127,7 @@ def test_it_pickles_with_its_upsert(dataset):
     upsert = cs.on_executors(notebook_upsert(dataset), shuffle_above=3)
     copy = pickle.loads(pickle.dumps(upsert))
     assert repr(copy) == repr(upsert) and copy.shuffle_above == 3
-    stage = pickle.loads(pickle.dumps(cs_executors._Screen(upsert.upsert._config, pa.schema([]))))
+    stage = pickle.loads(pickle.dumps(cs_executors._Screen(upsert.upsert.config, pa.schema([]))))
     assert stage.config["keys"] == ["customer_id"]  # what Spark ships to its workers
 
 

@@ -25,6 +25,7 @@ from ._read import read_parquet, scan_parquet, scan_parquet_files
 from ._report import BatchReport, DryRun, reports_to_arrow
 from ._table import MemoryTable
 from ._upsert import BatchUpsert, batch_upsert
+from .target import Target
 from .exceptions import (CdcError, CheckpointError, ConcurrentWriteError, ConfigError, DecodeError,
                          DeltaTargetError, InputError, SchemaError, SourceError, TargetStateError)
 
@@ -62,4 +63,5 @@ __all__ = [
     "FolderSource",
     "stream",
     "StreamReport",
+    "Target",
 ]

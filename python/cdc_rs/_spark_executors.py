@@ -150,7 +150,7 @@ class ExecutorUpsert:
         and sequence columns it ranks by)."""
         from pyspark.sql.pandas.types import from_arrow_schema
 
-        config, columns, schema = _screening(self.upsert._config, micro_batch)
+        config, columns, schema = _screening(self.upsert.config, micro_batch)
         try:
             spark_schema = from_arrow_schema(schema)
         except (TypeError, ValueError) as exc:  # e.g. a lookup column of an unsigned type
@@ -178,7 +178,7 @@ class ExecutorUpsert:
             counts, rejected, changed = applied
         self.last_stage_seconds = {"changes": changed - started, "merge": time.perf_counter() - changed}
         outcome = ({k: counts.get(k, 0) for k in ("rows_in", *OUTCOMES)}, False, rejected)
-        return self.upsert._report(batch_id, outcome, started)
+        return self.upsert.report(batch_id, outcome, started)
 
     def _skipped(self, micro_batch: DataFrame, batch_id: int, started: float) -> BatchReport:
         self.last_stage_seconds = {}
@@ -219,7 +219,7 @@ class ExecutorUpsert:
             [ARRIVAL_COLUMN, COUNTS_COLUMN, REJECTED_COLUMN])
         del table
         changed = time.perf_counter()
-        apply = BatchUpsert(self.target, _change_set_config(self.upsert._config, columns))
+        apply = BatchUpsert(self.target, _change_set_config(self.upsert.config, columns))
         merged = apply(changes, batch_id)
         if merged.skipped_replay:
             return None

@@ -17,6 +17,7 @@ import pyarrow.compute as pc
 from . import _cdc_rs
 from ._report import BatchOutcome
 from .exceptions import ConfigError
+from .target import NoLock
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -244,9 +245,29 @@ class SparkMergeTarget:
         """
         return change_set(pipeline, batch, batch_id)
 
-    def apply_batch(self, pipeline: _cdc_rs.Pipeline, batch: Any, batch_id: int) -> BatchOutcome:
-        """One micro-batch: cdc_rs decides, Spark runs the MERGEs (the ``Target`` protocol)."""
-        counts, rejected, changes = self.changes(pipeline, batch, batch_id)
+    # ------------------------------------------------------------ the Target protocol
+
+    #: Spark's MERGE decides against the table: no state here to go stale
+    max_retries = 0
+    keeps_key_state = False
+
+    def batch_lock(self) -> NoLock:
+        """No lock: Spark serialises the MERGEs on the table."""
+        return NoLock()
+
+    def open(self, pipeline: _cdc_rs.Pipeline) -> _cdc_rs.TableCore:
+        """An empty state: every key is new to the plan, which is then the batch's change set
+        (the newest event per key); the MERGE decides against the table."""
+        return _cdc_rs.TableCore()
+
+    def write(self, plan: _cdc_rs.PlanCore, batch_id: int) -> None:
+        """Nothing ahead of the MERGE."""
+        return None
+
+    def commit(self, plan: _cdc_rs.PlanCore, staged: None, batch_id: int) -> BatchOutcome:
+        """The change set MERGEd into the table and its tombstones (the counters as the
+        MERGEs' metrics say)."""
+        counts, rejected, changes = plan.counts, plan.rejected(), change_rows(plan)
         if changes.num_rows == 0:
             return counts, False, rejected
         deletes = pc.sum(pc.equal(changes.column(CHANGE_OPERATION_COLUMN), "delete")).as_py() or 0
@@ -332,13 +353,21 @@ class SparkMergeTarget:
 def change_set(pipeline: Any, batch: Any, batch_id: int = 0) -> tuple[dict[str, int], pa.Table | None, pa.Table]:
     """Run a cdc_rs pipeline on one batch against an empty table: (counters, rejected rows,
     change set with ``_cdc_rs_operation``; deleted keys carry only their key and sequence)."""
-    core = _cdc_rs.TableCore()
-    counts, _, rejected = pipeline.run(batch, batch_id, core)
-    rows = core.to_arrow()
-    state = core.state()
-    upserts = rows.append_column(CHANGE_OPERATION_COLUMN, pa.repeat("upsert", len(rows)).cast(pa.string()))
+    plan = pipeline.plan(batch, batch_id, _cdc_rs.TableCore())
+    return plan.counts, plan.rejected(), change_rows(plan)
+
+
+def change_rows(plan: _cdc_rs.PlanCore) -> pa.Table:
+    """A plan made against an empty table as a change set: its upserted rows, then its deleted
+    keys (their other columns null), tagged by ``_cdc_rs_operation``."""
+    rows = plan.upserts()
+    if rows is None:  # nothing planned (no row passed screening)
+        return pa.table({CHANGE_OPERATION_COLUMN: pa.array([], pa.string())})
+    upserts = rows.append_column(CHANGE_OPERATION_COLUMN,
+                                 pa.repeat("upsert", len(rows)).cast(pa.string()))
+    state = plan.state_changes()
     if state is None or state.num_rows == len(rows):
-        return counts, rejected, upserts
+        return upserts
     dead = state.filter(pc.invert(state.column("live")))
     arrays = []
     for field in upserts.schema:
@@ -350,7 +379,7 @@ def change_set(pipeline: Any, batch: Any, batch_id: int = 0) -> tuple[dict[str, 
         else:
             arrays.append(pa.nulls(len(dead), field.type))
     deletes = pa.Table.from_arrays(arrays, schema=upserts.schema)
-    return counts, rejected, pa.concat_tables([upserts, deletes])
+    return pa.concat_tables([upserts, deletes])
 
 
 def strictly_newer(sequence: list[str]) -> str:

@@ -166,7 +166,7 @@ class LocalStore(Store):
                 os.link(tmp, target)  # never replaces an existing file
             except FileExistsError:
                 return False
-            _fsync_folder(target.parent)
+            _fsync(target.parent)
             return True
         finally:
             tmp.unlink(missing_ok=True)
@@ -243,16 +243,20 @@ class LocalStore(Store):
 
     def write_parquet(self, rel: str, table: pa.Table, use_dictionary: bool | list[str] = True,
                       metadata_collector: list[Any] | None = None) -> int:
-        # A new file under a unique name, not committed yet: no reader looks for it.
+        # A new file under a unique name, not committed yet: no reader looks for it. Synced
+        # before the commit that names it, as every file a commit names is.
         path = self.root / rel
         path.parent.mkdir(parents=True, exist_ok=True)
         pq.write_table(table, path, compression="snappy", use_dictionary=use_dictionary,
                        metadata_collector=metadata_collector)
+        _fsync(path)
+        _fsync(path.parent)
         return path.stat().st_size
 
 
-def _fsync_folder(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
+def _fsync(path: Path) -> None:
+    """Syncs a file's data, or a folder's entries, to the disk (a read-only descriptor does)."""
+    fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
     finally:

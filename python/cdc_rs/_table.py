@@ -69,14 +69,27 @@ class MemoryTable:
         with self._lock:
             return self._core.state()
 
-    def key_state(self) -> _cdc_rs.TableCore:
-        """The key state batches are planned against (``BatchUpsert.plan``)."""
+    # ------------------------------------------------------------ the Target protocol
+
+    #: a table in memory has no concurrent writer to conflict with
+    max_retries = 0
+    keeps_key_state = True
+
+    def batch_lock(self) -> TargetLock:
+        """Held while a batch is applied (readers wait for it)."""
+        return self._lock
+
+    def open(self, pipeline: _cdc_rs.Pipeline) -> _cdc_rs.TableCore:
+        """The table itself: its key state and its rows."""
         return self._core
 
-    def apply_batch(self, pipeline: _cdc_rs.Pipeline, batch: Any, batch_id: int) -> BatchOutcome:
-        """One micro-batch through ``pipeline`` into this table (the ``Target`` protocol)."""
-        with self._lock:
-            return pipeline.run(batch, batch_id, self._core)
+    def write(self, plan: _cdc_rs.PlanCore, batch_id: int) -> None:
+        """Nothing to store ahead of the commit: the rows are in the plan."""
+        return None
+
+    def commit(self, plan: _cdc_rs.PlanCore, staged: None, batch_id: int) -> BatchOutcome:
+        """The plan's rows and key changes, applied at once."""
+        return self._core.commit(plan)
 
     def __getstate__(self) -> dict[str, Any]:
         with self._lock:  # one consistent copy, even while another thread writes

@@ -8,7 +8,7 @@ import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from html import escape
-from typing import Any, Protocol
+from typing import Any
 
 import pyarrow as pa
 
@@ -19,23 +19,10 @@ from ._report import BatchOutcome, BatchReport, DryRun
 from ._types import MicroBatch
 from ._table import MemoryTable
 from .exceptions import CdcError, ConfigError, SchemaError
+from .target import Target, apply, is_target
 
 
 _END = object()
-
-
-class Target(Protocol):
-    """What ``batch_upsert`` writes to: :class:`MemoryTable`, or a durable table."""
-
-    @property
-    def last_batch_id(self) -> int | None: ...
-
-    def __len__(self) -> int: ...
-
-    def apply_batch(self, pipeline: _cdc_rs.Pipeline, batch: Any, batch_id: int) -> BatchOutcome:
-        """Decide and apply one micro-batch (Arrow data or a screened batch) with the
-        engine's ``pipeline``, all or nothing; called by :class:`BatchUpsert`."""
-        ...
 
 
 class BatchUpsert:
@@ -71,8 +58,7 @@ class BatchUpsert:
         started = time.perf_counter()
         batch_id = checks.batch_id(batch_id)
         batch = micro_batch if isinstance(micro_batch, _cdc_rs.ScreenedBatch) else as_arrow(micro_batch)
-        counts, skipped, rejected = self._target.apply_batch(self._pipeline, batch, batch_id)
-        return self._report(batch_id, (counts, skipped, rejected), started)
+        return self.report(batch_id, apply(self._target, self._pipeline, batch, batch_id), started)
 
     def plan(self, micro_batch: MicroBatch, batch_id: int | None = None) -> DryRun:
         """A dry run: what applying ``micro_batch`` would do, without changing the target.
@@ -99,26 +85,33 @@ class BatchUpsert:
             ['a']
         """
         started = time.perf_counter()
-        key_state = getattr(self._target, "key_state", None)
-        if key_state is None:
+        if not self._target.keeps_key_state:
             raise ConfigError(f"{type(self._target).__name__} keeps no key state to plan a dry "
                               "run against: it decides when it merges")
-        core: _cdc_rs.TableCore = key_state()
-        if batch_id is None:
-            last = core.last_batch_id
-            batch_id = 0 if last is None else last + 1
-        batch_id = checks.batch_id(batch_id)
-        plan = self._pipeline.plan(as_arrow(micro_batch), batch_id, core)
-        report = self._report(batch_id, (plan.counts, plan.skipped_replay, plan.rejected()),
+        with self._target.batch_lock():
+            core = self._target.open(self._pipeline)
+            if batch_id is None:
+                last = core.last_batch_id
+                batch_id = 0 if last is None else last + 1
+            batch_id = checks.batch_id(batch_id)
+            plan = self._pipeline.plan(as_arrow(micro_batch), batch_id, core)
+        report = self.report(batch_id, (plan.counts, plan.skipped_replay, plan.rejected()),
                               started)
         upserts, deletes = plan.upserts(), plan.deletes()
         nothing = pa.table({})  # the batch changes no row (e.g. a replay)
         return DryRun(report, nothing if upserts is None else upserts,
                       nothing if deletes is None else deletes)
 
-    def _report(self, batch_id: int, outcome: BatchOutcome, started: float) -> BatchReport:
-        """The report of an applied batch, with a warning when no row had the topic (also
-        for :func:`cdc_rs.spark.on_executors`, which applies batches its own way)."""
+    @property
+    def config(self) -> dict[str, Any]:
+        """The keyword arguments this upsert was built with (a copy; ``lookup`` as a table)."""
+        return dict(self._config)
+
+    def report(self, batch_id: int, outcome: BatchOutcome, started: float) -> BatchReport:
+        """The :class:`BatchReport` of a batch applied with ``outcome`` (counters, skipped as a
+        replay, rejected rows) since ``time.perf_counter()`` was ``started``; it warns once
+        when no row had the configured topic. For runners that apply batches their own way
+        (:func:`cdc_rs.spark.on_executors`)."""
         counts, skipped, rejected = outcome
         report = BatchReport(
             batch_id=batch_id,
@@ -323,6 +316,9 @@ def batch_upsert(
         from .delta import DeltaTarget
 
         target = DeltaTarget(target)
+    if target is not None and not is_target(target):
+        raise ConfigError(f"{type(target).__name__} is not a cdc_rs target: it lacks the Target "
+                          "protocol's methods (cdc_rs.target.Target: open, write, commit…)")
     return BatchUpsert(MemoryTable() if target is None else target, config)
 
 

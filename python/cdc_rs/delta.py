@@ -28,6 +28,9 @@ import os
 import re
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
@@ -50,6 +53,7 @@ from ._store import LocalStore, Store, brief_error, open_store
 from ._report import BatchOutcome
 from .exceptions import (CdcError, ConcurrentWriteError, ConfigError, DeltaTargetError, InputError,
                          SchemaError, TargetStateError)
+from .target import Conflict
 
 __all__ = ["DeltaTarget", "DeltaTargetError", "ConcurrentWriteError", "TargetStateError"]
 
@@ -138,11 +142,13 @@ class DeltaTarget:
             raise ConfigError("change_data_feed=True needs a merge-on-read table "
                               "(deletion_vectors=True)")
         self._lock = TargetLock()
+        self._retrying: int | None = None  # the batch re-planned after a write error
         self._reset()
 
     def _reset(self) -> None:
         self._mirror: _cdc_rs.TableCore | None = None  # the table's key state (and rows), once opened
-        self._dt: Any = None  # deltalake.DeltaTable (None: no table yet)
+        self._dt: Any = None  # deltalake.DeltaTable (None: no table yet); see _synced
+        self._version = -1  # the table version the mirror matches (-1: no table yet)
         self._files: FileIndex | None = None  # merge-on-read: the live files by row position
         self._rows_schema: pa.Schema | None = None
         self._since_snapshot = 0
@@ -214,17 +220,6 @@ class DeltaTarget:
         with self._lock:
             return self._opened().state()
 
-    def key_state(self) -> _cdc_rs.TableCore:
-        """The key index batches are planned against (``BatchUpsert.plan``), opening the table
-        first."""
-        with self._lock:
-            if self._app_id is None:  # not derived yet: the table's only app, if any
-                apps = self._existing_apps()
-                if len(apps) != 1:
-                    return _cdc_rs.TableCore(keeps_rows=not self._merge_on_read())
-                self._app_id = apps[0]
-            return self._opened()
-
     def __len__(self) -> int:
         with self._lock:
             if self._app_id is None:
@@ -250,56 +245,51 @@ class DeltaTarget:
 
     # ------------------------------------------------------------------ the Target protocol
 
-    def apply_batch(self, pipeline: _cdc_rs.Pipeline, batch: Any, batch_id: int) -> BatchOutcome:
-        """One micro-batch through ``pipeline`` as one Delta commit (the ``Target`` protocol)."""
-        data = _materialised(batch, batch_id)  # planned again on a conflict
-        with self._lock:
-            if self._app_id is None:
-                self._app_id = self._derive_app_id(pipeline)
-            last = self._opened().last_batch_id
-            if not isinstance(data, _cdc_rs.ScreenedBatch) and (last is None or batch_id > last):
-                # decoded and filtered once: a conflict re-plans the screened batch
-                data = pipeline.screen(data)
-            retried_failure = False
-            for _ in range(self._max_retries + 1):
-                mirror = self._opened()
-                plan = pipeline.plan(data, batch_id, mirror)
-                if plan.skipped_replay:
-                    return mirror.commit(plan)
-                try:
-                    placed = self._write(plan, batch_id)
-                except KeyboardInterrupt:
-                    # Ctrl-C between two steps: the commit landed whole or not at all; the
-                    # mirror may not know which, so it is read again from the table.
-                    self._reset()
-                    raise
-                except _Conflict:
-                    self._reset()  # someone else committed: re-open and re-plan
-                    continue
-                except DeltaTargetError:
-                    # e.g. files of an old snapshot removed by OPTIMIZE + VACUUM: once, re-open
-                    # the table at its latest version and re-plan; a second failure is real.
-                    if retried_failure:
-                        raise
-                    retried_failure = True
-                    self._reset()
-                    continue
-                fallback = (plan.counts, False, plan.rejected())
-                try:
-                    result = mirror.commit(plan, placed)
-                except CdcError:
-                    # The Delta commit is done; the mirror could not follow (e.g. its first
-                    # rows after tombstone-only batches): re-open it from the table next time.
-                    self._reset()
-                    return fallback
-                self._since_snapshot += 1
-                if self._since_snapshot >= self._snapshot_every:
-                    self._snapshot()
-                self._compact_if_due()
-                return result
-            raise ConcurrentWriteError(
-                f"batch {batch_id}: {self._path} kept changing under concurrent writers; "
-                f"gave up after {self._max_retries + 1} attempts, nothing of the batch applied")
+    keeps_key_state = True
+
+    @property
+    def max_retries(self) -> int:
+        """Re-plans of a batch after a conflicting concurrent commit."""
+        return self._max_retries
+
+    def batch_lock(self) -> TargetLock:
+        """Held while a batch is applied."""
+        return self._lock
+
+    def open(self, pipeline: _cdc_rs.Pipeline) -> _cdc_rs.TableCore:
+        """The key index (copy-on-write: the rows too), read from the table when first needed
+        or after a conflict; the app id is derived from ``pipeline`` unless given."""
+        if self._app_id is None:
+            self._app_id = self._derive_app_id(pipeline)
+        return self._opened()
+
+    def write(self, plan: _cdc_rs.PlanCore, batch_id: int) -> _Staged:
+        """The batch's data files, deletion vectors and bookkeeping, which no reader sees until
+        :meth:`commit` writes the Delta log entry naming them."""
+        with self._failing(batch_id, None):
+            return self._stage(plan, batch_id)
+
+    def commit(self, plan: _cdc_rs.PlanCore, staged: _Staged, batch_id: int) -> BatchOutcome:
+        """The batch's one Delta commit (with its ``txn``), then the key index follows it."""
+        with self._failing(batch_id, staged):
+            staged.land()
+            if staged.commits_table:
+                self._after_commit(staged)
+        fallback = (plan.counts, False, plan.rejected())
+        mirror = self._opened()
+        try:
+            result = mirror.commit(plan, staged.placed)
+        except CdcError:
+            # The Delta commit is done; the mirror could not follow (e.g. its first rows
+            # after tombstone-only batches): re-open it from the table next time.
+            self._reset()
+            return fallback
+        self._retrying = None
+        self._since_snapshot += 1
+        if self._since_snapshot >= self._snapshot_every:
+            self._snapshot()
+        self._compact_if_due()
+        return result
 
     def optimize(self, *, min_deleted_fraction: float = 0.2,
                  max_file_rows: int = 1_000_000) -> dict[str, int]:
@@ -328,8 +318,7 @@ class DeltaTarget:
             return self._optimize(min_deleted_fraction, max_file_rows)
 
     def _nothing_compacted(self) -> dict[str, int]:
-        version = self._dt.version() if self._dt is not None else -1
-        return {"files_removed": 0, "files_added": 0, "rows_rewritten": 0, "version": version}
+        return {"files_removed": 0, "files_added": 0, "rows_rewritten": 0, "version": self._version}
 
     def _compact_if_due(self) -> None:
         if self._auto_compact is None or self._files is None or self._dt is None:
@@ -351,7 +340,7 @@ class DeltaTarget:
         partition_by = list(self._dt.metadata().partition_columns)
         done = compact(self._files, chosen, schema, [], partition_by, max(1, max_file_rows))
         _faults.reached("after_compaction_files")
-        version = self._dt.version() + 1
+        version = self._version + 1
         extra = {"cdc_rs.files_removed": len(chosen), "cdc_rs.files_added": len(done.new_files),
                  "cdc_rs.rows_copied": done.rows}
         if log_changed(self._store, self._log_seen) or not write_commit(
@@ -360,7 +349,7 @@ class DeltaTarget:
             raise ConcurrentWriteError(f"{self._path} changed while it was compacted; nothing "
                                        "was committed, run optimize() again")
         _faults.reached("after_compaction")
-        self._dt.load_as_version(version)
+        self._version = version
         done.apply_to(self._files)
         assert self._mirror is not None
         self._mirror.relocate(done.old, done.new)
@@ -410,6 +399,7 @@ class DeltaTarget:
             raise DeltaTargetError(f"cannot open the Delta table {self._path}: its _delta_log "
                                    f"cannot be read ({brief_error(exc)}); nothing was written. "
                                    "Repair or restore the log first") from exc
+        self._version = self._dt.version() if self._dt is not None else -1
         self._log_seen = log_stamp(store) if self._dt is not None else {}
         if self._dt is not None:
             txn = self._dt.transaction_version(self._app_id)
@@ -504,6 +494,14 @@ class DeltaTarget:
             return self._deletion_vectors
         return has_deletion_vectors(self._dt)
 
+    def _synced(self) -> Any:
+        """``_dt`` at the version the mirror matches. Merge-on-read commits do not reload it:
+        they change only what this target tracks itself (the version, the live files), not
+        the schema, partitioning or protocol that a batch reads from ``_dt``."""
+        if self._dt.version() != self._version:
+            self._dt.load_as_version(self._version)
+        return self._dt
+
     def _table_has_rows(self) -> bool:
         if has_deletion_vectors(self._dt):
             return bool(FileIndex.of(self._store, live_adds(self._store, self._dt.version()))
@@ -522,11 +520,47 @@ class DeltaTarget:
 
     # ------------------------------------------------------------------ writing
 
-    def _write(self, plan: _cdc_rs.PlanCore, batch_id: int) -> pa.Array | None:
-        """Writes and commits the batch; for merge-on-read, the row position of each
-        upserted row (the mirror's ``placed``)."""
-        from deltalake import CommitProperties, Transaction
+    @contextmanager
+    def _failing(self, batch_id: int, staged: _Staged | None) -> Iterator[None]:
+        """What a failure of :meth:`write` or :meth:`commit` means: a conflict (the batch is
+        planned again), or an error naming the table; the mirror is read again either way."""
         from deltalake.exceptions import CommitFailedError
+
+        try:
+            yield
+        except KeyboardInterrupt:
+            # Ctrl-C between two steps: the commit landed whole or not at all; the mirror may
+            # not know which, so it is read again from the table.
+            self._reset()
+            raise
+        except (CommitFailedError, Conflict) as exc:
+            self._abandon(staged)
+            raise Conflict() from exc
+        except Exception as exc:  # noqa: BLE001
+            if self._dt is None and "already exists" in str(exc).lower():
+                self._abandon(staged)  # another writer created the table first
+                raise Conflict() from exc
+            self._reset()  # whether it landed or not, re-read the table next time
+            error = exc if isinstance(exc, CdcError) else DeltaTargetError(
+                f"batch {batch_id}: writing {self._path} failed, nothing committed: {exc}")
+            if isinstance(error, DeltaTargetError) and self._retrying != batch_id:
+                # e.g. files of an old snapshot removed by OPTIMIZE + VACUUM: once, re-open the
+                # table at its latest version and plan again; a second failure is real.
+                self._retrying = batch_id
+                raise Conflict() from error
+            self._retrying = None
+            if error is exc:
+                raise
+            raise error from exc
+
+    def _abandon(self, staged: _Staged | None) -> None:
+        self._reset()
+        if staged is not None:
+            self._book.abandon(staged.metadata["cdc_rs.changes"])
+
+    def _stage(self, plan: _cdc_rs.PlanCore, batch_id: int) -> _Staged:
+        """Writes the batch's files; returns how to commit them (``_Staged.land``)."""
+        from deltalake import CommitProperties, Transaction
 
         if not self._writable:
             self._store.check_writable()
@@ -534,7 +568,7 @@ class DeltaTarget:
         if self._dt is not None and log_changed(self._store, self._log_seen):
             # A log entry we read was rewritten (or removed): re-open the table, which
             # refuses a log no reader can open, and plan again; never commit on top of it.
-            raise _Conflict()
+            raise Conflict()
         upserts, deletes, changes = plan.upserts(), plan.deletes(), plan.state_changes()
         if upserts is not None and upserts.num_rows:
             if self._rows_schema is None:
@@ -548,71 +582,68 @@ class DeltaTarget:
         # "cdc_rs.changes" names the batch's change file once written (_record_changes)
         metadata: dict[str, Any] = {"cdc_rs.app_id": self._app_id, "cdc_rs.batch_id": str(batch_id),
                                      "cdc_rs.changes": ""}
+        staged = _Staged(metadata, self._version)
 
         def props() -> Any:
             assert self._app_id is not None  # derived before the first write
             return CommitProperties(custom_metadata=metadata, max_commit_retries=0,
                                     app_transactions=[Transaction(self._app_id, batch_id)])
 
-        read_version = self._dt.version() if self._dt is not None else -1
         merge_on_read = self._merge_on_read()
-        written: BatchFiles | None = None
-        try:
-            no_rows = upserts is None or upserts.num_rows == 0
-            if not merge_on_read or (self._dt is None and no_rows):
-                # (merge-on-read batches record each row's place, known once files are written)
-                self._record_changes(changes, batch_id, metadata)
-                _faults.reached("before_commit")
-            if self._dt is None:
-                if upserts is None or upserts.num_rows == 0:
-                    # No table yet and no row to create it with: remember the batch (and its
-                    # tombstones) beside the future table.
-                    self._book.write_pretable(batch_id, metadata["cdc_rs.changes"] or None)
-                    return None
-                if merge_on_read:
-                    written = self._create_merge_on_read(upserts, changes, metadata, batch_id)
-                else:
-                    self._create(upserts, _keys_of(changes), metadata, props)
-            elif changes is None or changes.num_rows == 0:  # no row changes: record the batch id
-                if merge_on_read:
-                    self._commit([], "WRITE", metadata, batch_id)
-                else:
-                    self._dt.create_write_transaction([], mode="append", schema=self._dt.schema(),
-                                                      commit_properties=props())
-            elif merge_on_read:
-                written = self._merge_batch(plan, upserts, changes, metadata, batch_id)
+        no_rows = upserts is None or upserts.num_rows == 0
+        if not merge_on_read or (self._dt is None and no_rows):
+            # (merge-on-read batches record each row's place, known once files are written)
+            self._record_changes(changes, batch_id, metadata)
+            _faults.reached("before_commit")
+        if self._dt is None and no_rows:
+            # No table yet and no row to create it with: remember the batch (and its
+            # tombstones) beside the future table.
+            staged.land = lambda: self._book.write_pretable(batch_id,
+                                                            metadata["cdc_rs.changes"] or None)
+            staged.commits_table = False
+        elif self._dt is None:
+            if merge_on_read:
+                staged.written, staged.land = self._create_merge_on_read(upserts, changes,
+                                                                         metadata, batch_id)
             else:
-                self._rewrite(plan, upserts, deletes, _keys_of(changes), metadata, props)
-        except (CommitFailedError, _Conflict) as exc:
-            self._book.abandon(metadata["cdc_rs.changes"])
-            raise _Conflict() from exc
-        except Exception as exc:  # noqa: BLE001
-            if self._dt is None and "already exists" in str(exc).lower():
-                self._book.abandon(metadata["cdc_rs.changes"])
-                raise _Conflict() from exc
-            self._reset()  # whether it landed or not, re-read the table next time
-            if isinstance(exc, CdcError):
-                raise
-            raise DeltaTargetError(f"batch {batch_id}: writing {self._path} failed, nothing "
-                                   f"committed: {exc}") from exc
+                staged.land = self._create(upserts, _keys_of(changes), metadata, props)
+        elif changes is None or changes.num_rows == 0:  # no row changes: record the batch id
+            if merge_on_read:
+                staged.land = lambda: self._commit([], "WRITE", metadata, batch_id)
+            else:
+                staged.land = lambda: self._dt.create_write_transaction(
+                    [], mode="append", schema=self._dt.schema(), commit_properties=props())
+        elif merge_on_read:
+            staged.written, staged.land = self._merge_batch(plan, upserts, changes, metadata,
+                                                            batch_id)
+        else:
+            staged.land = self._rewrite(plan, upserts, deletes, _keys_of(changes), metadata,
+                                        props)
+        return staged
+
+    def _after_commit(self, staged: _Staged) -> None:
+        """The table as just committed: exactly the version after the one planned against, so
+        that another writer's later commit makes our next commit conflict, not slip under the
+        mirror; the new files in the index; a checkpoint when due."""
         _faults.reached("after_commit")
-        # Exactly the version just committed, which the mirror is about to match: another
-        # writer's later commit must make our next commit conflict, not slip under the mirror.
+        self._version = staged.read_version + 1
         if self._dt is None:
             from deltalake import DeltaTable
 
             self._dt = DeltaTable(self._store.uri, version=0,
                                   storage_options=self._store.storage_options)
-        else:
-            self._dt.load_as_version(read_version + 1)
-        if written is not None:
+        elif not self._merge_on_read():
+            # deltalake's own commits (copy-on-write) build on the version it has loaded; a
+            # merge-on-read batch reads nothing a reload would bring (see _synced)
+            self._dt.load_as_version(self._version)
+        if staged.written is not None:
             assert self._files is not None
-            written.apply_to(self._files)
-        if merge_on_read and (read_version + 1) % self._checkpoint_every == 0 \
-                and read_version >= 0:
+            staged.written.apply_to(self._files)
+            staged.placed = staged.written.placed
+        if self._merge_on_read() and (staged.read_version + 1) % self._checkpoint_every == 0 \
+                and staged.read_version >= 0:
             self._checkpoint()
         self._log_seen = log_stamp(self._store)
-        return written.placed if written is not None else None
 
     def _record_changes(self, changes: pa.Table | None, batch_id: int, metadata: dict[str, Any],
                         files: list[LiveFile] | None = None,
@@ -636,23 +667,23 @@ class DeltaTarget:
     def _commit(self, actions: list[dict[str, Any]], operation: str, metadata: dict[str, Any],
                 batch_id: int) -> None:
         """A hand-written commit of ``actions`` with the batch's ``txn``, at the version
-        after the one planned against (``_Conflict`` if another writer took it)."""
-        version = self._dt.version() + 1 if self._dt is not None else 0
+        after the one planned against (``Conflict`` if another writer took it)."""
+        version = self._version + 1
         txn = {"txn": {"appId": self._app_id, "version": batch_id,
                        "lastUpdated": int(time.time() * 1000)}}
         if not write_commit(self._store, version, [*actions, txn, commit_info(operation, metadata)]):
-            raise _Conflict()
+            raise Conflict()
 
     def _checkpoint(self) -> None:
         """A Delta checkpoint of the version just committed: readers then start from it,
         not from the first commit. Only an optimisation: a failure leaves the log as it is."""
         try:
-            self._dt.create_checkpoint()
+            self._synced().create_checkpoint()
         except Exception:  # noqa: BLE001 - deltalake raises many kinds; the commit is done
             pass
 
-    def _create_merge_on_read(self, upserts: pa.Table, changes: pa.Table,
-                              metadata: dict[str, Any], batch_id: int) -> BatchFiles:
+    def _create_merge_on_read(self, upserts: pa.Table, changes: pa.Table, metadata: dict[str, Any],
+                              batch_id: int) -> tuple[BatchFiles, Callable[[], None]]:
         """The first commit of a merge-on-read table: its protocol (deletion vectors), schema
         and the batch's rows."""
         from deltalake import Schema as DeltaSchema
@@ -676,13 +707,13 @@ class DeltaTarget:
         _faults.reached("before_commit")  # bookkeeping and data files written
         _faults.reached("after_data_files")
         writer_only = ["changeDataFeed"] if self._change_data_feed else []
-        self._commit([protocol(["deletionVectors", *ntz], ["deletionVectors", *ntz, *writer_only]),
-                      table_metadata(schema_json, partition_by, configuration),
-                      *written.actions], "CREATE TABLE", metadata, batch_id)
-        return written
+        actions = [protocol(["deletionVectors", *ntz], ["deletionVectors", *ntz, *writer_only]),
+                   table_metadata(schema_json, partition_by, configuration), *written.actions]
+        return written, lambda: self._commit(actions, "CREATE TABLE", metadata, batch_id)
 
     def _merge_batch(self, plan: _cdc_rs.PlanCore, upserts: pa.Table | None, changes: pa.Table,
-                     metadata: dict[str, Any], batch_id: int) -> BatchFiles:
+                     metadata: dict[str, Any],
+                     batch_id: int) -> tuple[BatchFiles, Callable[[], None]]:
         """One merge-on-read commit: new files for the batch's rows, deletion vectors for the
         rows they replace and the rows it deletes."""
         keys = _keys_of(changes)
@@ -712,11 +743,10 @@ class DeltaTarget:
                          "cdc_rs.vectors_written": vectors})
         _faults.reached("before_commit")  # bookkeeping and data files written
         _faults.reached("after_data_files")
-        self._commit(written.actions, "MERGE", metadata, batch_id)
-        return written
+        return written, lambda: self._commit(written.actions, "MERGE", metadata, batch_id)
 
     def _create(self, upserts: pa.Table, keys: list[str], metadata: dict[str, Any],
-                props: Any) -> None:
+                props: Any) -> Callable[[], None]:
         """The table's first commit: its schema and the batch's rows, in buckets."""
         from deltalake import Schema as DeltaSchema
         from deltalake.transaction import create_table_with_add_actions
@@ -731,10 +761,10 @@ class DeltaTarget:
         metadata.update({"cdc_rs.rows_copied": 0, "cdc_rs.files_added": len(adds),
                          "cdc_rs.files_removed": 0, "cdc_rs.buckets": buckets})
         _faults.reached("after_data_files")
-        create_table_with_add_actions(self._store.uri, DeltaSchema.from_arrow(schema), adds,
-                                      mode="error", partition_by=partition_by or None,
-                                      storage_options=self._store.storage_options,
-                                      commit_properties=props())
+        return lambda: create_table_with_add_actions(
+            self._store.uri, DeltaSchema.from_arrow(schema), adds, mode="error",
+            partition_by=partition_by or None, storage_options=self._store.storage_options,
+            commit_properties=props())
 
     def _blank_partitions(self, rows: pa.Table, partition_by: list[str],
                           keys: list[str]) -> pa.Table:
@@ -745,7 +775,7 @@ class DeltaTarget:
                 from exc
 
     def _rewrite(self, plan: _cdc_rs.PlanCore, upserts: pa.Table | None, deletes: pa.Table | None,
-                 keys: list[str], metadata: dict[str, Any], props: Any) -> None:
+                 keys: list[str], metadata: dict[str, Any], props: Any) -> Callable[[], None]:
         """One copy-on-write commit replacing the files of the buckets the batch's keys hash
         to."""
         check_writable(self._dt, self._path)
@@ -768,9 +798,9 @@ class DeltaTarget:
                          "cdc_rs.files_removed": len(rewrite.removed),
                          "cdc_rs.buckets": rewrite.buckets})
         _faults.reached("after_data_files")
-        self._dt.create_write_transaction(layout.remove_actions(rewrite.removed) + adds,
-                                          mode="append", schema=self._dt.schema(),
-                                          partition_by=partition_by, commit_properties=props())
+        return lambda: self._dt.create_write_transaction(
+            layout.remove_actions(rewrite.removed) + adds, mode="append",
+            schema=self._dt.schema(), partition_by=partition_by, commit_properties=props())
 
     def _snapshot(self) -> None:
         """Every key's state into one bookkeeping file (merge-on-read: with each live key's
@@ -785,13 +815,21 @@ class DeltaTarget:
             assert self._files is not None
             positions = state.column("position").drop_null().to_numpy()
             state = with_places(state.drop_columns(["position"]), self._files.files, positions)
-            table_version = self._dt.version() if self._dt is not None else None
+            table_version = self._version if self._dt is not None else None
         if self._book.write_snapshot(state, last, self._rows_schema, table_version):
             self._since_snapshot = 0
 
 
-class _Conflict(Exception):
-    pass
+@dataclass
+class _Staged:
+    """A batch written but not committed (:meth:`DeltaTarget.write`)."""
+
+    metadata: dict[str, Any]  # the commit's custom metadata, "cdc_rs.changes" included
+    read_version: int  # the table version the batch was planned against (-1: no table)
+    land: Callable[[], None] = lambda: None  # the commit itself
+    commits_table: bool = True  # False: the batch is remembered beside a table still to come
+    written: BatchFiles | None = None  # merge-on-read: the files it adds
+    placed: np.ndarray | None = None  # merge-on-read: each upserted row's position, once committed
 
 
 # ---------------------------------------------------------------------- helpers
@@ -821,21 +859,6 @@ def _read_rows(dt: Any, store: Store) -> pa.Table:
         raise DeltaTargetError(f"{store}: the table's data files cannot be read ({brief_error(exc)});"
                                " restore the missing or damaged file, or the table to a version "
                                "whose files exist") from exc
-
-
-def _materialised(batch: Any, batch_id: int) -> Any:
-    """The whole micro-batch in memory, so it can be planned again after a conflict. A
-    stream that fails while it is read raises here, before anything is planned or written:
-    a half-read stream must never be committed as a (short or empty) batch."""
-    if isinstance(batch, _cdc_rs.ScreenedBatch):
-        return batch
-    try:
-        return pa.table(batch)
-    except CdcError:
-        raise
-    except Exception as exc:  # noqa: BLE001 - whatever the stream's source raised
-        raise InputError(f"batch {batch_id}: reading the micro-batch failed, nothing of it was "
-                         f"applied and the batch id is still free: {exc}") from exc
 
 
 def _keys_of(changes: pa.Table) -> list[str]:

@@ -67,6 +67,7 @@ if TYPE_CHECKING:
 __all__ = [
     "CHANGE_OPERATION_COLUMN",
     "TOMBSTONES_SUFFIX",
+    "CheckpointedTable",
     "CheckpointedUpsert",
     "ExecutorUpsert",
     "SparkMergeTarget",
@@ -401,17 +402,13 @@ class CheckpointedUpsert:
     """
 
     def __init__(self, upsert: BatchUpsert, directory: str | os.PathLike[str]) -> None:
-        if not isinstance(upsert.target, MemoryTable):
+        table = upsert.target
+        if isinstance(table, CheckpointedTable):
+            table = table.memory
+        if not isinstance(table, MemoryTable):
             raise ConfigError("checkpointed: the upsert's target must be a cdc_rs.MemoryTable")
-        self.upsert = upsert
         self.directory = str(directory)
-
-    def _state_path(self, batch_id: int) -> Path:
-        return Path(self.directory) / f"target-{batch_id:020d}"
-
-    @property
-    def _batch_id_path(self) -> Path:
-        return Path(self.directory) / "last_batch_id"
+        self.upsert = upsert.with_target(CheckpointedTable(self.directory, table))
 
     @property
     def _reports_dir(self) -> Path:
@@ -419,19 +416,9 @@ class CheckpointedUpsert:
 
     def __call__(self, micro_batch: Any, batch_id: int) -> BatchReport:
         """Apply one micro-batch (any input :func:`cdc_rs.batch_upsert` takes), then save."""
-        saved_id, current = self._saved_batch_id(), self._memory().last_batch_id
-        if saved_id is not None and (current is None or saved_id > current):
-            self.upsert = self.upsert.with_target(self.target())  # a fresh copy: catch up
         report = self.upsert(micro_batch, batch_id)
-        if not report.skipped_replay:
-            self._save_target()
         self._save_report(report)
         return report
-
-    def _memory(self) -> MemoryTable:
-        table = self.upsert.target
-        assert isinstance(table, MemoryTable)
-        return table
 
     def target(self) -> MemoryTable:
         """The saved target (an empty MemoryTable before the first batch).
@@ -439,6 +426,84 @@ class CheckpointedUpsert:
         The target is stored as data (Arrow IPC), never pickled: a file planted in the
         directory cannot run code here.
         """
+        return CheckpointedTable(self.directory).saved()
+
+    def reports(self) -> pa.Table:
+        """One row per applied micro-batch (the :class:`cdc_rs.BatchReport` counters), by id."""
+        import pyarrow.parquet as pq
+
+        files = sorted(self._reports_dir.glob("batch-*.parquet"))
+        if not files:
+            return reports_to_arrow([])
+        return pa.concat_tables([pq.read_table(f) for f in files]).sort_by("batch_id")
+
+    def _save_report(self, report: BatchReport) -> None:
+        import pyarrow.parquet as pq
+
+        self._reports_dir.mkdir(parents=True, exist_ok=True)
+        sink = pa.BufferOutputStream()
+        pq.write_table(reports_to_arrow([report]), sink)
+        atomic_write(self._reports_dir / f"batch-{report.batch_id:012d}.parquet", sink.getvalue().to_pybytes())
+
+    def __repr__(self) -> str:
+        return f"CheckpointedUpsert({self.upsert!r}, {self.directory!r})"
+
+
+class CheckpointedTable:
+    """A :class:`cdc_rs.MemoryTable` saved in a directory after every batch (the ``Target``
+    of :class:`CheckpointedUpsert`).
+
+    Before a batch it loads the saved table when that is ahead of the one in memory (a
+    restarted query, a fresh Python worker); after it, it saves the table as Arrow IPC files
+    in ``directory/target-<batch id>/`` and then, atomically, the id pointing at them.
+
+    Example:
+        >>> import cdc_rs, cdc_rs.spark as cs, pyarrow as pa, tempfile
+        >>> table = cs.CheckpointedTable(tempfile.mkdtemp())
+        >>> _ = cdc_rs.batch_upsert(table, keys="id", sequence_by="ts")(
+        ...     pa.table({"id": [1], "ts": [1]}), 0)
+        >>> cs.CheckpointedTable(table.directory).saved().to_arrow().to_pydict()
+        {'id': [1], 'ts': [1]}
+    """
+
+    max_retries = 0  # one writer: the stream's driver
+    keeps_key_state = True
+
+    def __init__(self, directory: str | os.PathLike[str], memory: MemoryTable | None = None) -> None:
+        self.directory = str(directory)
+        #: the table in this process (behind the saved one until a batch catches it up)
+        self.memory = MemoryTable() if memory is None else memory
+
+    @property
+    def last_batch_id(self) -> int | None:
+        return self.memory.last_batch_id
+
+    def __len__(self) -> int:
+        return len(self.memory)
+
+    def batch_lock(self) -> Any:
+        return self.memory.batch_lock()
+
+    def open(self, pipeline: Any) -> Any:
+        saved_id, current = self._saved_batch_id(), self.memory.last_batch_id
+        if saved_id is not None and (current is None or saved_id > current):
+            self.memory = self.saved()  # a fresh copy: catch up
+        return self.memory.open(pipeline)
+
+    def write(self, plan: Any, batch_id: int) -> None:
+        return None
+
+    def commit(self, plan: Any, staged: None, batch_id: int) -> Any:
+        outcome = self.memory.commit(plan, staged, batch_id)
+        try:
+            self._save()
+        except CheckpointError:
+            self.memory = self.saved()  # in step with the directory, which lacks this batch
+            raise
+        return outcome
+
+    def saved(self) -> MemoryTable:
+        """The saved table (an empty MemoryTable before the first batch)."""
         batch_id = self._saved_batch_id()
         if batch_id is None:
             return MemoryTable()
@@ -454,14 +519,12 @@ class CheckpointedUpsert:
                                   "the folder or start with a new directory") from exc
         return table
 
-    def reports(self) -> pa.Table:
-        """One row per applied micro-batch (the :class:`cdc_rs.BatchReport` counters), by id."""
-        import pyarrow.parquet as pq
+    def _state_path(self, batch_id: int) -> Path:
+        return Path(self.directory) / f"target-{batch_id:020d}"
 
-        files = sorted(self._reports_dir.glob("batch-*.parquet"))
-        if not files:
-            return reports_to_arrow([])
-        return pa.concat_tables([pq.read_table(f) for f in files]).sort_by("batch_id")
+    @property
+    def _batch_id_path(self) -> Path:
+        return Path(self.directory) / "last_batch_id"
 
     def _saved_batch_id(self) -> int | None:
         try:
@@ -476,10 +539,10 @@ class CheckpointedUpsert:
             raise CheckpointError(f"{self._batch_id_path}: not a batch id ({text[:40]!r}); restore "
                                   "the file or start with a new directory") from exc
 
-    def _save_target(self) -> None:
-        """The target's files first, in a folder named after its batch id, then the id that
-        points at them (atomic): a crash in between leaves the previous target in force."""
-        saved = self._memory().__getstate__()
+    def _save(self) -> None:
+        """The table's files first, in a folder named after its batch id, then the id that
+        points at them (atomic): a crash in between leaves the previous table in force."""
+        saved = self.memory.__getstate__()
         batch_id = saved["last_batch_id"]
         folder = self._state_path(batch_id)
         staging = folder.with_name(f".{folder.name}.{os.getpid()}.tmp")
@@ -498,16 +561,8 @@ class CheckpointedUpsert:
             if old != folder:
                 shutil.rmtree(old, ignore_errors=True)
 
-    def _save_report(self, report: BatchReport) -> None:
-        import pyarrow.parquet as pq
-
-        self._reports_dir.mkdir(parents=True, exist_ok=True)
-        sink = pa.BufferOutputStream()
-        pq.write_table(reports_to_arrow([report]), sink)
-        atomic_write(self._reports_dir / f"batch-{report.batch_id:012d}.parquet", sink.getvalue().to_pybytes())
-
     def __repr__(self) -> str:
-        return f"CheckpointedUpsert({self.upsert!r}, {self.directory!r})"
+        return f"CheckpointedTable({self.directory!r}, {self.memory!r})"
 
 
 def checkpointed(upsert: BatchUpsert, directory: str | os.PathLike[str]) -> CheckpointedUpsert:
