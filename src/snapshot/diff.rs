@@ -12,7 +12,11 @@ use crate::interrupt::Interrupt;
 use crate::keys::{any_null, exact_cast};
 use crate::pipeline::canonical_type;
 
+use rayon::prelude::*;
+
+use super::shard::{shard_of, Shard, SHARDS};
 use super::{SnapshotSpec, SnapshotState};
+use crate::arrow::row::Rows;
 
 /// What a snapshot held against the previous one. `rows_in` = inserted + updated +
 /// unchanged + null_keys; `deleted` counts keys of the previous snapshot it lacks.
@@ -51,14 +55,12 @@ pub fn diff(
     interrupt: &Interrupt,
 ) -> Result<SnapshotDiff> {
     let (columns, at) = spec.layout(schema, previous)?;
-    let capacity = previous.map_or(0, |p| p.len());
-    let mut next = SnapshotState::empty(
-        columns.clone(),
-        &spec.keys,
-        capacity,
-        previous.map(|p| p.hasher()),
-    )?;
-    let mut seen = vec![false; capacity];
+    let mut next = SnapshotState::empty(columns.clone(), &spec.keys, previous)?;
+    // Which keys of each of the previous state's shards the snapshot has.
+    let mut seen: Vec<Vec<bool>> = match previous {
+        Some(p) => p.shards().iter().map(|s| vec![false; s.len()]).collect(),
+        None => (0..SHARDS).map(|_| Vec::new()).collect(),
+    };
     let mut counts = DiffCounts::default();
     let mut kept: Vec<RecordBatch> = Vec::new();
     for part in parts {
@@ -69,41 +71,29 @@ pub fn diff(
         let nulls = any_null(&keys);
         let encoded = next.key_encoder().encode(&keys)?;
         let prints = next.fingerprints_of(&next.content_of(&aligned), part.num_rows())?;
-        let mut take_rows: Vec<u32> = Vec::new();
-        for (row, key) in encoded.iter().enumerate() {
-            if nulls[row] {
-                counts.null_keys += 1;
-                take_rows.push(row as u32);
-                continue;
-            }
-            let hash = next.hash(key.data());
-            let found = previous.and_then(|p| p.find(hash, key.data()));
-            if next.push(hash, key, prints[row]).is_err() {
-                return Err(duplicate(&keys, row, next.key_names()));
-            }
-            match found {
-                None => counts.inserted += 1,
-                Some(old) => {
-                    seen[old as usize] = true;
-                    let p = previous.expect("found in it");
-                    if p.fingerprint(old) == prints[row] {
-                        counts.unchanged += 1;
-                        continue;
-                    }
-                    counts.updated += 1;
-                }
-            }
-            take_rows.push(row as u32);
+        let compared = compare(previous, &mut next, &mut seen, &encoded, &nulls, &prints);
+        if let Some(row) = compared.duplicate {
+            return Err(duplicate(&keys, row as usize, next.key_names()));
         }
         counts.rows_in += part.num_rows() as u64;
-        if !take_rows.is_empty() {
-            kept.push(taken(&aligned, &columns, &take_rows)?);
+        counts.inserted += compared.inserted;
+        counts.updated += compared.updated;
+        counts.unchanged += compared.unchanged;
+        counts.null_keys += compared.null_keys;
+        if !compared.take.is_empty() {
+            kept.push(taken(&aligned, &columns, &compared.take)?);
         }
     }
     interrupt.check()?;
     if let Some(previous) = previous {
-        let vanished: Vec<u32> = (0..capacity as u32)
-            .filter(|&i| !seen[i as usize])
+        let vanished: Vec<(usize, u32)> = seen
+            .iter()
+            .enumerate()
+            .flat_map(|(s, seen)| {
+                (0..seen.len() as u32)
+                    .filter(|&at| !seen[at as usize])
+                    .map(move |at| (s, at))
+            })
             .collect();
         counts.deleted = vanished.len() as u64;
         if !vanished.is_empty() {
@@ -117,6 +107,129 @@ pub fn diff(
         counts,
         next,
     })
+}
+
+/// One part's keys against the previous state, added to the next.
+#[derive(Default)]
+struct Compared {
+    /// The part's rows the change batch takes (new, changed, null key), in part order.
+    take: Vec<u32>,
+    inserted: u64,
+    updated: u64,
+    unchanged: u64,
+    null_keys: u64,
+    /// The first row whose key the snapshot had already.
+    duplicate: Option<u32>,
+}
+
+/// Parts this small are compared on one thread (spreading them costs more than it saves).
+const PARALLEL_ROWS: usize = 16_384;
+
+/// Compares the encoded `keys` of a part (with the `prints` of their rows) shard by shard:
+/// rows are grouped by the shard of their key, and each shard of `next` takes its rows,
+/// probing the same shard of `previous`, in parallel.
+fn compare(
+    previous: Option<&SnapshotState>,
+    next: &mut SnapshotState,
+    seen: &mut [Vec<bool>],
+    keys: &Rows,
+    nulls: &[bool],
+    prints: &[u64],
+) -> Compared {
+    let rows = keys.num_rows();
+    let hashes: Vec<u64> = {
+        let state = &*next;
+        let hash = |r: usize| {
+            if nulls[r] {
+                0
+            } else {
+                state.hash(keys.row(r).data())
+            }
+        };
+        if rows < PARALLEL_ROWS {
+            (0..rows).map(hash).collect()
+        } else {
+            (0..rows)
+                .into_par_iter()
+                .with_min_len(4096)
+                .map(hash)
+                .collect()
+        }
+    };
+    // The rows of each shard, in part order: shard s has order[starts[s]..starts[s + 1]].
+    let mut starts = vec![0usize; SHARDS + 1];
+    for r in (0..rows).filter(|&r| !nulls[r]) {
+        starts[shard_of(hashes[r]) + 1] += 1;
+    }
+    for s in 0..SHARDS {
+        starts[s + 1] += starts[s];
+    }
+    let mut order = vec![0u32; starts[SHARDS]];
+    let mut fill = starts.clone();
+    for r in (0..rows).filter(|&r| !nulls[r]) {
+        let s = shard_of(hashes[r]);
+        order[fill[s]] = r as u32;
+        fill[s] += 1;
+    }
+    let work = |(s, (shard, seen)): (usize, (&mut Shard, &mut Vec<bool>))| {
+        let old = previous.map(|p| &p.shards()[s]);
+        let mut out = Compared::default();
+        for &r in &order[starts[s]..starts[s + 1]] {
+            let (key, hash, print) = (
+                keys.row(r as usize).data(),
+                hashes[r as usize],
+                prints[r as usize],
+            );
+            if shard.push(hash, key, print).is_err() {
+                out.duplicate = Some(out.duplicate.map_or(r, |d| d.min(r)));
+                continue;
+            }
+            match old.and_then(|o| o.find(hash, key).map(|at| (o, at))) {
+                None => out.inserted += 1,
+                Some((old, at)) => {
+                    seen[at as usize] = true;
+                    if old.fingerprint(at) == print {
+                        out.unchanged += 1;
+                        continue;
+                    }
+                    out.updated += 1;
+                }
+            }
+            out.take.push(r);
+        }
+        out
+    };
+    let shards = next
+        .shards_mut()
+        .iter_mut()
+        .zip(seen.iter_mut())
+        .enumerate();
+    let per_shard: Vec<Compared> = if rows < PARALLEL_ROWS {
+        shards.map(work).collect()
+    } else {
+        next.shards_mut()
+            .par_iter_mut()
+            .zip(seen.par_iter_mut())
+            .enumerate()
+            .map(work)
+            .collect()
+    };
+    let mut all = Compared::default();
+    for shard in per_shard {
+        all.take.extend(shard.take);
+        all.inserted += shard.inserted;
+        all.updated += shard.updated;
+        all.unchanged += shard.unchanged;
+        all.duplicate = match (all.duplicate, shard.duplicate) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+    }
+    all.take
+        .extend((0..rows as u32).filter(|&r| nulls[r as usize]));
+    all.null_keys = nulls.iter().filter(|&&n| n).count() as u64;
+    all.take.sort_unstable();
+    all
 }
 
 /// The target columns of `part` (at `at`), in their target types: a cast that would change a
@@ -170,8 +283,13 @@ fn taken(aligned: &[ArrayRef], columns: &SchemaRef, rows: &[u32]) -> Result<Reco
     Ok(RecordBatch::try_new(columns.clone(), picked)?)
 }
 
-/// The rows deleting `vanished` (positions in `previous`): their keys, every other column null.
-fn deletes(previous: &SnapshotState, columns: &SchemaRef, vanished: &[u32]) -> Result<RecordBatch> {
+/// The rows deleting `vanished` (shard, position in `previous`): their keys, every other
+/// column null.
+fn deletes(
+    previous: &SnapshotState,
+    columns: &SchemaRef,
+    vanished: &[(usize, u32)],
+) -> Result<RecordBatch> {
     let mut arrays: Vec<ArrayRef> = columns
         .fields()
         .iter()

@@ -6,6 +6,7 @@
 //! as `keys.rs` encodes keys) with a 64-bit fingerprint of the rest of its row. Unchanged rows
 //! never reach the target, so a durable target writes only what changed.
 mod diff;
+mod shard;
 mod state;
 
 pub use diff::{diff, DiffCounts, SnapshotDiff};

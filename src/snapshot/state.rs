@@ -1,21 +1,20 @@
 //! The last applied snapshot, as remembered: each key with a fingerprint of its row.
 //!
-//! Keys are stored encoded (one `Rows` buffer) and found through a hash index; the
-//! fingerprint is XXH3-64 of the row format of the row's other target columns, so two rows
+//! Keys are stored encoded, in shards by key hash (`shard.rs`); the fingerprint is XXH3-64 of the row format of the row's other target columns, so two rows
 //! compare equal when every value does (nulls equal nulls; floats as Spark compares them:
 //! `-0.0` equals `0.0`, every NaN equals every NaN). A 64-bit fingerprint misses a change
 //! once in 2^64 comparisons; it is the price of not keeping the whole table.
 use std::hash::BuildHasher;
 use std::sync::Arc;
 
-use hashbrown::HashTable;
 use rayon::prelude::*;
 
 use crate::arrow::array::{Array, ArrayRef, AsArray, RecordBatch, UInt64Array};
 use crate::arrow::datatypes::{DataType, Field, Schema, SchemaRef, UInt64Type};
-use crate::arrow::row::{Row, Rows};
 use crate::error::{CdcError, Result};
 use crate::keys::RowEncoder;
+
+use super::shard::{shard_of, Shard, SHARDS};
 
 /// What the fingerprints are: stored with a persisted state, whose fingerprints are only
 /// reused under the same scheme (another one rebuilds the state from the target's rows).
@@ -31,22 +30,17 @@ pub struct SnapshotState {
     content_at: Vec<usize>,
     key_encoder: RowEncoder,
     content_encoder: Option<RowEncoder>,
-    keys: Rows,
-    fingerprints: Vec<u64>,
-    /// Each key's hash, kept so the index grows without hashing the keys again.
-    hashes: Vec<u64>,
-    index: HashTable<u32>,
+    shards: Vec<Shard>,
     hasher: foldhash::fast::RandomState,
 }
 
 impl SnapshotState {
-    /// A state without rows for the target `columns` keyed by `keys`, with room for
-    /// `capacity` keys; `hasher` is shared with the state it follows (one hash per key).
+    /// A state without rows for the target `columns` keyed by `keys`, each shard with room
+    /// for as many keys as the state it follows (`like`), whose hasher it shares.
     pub(crate) fn empty(
         columns: SchemaRef,
         keys: &[String],
-        capacity: usize,
-        hasher: Option<foldhash::fast::RandomState>,
+        like: Option<&SnapshotState>,
     ) -> Result<Self> {
         let key_at: Vec<usize> = keys
             .iter()
@@ -66,17 +60,22 @@ impl SnapshotState {
         } else {
             Some(RowEncoder::new(types(&content_at))?)
         };
+        let shards = match like {
+            Some(like) => like
+                .shards
+                .iter()
+                .map(|s| Shard::with_capacity(s.len(), s.key_bytes()))
+                .collect(),
+            None => (0..SHARDS).map(|_| Shard::default()).collect(),
+        };
         Ok(Self {
-            keys: key_encoder.empty_rows(capacity),
             key_encoder,
             content_encoder,
             key_at,
             content_at,
             columns,
-            fingerprints: Vec::with_capacity(capacity),
-            hashes: Vec::with_capacity(capacity),
-            index: HashTable::with_capacity(capacity),
-            hasher: hasher.unwrap_or_default(),
+            shards,
+            hasher: like.map(|l| l.hasher.clone()).unwrap_or_default(),
         })
     }
 
@@ -94,52 +93,31 @@ impl SnapshotState {
     }
 
     pub fn len(&self) -> usize {
-        self.fingerprints.len()
+        self.shards.iter().map(Shard::len).sum()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.fingerprints.is_empty()
+        self.len() == 0
     }
 
     pub(crate) fn key_at(&self) -> &[usize] {
         &self.key_at
     }
 
-    pub(crate) fn hasher(&self) -> foldhash::fast::RandomState {
-        self.hasher.clone()
-    }
-
     pub(crate) fn key_encoder(&self) -> &RowEncoder {
         &self.key_encoder
     }
 
-    pub(crate) fn fingerprint(&self, at: u32) -> u64 {
-        self.fingerprints[at as usize]
+    pub(crate) fn shards(&self) -> &[Shard] {
+        &self.shards
+    }
+
+    pub(crate) fn shards_mut(&mut self) -> &mut [Shard] {
+        &mut self.shards
     }
 
     pub(crate) fn hash(&self, key: &[u8]) -> u64 {
         self.hasher.hash_one(key)
-    }
-
-    /// Where `key` (of hash `hash`) is, if this state has it.
-    pub(crate) fn find(&self, hash: u64, key: &[u8]) -> Option<u32> {
-        self.index
-            .find(hash, |&at| self.keys.row(at as usize).data() == key)
-            .copied()
-    }
-
-    /// Adds `key` with its fingerprint; `Err(at)` if the state has it already (at `at`).
-    pub(crate) fn push(&mut self, hash: u64, key: Row<'_>, fingerprint: u64) -> Result<(), u32> {
-        if let Some(at) = self.find(hash, key.data()) {
-            return Err(at);
-        }
-        let at = self.fingerprints.len() as u32;
-        let hashes = &self.hashes;
-        self.index.insert_unique(hash, at, |&i| hashes[i as usize]);
-        self.keys.push(key);
-        self.fingerprints.push(fingerprint);
-        self.hashes.push(hash);
-        Ok(())
     }
 
     /// The fingerprint of each row of `content` (this state's content columns, in order),
@@ -178,16 +156,21 @@ impl SnapshotState {
         self.key_at.iter().map(|&i| columns[i].clone()).collect()
     }
 
-    /// The keys at `positions`, decoded into the key columns.
-    pub(crate) fn decode_keys(&self, positions: &[u32]) -> Result<Vec<ArrayRef>> {
-        let rows = positions.iter().map(|&p| self.keys.row(p as usize).data());
+    /// The keys at `positions` (shard, position in it), decoded into the key columns.
+    pub(crate) fn decode_keys(&self, positions: &[(usize, u32)]) -> Result<Vec<ArrayRef>> {
+        let rows = positions.iter().map(|&(s, at)| self.shards[s].key(at));
         self.key_encoder.decode(rows)
     }
 
     /// The state as one record batch: the key columns (`key.<name>`) and `fingerprint`
     /// (uint64), to be kept beside a durable target with [`SnapshotState::columns`].
     pub fn to_batch(&self) -> Result<RecordBatch> {
-        let all: Vec<u32> = (0..self.len() as u32).collect();
+        let all: Vec<(usize, u32)> = self
+            .shards
+            .iter()
+            .enumerate()
+            .flat_map(|(s, shard)| (0..shard.len() as u32).map(move |at| (s, at)))
+            .collect();
         let mut columns = self.decode_keys(&all)?;
         let mut fields: Vec<Field> = self
             .key_at
@@ -201,7 +184,12 @@ impl SnapshotState {
                 )
             })
             .collect();
-        columns.push(Arc::new(UInt64Array::from(self.fingerprints.clone())));
+        let prints: Vec<u64> = self
+            .shards
+            .iter()
+            .flat_map(|s| s.fingerprints().iter().copied())
+            .collect();
+        columns.push(Arc::new(UInt64Array::from(prints)));
         fields.push(Field::new("fingerprint", DataType::UInt64, false));
         Ok(RecordBatch::try_new(
             Arc::new(Schema::new(fields)),
@@ -212,7 +200,7 @@ impl SnapshotState {
     /// A state kept by [`SnapshotState::to_batch`], for the target `columns`.
     pub fn restore(columns: SchemaRef, keys: &[String], saved: &RecordBatch) -> Result<Self> {
         let broken = |why: String| CdcError::State(format!("the saved snapshot state {why}"));
-        let mut state = Self::empty(columns, keys, saved.num_rows(), None)?;
+        let mut state = Self::empty(columns, keys, None)?;
         let column = |name: &str| {
             saved
                 .column_by_name(name)
@@ -234,8 +222,8 @@ impl SnapshotState {
         let encoded = state.key_encoder.encode(&key_columns)?;
         for (key, &fingerprint) in encoded.iter().zip(fingerprints.values()) {
             let hash = state.hash(key.data());
-            state
-                .push(hash, key, fingerprint)
+            state.shards[shard_of(hash)]
+                .push(hash, key.data(), fingerprint)
                 .map_err(|_| broken("has a key twice".into()))?;
         }
         Ok(state)
@@ -253,7 +241,7 @@ mod tests {
             Field::new("v", DataType::Utf8, true),
             Field::new("f", DataType::Float64, true),
         ]));
-        SnapshotState::empty(columns, &["id".into()], 0, None).unwrap()
+        SnapshotState::empty(columns, &["id".into()], None).unwrap()
     }
 
     #[test]
@@ -281,21 +269,27 @@ mod tests {
     }
 
     #[test]
-    fn a_state_survives_its_batch_form_and_refuses_a_key_twice() {
+    fn a_state_survives_its_batch_form_and_a_saved_key_twice_is_refused() {
         let mut s = state();
         let ids: ArrayRef = Arc::new(Int64Array::from(vec![3, 1, 2]));
         let keys = s.key_encoder.encode(&[ids]).unwrap();
         for (i, key) in keys.iter().enumerate() {
             let hash = s.hash(key.data());
-            s.push(hash, key, 10 + i as u64).unwrap();
+            s.shards[shard_of(hash)]
+                .push(hash, key.data(), 10 + i as u64)
+                .unwrap();
         }
-        let again = keys.row(1);
-        assert_eq!(s.push(s.hash(again.data()), again, 0), Err(1));
         let batch = s.to_batch().unwrap();
+        assert_eq!(batch.schema().field(0).name(), "key.id");
         let back = SnapshotState::restore(s.columns().clone(), &["id".into()], &batch).unwrap();
         assert_eq!(back.len(), 3);
-        let at = back.find(back.hash(keys.row(2).data()), keys.row(2).data());
-        assert_eq!(at.map(|a| back.fingerprint(a)), Some(12));
+        let key = keys.row(2);
+        let hash = back.hash(key.data());
+        let shard = &back.shards()[shard_of(hash)];
+        assert_eq!(
+            shard.find(hash, key.data()).map(|a| shard.fingerprint(a)),
+            Some(12)
+        );
         let twice =
             crate::arrow::compute::concat_batches(&batch.schema(), [&batch, &batch]).unwrap();
         let err = SnapshotState::restore(s.columns().clone(), &["id".into()], &twice);
