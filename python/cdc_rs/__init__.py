@@ -23,6 +23,7 @@ from ._json import from_json, parse_schema
 from ._plots import plot_reports
 from ._read import read_parquet, scan_parquet, scan_parquet_files
 from ._report import BatchReport, DryRun, reports_to_arrow
+from ._snapshot import SnapshotReport, SnapshotUpsert, snapshot_upsert
 from ._table import MemoryTable
 from ._upsert import BatchUpsert, batch_upsert
 from .target import Target
@@ -38,6 +39,8 @@ __all__ = [
     "BatchReport",
     "DryRun",
     "BatchUpsert",
+    "SnapshotReport",
+    "SnapshotUpsert",
     "CdcError",
     "CheckpointError",
     "ConcurrentWriteError",
@@ -51,6 +54,7 @@ __all__ = [
     "SchemaError",
     "__version__",
     "batch_upsert",
+    "snapshot_upsert",
     "from_json",
     "parse_schema",
     "plot_reports",
