@@ -199,17 +199,21 @@ class SnapshotUpsert:
         kept = None if keeper is None or last is None else keeper.load(last, self._config["keys"])
         if kept is None:
             kept = self._rebuilt(last)
-        if last is not None:
+        if last is not None and kept is not None:
             self._state = (last, kept)
         return kept
 
-    def _rebuilt(self, last: int | None) -> _cdc_rs.SnapshotState:
-        """The state of the target's rows, as if they were the last snapshot."""
+    def _rebuilt(self, last: int | None) -> _cdc_rs.SnapshotState | None:
+        """The state of the target's rows, as if they were the last snapshot (None: it has
+        none, e.g. a Delta table not created yet)."""
         to_arrow = getattr(self._target, "to_arrow", None)
         if to_arrow is None:
             raise ConfigError(f"{type(self._target).__name__} holds rows but no snapshot state, "
                               "and has no to_arrow() to rebuild it from")
         rows = to_arrow()
+        if rows.num_rows == 0:
+            return None
+        rows = rows.drop_columns([c for c in (OPERATION, VERSION) if c in rows.column_names])
         return self._diff(rows, None, -1 if last is None else last,
                           {"keys": self._config["keys"], "columns": None,
                            "except_column_list": []}).state

@@ -14,9 +14,9 @@ use crate::pipeline::canonical_type;
 
 use rayon::prelude::*;
 
-use super::shard::{shard_of, Shard, SHARDS};
+use super::compare::{compare, Chunk};
 use super::{SnapshotSpec, SnapshotState};
-use crate::arrow::row::Rows;
+use crate::short_bytes::ShortBytes;
 
 /// What a snapshot held against the previous one. `rows_in` = inserted + updated +
 /// unchanged + null_keys; `deleted` counts keys of the previous snapshot it lacks.
@@ -43,9 +43,10 @@ pub struct SnapshotDiff {
 /// The difference of the snapshot read from `parts` (of schema `schema`) from `previous`
 /// (None: the first snapshot), with `version` in the change batch's version column.
 ///
-/// Each part is encoded and compared as it is read, and only its changed rows are kept, so
-/// a snapshot streamed from files never sits in memory whole. A key found twice is an
-/// error naming it. The interrupt is checked between parts.
+/// Parts are compared a group of about [`GROUP_ROWS`] rows at a time (so that each shard of
+/// the state stays in the CPU cache while the group's keys probe it), and only their changed
+/// rows are kept: a snapshot streamed from files is never in memory whole. A key found
+/// twice is an error naming it. The interrupt is checked between parts.
 pub fn diff(
     previous: Option<&SnapshotState>,
     spec: &SnapshotSpec,
@@ -55,50 +56,37 @@ pub fn diff(
     interrupt: &Interrupt,
 ) -> Result<SnapshotDiff> {
     let (columns, at) = spec.layout(schema, previous)?;
-    let mut next = SnapshotState::empty(columns.clone(), &spec.keys, previous)?;
-    // Which keys of each of the previous state's shards the snapshot has.
-    let mut seen: Vec<Vec<bool>> = match previous {
-        Some(p) => p.shards().iter().map(|s| vec![false; s.len()]).collect(),
-        None => (0..SHARDS).map(|_| Vec::new()).collect(),
+    let mut next = match previous {
+        Some(previous) => previous.successor(),
+        None => SnapshotState::empty(columns.clone(), &spec.keys)?,
     };
-    let mut counts = DiffCounts::default();
-    let mut kept: Vec<RecordBatch> = Vec::new();
+    let mut out = Outcome::default();
+    let mut group: Vec<Vec<ArrayRef>> = Vec::new();
+    let mut group_rows = 0;
     for part in parts {
         interrupt.check()?;
         let part = part?;
-        let aligned = aligned(&part, &at, &columns)?;
-        let keys = next.keys_of(&aligned);
-        let nulls = any_null(&keys);
-        let encoded = next.key_encoder().encode(&keys)?;
-        let prints = next.fingerprints_of(&next.content_of(&aligned), part.num_rows())?;
-        let compared = compare(previous, &mut next, &mut seen, &encoded, &nulls, &prints);
-        if let Some(row) = compared.duplicate {
-            return Err(duplicate(&keys, row as usize, next.key_names()));
-        }
-        counts.rows_in += part.num_rows() as u64;
-        counts.inserted += compared.inserted;
-        counts.updated += compared.updated;
-        counts.unchanged += compared.unchanged;
-        counts.null_keys += compared.null_keys;
-        if !compared.take.is_empty() {
-            kept.push(taken(&aligned, &columns, &compared.take)?);
+        group_rows += part.num_rows();
+        group.push(aligned(&part, &at, &columns)?);
+        if group_rows >= GROUP_ROWS {
+            let full = std::mem::take(&mut group);
+            compare_group(&mut next, &columns, &full, &mut out)?;
+            group_rows = 0;
         }
     }
+    compare_group(&mut next, &columns, &group, &mut out)?;
+    let (mut counts, mut kept) = (out.counts, out.kept);
     interrupt.check()?;
-    if let Some(previous) = previous {
-        let vanished: Vec<(usize, u32)> = seen
-            .iter()
-            .enumerate()
-            .flat_map(|(s, seen)| {
-                (0..seen.len() as u32)
-                    .filter(|&at| !seen[at as usize])
-                    .map(move |at| (s, at))
-            })
-            .collect();
-        counts.deleted = vanished.len() as u64;
-        if !vanished.is_empty() {
-            kept.push(deletes(previous, &columns, &vanished)?);
-        }
+    // The keys of the previous snapshot this one lacks leave the state, as deletes.
+    let mark = next.generation();
+    let vanished: Vec<_> = next
+        .shards_mut()
+        .par_iter_mut()
+        .flat_map_iter(|shard| shard.remove_unmarked(mark))
+        .collect();
+    counts.deleted = vanished.len() as u64;
+    if !vanished.is_empty() {
+        kept.push(deletes(&next, &columns, &vanished)?);
     }
     let upserts = counts.inserted + counts.updated + counts.null_keys;
     let changes = with_operation(&columns, spec, &kept, upserts as usize, version)?;
@@ -109,127 +97,77 @@ pub fn diff(
     })
 }
 
-/// One part's keys against the previous state, added to the next.
+/// Rows compared together: enough for each shard to take a few thousand keys at once.
+const GROUP_ROWS: usize = 1 << 20;
+
+/// The counts so far and the change batch's rows kept so far.
 #[derive(Default)]
-struct Compared {
-    /// The part's rows the change batch takes (new, changed, null key), in part order.
-    take: Vec<u32>,
-    inserted: u64,
-    updated: u64,
-    unchanged: u64,
-    null_keys: u64,
-    /// The first row whose key the snapshot had already.
-    duplicate: Option<u32>,
+struct Outcome {
+    counts: DiffCounts,
+    kept: Vec<RecordBatch>,
 }
 
-/// Parts this small are compared on one thread (spreading them costs more than it saves).
-const PARALLEL_ROWS: usize = 16_384;
+/// Rows encoded per task.
+const CHUNK_ROWS: usize = 8192;
 
-/// Compares the encoded `keys` of a part (with the `prints` of their rows) shard by shard:
-/// rows are grouped by the shard of their key, and each shard of `next` takes its rows,
-/// probing the same shard of `previous`, in parallel.
-fn compare(
-    previous: Option<&SnapshotState>,
+/// Compares the parts of `group` (target-aligned columns) with the state `next` (the
+/// previous snapshot's, becoming this one's), adding their counts and changed rows to `out`.
+fn compare_group(
     next: &mut SnapshotState,
-    seen: &mut [Vec<bool>],
-    keys: &Rows,
-    nulls: &[bool],
-    prints: &[u64],
-) -> Compared {
-    let rows = keys.num_rows();
-    let hashes: Vec<u64> = {
-        let state = &*next;
-        let hash = |r: usize| {
-            if nulls[r] {
-                0
-            } else {
-                state.hash(keys.row(r).data())
-            }
-        };
-        if rows < PARALLEL_ROWS {
-            (0..rows).map(hash).collect()
-        } else {
-            (0..rows)
-                .into_par_iter()
-                .with_min_len(4096)
-                .map(hash)
-                .collect()
+    columns: &SchemaRef,
+    group: &[Vec<ArrayRef>],
+    out: &mut Outcome,
+) -> Result<()> {
+    let lengths: Vec<usize> = group.iter().map(|part| part[0].len()).collect();
+    let rows: usize = lengths.iter().sum();
+    // (part, first row in it, rows, first row in the group) of each chunk
+    let mut slices: Vec<(usize, usize, usize, u32)> = Vec::new();
+    let mut first = 0u32;
+    for (p, &len) in lengths.iter().enumerate() {
+        for at in (0..len).step_by(CHUNK_ROWS) {
+            let n = CHUNK_ROWS.min(len - at);
+            slices.push((p, at, n, first));
+            first += n as u32;
         }
-    };
-    // The rows of each shard, in part order: shard s has order[starts[s]..starts[s + 1]].
-    let mut starts = vec![0usize; SHARDS + 1];
-    for r in (0..rows).filter(|&r| !nulls[r]) {
-        starts[shard_of(hashes[r]) + 1] += 1;
     }
-    for s in 0..SHARDS {
-        starts[s + 1] += starts[s];
-    }
-    let mut order = vec![0u32; starts[SHARDS]];
-    let mut fill = starts.clone();
-    for r in (0..rows).filter(|&r| !nulls[r]) {
-        let s = shard_of(hashes[r]);
-        order[fill[s]] = r as u32;
-        fill[s] += 1;
-    }
-    let work = |(s, (shard, seen)): (usize, (&mut Shard, &mut Vec<bool>))| {
-        let old = previous.map(|p| &p.shards()[s]);
-        let mut out = Compared::default();
-        for &r in &order[starts[s]..starts[s + 1]] {
-            let (key, hash, print) = (
-                keys.row(r as usize).data(),
-                hashes[r as usize],
-                prints[r as usize],
-            );
-            if shard.push(hash, key, print).is_err() {
-                out.duplicate = Some(out.duplicate.map_or(r, |d| d.min(r)));
-                continue;
-            }
-            match old.and_then(|o| o.find(hash, key).map(|at| (o, at))) {
-                None => out.inserted += 1,
-                Some((old, at)) => {
-                    seen[at as usize] = true;
-                    if old.fingerprint(at) == print {
-                        out.unchanged += 1;
-                        continue;
-                    }
-                    out.updated += 1;
-                }
-            }
-            out.take.push(r);
+    let state = &*next;
+    let chunks = slices
+        .into_par_iter()
+        .map(|(p, at, len, first)| {
+            let part: Vec<ArrayRef> = group[p].iter().map(|c| c.slice(at, len)).collect();
+            let keys = state.keys_of(&part);
+            let nulls = any_null(&keys);
+            let keys = state.key_encoder().encode(&keys)?;
+            let prints = state.fingerprints_of(&state.content_of(&part), len)?;
+            Ok(Chunk::new(state, first, &keys, &nulls, &prints))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let compared = compare(next, &chunks);
+    drop(chunks);
+    let mut take = compared.take.as_slice();
+    let mut offset = 0;
+    for (part, &len) in group.iter().zip(&lengths) {
+        let end = offset + len;
+        if let Some(row) = compared.duplicate.filter(|&r| (r as usize) < end) {
+            let at = row as usize - offset;
+            return Err(duplicate(&next.keys_of(part), at, next.key_names()));
         }
-        out
-    };
-    let shards = next
-        .shards_mut()
-        .iter_mut()
-        .zip(seen.iter_mut())
-        .enumerate();
-    let per_shard: Vec<Compared> = if rows < PARALLEL_ROWS {
-        shards.map(work).collect()
-    } else {
-        next.shards_mut()
-            .par_iter_mut()
-            .zip(seen.par_iter_mut())
-            .enumerate()
-            .map(work)
-            .collect()
-    };
-    let mut all = Compared::default();
-    for shard in per_shard {
-        all.take.extend(shard.take);
-        all.inserted += shard.inserted;
-        all.updated += shard.updated;
-        all.unchanged += shard.unchanged;
-        all.duplicate = match (all.duplicate, shard.duplicate) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
+        let split = take.partition_point(|&r| (r as usize) < end);
+        let (mine, rest) = take.split_at(split);
+        if !mine.is_empty() {
+            let local: Vec<u32> = mine.iter().map(|&r| r - offset as u32).collect();
+            out.kept.push(taken(part, columns, &local)?);
+        }
+        take = rest;
+        offset = end;
     }
-    all.take
-        .extend((0..rows as u32).filter(|&r| nulls[r as usize]));
-    all.null_keys = nulls.iter().filter(|&&n| n).count() as u64;
-    all.take.sort_unstable();
-    all
+    let c = &mut out.counts;
+    c.rows_in += rows as u64;
+    c.inserted += compared.inserted;
+    c.updated += compared.updated;
+    c.unchanged += compared.unchanged;
+    c.null_keys += compared.null_keys;
+    Ok(())
 }
 
 /// The target columns of `part` (at `at`), in their target types: a cast that would change a
@@ -283,12 +221,11 @@ fn taken(aligned: &[ArrayRef], columns: &SchemaRef, rows: &[u32]) -> Result<Reco
     Ok(RecordBatch::try_new(columns.clone(), picked)?)
 }
 
-/// The rows deleting `vanished` (shard, position in `previous`): their keys, every other
-/// column null.
+/// The rows deleting the `vanished` keys (encoded): their keys, every other column null.
 fn deletes(
-    previous: &SnapshotState,
+    state: &SnapshotState,
     columns: &SchemaRef,
-    vanished: &[(usize, u32)],
+    vanished: &[ShortBytes],
 ) -> Result<RecordBatch> {
     let mut arrays: Vec<ArrayRef> = columns
         .fields()
@@ -296,11 +233,8 @@ fn deletes(
         .map(|field| new_null_array(field.data_type(), vanished.len()))
         .collect();
     // Keys decode in key order; each goes back to its column.
-    for (&at, key) in previous
-        .key_at()
-        .iter()
-        .zip(previous.decode_keys(vanished)?)
-    {
+    let decoded = state.decode_keys(vanished.iter().map(|k| &**k))?;
+    for (&at, key) in state.key_at().iter().zip(decoded) {
         arrays[at] = key;
     }
     Ok(RecordBatch::try_new(columns.clone(), arrays)?)

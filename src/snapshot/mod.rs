@@ -5,6 +5,7 @@
 //! The previous snapshot is remembered as a [`SnapshotState`]: each key (in the row format,
 //! as `keys.rs` encodes keys) with a 64-bit fingerprint of the rest of its row. Unchanged rows
 //! never reach the target, so a durable target writes only what changed.
+mod compare;
 mod diff;
 mod shard;
 mod state;

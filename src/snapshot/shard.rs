@@ -1,10 +1,19 @@
 //! One shard of a snapshot state: the keys whose hash falls in it, each with its row's
-//! fingerprint, found through a hash index.
+//! fingerprint, in a hash table.
 //!
 //! A state is split into [`SHARDS`] shards by key hash so that a snapshot is compared shard
-//! by shard: each shard's index is small enough to stay in the CPU cache while its keys are
-//! probed (one big index costs a cache miss or more per key), and shards run in parallel.
+//! by shard: each shard's table is small enough to stay in the CPU cache while its keys are
+//! probed (one big table costs a cache miss or more per key), and shards run in parallel.
+//! An entry holds its key inline (up to 22 bytes), its fingerprint and the snapshot that last
+//! saw it, so a probe touches one entry. The next state starts as a copy of the previous one
+//! and is changed in place: one probe per key finds it, a changed row's fingerprint is
+//! overwritten, a new key is added, and the keys no snapshot row marked leave at the end.
+use std::hash::BuildHasher;
+
+use foldhash::fast::RandomState;
 use hashbrown::HashTable;
+
+use crate::short_bytes::ShortBytes;
 
 pub const SHARDS: usize = 256;
 
@@ -14,74 +23,89 @@ pub fn shard_of(hash: u64) -> usize {
     (hash >> 40) as usize & (SHARDS - 1)
 }
 
-#[derive(Default)]
+/// What a snapshot's row found in a shard.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Found {
+    /// A key the shard did not have: added.
+    New,
+    /// A key it had, with the same fingerprint.
+    Same,
+    /// A key it had, with another fingerprint (now this one).
+    Changed,
+    /// A key this snapshot had already.
+    Twice,
+}
+
+#[derive(Clone)]
+struct Entry {
+    key: ShortBytes,
+    fingerprint: u64,
+    /// The snapshot (a state's generation) that last had this key.
+    mark: u32,
+}
+
+#[derive(Clone, Default)]
 pub struct Shard {
-    /// The keys (row format), one after another; `ends[i]` is where key `i` ends.
-    bytes: Vec<u8>,
-    ends: Vec<u32>,
-    fingerprints: Vec<u64>,
-    /// Each key's hash, so the index grows without hashing the keys again.
-    hashes: Vec<u64>,
-    index: HashTable<u32>,
+    table: HashTable<Entry>,
 }
 
 impl Shard {
-    /// Room for `keys` more keys of about `key_bytes` bytes in all.
-    pub fn with_capacity(keys: usize, key_bytes: usize) -> Self {
-        Self {
-            bytes: Vec::with_capacity(key_bytes),
-            ends: Vec::with_capacity(keys),
-            fingerprints: Vec::with_capacity(keys),
-            hashes: Vec::with_capacity(keys),
-            index: HashTable::with_capacity(keys),
-        }
-    }
-
     pub fn len(&self) -> usize {
-        self.ends.len()
+        self.table.len()
     }
 
-    pub fn key_bytes(&self) -> usize {
-        self.bytes.len()
+    /// Each key and its fingerprint.
+    pub fn entries(&self) -> impl Iterator<Item = (&[u8], u64)> {
+        self.table.iter().map(|e| (&*e.key, e.fingerprint))
     }
 
-    pub fn key(&self, at: u32) -> &[u8] {
-        let at = at as usize;
-        let start = if at == 0 {
-            0
-        } else {
-            self.ends[at - 1] as usize
-        };
-        &self.bytes[start..self.ends[at] as usize]
+    /// The fingerprint of `key` (of hash `hash`), if this shard has it.
+    #[cfg(test)]
+    pub fn fingerprint(&self, hash: u64, key: &[u8]) -> Option<u64> {
+        self.table
+            .find(hash, |e| &*e.key == key)
+            .map(|e| e.fingerprint)
     }
 
-    pub fn fingerprint(&self, at: u32) -> u64 {
-        self.fingerprints[at as usize]
-    }
-
-    pub fn fingerprints(&self) -> &[u64] {
-        &self.fingerprints
-    }
-
-    /// Where `key` (of hash `hash`) is, if this shard has it.
-    pub fn find(&self, hash: u64, key: &[u8]) -> Option<u32> {
-        self.index.find(hash, |&at| self.key(at) == key).copied()
-    }
-
-    /// Adds `key` with its fingerprint; `Err(at)` if the shard has it already (at `at`).
-    pub fn push(&mut self, hash: u64, key: &[u8], fingerprint: u64) -> Result<(), u32> {
-        if let Some(at) = self.find(hash, key) {
-            return Err(at);
+    /// Marks `key` as seen by snapshot `mark`, adding it or updating its fingerprint.
+    pub fn take(
+        &mut self,
+        hash: u64,
+        key: &[u8],
+        fingerprint: u64,
+        mark: u32,
+        hasher: &RandomState,
+    ) -> Found {
+        match self.table.find_mut(hash, |e| &*e.key == key) {
+            Some(e) if e.mark == mark => Found::Twice,
+            Some(e) => {
+                e.mark = mark;
+                if e.fingerprint == fingerprint {
+                    Found::Same
+                } else {
+                    e.fingerprint = fingerprint;
+                    Found::Changed
+                }
+            }
+            None => {
+                let entry = Entry {
+                    key: ShortBytes::new(key),
+                    fingerprint,
+                    mark,
+                };
+                self.table
+                    .insert_unique(hash, entry, |e| hasher.hash_one(&*e.key));
+                Found::New
+            }
         }
-        let at = self.ends.len() as u32;
-        let hashes = &self.hashes;
-        self.index.insert_unique(hash, at, |&i| hashes[i as usize]);
-        self.bytes.extend_from_slice(key);
-        let end = u32::try_from(self.bytes.len()).expect("a shard holds under 4 GiB of keys");
-        self.ends.push(end);
-        self.fingerprints.push(fingerprint);
-        self.hashes.push(hash);
-        Ok(())
+    }
+
+    /// Takes out the keys snapshot `mark` did not see, and returns them.
+    pub fn remove_unmarked(&mut self, mark: u32) -> Vec<ShortBytes> {
+        self.table
+            .extract_if(|e| e.mark != mark)
+            .map(|e| e.key)
+            .collect()
     }
 }
 
@@ -90,15 +114,31 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_shard_finds_its_keys_and_refuses_one_twice() {
+    fn a_shard_adds_updates_and_finds_keys_once_per_snapshot() {
+        let hasher = RandomState::default();
+        let h = |k: &[u8]| hasher.hash_one(k);
         let mut shard = Shard::default();
-        for (i, key) in [&b"a"[..], b"bc", b""].iter().enumerate() {
-            shard.push(i as u64, key, 10 + i as u64).unwrap();
+        let long = [7u8; 40];
+        for (i, key) in [&b"a"[..], b"bc", b"", &long].iter().enumerate() {
+            assert_eq!(shard.take(h(key), key, i as u64, 1, &hasher), Found::New);
         }
-        assert_eq!(shard.push(1, b"bc", 0), Err(1));
-        assert_eq!(shard.find(2, b""), Some(2));
-        assert_eq!(shard.find(1, b"b"), None);
-        assert_eq!((shard.key(1), shard.fingerprint(1)), (&b"bc"[..], 11));
+        assert_eq!(shard.take(h(b"bc"), b"bc", 0, 1, &hasher), Found::Twice);
+        let mut next = shard.clone();
+        assert_eq!(next.take(h(b"bc"), b"bc", 1, 2, &hasher), Found::Same);
+        assert_eq!(next.take(h(b"a"), b"a", 99, 2, &hasher), Found::Changed);
+        assert_eq!(next.take(h(&long), &long, 3, 2, &hasher), Found::Same);
+        assert_eq!(next.fingerprint(h(b"a"), b"a"), Some(99));
+        assert_eq!(
+            shard.fingerprint(h(b"a"), b"a"),
+            Some(0),
+            "the copy changed alone"
+        );
+        let gone = next.remove_unmarked(2);
+        assert_eq!(
+            gone.iter().map(|k| &**k).collect::<Vec<_>>(),
+            vec![&b""[..]]
+        );
+        assert_eq!((next.len(), next.fingerprint(h(b""), b"")), (3, None));
     }
 
     #[test]

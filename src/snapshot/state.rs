@@ -1,7 +1,8 @@
 //! The last applied snapshot, as remembered: each key with a fingerprint of its row.
 //!
-//! Keys are stored encoded, in shards by key hash (`shard.rs`); the fingerprint is XXH3-64 of the row format of the row's other target columns, so two rows
-//! compare equal when every value does (nulls equal nulls; floats as Spark compares them:
+//! Keys are stored encoded, in shards by key hash (`shard.rs`); the fingerprint is XXH3-64
+//! of the row format of the row's other target columns, so two rows compare equal when
+//! every value does (nulls equal nulls; floats as Spark compares them:
 //! `-0.0` equals `0.0`, every NaN equals every NaN). A 64-bit fingerprint misses a change
 //! once in 2^64 comparisons; it is the price of not keeping the whole table.
 use std::hash::BuildHasher;
@@ -14,14 +15,11 @@ use crate::arrow::datatypes::{DataType, Field, Schema, SchemaRef, UInt64Type};
 use crate::error::{CdcError, Result};
 use crate::keys::RowEncoder;
 
-use super::shard::{shard_of, Shard, SHARDS};
+use super::shard::{shard_of, Found, Shard, SHARDS};
 
 /// What the fingerprints are: stored with a persisted state, whose fingerprints are only
 /// reused under the same scheme (another one rebuilds the state from the target's rows).
 pub const FINGERPRINT: &str = "xxh3-64(arrow-row-59)";
-
-/// Rows fingerprinted per task: enough to amortise a row converter, small enough to spread.
-const FINGERPRINT_ROWS: usize = 8192;
 
 pub struct SnapshotState {
     /// The target columns (keys among them), in plain types.
@@ -32,16 +30,13 @@ pub struct SnapshotState {
     content_encoder: Option<RowEncoder>,
     shards: Vec<Shard>,
     hasher: foldhash::fast::RandomState,
+    /// The mark of the snapshot this state holds: every key carries it.
+    generation: u32,
 }
 
 impl SnapshotState {
-    /// A state without rows for the target `columns` keyed by `keys`, each shard with room
-    /// for as many keys as the state it follows (`like`), whose hasher it shares.
-    pub(crate) fn empty(
-        columns: SchemaRef,
-        keys: &[String],
-        like: Option<&SnapshotState>,
-    ) -> Result<Self> {
+    /// A state without rows for the target `columns` keyed by `keys`.
+    pub(crate) fn empty(columns: SchemaRef, keys: &[String]) -> Result<Self> {
         let key_at: Vec<usize> = keys
             .iter()
             .map(|k| columns.index_of(k))
@@ -60,23 +55,36 @@ impl SnapshotState {
         } else {
             Some(RowEncoder::new(types(&content_at))?)
         };
-        let shards = match like {
-            Some(like) => like
-                .shards
-                .iter()
-                .map(|s| Shard::with_capacity(s.len(), s.key_bytes()))
-                .collect(),
-            None => (0..SHARDS).map(|_| Shard::default()).collect(),
-        };
         Ok(Self {
             key_encoder,
             content_encoder,
             key_at,
             content_at,
             columns,
-            shards,
-            hasher: like.map(|l| l.hasher.clone()).unwrap_or_default(),
+            shards: (0..SHARDS).map(|_| Shard::default()).collect(),
+            hasher: Default::default(),
+            generation: 0,
         })
+    }
+
+    /// A copy to turn into the next snapshot's state (this one stays as it is): its keys
+    /// are those this snapshot marks with [`SnapshotState::generation`].
+    pub(crate) fn successor(&self) -> Self {
+        Self {
+            columns: self.columns.clone(),
+            key_at: self.key_at.clone(),
+            content_at: self.content_at.clone(),
+            key_encoder: self.key_encoder.clone(),
+            content_encoder: self.content_encoder.clone(),
+            shards: self.shards.par_iter().map(Shard::clone).collect(),
+            hasher: self.hasher,
+            generation: self.generation.wrapping_add(1),
+        }
+    }
+
+    /// The mark of this state's snapshot.
+    pub(crate) fn generation(&self) -> u32 {
+        self.generation
     }
 
     /// The target columns, in the order and types the target has them.
@@ -108,39 +116,29 @@ impl SnapshotState {
         &self.key_encoder
     }
 
-    pub(crate) fn shards(&self) -> &[Shard] {
-        &self.shards
-    }
-
     pub(crate) fn shards_mut(&mut self) -> &mut [Shard] {
         &mut self.shards
+    }
+
+    pub(crate) fn hasher(&self) -> &foldhash::fast::RandomState {
+        &self.hasher
     }
 
     pub(crate) fn hash(&self, key: &[u8]) -> u64 {
         self.hasher.hash_one(key)
     }
 
-    /// The fingerprint of each row of `content` (this state's content columns, in order),
-    /// computed in parallel.
+    /// The fingerprint of each of the `rows` rows of `content` (this state's content
+    /// columns, in order).
     pub(crate) fn fingerprints_of(&self, content: &[ArrayRef], rows: usize) -> Result<Vec<u64>> {
         let Some(encoder) = &self.content_encoder else {
             return Ok(vec![0; rows]);
         };
-        let parts: Vec<Vec<u64>> = (0..rows)
-            .step_by(FINGERPRINT_ROWS)
-            .collect::<Vec<_>>()
-            .into_par_iter()
-            .map(|at| {
-                let len = FINGERPRINT_ROWS.min(rows - at);
-                let slice: Vec<ArrayRef> = content.iter().map(|c| c.slice(at, len)).collect();
-                let encoded = encoder.encode(&slice)?;
-                Ok(encoded
-                    .iter()
-                    .map(|row| twox_hash::XxHash3_64::oneshot(row.data()))
-                    .collect())
-            })
-            .collect::<Result<_>>()?;
-        Ok(parts.concat())
+        Ok(encoder
+            .encode(content)?
+            .iter()
+            .map(|row| twox_hash::XxHash3_64::oneshot(row.data()))
+            .collect())
     }
 
     /// The content columns of target-aligned `columns`.
@@ -156,22 +154,19 @@ impl SnapshotState {
         self.key_at.iter().map(|&i| columns[i].clone()).collect()
     }
 
-    /// The keys at `positions` (shard, position in it), decoded into the key columns.
-    pub(crate) fn decode_keys(&self, positions: &[(usize, u32)]) -> Result<Vec<ArrayRef>> {
-        let rows = positions.iter().map(|&(s, at)| self.shards[s].key(at));
-        self.key_encoder.decode(rows)
+    /// Encoded keys, decoded into the key columns.
+    pub(crate) fn decode_keys<'a>(
+        &self,
+        keys: impl IntoIterator<Item = &'a [u8]>,
+    ) -> Result<Vec<ArrayRef>> {
+        self.key_encoder.decode(keys)
     }
 
     /// The state as one record batch: the key columns (`key.<name>`) and `fingerprint`
     /// (uint64), to be kept beside a durable target with [`SnapshotState::columns`].
     pub fn to_batch(&self) -> Result<RecordBatch> {
-        let all: Vec<(usize, u32)> = self
-            .shards
-            .iter()
-            .enumerate()
-            .flat_map(|(s, shard)| (0..shard.len() as u32).map(move |at| (s, at)))
-            .collect();
-        let mut columns = self.decode_keys(&all)?;
+        let entries = || self.shards.iter().flat_map(Shard::entries);
+        let mut columns = self.decode_keys(entries().map(|(key, _)| key))?;
         let mut fields: Vec<Field> = self
             .key_at
             .iter()
@@ -184,12 +179,8 @@ impl SnapshotState {
                 )
             })
             .collect();
-        let prints: Vec<u64> = self
-            .shards
-            .iter()
-            .flat_map(|s| s.fingerprints().iter().copied())
-            .collect();
-        columns.push(Arc::new(UInt64Array::from(prints)));
+        let prints: UInt64Array = entries().map(|(_, print)| print).collect();
+        columns.push(Arc::new(prints));
         fields.push(Field::new("fingerprint", DataType::UInt64, false));
         Ok(RecordBatch::try_new(
             Arc::new(Schema::new(fields)),
@@ -200,7 +191,7 @@ impl SnapshotState {
     /// A state kept by [`SnapshotState::to_batch`], for the target `columns`.
     pub fn restore(columns: SchemaRef, keys: &[String], saved: &RecordBatch) -> Result<Self> {
         let broken = |why: String| CdcError::State(format!("the saved snapshot state {why}"));
-        let mut state = Self::empty(columns, keys, None)?;
+        let mut state = Self::empty(columns, keys)?;
         let column = |name: &str| {
             saved
                 .column_by_name(name)
@@ -222,9 +213,10 @@ impl SnapshotState {
         let encoded = state.key_encoder.encode(&key_columns)?;
         for (key, &fingerprint) in encoded.iter().zip(fingerprints.values()) {
             let hash = state.hash(key.data());
-            state.shards[shard_of(hash)]
-                .push(hash, key.data(), fingerprint)
-                .map_err(|_| broken("has a key twice".into()))?;
+            let shard = &mut state.shards[shard_of(hash)];
+            if shard.take(hash, key.data(), fingerprint, 0, &state.hasher) == Found::Twice {
+                return Err(broken("has a key twice".into()));
+            }
         }
         Ok(state)
     }
@@ -241,7 +233,7 @@ mod tests {
             Field::new("v", DataType::Utf8, true),
             Field::new("f", DataType::Float64, true),
         ]));
-        SnapshotState::empty(columns, &["id".into()], None).unwrap()
+        SnapshotState::empty(columns, &["id".into()]).unwrap()
     }
 
     #[test]
@@ -275,9 +267,9 @@ mod tests {
         let keys = s.key_encoder.encode(&[ids]).unwrap();
         for (i, key) in keys.iter().enumerate() {
             let hash = s.hash(key.data());
-            s.shards[shard_of(hash)]
-                .push(hash, key.data(), 10 + i as u64)
-                .unwrap();
+            let found =
+                s.shards[shard_of(hash)].take(hash, key.data(), 10 + i as u64, 0, &s.hasher);
+            assert_eq!(found, Found::New);
         }
         let batch = s.to_batch().unwrap();
         assert_eq!(batch.schema().field(0).name(), "key.id");
@@ -285,9 +277,8 @@ mod tests {
         assert_eq!(back.len(), 3);
         let key = keys.row(2);
         let hash = back.hash(key.data());
-        let shard = &back.shards()[shard_of(hash)];
         assert_eq!(
-            shard.find(hash, key.data()).map(|a| shard.fingerprint(a)),
+            back.shards[shard_of(hash)].fingerprint(hash, key.data()),
             Some(12)
         );
         let twice =
