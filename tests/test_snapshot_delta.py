@@ -17,6 +17,7 @@ pytest.importorskip("deltalake")
 
 import cdc_rs  # noqa: E402
 from cdc_rs._snapshot import SnapshotUpsert  # noqa: E402
+from cdc_rs._snapshot_state import DeltaStates  # noqa: E402
 
 ROWS = 2_000
 
@@ -113,16 +114,21 @@ def test_only_the_last_committed_state_is_kept(tmp_path):
     assert len(files) == 1 and files[0].startswith(f"{4:020d}-")
 
 
-def test_a_state_saved_for_a_batch_that_never_committed_is_not_taken(tmp_path):
+def test_a_failed_batch_leaves_no_state_and_a_crashed_one_a_state_never_taken(tmp_path):
     flow(tmp_path)(snapshot(), 1)
-    failing = flow(tmp_path)
     with mock.patch.object(cdc_rs.DeltaTarget, "commit", side_effect=OSError("disk gone")), \
             pytest.raises(OSError):
-        failing(snapshot(gone=range(ROWS)), 2)  # its state (no rows) is saved, never committed
+        flow(tmp_path)(snapshot(gone=range(ROWS)), 2)
+    assert len(list(tmp_path.glob("_cdc_rs/*/snapshots/*.parquet"))) == 1
+    # a crash between saving the state and the commit: nothing cleans up after it
+    with mock.patch.object(cdc_rs.DeltaTarget, "commit", side_effect=OSError("disk gone")), \
+            mock.patch.object(DeltaStates, "abandon"), pytest.raises(OSError):
+        flow(tmp_path)(snapshot(gone=range(ROWS)), 2)  # its state (no rows) is saved
     assert len(list(tmp_path.glob("_cdc_rs/*/snapshots/*.parquet"))) == 2
     with no_rebuild():
         report = flow(tmp_path)(snapshot(changed=range(1)), 2)
     assert (report.updated, report.deleted, report.unchanged) == (1, 0, ROWS - 1)
+    assert len(list(tmp_path.glob("_cdc_rs/*/snapshots/*.parquet"))) == 1
 
 
 def test_two_states_for_one_version_are_not_trusted(tmp_path):

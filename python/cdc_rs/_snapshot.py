@@ -122,9 +122,13 @@ class SnapshotUpsert:
             diff = self._diff(data, previous, version, self._config)
             keeper = self._keeper()
             saved = None if keeper is None else keeper.save(diff.state, version)
-            report = self._upsert(diff.changes(), version)
+            try:
+                report = self._upsert(diff.changes(), version)
+            except BaseException:
+                if keeper is not None and saved is not None:
+                    keeper.abandon(saved)  # at worst, the next call rebuilds the state
+                raise
             if report.skipped_replay:  # another writer applied this version meanwhile
-                self._state = None
                 if keeper is not None and saved is not None:
                     keeper.abandon(saved)
                 return self._report(report, None, started)
