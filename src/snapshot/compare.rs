@@ -47,50 +47,38 @@ impl Chunk {
             .zip(nulls)
             .map(|(key, &null)| if null { 0 } else { state.hash(key.data()) })
             .collect();
+        // The rows with a key in shard order (a counting sort), then copied out in that order.
         let mut starts = vec![0u32; SHARDS + 1];
-        let mut bytes = vec![0usize; SHARDS + 1];
         let mut null_rows = Vec::new();
-        for (r, key) in keys.iter().enumerate() {
-            if nulls[r] {
+        for (r, &null) in nulls.iter().enumerate() {
+            if null {
                 null_rows.push(first_row + r as u32);
             } else {
-                let s = shard_of(hashes[r]);
-                starts[s + 1] += 1;
-                bytes[s + 1] += key.data().len();
+                starts[shard_of(hashes[r]) + 1] += 1;
             }
         }
         for s in 0..SHARDS {
             starts[s + 1] += starts[s];
-            bytes[s + 1] += bytes[s];
         }
-        let blank = || Item {
-            hash: 0,
-            print: 0,
-            key_at: 0,
-            key_len: 0,
-            row: 0,
-        };
-        let mut items: Vec<Item> = std::iter::repeat_with(blank)
-            .take(starts[SHARDS] as usize)
-            .collect();
-        let mut key_bytes = vec![0u8; bytes[SHARDS]];
-        let (mut fill, mut byte_fill) = (starts.clone(), bytes);
-        for (r, key) in keys.iter().enumerate() {
-            if nulls[r] {
-                continue;
-            }
-            let (s, key) = (shard_of(hashes[r]), key.data());
-            let at = byte_fill[s];
-            key_bytes[at..at + key.len()].copy_from_slice(key);
-            items[fill[s] as usize] = Item {
+        let mut order = vec![0u32; starts[SHARDS] as usize];
+        let mut fill = starts.clone();
+        for r in (0..nulls.len()).filter(|&r| !nulls[r]) {
+            let s = shard_of(hashes[r]);
+            order[fill[s] as usize] = r as u32;
+            fill[s] += 1;
+        }
+        let mut items = Vec::with_capacity(order.len());
+        let mut key_bytes = Vec::with_capacity(keys.lengths().sum());
+        for &r in &order {
+            let (r, key) = (r as usize, keys.row(r as usize).data());
+            items.push(Item {
                 hash: hashes[r],
                 print: prints[r],
-                key_at: at,
+                key_at: key_bytes.len(),
                 key_len: key.len() as u32,
                 row: first_row + r as u32,
-            };
-            fill[s] += 1;
-            byte_fill[s] += key.len();
+            });
+            key_bytes.extend_from_slice(key);
         }
         Chunk {
             items,
