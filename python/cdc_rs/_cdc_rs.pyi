@@ -146,9 +146,10 @@ class SnapshotState:
     @staticmethod
     def restore(columns: pa.Schema, keys: list[str], saved: Any) -> SnapshotState:
         """A state saved with ``to_arrow``, for the target ``columns`` keyed by ``keys``
-        (``TargetStateError`` if it has a key twice, a null key or no fingerprints)."""
+        (``TargetStateError`` if it has a key twice, or lacks its columns)."""
     def to_arrow(self) -> pa.Table:
-        """The key columns (``key.<name>``) and ``fingerprint`` (uint64), one row per key."""
+        """Each key in the row format (``key``, binary) with its row's ``fingerprint``
+        (uint64); valid under this ``fingerprint`` scheme only."""
     @property
     def columns(self) -> pa.Schema:
         """The target columns, in the target's order and types."""

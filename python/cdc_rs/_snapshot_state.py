@@ -1,6 +1,7 @@
 """Where a snapshot flow keeps the state of the last snapshot it applied (each key with a
 fingerprint of its row, :class:`cdc_rs._cdc_rs.SnapshotState`) so that a new process picks
-it up.
+it up. A saved state is the keys in arrow's row format and their fingerprints, read back
+only under the same fingerprint scheme (another cdc_rs version rebuilds it instead).
 
 Beside a :class:`cdc_rs.DeltaTarget`, in ``<table>/_cdc_rs/<app_id>/snapshots/`` (Delta
 readers and ``VACUUM`` ignore folders starting with ``_``): ``<version>-<attempt>.parquet``

@@ -42,7 +42,7 @@ impl SnapshotState {
         })
     }
 
-    /// The key columns (`key.<name>`) and `fingerprint` (uint64), one row per key.
+    /// Each key in the row format (`key`, binary) with its row's `fingerprint` (uint64).
     fn to_arrow(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
         let batch = detached(py, || self.inner.to_batch()).py()?;
         Ok(table_or_none(py, Some(batch))?.expect("a batch was given"))

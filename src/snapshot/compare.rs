@@ -6,10 +6,11 @@
 //! cache, and the shards run in parallel too.
 use rayon::prelude::*;
 
-use crate::arrow::row::Rows;
-
 use super::shard::{shard_of, Found, Shard, SHARDS};
 use super::SnapshotState;
+
+/// Rows encoded per task.
+pub const CHUNK_ROWS: usize = 8192;
 
 /// Rows of a group encoded and laid out by shard.
 pub struct Chunk {
@@ -33,19 +34,20 @@ struct Item {
 }
 
 impl Chunk {
-    /// The rows `first_row..` of a group: their encoded `keys`, whether a key column is null,
-    /// and their fingerprints; each key is hashed with `state`'s hasher.
-    pub fn new(
+    /// The rows `first_row..first_row + rows` of a group: each one's encoded key (`key`),
+    /// whether a key column is null, and its fingerprint; keys are hashed with `state`'s
+    /// hasher.
+    pub fn new<'a>(
         state: &SnapshotState,
         first_row: u32,
-        keys: &Rows,
+        key: impl Fn(usize) -> &'a [u8],
         nulls: &[bool],
         prints: &[u64],
     ) -> Self {
-        let hashes: Vec<u64> = keys
+        let hashes: Vec<u64> = nulls
             .iter()
-            .zip(nulls)
-            .map(|(key, &null)| if null { 0 } else { state.hash(key.data()) })
+            .enumerate()
+            .map(|(r, &null)| if null { 0 } else { state.hash(key(r)) })
             .collect();
         // The rows with a key in shard order (a counting sort), then copied out in that order.
         let mut starts = vec![0u32; SHARDS + 1];
@@ -68,9 +70,9 @@ impl Chunk {
             fill[s] += 1;
         }
         let mut items = Vec::with_capacity(order.len());
-        let mut key_bytes = Vec::with_capacity(keys.lengths().sum());
+        let mut key_bytes = Vec::with_capacity(order.iter().map(|&r| key(r as usize).len()).sum());
         for &r in &order {
-            let (r, key) = (r as usize, keys.row(r as usize).data());
+            let (r, key) = (r as usize, key(r as usize));
             items.push(Item {
                 hash: hashes[r],
                 print: prints[r],

@@ -14,7 +14,7 @@ use crate::pipeline::canonical_type;
 
 use rayon::prelude::*;
 
-use super::compare::{compare, Chunk};
+use super::compare::{compare, Chunk, CHUNK_ROWS};
 use super::{SnapshotSpec, SnapshotState};
 use crate::short_bytes::ShortBytes;
 
@@ -107,9 +107,6 @@ struct Outcome {
     kept: Vec<RecordBatch>,
 }
 
-/// Rows encoded per task.
-const CHUNK_ROWS: usize = 8192;
-
 /// Compares the parts of `group` (target-aligned columns) with the state `next` (the
 /// previous snapshot's, becoming this one's), adding their counts and changed rows to `out`.
 fn compare_group(
@@ -139,7 +136,13 @@ fn compare_group(
             let nulls = any_null(&keys);
             let keys = state.key_encoder().encode(&keys)?;
             let prints = state.fingerprints_of(&state.content_of(&part), len)?;
-            Ok(Chunk::new(state, first, &keys, &nulls, &prints))
+            Ok(Chunk::new(
+                state,
+                first,
+                |r| keys.row(r).data(),
+                &nulls,
+                &prints,
+            ))
         })
         .collect::<Result<Vec<_>>>()?;
     let compared = compare(next, &chunks);

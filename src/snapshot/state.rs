@@ -10,12 +10,14 @@ use std::sync::Arc;
 
 use rayon::prelude::*;
 
+use crate::arrow::array::builder::BinaryBuilder;
 use crate::arrow::array::{Array, ArrayRef, AsArray, RecordBatch, UInt64Array};
 use crate::arrow::datatypes::{DataType, Field, Schema, SchemaRef, UInt64Type};
 use crate::error::{CdcError, Result};
 use crate::keys::RowEncoder;
 
-use super::shard::{shard_of, Found, Shard, SHARDS};
+use super::compare::{compare, Chunk, CHUNK_ROWS};
+use super::shard::{Shard, SHARDS};
 
 /// What the fingerprints are: stored with a persisted state, whose fingerprints are only
 /// reused under the same scheme (another one rebuilds the state from the target's rows).
@@ -154,69 +156,72 @@ impl SnapshotState {
         self.key_at.iter().map(|&i| columns[i].clone()).collect()
     }
 
-    /// Encoded keys, decoded into the key columns.
+    /// Encoded keys, decoded into the key columns. Keys read back from a saved state are
+    /// trusted as this scheme's row format; bytes that are not become a state error, never a
+    /// panic.
     pub(crate) fn decode_keys<'a>(
         &self,
         keys: impl IntoIterator<Item = &'a [u8]>,
     ) -> Result<Vec<ArrayRef>> {
-        self.key_encoder.decode(keys)
+        let decode = std::panic::AssertUnwindSafe(|| self.key_encoder.decode(keys));
+        std::panic::catch_unwind(decode).unwrap_or_else(|_| {
+            Err(CdcError::State(
+                "the saved snapshot state holds a key that cannot be read; delete the state \
+                 files (they are rebuilt from the table)"
+                    .into(),
+            ))
+        })
     }
 
-    /// The state as one record batch: the key columns (`key.<name>`) and `fingerprint`
-    /// (uint64), to be kept beside a durable target with [`SnapshotState::columns`].
+    /// The state as one record batch: each key in the row format (`key`, binary) and its
+    /// row's `fingerprint` (uint64), to be kept beside a durable target with
+    /// [`SnapshotState::columns`] and [`FINGERPRINT`] (the row format is arrow-row's own, as
+    /// the fingerprints are: a state saved under another scheme is not read back).
     pub fn to_batch(&self) -> Result<RecordBatch> {
         let entries = || self.shards.iter().flat_map(Shard::entries);
-        let mut columns = self.decode_keys(entries().map(|(key, _)| key))?;
-        let mut fields: Vec<Field> = self
-            .key_at
-            .iter()
-            .map(|&i| {
-                let field = self.columns.field(i);
-                Field::new(
-                    format!("key.{}", field.name()),
-                    field.data_type().clone(),
-                    false,
-                )
-            })
-            .collect();
+        let bytes = entries().map(|(key, _)| key.len()).sum();
+        let mut keys = BinaryBuilder::with_capacity(self.len(), bytes);
+        for (key, _) in entries() {
+            keys.append_value(key);
+        }
         let prints: UInt64Array = entries().map(|(_, print)| print).collect();
-        columns.push(Arc::new(prints));
-        fields.push(Field::new("fingerprint", DataType::UInt64, false));
         Ok(RecordBatch::try_new(
-            Arc::new(Schema::new(fields)),
-            columns,
+            Arc::new(Schema::new(vec![
+                Field::new("key", DataType::Binary, false),
+                Field::new("fingerprint", DataType::UInt64, false),
+            ])),
+            vec![Arc::new(keys.finish()), Arc::new(prints)],
         )?)
     }
 
-    /// A state kept by [`SnapshotState::to_batch`], for the target `columns`.
+    /// A state kept by [`SnapshotState::to_batch`], for the target `columns` keyed by `keys`.
     pub fn restore(columns: SchemaRef, keys: &[String], saved: &RecordBatch) -> Result<Self> {
-        let broken = |why: String| CdcError::State(format!("the saved snapshot state {why}"));
+        let broken = |why: &str| CdcError::State(format!("the saved snapshot state {why}"));
         let mut state = Self::empty(columns, keys)?;
         let column = |name: &str| {
-            saved
-                .column_by_name(name)
-                .cloned()
-                .ok_or_else(|| broken(format!("has no column {name:?}")))
+            let column = saved.column_by_name(name).filter(|c| c.null_count() == 0);
+            column.ok_or_else(|| broken(&format!("has no column {name:?} without nulls")))
         };
-        let key_columns: Vec<ArrayRef> = keys
-            .iter()
-            .map(|k| column(&format!("key.{k}")))
-            .collect::<Result<_>>()?;
-        let fingerprints = column("fingerprint")?;
-        let fingerprints = fingerprints
+        let saved_keys = column("key")?
+            .as_binary_opt::<i32>()
+            .ok_or_else(|| broken("has keys that are not binary"))?;
+        let prints = column("fingerprint")?
             .as_primitive_opt::<UInt64Type>()
-            .filter(|f| f.null_count() == 0)
-            .ok_or_else(|| broken("has fingerprints that are not uint64 values".into()))?;
-        if crate::keys::any_null(&key_columns).contains(&true) {
-            return Err(broken("has a null key".into()));
-        }
-        let encoded = state.key_encoder.encode(&key_columns)?;
-        for (key, &fingerprint) in encoded.iter().zip(fingerprints.values()) {
-            let hash = state.hash(key.data());
-            let shard = &mut state.shards[shard_of(hash)];
-            if shard.take(hash, key.data(), fingerprint, 0, &state.hasher) == Found::Twice {
-                return Err(broken("has a key twice".into()));
-            }
+            .ok_or_else(|| broken("has fingerprints that are not uint64 values"))?;
+        let rows = saved.num_rows();
+        let chunks: Vec<Chunk> = (0..rows)
+            .step_by(CHUNK_ROWS)
+            .collect::<Vec<_>>()
+            .into_par_iter()
+            .map(|at| {
+                let len = CHUNK_ROWS.min(rows - at);
+                let key = |r: usize| saved_keys.value(at + r);
+                let prints = &prints.values()[at..at + len];
+                Chunk::new(&state, at as u32, key, &vec![false; len], prints)
+            })
+            .collect();
+        if compare(&mut state, &chunks).duplicate.is_some() {
+            return Err(broken("has a key twice"));
         }
         Ok(state)
     }
@@ -265,22 +270,17 @@ mod tests {
         let mut s = state();
         let ids: ArrayRef = Arc::new(Int64Array::from(vec![3, 1, 2]));
         let keys = s.key_encoder.encode(&[ids]).unwrap();
-        for (i, key) in keys.iter().enumerate() {
-            let hash = s.hash(key.data());
-            let found =
-                s.shards[shard_of(hash)].take(hash, key.data(), 10 + i as u64, 0, &s.hasher);
-            assert_eq!(found, Found::New);
-        }
+        let prints = [10, 11, 12];
+        let chunk = Chunk::new(&s, 0, |r| keys.row(r).data(), &[false; 3], &prints);
+        assert_eq!(compare(&mut s, &[chunk]).inserted, 3);
         let batch = s.to_batch().unwrap();
-        assert_eq!(batch.schema().field(0).name(), "key.id");
+        assert_eq!(batch.schema().field(0).name(), "key");
         let back = SnapshotState::restore(s.columns().clone(), &["id".into()], &batch).unwrap();
         assert_eq!(back.len(), 3);
         let key = keys.row(2);
         let hash = back.hash(key.data());
-        assert_eq!(
-            back.shards[shard_of(hash)].fingerprint(hash, key.data()),
-            Some(12)
-        );
+        let shard = &back.shards[crate::snapshot::shard::shard_of(hash)];
+        assert_eq!(shard.fingerprint(hash, key.data()), Some(12));
         let twice =
             crate::arrow::compute::concat_batches(&batch.schema(), [&batch, &batch]).unwrap();
         let err = SnapshotState::restore(s.columns().clone(), &["id".into()], &twice);
