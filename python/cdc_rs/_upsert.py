@@ -88,13 +88,14 @@ class BatchUpsert:
         if not self._target.keeps_key_state:
             raise ConfigError(f"{type(self._target).__name__} keeps no key state to plan a dry "
                               "run against: it decides when it merges")
+        batch = as_arrow(micro_batch)  # (a Spark job, maybe: not while holding the target)
         with self._target.batch_lock():
             core = self._target.open(self._pipeline)
             if batch_id is None:
                 last = core.last_batch_id
                 batch_id = 0 if last is None else last + 1
             batch_id = checks.batch_id(batch_id)
-            plan = self._pipeline.plan(as_arrow(micro_batch), batch_id, core)
+            plan = self._pipeline.plan(batch, batch_id, core)
         report = self.report(batch_id, (plan.counts, plan.skipped_replay, plan.rejected()),
                               started)
         upserts, deletes = plan.upserts(), plan.deletes()
