@@ -94,7 +94,14 @@ pub(super) fn parse(tokens: &[Token]) -> Result<Expr, Failure> {
     };
     let expr = p.or()?;
     match &p.peek().tok {
-        Tok::End => Ok(expr),
+        // Spark refuses a bare NULL, number or string as a filter, whatever the columns
+        Tok::End => match expr {
+            Expr::Literal { value, at } if !matches!(value, Literal::Bool(_)) => Err(Failure::new(
+                at,
+                "a value alone is not a condition: compare it with a column",
+            )),
+            expr => Ok(expr),
+        },
         Tok::Close => Err(p.fail("this ')' closes nothing")),
         _ => Err(p.fail(format!(
             "expected AND, OR or the end of the predicate, found {}",
@@ -148,7 +155,7 @@ impl Parser<'_> {
             Tok::Word(w) => format!("{w:?}"),
             Tok::Quoted(w) => format!("`{w}`"),
             Tok::Number(n) => n.clone(),
-            Tok::Text(t) => format!("the string {t:?}"),
+            Tok::Text(t) => format!("the string '{}'", t.replace('\'', "''")),
             Tok::Compare(op) => format!("'{op}'"),
             Tok::Open => "'('".into(),
             Tok::Close => "')'".into(),
@@ -424,6 +431,8 @@ mod tests {
             ("and = 1", 0, "write `and`"),
             ("a = -b", 4, "only a number"),
             ("a LIKE 'x'", 2, "found \"LIKE\""),
+            ("(NULL)", 1, "a value alone"),
+            ("'x'", 0, "a value alone"),
         ];
         for (text, at, message) in cases {
             let f = failure(text);

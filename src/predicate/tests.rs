@@ -210,7 +210,7 @@ fn values_that_cannot_meet_are_errors_at_the_literal() {
         ),
         ("b = 'maybe'", "not a boolean"),
         ("i", "is Int32, not a condition"),
-        ("'x'", "not a condition"),
+        ("'x' OR b", "not a condition"),
         (
             "s = b",
             "cannot compare column \"s\" (Utf8) with column \"b\" (Boolean)",
