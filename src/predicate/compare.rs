@@ -4,8 +4,8 @@
 use std::sync::Arc;
 
 use crate::arrow::array::{
-    Array, ArrayRef, BooleanArray, Date32Array, Scalar, StringArray, TimestampMicrosecondArray,
-    TimestampNanosecondArray,
+    Array, ArrayRef, BooleanArray, Date32Array, Datum, Scalar, StringArray,
+    TimestampMicrosecondArray, TimestampNanosecondArray,
 };
 use crate::arrow::compute::cast;
 use crate::arrow::compute::kernels::cmp;
@@ -104,9 +104,7 @@ fn with_literal(
             let number = Number::parse(text).ok_or_else(|| format!("{text} is not a number"))?;
             numbers::column_and_number(&column, number).map_err(|e| e.to_string())?
         }
-        (t, Literal::Text(text)) if t.is_numeric() => {
-            text_as_number(&column, what, text).map_err(|e| e.to_string())?
-        }
+        (t, Literal::Text(text)) if t.is_numeric() => text_as_number(&column, what, text)?,
         (DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View, Literal::Text(text)) => {
             let one: ArrayRef = Arc::new(StringArray::from(vec![text.as_str()]));
             (
@@ -276,11 +274,7 @@ fn mismatch(what: &str, data_type: &DataType, literal: &Literal) -> String {
     format!("cannot compare {what} ({data_type}) with {kind}, {shown}{hint}")
 }
 
-fn kernel(
-    op: CmpOp,
-    a: &dyn crate::arrow::array::Datum,
-    b: &dyn crate::arrow::array::Datum,
-) -> Result<BooleanArray, ArrowError> {
+fn kernel(op: CmpOp, a: &dyn Datum, b: &dyn Datum) -> Result<BooleanArray, ArrowError> {
     match op {
         CmpOp::Eq => cmp::eq(a, b),
         CmpOp::NotEq => cmp::neq(a, b),
