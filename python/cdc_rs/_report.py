@@ -22,6 +22,7 @@ BatchOutcome = tuple[dict[str, int], bool, "pa.Table | None"]
 OUTCOMES = (
     "other_topics",
     "malformed",
+    "filtered_out",
     "ignored_operations",
     "null_keys",
     "null_sequences",
@@ -53,6 +54,8 @@ class BatchReport:
     rows_in: int = 0
     other_topics: int = 0
     malformed: int = 0
+    #: events for which ``where=`` is not TRUE
+    filtered_out: int = 0
     ignored_operations: int = 0
     null_keys: int = 0
     null_sequences: int = 0

@@ -50,8 +50,8 @@ _UPSERTS, _DELETES = "upserts", "deletes"
 #: bytes of rejected rows per summary row (one Spark binary value)
 _REJECTS_PER_CELL = 64 << 20
 _PRIVATE = (CHANGE_OPERATION_COLUMN, ARRIVAL_COLUMN, COUNTS_COLUMN, REJECTED_COLUMN)
-_SCREENING = ("rows_in", "other_topics", "malformed", "ignored_operations", "null_keys",
-              "null_sequences", "lookup_misses", "superseded")
+_SCREENING = ("rows_in", "other_topics", "malformed", "filtered_out", "ignored_operations",
+              "null_keys", "null_sequences", "lookup_misses", "superseded")
 
 
 class _Screen:
@@ -250,11 +250,13 @@ def _partitions(df: DataFrame) -> int:
 
 def _change_set_config(config: dict[str, Any], names: list[str]) -> dict[str, Any]:
     """The upsert's configuration for change sets (decoded rows whose operation is
-    ``_cdc_rs_operation``) writing the columns ``names``."""
+    ``_cdc_rs_operation``) writing the columns ``names``: the conditions were applied to the
+    events already (and may name columns the change set lacks)."""
     columns = [n for n in names if n != CHANGE_OPERATION_COLUMN]
     return {**config, "value_schema": None, "topic": None, "lookup": None, "lookup_on": [],
             "operation_column": CHANGE_OPERATION_COLUMN, "upsert_operations": ["upsert"],
-            "delete_operations": ["delete"], "columns": columns, "except_column_list": []}
+            "delete_operations": ["delete"], "apply_as_deletes": None, "where": None,
+            "columns": columns, "except_column_list": []}
 
 
 def _summed(summaries: pa.Table) -> tuple[dict[str, int], pa.Table | None]:

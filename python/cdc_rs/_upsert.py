@@ -226,6 +226,8 @@ def batch_upsert(
     operation_column: str | None = None,
     upsert_operations: Sequence[str] = ("insert", "update"),
     delete_operations: Sequence[str] = (),
+    apply_as_deletes: str | None = None,
+    where: str | None = None,
     lookup: MicroBatch | None = None,
     lookup_on: Mapping[str, str] | Sequence[tuple[str, str]] | str | None = None,
     lookup_how: str = "inner",
@@ -253,6 +255,19 @@ def batch_upsert(
             row is an upsert.
         upsert_operations: operations applied as insert-or-update.
         delete_operations: operations applied as deletes (leaving a tombstone).
+        apply_as_deletes: AUTO CDC's long form of ``delete_operations`` (give one of the two):
+            a SQL condition on the event's columns, e.g. ``"op = 'DELETE'"``. Events for
+            which it is TRUE are deletes; FALSE or NULL, upserts. It is tested first, so with
+            ``operation_column`` the other events are upserts only if their operation is in
+            ``upsert_operations`` (else they count as ``ignored_operations``).
+        where: a SQL condition on the event's columns: only events for which it is TRUE are
+            applied, the others count as ``filtered_out`` (after ``malformed``, before the
+            operation). Both conditions are a small part of Spark SQL, parsed in Rust (never
+            evaluated as Python): column names (plain, or in backquotes; matched ignoring case),
+            numbers, ``'strings'``, ``TRUE``/``FALSE``/``NULL``, ``= <> != < <= > >=``,
+            ``[NOT] IN (…)``, ``IS [NOT] NULL``, ``NOT``/``AND``/``OR`` and parentheses, with
+            SQL's three-valued logic. A literal is read as the type of the column it meets (a
+            timestamp string in ``time_zone``).
         lookup: a small table joined to every upsert (a broadcast join), hashed once here.
         lookup_on: ``{batch_column: lookup_column}`` (or one name for both sides).
         lookup_how: ``"inner"`` (a miss rejects the row: ``lookup_miss``) or ``"left"``.
@@ -272,7 +287,11 @@ def batch_upsert(
         A picklable :class:`BatchUpsert`, callable as ``upsert(micro_batch, batch_id)``.
 
     Raises:
-        ConfigError: an option that cannot work (e.g. duplicate lookup keys, naming the key).
+        ConfigError: an option that cannot work (e.g. duplicate lookup keys, naming the key),
+            or a condition that does not parse (its message points at the position). A
+            condition naming an unknown column, or a literal that cannot meet its column, is
+            refused here when ``value_schema`` gives the types, else at the first batch
+            (before anything is applied).
         SchemaError: ``value_schema`` does not parse.
 
     Example:
@@ -285,6 +304,25 @@ def batch_upsert(
         2
         >>> upsert.target.to_arrow().sort_by("id").column("v").to_pylist()
         ['b', 'c']
+
+        AUTO CDC's SQL conditions, on the event's columns:
+
+        >>> upsert = cdc_rs.batch_upsert(keys="id", sequence_by="ts",
+        ...                              apply_as_deletes="op = 'DELETE'", where="shop <> 'test'")
+        >>> batch = pa.table({"id": [1, 2, 1, 3], "ts": [1, 1, 2, 1],
+        ...                   "op": ["INSERT", "INSERT", "DELETE", "INSERT"],
+        ...                   "shop": ["a", "a", "a", "test"]})
+        >>> report = upsert(batch, 0)
+        >>> report.inserted, report.tombstoned, report.filtered_out
+        (1, 1, 1)
+        >>> upsert.target.to_arrow().column("id").to_pylist()
+        [2]
+        >>> cdc_rs.batch_upsert(keys="id", sequence_by="ts", where="shop = 'a' AND")
+        Traceback (most recent call last):
+        ...
+        cdc_rs.exceptions.ConfigError: where=: expected a value, found the end (at position 14)
+          shop = 'a' AND
+                        ^
     """
     if column_list is not None:
         if columns is not None:
@@ -300,6 +338,9 @@ def batch_upsert(
         else checks.name(operation_column, "operation_column"),
         "upsert_operations": [checks.text(op, "upsert_operations") for op in upsert_operations],
         "delete_operations": [checks.text(op, "delete_operations") for op in delete_operations],
+        "apply_as_deletes": None if apply_as_deletes is None
+        else checks.text(apply_as_deletes, "apply_as_deletes"),
+        "where": None if where is None else checks.text(where, "where"),
         "lookup": None if lookup is None else _lookup_table(lookup),
         "lookup_on": [(checks.name(a, "lookup_on"), checks.name(b, "lookup_on"))
                       for a, b in _pairs(lookup_on)],
