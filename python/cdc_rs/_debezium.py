@@ -1,0 +1,576 @@
+"""``format="debezium"``: bronze rows whose value is a Debezium change event become the flat
+rows the engine merges — the table's columns, an operation and a sequence.
+
+Each bronze part is decoded by ``cdc_rs.from_json`` (in Rust) and the rest is Arrow compute:
+
+* the value is an envelope ``{before, after, source, op, ts_ms}``, or a row flattened by
+  ExtractNewRecordState (``__op``, ``__deleted``, ``__lsn``…), each with or without the JSON
+  converter's ``{"schema": …, "payload": …}`` wrapper;
+* ``c``/``u``/``r`` upsert ``after``, ``d`` deletes the key of ``before`` (a flattened row
+  deletes when ``__deleted`` is ``"true"`` or ``__op`` is ``d``);
+* the sequence is :data:`SEQUENCE`: snapshot reads (``r``) before streamed changes, then the
+  Postgres LSN, the MySQL binlog file, position and row, else the event's ``ts_ms``;
+* a Kafka tombstone (null value) and a message (``op`` ``m``) are ignored operations, a
+  truncate too, with a rejected row saying it was not applied; a TOAST placeholder that
+  ``before`` cannot fill, and values that are not events, are rejected with a reason.
+
+Rows this step rejects or ignores never reach the engine: their counters and rejected rows
+(the bronze rows, with a ``reason``) are kept in a :class:`Side` and added to the engine's
+outcome (:meth:`Side.merged`), so every bronze row is still counted once.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from . import _cdc_rs
+from . import _connect_types as ct
+from ._report import BatchOutcome
+from .exceptions import ConfigError, InputError, SchemaError
+
+#: The default ``sequence_by`` of ``format="debezium"``, compared left to right: 0 for a
+#: snapshot read (``op`` ``r``) and 1 for a streamed change, then the Postgres LSN, the MySQL
+#: binlog file, position and row in the event; the event's ``ts_ms`` only when it has
+#: neither (the unused components are 0 or "").
+SEQUENCE = ("_dbz_streamed", "_dbz_lsn", "_dbz_binlog_file", "_dbz_binlog_pos", "_dbz_binlog_row",
+            "_dbz_ts_ms")
+#: The operation the engine applies: ``upsert`` or ``delete``.
+OP = "_dbz_op"
+#: With an inner lookup (the one engine reject left): each row's bronze row and position.
+BRONZE, ROW = "_dbz_bronze", "_dbz_row"
+PLACEHOLDER = "__debezium_unavailable_value"
+_SEQUENCE_TYPES = (pa.int8(), pa.int64(), pa.string(), pa.int64(), pa.int64(), pa.int64())
+_PART_ROWS = 65536
+_OK = "__dbz_ok"  # a field the decoder fills only for JSON objects (see _marked)
+_SOURCE = pa.struct([("lsn", pa.int64()), ("file", pa.string()), ("pos", pa.int64()),
+                     ("row", pa.int64()), ("ts_ms", pa.int64()), ("snapshot", pa.string())])
+#: ExtractNewRecordState's metadata fields (``add.fields``) read for the operation and sequence.
+_META = {"__op": pa.string(), "__deleted": pa.string(), "__snapshot": pa.string(),
+         "__source_snapshot": pa.string(), **{f"__{p}{n}": pa.int64() for p in ("", "source_")
+                                               for n in ("lsn", "pos", "row", "ts_ms")},
+         "__file": pa.string(), "__source_file": pa.string()}
+_ENVELOPE = ("before", "after", "source", "op", "ts_ms")
+_TOMBSTONE_TEXT = r'^\s*\{\s*"schema"\s*:\s*null\s*,\s*"payload"\s*:\s*null\s*\}'
+_SNAPSHOT_FLAGS = ["true", "first", "first_in_data_collection", "last_in_data_collection", "last",
+                   "incremental"]
+
+#: reason → the counter its rows land in; reasons in ``_SILENT`` leave no rejected row.
+REASONS = {
+    "malformed_json": "malformed",          # not a JSON object
+    "missing_schema": "malformed",          # no schema wrapper, and no value_schema
+    "unknown_operation": "malformed",       # an op Debezium does not write (or none)
+    "missing_after": "malformed",           # c/u/r without an ``after`` row
+    "unavailable_value": "malformed",       # a TOAST placeholder ``before`` cannot fill
+    "out_of_range": "malformed",            # a decimal or timestamp the column cannot hold
+    "tombstone": "ignored_operations",      # a Kafka tombstone (null value)
+    "message": "ignored_operations",        # op m: a logical decoding message
+    "truncate_not_applied": "ignored_operations",  # op t: the table is not truncated
+    "delete_without_before": "null_keys",   # d without ``before`` (REPLICA IDENTITY NOTHING)
+    "null_key": "null_keys",
+    "null_sequence": "null_sequences",
+}
+_SILENT = ("tombstone", "message")
+
+
+def row_spec(value_schema: str | None) -> ct.Spec | None:
+    """The row spec ``value_schema`` gives: a Kafka Connect schema as JSON text (of the row, or
+    of a whole envelope or flattened value), else Spark DDL; ``None``: from the messages."""
+    if value_schema is None:
+        return None
+    if value_schema.lstrip().startswith("{"):
+        try:
+            schema = json.loads(value_schema)
+        except ValueError as exc:
+            raise SchemaError(f"value_schema looks like a Kafka Connect schema but is not valid "
+                              f"JSON: {exc}") from None
+        return ct.from_connect(ct.row_struct(schema, "value_schema"), "value_schema")
+    return ct.from_ddl(value_schema)
+
+
+def engine_config(config: dict[str, Any]) -> dict[str, Any]:
+    """The engine's configuration for the flat rows :class:`Normaliser` makes."""
+    private = [OP, *SEQUENCE] + ([BRONZE, ROW] if _carries_bronze(config) else [])
+    excluded = list(config["except_column_list"])
+    if config["columns"] is None:
+        excluded += [name for name in private if name not in excluded]
+    return {**config, "value_schema": None, "topic": None, "operation_column": OP,
+            "upsert_operations": ["upsert"], "delete_operations": ["delete"],
+            "except_column_list": excluded}
+
+
+def _carries_bronze(config: Mapping[str, Any]) -> bool:
+    return config.get("lookup") is not None and config.get("lookup_how") == "inner"
+
+
+@dataclass
+class Side:
+    """What the normalisation decided itself: counters and rejected bronze rows."""
+
+    bronze: pa.Schema
+    counts: Counter[str] = field(default_factory=Counter)
+    rejected: list[pa.Table] = field(default_factory=list)
+
+    def merged(self, outcome: BatchOutcome) -> BatchOutcome:
+        """The engine's ``outcome`` for the flat rows, plus this side's rows: every bronze row
+        counted once, rejected rows as bronze rows in input order."""
+        counts, skipped, rejected = outcome
+        counts = dict(counts)
+        counts["rows_in"] = counts.get("rows_in", 0) + sum(self.counts.values())
+        if skipped:  # a replay counts its rows only
+            return counts, skipped, rejected
+        for name, n in self.counts.items():
+            counts[name] = counts.get(name, 0) + n
+        parts = list(self.rejected)
+        if rejected is not None and rejected.num_rows:
+            if BRONZE in rejected.column_names:  # lookup misses: back to their bronze rows
+                rows = pa.Table.from_struct_array(rejected.column(BRONZE).combine_chunks())
+                rejected = rows.append_column("reason", rejected.column("reason")).append_column(
+                    ROW, rejected.column(ROW))
+            parts.append(rejected)
+        if not parts:
+            return counts, False, self.bronze.empty_table().append_column(
+                "reason", pa.array([], pa.string()))
+        table = pa.concat_tables(parts, promote_options="permissive").sort_by(ROW)
+        return counts, False, table.drop_columns([ROW])
+
+
+class Normaliser:
+    """Bronze Debezium values → flat rows (one per event the engine applies), per part."""
+
+    def __init__(self, config: Mapping[str, Any]) -> None:
+        self.keys: list[str] = list(config["keys"])
+        self.sequence_by: list[str] = list(config["sequence_by"])
+        #: the sequence columns the row must have (the rest are the defaults, made here)
+        self.sequence: list[str] = [s for s in self.sequence_by if s not in SEQUENCE]
+        self.value_column: str = config["value_column"]
+        self.topic_column: str = config["topic_column"]
+        self.topic: str | None = config.get("topic")
+        self.carry = _carries_bronze(config)
+        self.row = row_spec(config.get("value_schema"))
+        self._rows_of: dict[str, dict[str, Any]] = {}  # schema text → its row (a cache)
+        if self.row is not None:
+            names = set(self.row.type.names)
+            for what, wanted in (("keys", self.keys), ("sequence_by", self.sequence)):
+                missing = [n for n in wanted if n not in names]
+                if missing:
+                    raise ConfigError(f"{what} {missing} are not columns of value_schema's row "
+                                      f"{sorted(names)}" + (f" (nor of {list(SEQUENCE)})"
+                                                            if what == "sequence_by" else ""))
+            _check_names(self.row.type.names)
+
+    # ------------------------------------------------------------------ whole batches
+
+    def prepare(self, data: Any) -> tuple[Any, Side]:
+        """The flat rows of a micro-batch (Arrow data) for the engine, and the side outcome,
+        complete once they are read. With a fixed row schema they are read lazily, part by
+        part; else every part is read first, and the batch's row schema is the union of its
+        messages' schemas."""
+        schema, batches = _batches(data)
+        side = Side(bronze=schema)
+        parts = self._parts(batches, side)
+        if self.row is not None:
+            flat = self.flat_schema(schema)
+            cast = (p if p.schema == flat else p.cast(flat) for p in parts)
+            return pa.RecordBatchReader.from_batches(flat, cast), side
+        tables = [pa.Table.from_batches([p]) for p in parts]
+        if not tables:
+            return self.flat_schema(schema, ct.from_connect(ct.union([]))).empty_table(), side
+        return pa.concat_tables(tables, promote_options="permissive"), side
+
+    def flat_schema(self, bronze: pa.Schema, row: ct.Spec | None = None) -> pa.Schema:
+        """The engine's input for bronze of ``bronze``: the row, the operation, the sequence."""
+        row = row or self.row
+        assert row is not None, "a row spec, given or from the messages"
+        fields = list(row.type) + [pa.field(OP, pa.string())]
+        fields += [pa.field(n, t) for n, t in zip(SEQUENCE, _SEQUENCE_TYPES)]
+        for name in [*self.keys, *self.sequence]:  # a row without them (none in the schema)
+            if name not in row.type.names:
+                fields.append(pa.field(name, pa.null()))
+        if self.carry:
+            fields += [pa.field(BRONZE, pa.struct(list(bronze))), pa.field(ROW, pa.int64())]
+        return pa.schema(fields)
+
+    def schemas(self, values: pa.Array) -> list[str]:
+        """The distinct schema texts of the wrapped messages among ``values``."""
+        texts = _cdc_rs.from_json(_marked(values), "`schema` STRING").field("schema")
+        return [t for t in pc.unique(texts.drop_null()).to_pylist()]
+
+    def _parts(self, batches: Iterator[pa.RecordBatch], side: Side) -> Iterator[pa.RecordBatch]:
+        first = 0
+        for batch in batches:
+            for at in range(0, batch.num_rows, _PART_ROWS):
+                part = batch.slice(at, _PART_ROWS)
+                yield self._part(part, first, side)
+                first += part.num_rows
+
+    # ------------------------------------------------------------------ one part
+
+    def _part(self, bronze: pa.RecordBatch, first: int, side: Side) -> pa.RecordBatch:
+        n = bronze.num_rows
+        position = pa.array(range(first, first + n), pa.int64())
+        if self.topic is not None:
+            topics = _column(bronze, self.topic_column, "topic")
+            in_topic = pc.fill_null(pc.equal(topics.cast(pa.string()), self.topic), False)
+            side.counts["other_topics"] += n - (pc.sum(in_topic.cast(pa.int64())).as_py() or 0)
+            bronze, position = bronze.filter(in_topic), position.filter(in_topic)
+        values = _column(bronze, self.value_column, "the bronze value")
+        if not (pa.types.is_string(values.type) or pa.types.is_large_string(values.type)
+                or pa.types.is_binary(values.type) or pa.types.is_large_binary(values.type)
+                or pa.types.is_string_view(values.type) or pa.types.is_binary_view(values.type)):
+            raise InputError(f"the bronze value column {self.value_column!r} is {values.type}; it "
+                             "must hold JSON text (string or binary)")
+        event = _Events(self, values)
+        reason = event.reasons()
+        flat = event.flat(pc.is_null(reason), bronze, position)
+        self._side(side, bronze, position, reason)
+        return flat
+
+    def _side(self, side: Side, bronze: pa.RecordBatch, position: pa.Array, reason: pa.Array) -> None:
+        counted = pc.value_counts(reason.drop_null()) if reason.null_count < len(reason) else []
+        for entry in counted:
+            side.counts[REASONS[entry["values"].as_py()]] += entry["counts"].as_py()
+        shown = pc.and_(reason.is_valid(), pc.invert(pc.is_in(reason, value_set=pa.array(_SILENT))))
+        if pc.any(shown).as_py():
+            rows = pa.Table.from_batches([bronze.filter(shown)])
+            side.rejected.append(rows.append_column("reason", reason.filter(shown))
+                                 .append_column(ROW, position.filter(shown)))
+
+    def _row_of(self, text: str) -> dict[str, Any]:
+        row = self._rows_of.get(text)
+        if row is None:
+            try:
+                row = ct.row_struct(json.loads(text), "a message's schema")
+            except ValueError as exc:
+                raise InputError(f"a message's schema is not valid JSON: {exc}") from None
+            if len(self._rows_of) > 256:
+                self._rows_of.clear()
+            self._rows_of[text] = row
+        return row
+
+
+class _Events:
+    """One part's values decoded: what each event is, its row and its sequence."""
+
+    def __init__(self, normaliser: Normaliser, values: pa.Array) -> None:
+        self.n = len(values)
+        self.keys, self.sequence_by = normaliser.keys, normaliser.sequence_by
+        self.carry = normaliser.carry
+        self.raw, self.values = values, _marked(values)
+        self.tombstone = values.is_null()
+        self.no_schema: pa.Array | None = None
+        row = normaliser.row
+        if row is None:  # from the messages' schemas
+            texts = _cdc_rs.from_json(self.values, "`schema` STRING").field("schema")
+            self.no_schema = texts.is_null()
+            found = [normaliser._row_of(t) for t in pc.unique(texts.drop_null()).to_pylist()]
+            row = ct.from_connect(ct.union(found), "the messages' schema") if found else None
+            if row is not None:
+                _check_names(row.type.names)
+                missing = [k for k in self.keys if k not in row.type.names]
+                if missing:
+                    raise ConfigError(f"keys {missing} are not fields of the messages' row schema "
+                                      f"{row.type.names}")
+        self.row = row
+        self._decode()
+
+    def _decode(self) -> None:
+        fields: list[tuple[str, pa.DataType]] = [(_OK, pa.int32())]
+        if self.row is None:
+            self.env = self.flat_dec = _cdc_rs.from_json(self.values, ct.ddl_fields(fields))
+            self.ok = self._objects(self.env.field(_OK).is_valid())
+            self.wrapped = self.is_env = pa.repeat(False, self.n)
+            return
+        envelope = [("before", self.row.read), ("after", self.row.read), ("source", _SOURCE),
+                    ("op", pa.string()), ("ts_ms", pa.int64())]
+        flat = [(f.name, f.type) for f in self.row.read]
+        flat += [(n, t) for n, t in _META.items() if n not in self.row.read.names]
+        names = {n for n, _ in flat}
+        if names.isdisjoint({*_ENVELOPE, "payload", "schema", _OK}):
+            ddl = ct.ddl_fields([*fields, ("payload", pa.struct(envelope + flat)), *envelope, *flat])
+            self.env = self.flat_dec = _cdc_rs.from_json(self.values, ddl)
+        else:  # a row column named like an envelope field: two decodes
+            ddl = ct.ddl_fields([*fields, ("payload", pa.struct(envelope)), *envelope])
+            self.env = _cdc_rs.from_json(self.values, ddl)
+            self.flat_dec = _cdc_rs.from_json(
+                self.values, ct.ddl_fields([("payload", pa.struct(flat)), *flat]))
+        self.ok = self._objects(self.env.field(_OK).is_valid())
+        self.wrapped = self.env.field("payload").is_valid()
+        self.is_env = _any(*(self._env(f).is_valid() for f in ("source", "before", "after")))
+
+    def _objects(self, marked: pa.Array) -> pa.Array:
+        """JSON objects: marked by the decoder, or empty ones (``{}``, which _marked spoils)."""
+        if pc.all(pc.or_(marked, self.tombstone)).as_py():
+            return marked
+        empty = pc.match_substring_regex(_unviewed(self.raw), r"^\s*\{\s*\}")
+        return pc.or_(marked, pc.fill_null(empty, False))
+
+    def _pick(self, decoded: pa.StructArray, name: str) -> pa.Array:
+        top, inner = decoded.field(name), decoded.field("payload").field(name)
+        return pc.if_else(self.wrapped, inner, top)
+
+    def _env(self, name: str) -> pa.Array:
+        return self._pick(self.env, name)
+
+    def _flat(self, name: str) -> pa.Array:
+        return self._pick(self.flat_dec, name)
+
+    def reasons(self) -> pa.Array:
+        """Per event, why it goes no further (a :data:`REASONS` key), null if it is applied."""
+        if self.row is None:  # no message of the part has a schema: no row to apply
+            self.upsert = self.delete = pa.repeat(False, self.n)
+            reasons = [(self.tombstone, "tombstone"), (pc.invert(self.ok), "malformed_json"),
+                       (self._tombstone_text(), "tombstone"), (pa.repeat(True, self.n), "missing_schema")]
+            return _first(reasons, self.n)
+        op = self._env("op")
+        flat_op = self._flat("__op")
+        deleted = pc.fill_null(pc.or_kleene(pc.equal(pc.utf8_lower(self._flat("__deleted")), "true"),
+                                            pc.equal(flat_op, "d")), False)
+        env, flat = self.is_env, pc.invert(self.is_env)
+
+        def ops(codes: list[str], where: pa.Array, of: pa.Array) -> pa.Array:
+            return pc.and_(where, pc.fill_null(pc.is_in(of, value_set=pa.array(codes)), False))
+
+        flat_live = pc.and_(flat, pc.invert(deleted))
+        self.upsert = _any(ops(["c", "u", "r"], env, op),
+                           pc.and_(flat_live, pc.or_(flat_op.is_null(), pc.is_in(
+                               flat_op, value_set=pa.array(["c", "u", "r"])))))
+        self.delete = _any(ops(["d"], env, op), pc.and_(flat, deleted))
+        truncate = _any(ops(["t"], env, op), ops(["t"], flat_live, flat_op))
+        message = _any(ops(["m"], env, op), ops(["m"], flat_live, flat_op))
+        known = _any(self.upsert, self.delete, truncate, message)
+        before, after = self._env("before"), self._env("after")
+        missing_after = pc.and_(pc.and_(env, self.upsert), after.is_null())
+        missing_before = pc.and_(pc.and_(env, self.delete), before.is_null())
+        chosen = pc.if_else(env, pc.if_else(self.delete, before, after), self._flat_row())
+        chosen, unavailable = self._fill_placeholders(chosen, before)
+        self.rows, bad = ct.convert(chosen, self.row)
+        self._sequence_columns(op)
+        null_key = _any(*(self.rows.field(k).is_null() for k in self.keys))
+        null_sequence = _any(*(_null_within(c) for c in self._sequences()))
+        reasons = [
+            (self.tombstone, "tombstone"),
+            (pc.invert(self.ok), "malformed_json"),
+            (pc.and_(flat, self._tombstone_text()), "tombstone"),
+            (self.no_schema if self.no_schema is not None else pa.repeat(False, self.n),
+             "missing_schema"),
+            (pc.invert(known), "unknown_operation"),
+            (missing_after, "missing_after"),
+            (pc.and_(self.upsert, unavailable), "unavailable_value"),
+            (pc.and_(self.upsert, bad if bad is not None else pa.repeat(False, self.n)),
+             "out_of_range"),
+            (message, "message"),
+            (truncate, "truncate_not_applied"),
+            (missing_before, "delete_without_before"),
+            (null_key, "null_key"),
+            (null_sequence, "null_sequence"),
+        ]
+        return _first(reasons, self.n)
+
+    def _tombstone_text(self) -> pa.Array:
+        """``{"schema": null, "payload": null}``: the JSON converter's old tombstone."""
+        candidates = pc.and_(self.ok, pc.invert(self.wrapped))
+        if not pc.any(candidates).as_py():
+            return candidates
+        return pc.and_(candidates, pc.fill_null(pc.match_substring_regex(self.values,
+                                                                         _TOMBSTONE_TEXT), False))
+
+    def _flat_row(self) -> pa.StructArray:
+        assert self.row is not None
+        return pa.StructArray.from_arrays([self._flat(n) for n in self.row.read.names],
+                                          fields=list(self.row.read))
+
+    def _fill_placeholders(self, rows: pa.StructArray,
+                           before: pa.StructArray) -> tuple[pa.StructArray, pa.Array]:
+        """Postgres TOAST placeholders of upserted rows, filled from ``before`` where it holds
+        the value (REPLICA IDENTITY FULL); the rows still holding one."""
+        assert self.row is not None
+        columns, left = [], pa.repeat(False, self.n)
+        before_valid = before.is_valid()
+        for i, f in enumerate(self.row.read):
+            column = rows.field(i)
+            marked = _placeholder(column, f.type)
+            if marked is None:
+                columns.append(column)
+                continue
+            marked = pc.and_(marked, self.upsert)
+            old = before.field(i)
+            old_marked = _placeholder(old, f.type)
+            assert old_marked is not None
+            fill = _all(marked, self.is_env, before_valid, old.is_valid(), pc.invert(old_marked))
+            columns.append(pc.if_else(fill, old, column))
+            left = pc.or_(left, pc.and_(marked, pc.invert(fill)))
+        mask = rows.is_null() if rows.null_count else None
+        return pa.StructArray.from_arrays(columns, fields=list(self.row.read), mask=mask), left
+
+    def _sequence_columns(self, op: pa.Array) -> None:
+        def position(source_field: str, *meta: str) -> pa.Array:
+            from_env = self._env("source").field(source_field)
+            found = pc.coalesce(*(_as_type(self._flat(name), from_env.type) for name in meta))
+            return pc.if_else(self.is_env, from_env, found)
+
+        lsn = position("lsn", "__lsn", "__source_lsn")
+        file = position("file", "__file", "__source_file")
+        pos = position("pos", "__pos", "__source_pos")
+        row = position("row", "__row", "__source_row")
+        ts = pc.if_else(self.is_env, pc.coalesce(self._env("ts_ms"), self._env("source").field("ts_ms")),
+                        pc.coalesce(_as_type(self._flat("__ts_ms"), pa.int64()),
+                                    _as_type(self._flat("__source_ts_ms"), pa.int64())))
+        flat_op = self._flat("__op")
+        snapshot = pc.coalesce(self._flat("__snapshot"), self._flat("__source_snapshot"))
+        read = pc.if_else(self.is_env, pc.equal(op, "r"),
+                          pc.if_else(flat_op.is_valid(), pc.equal(flat_op, "r"),
+                                     pc.is_in(snapshot, value_set=pa.array(_SNAPSHOT_FLAGS))))
+        has_lsn = lsn.is_valid()
+        has_file = pc.and_(pc.invert(has_lsn), file.is_valid())
+        neither = pc.invert(pc.or_(has_lsn, has_file))
+        zero = pa.scalar(0, pa.int64())
+        self.seq = [
+            pc.if_else(pc.fill_null(read, False), pa.scalar(0, pa.int8()), pa.scalar(1, pa.int8())),
+            pc.if_else(has_lsn, lsn, zero),
+            pc.if_else(has_file, file, pa.scalar("", pa.string())),
+            pc.if_else(has_file, pos, zero),
+            pc.if_else(has_file, pc.coalesce(row, zero), zero),
+            pc.if_else(neither, ts, zero),
+        ]
+
+    def _sequences(self) -> list[pa.Array]:
+        return [self.seq[SEQUENCE.index(n)] if n in SEQUENCE else self.rows.field(n)
+                for n in self.sequence_by]
+
+    def flat(self, applied: pa.Array, bronze: pa.RecordBatch, position: pa.Array) -> pa.RecordBatch:
+        """The applied events as the engine's rows (see :meth:`Normaliser.flat_schema`)."""
+        if self.row is None:
+            names = list(dict.fromkeys([*self.keys, *(s for s in self.sequence_by if s not in SEQUENCE)]))
+            arrays = [pa.nulls(0) for _ in names] + [pa.array([], pa.string())]
+            arrays += [pa.array([], t) for t in _SEQUENCE_TYPES]
+            names += [OP, *SEQUENCE]
+            if self.carry:
+                arrays += [pa.array([], pa.struct(list(bronze.schema))), pa.array([], pa.int64())]
+                names += [BRONZE, ROW]
+            return pa.RecordBatch.from_arrays(arrays, names=names)
+        rows = self.rows.filter(applied)
+        arrays = [rows.field(i) for i in range(rows.type.num_fields)]
+        names = list(rows.type.names)
+        op = pc.if_else(self.delete, pa.scalar("delete"), pa.scalar("upsert")).filter(applied)
+        arrays += [op, *(s.filter(applied) for s in self.seq)]
+        names += [OP, *SEQUENCE]
+        if self.carry:
+            arrays += [pa.StructArray.from_arrays(bronze.columns, fields=list(bronze.schema))
+                       .filter(applied), position.filter(applied)]
+            names += [BRONZE, ROW]
+        return pa.RecordBatch.from_arrays(arrays, names=names)
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _batches(data: Any) -> tuple[pa.Schema, Iterator[pa.RecordBatch]]:
+    """Arrow data (a stream or one array) as its schema and record batches."""
+    if isinstance(data, pa.Table):
+        return data.schema, iter(data.to_batches())
+    if isinstance(data, pa.RecordBatch):
+        return data.schema, iter([data])
+    if isinstance(data, pa.RecordBatchReader):
+        return data.schema, iter(data)
+    if hasattr(data, "__arrow_c_stream__"):
+        reader = pa.RecordBatchReader.from_stream(data)
+        return reader.schema, iter(reader)
+    batch = pa.record_batch(data)
+    return batch.schema, iter([batch])
+
+
+def _column(batch: pa.RecordBatch, name: str, what: str) -> pa.Array:
+    if name not in batch.schema.names:
+        raise ConfigError(f"column {name!r} ({what} column) is not in the batch; its columns are "
+                          f"{batch.schema.names}")
+    return batch.column(name)
+
+
+def _check_names(names: list[str]) -> None:
+    taken = [n for n in names if n.startswith("_dbz_")]
+    if taken:
+        raise ConfigError(f"row columns {taken} use the _dbz_ prefix format='debezium' keeps "
+                          "for its own columns")
+
+
+def _unviewed(values: pa.Array) -> pa.Array:
+    """View arrays as large ones: Arrow's regex kernels take no views."""
+    if pa.types.is_string_view(values.type):
+        return values.cast(pa.large_string())
+    if pa.types.is_binary_view(values.type):
+        return values.cast(pa.large_binary())
+    return values
+
+
+def _marked(values: pa.Array) -> pa.Array:
+    """Each value with a first field ``__dbz_ok`` when it starts as a JSON object: the decoder
+    fills it only for a well-formed object, which ``from_json`` alone does not tell."""
+    return pc.replace_substring_regex(_unviewed(values), r"^\s*\{", '{"' + _OK + '":1,',
+                                      max_replacements=1)
+
+
+def _any(*masks: pa.Array) -> pa.Array:
+    out = masks[0]
+    for m in masks[1:]:
+        out = pc.or_(out, m)
+    return pc.fill_null(out, False)
+
+
+def _all(*masks: pa.Array) -> pa.Array:
+    out = masks[0]
+    for m in masks[1:]:
+        out = pc.and_(out, m)
+    return pc.fill_null(out, False)
+
+
+def _first(cases: list[tuple[pa.Array, str]], n: int) -> pa.Array:
+    """Per row, the reason of the first case whose mask holds (null: none)."""
+    if not cases:
+        return pa.nulls(n, pa.string())
+    conditions = pc.make_struct(*(pc.fill_null(m, False) for m, _ in cases),
+                                field_names=[str(i) for i in range(len(cases))])
+    return pc.case_when(conditions, *(pa.scalar(r) for _, r in cases), pa.scalar(None, pa.string()))
+
+
+def _null_within(column: pa.Array) -> pa.Array:
+    """Null, or null in any field of a struct at any depth (the engine's null sequence)."""
+    out = column.is_null()
+    if pa.types.is_struct(column.type):
+        for i in range(column.type.num_fields):
+            out = pc.or_(out, _null_within(column.field(i)))
+    return out
+
+
+def _as_type(column: pa.Array, t: pa.DataType) -> pa.Array:
+    """A metadata field as ``t`` (integers given as text included); unreadable → null."""
+    if column.type == t:
+        return column
+    if pa.types.is_null(column.type):
+        return pa.nulls(len(column), t)
+    if pa.types.is_integer(t) and (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
+        digits = pc.match_substring_regex(column, r"^-?[0-9]{1,18}$")
+        return pc.if_else(digits, column, pa.scalar(None, column.type)).cast(t)
+    try:
+        return column.cast(t)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return pa.nulls(len(column), t)
+
+
+def _placeholder(column: pa.Array, t: pa.DataType) -> pa.Array | None:
+    """Values that are Debezium's placeholder for an unavailable (TOAST) value; None for a type
+    that cannot hold it."""
+    if pa.types.is_string(t) or pa.types.is_binary(t):
+        text = pa.scalar(PLACEHOLDER if pa.types.is_string(t) else PLACEHOLDER.encode(), t)
+        return pc.fill_null(pc.equal(column, text), False)
+    if (pa.types.is_list(t) and (pa.types.is_string(t.value_type) or pa.types.is_binary(t.value_type))):
+        first = _placeholder(pc.list_element(pc.if_else(pc.greater(pc.list_value_length(column), 0),
+                                                        column, pa.scalar(None, t)), 0), t.value_type)
+        return first
+    return None
