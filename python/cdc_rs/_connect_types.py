@@ -142,20 +142,31 @@ def from_arrow(t: pa.DataType) -> Spec:
     return Spec(t, t)
 
 
-def row_struct(schema: Mapping[str, Any], where: str = "schema") -> dict[str, Any]:
+def row_struct(schema: Mapping[str, Any], where: str = "schema",
+               keep: Iterable[str] = ()) -> dict[str, Any]:
     """The Connect schema of the table's row in a message's value schema: the ``after`` (or
-    ``before``) struct of an envelope, or a flattened value without its control fields."""
+    ``before``) struct of an envelope, or a flattened value without the metadata fields
+    ExtractNewRecordState adds (``__``-prefixed: ``__op``, ``__deleted``, ``add.fields``)
+    unless named in ``keep``."""
     if not isinstance(schema, Mapping) or schema.get("type") != "struct":
         raise SchemaError(f"{where}: expected a Kafka Connect struct schema, got "
                           f"{json.dumps(schema)[:200]}")
     fields = [f for f in schema.get("fields") or [] if isinstance(f, Mapping)]
     named = {f.get("field"): f for f in fields}
-    if "op" in named and ("after" in named or "before" in named):
+    if is_envelope(schema):
         row = named.get("after") or named["before"]
         if row.get("type") != "struct":
             raise SchemaError(f"{where}: the envelope's row is not a struct")
         return dict(row)
-    return {"type": "struct", "fields": [f for f in fields if f.get("field") not in CONTROL_FIELDS]}
+    kept = set(keep) - set(CONTROL_FIELDS)
+    return {"type": "struct", "fields": [f for f in fields if not str(f.get("field")).startswith("__")
+                                         or f.get("field") in kept]}
+
+
+def is_envelope(schema: Mapping[str, Any]) -> bool:
+    """Whether a value schema is a change event envelope's (else a flattened row's)."""
+    names = {f.get("field") for f in schema.get("fields") or [] if isinstance(f, Mapping)}
+    return "op" in names and bool(names & {"after", "before"})
 
 
 def union(rows: Iterable[Mapping[str, Any]]) -> dict[str, Any]:

@@ -46,6 +46,9 @@ OP = "_dbz_op"
 #: With an inner lookup (the one engine reject left): each row's bronze row and position.
 BRONZE, ROW = "_dbz_bronze", "_dbz_row"
 PLACEHOLDER = "__debezium_unavailable_value"
+#: A configuration key of executors only: the row schema (Connect JSON) the driver found in a
+#: micro-batch's messages, so that every partition makes the same columns.
+PINNED = "_messages_schema"
 _SEQUENCE_TYPES = (pa.int8(), pa.int64(), pa.string(), pa.int64(), pa.int64(), pa.int64())
 _PART_ROWS = 65536
 _OK = "__dbz_ok"  # a field the decoder fills only for JSON objects (see _marked)
@@ -56,7 +59,7 @@ _META = {"__op": pa.string(), "__deleted": pa.string(), "__snapshot": pa.string(
          "__source_snapshot": pa.string(), **{f"__{p}{n}": pa.int64() for p in ("", "source_")
                                                for n in ("lsn", "pos", "row", "ts_ms")},
          "__file": pa.string(), "__source_file": pa.string()}
-_ENVELOPE = ("before", "after", "source", "op", "ts_ms")
+_ENVELOPE_TYPES = {"source": _SOURCE, "op": pa.string(), "ts_ms": pa.int64()}
 _TOMBSTONE_TEXT = r'^\s*\{\s*"schema"\s*:\s*null\s*,\s*"payload"\s*:\s*null\s*\}'
 _SNAPSHOT_FLAGS = ["true", "first", "first_in_data_collection", "last_in_data_collection", "last",
                    "incremental"]
@@ -79,7 +82,7 @@ REASONS = {
 _SILENT = ("tombstone", "message")
 
 
-def row_spec(value_schema: str | None) -> ct.Spec | None:
+def row_spec(value_schema: str | None, keep: list[str] | None = None) -> ct.Spec | None:
     """The row spec ``value_schema`` gives: a Kafka Connect schema as JSON text (of the row, or
     of a whole envelope or flattened value), else Spark DDL; ``None``: from the messages."""
     if value_schema is None:
@@ -90,7 +93,7 @@ def row_spec(value_schema: str | None) -> ct.Spec | None:
         except ValueError as exc:
             raise SchemaError(f"value_schema looks like a Kafka Connect schema but is not valid "
                               f"JSON: {exc}") from None
-        return ct.from_connect(ct.row_struct(schema, "value_schema"), "value_schema")
+        return ct.from_connect(ct.row_struct(schema, "value_schema", keep or ()), "value_schema")
     return ct.from_ddl(value_schema)
 
 
@@ -153,8 +156,11 @@ class Normaliser:
         self.topic_column: str = config["topic_column"]
         self.topic: str | None = config.get("topic")
         self.carry = _carries_bronze(config)
-        self.row = row_spec(config.get("value_schema"))
-        self._rows_of: dict[str, dict[str, Any]] = {}  # schema text → its row (a cache)
+        self.row = row_spec(config.get("value_schema"), self.sequence)
+        pinned = config.get(PINNED)
+        #: the row of the messages' schemas, fixed for the batch (executors; None: per part)
+        self.pinned = None if pinned is None else ct.from_connect(json.loads(pinned), PINNED)
+        self._rows_of: dict[str, tuple[dict[str, Any], bool]] = {}  # schema text → row, envelope?
         if self.row is not None:
             names = set(self.row.type.names)
             for what, wanted in (("keys", self.keys), ("sequence_by", self.sequence)):
@@ -175,7 +181,7 @@ class Normaliser:
         schema, batches = _batches(data)
         side = Side(bronze=schema)
         parts = self._parts(batches, side)
-        if self.row is not None:
+        if self.row is not None or self.pinned is not None:
             flat = self.flat_schema(schema)
             cast = (p if p.schema == flat else p.cast(flat) for p in parts)
             return pa.RecordBatchReader.from_batches(flat, cast), side
@@ -186,7 +192,7 @@ class Normaliser:
 
     def flat_schema(self, bronze: pa.Schema, row: ct.Spec | None = None) -> pa.Schema:
         """The engine's input for bronze of ``bronze``: the row, the operation, the sequence."""
-        row = row or self.row
+        row = row or self.row or self.pinned
         assert row is not None, "a row spec, given or from the messages"
         fields = list(row.type) + [pa.field(OP, pa.string())]
         fields += [pa.field(n, t) for n, t in zip(SEQUENCE, _SEQUENCE_TYPES)]
@@ -197,10 +203,14 @@ class Normaliser:
             fields += [pa.field(BRONZE, pa.struct(list(bronze))), pa.field(ROW, pa.int64())]
         return pa.schema(fields)
 
-    def schemas(self, values: pa.Array) -> list[str]:
-        """The distinct schema texts of the wrapped messages among ``values``."""
-        texts = _cdc_rs.from_json(_marked(values), "`schema` STRING").field("schema")
-        return [t for t in pc.unique(texts.drop_null()).to_pylist()]
+    def schemas(self, bronze: pa.RecordBatch) -> list[str]:
+        """The distinct schema texts of the wrapped messages of the topic in ``bronze``."""
+        if self.topic is not None:
+            topics = _column(bronze, self.topic_column, "topic").cast(pa.string())
+            bronze = bronze.filter(pc.fill_null(pc.equal(topics, self.topic), False))
+        values = _unviewed(_column(bronze, self.value_column, "the bronze value"))
+        texts = _cdc_rs.from_json(values, "`schema` STRING").field("schema")
+        return [str(t) for t in pc.unique(texts.drop_null()).to_pylist()]
 
     def _parts(self, batches: Iterator[pa.RecordBatch], side: Side) -> Iterator[pa.RecordBatch]:
         first = 0
@@ -242,17 +252,31 @@ class Normaliser:
             side.rejected.append(rows.append_column("reason", reason.filter(shown))
                                  .append_column(ROW, position.filter(shown)))
 
-    def _row_of(self, text: str) -> dict[str, Any]:
-        row = self._rows_of.get(text)
-        if row is None:
+    def derive(self, rows: list[dict[str, Any]]) -> ct.Spec:
+        """The spec of the union of the messages' row schemas, checked: it must hold the keys
+        (else :class:`ConfigError`, which no batch can repair)."""
+        row = ct.from_connect(ct.union(rows), "the messages' schema")
+        _check_names(row.type.names)
+        missing = [k for k in self.keys if k not in row.type.names]
+        if missing:
+            raise ConfigError(f"keys {missing} are not fields of the messages' row schema "
+                              f"{row.type.names}")
+        return row
+
+    def row_of(self, text: str) -> tuple[dict[str, Any], bool]:
+        """The row schema in a message's schema text, and whether it is an envelope's."""
+        found = self._rows_of.get(text)
+        if found is None:
             try:
-                row = ct.row_struct(json.loads(text), "a message's schema")
+                schema = json.loads(text)
             except ValueError as exc:
                 raise InputError(f"a message's schema is not valid JSON: {exc}") from None
+            found = (ct.row_struct(schema, "a message's schema", self.sequence),
+                     ct.is_envelope(schema))
             if len(self._rows_of) > 256:
                 self._rows_of.clear()
-            self._rows_of[text] = row
-        return row
+            self._rows_of[text] = found
+        return found
 
 
 class _Events:
@@ -265,44 +289,53 @@ class _Events:
         self.raw, self.values = values, _marked(values)
         self.tombstone = values.is_null()
         self.no_schema: pa.Array | None = None
+        #: which shapes the part's messages have, when their schemas tell (else None: both)
+        self.shapes: set[bool] | None = None
         row = normaliser.row
         if row is None:  # from the messages' schemas
             texts = _cdc_rs.from_json(self.values, "`schema` STRING").field("schema")
             self.no_schema = texts.is_null()
-            found = [normaliser._row_of(t) for t in pc.unique(texts.drop_null()).to_pylist()]
-            row = ct.from_connect(ct.union(found), "the messages' schema") if found else None
-            if row is not None:
-                _check_names(row.type.names)
-                missing = [k for k in self.keys if k not in row.type.names]
-                if missing:
-                    raise ConfigError(f"keys {missing} are not fields of the messages' row schema "
-                                      f"{row.type.names}")
-        self.row = row
+            found = [normaliser.row_of(t) for t in pc.unique(texts.drop_null()).to_pylist()]
+            self.shapes = {envelope for _, envelope in found}
+            row = normaliser.pinned
+            if row is None and found:
+                row = normaliser.derive([r for r, _ in found])
+        self.row = row if row is not None and row.type.num_fields else None
         self._decode()
 
     def _decode(self) -> None:
-        fields: list[tuple[str, pa.DataType]] = [(_OK, pa.int32())]
+        """Decode the envelope's fields, then the flattened row's if some event is not an
+        envelope: each shape's fields are decoded only for a part that has it."""
+        marker: list[tuple[str, pa.DataType]] = [(_OK, pa.int32())]
+        self.env: pa.StructArray | None = None
+        self.wrapped_all: tuple[bool, bool] | None = None
+        self.flat_dec: pa.StructArray | None = None
         if self.row is None:
-            self.env = self.flat_dec = _cdc_rs.from_json(self.values, ct.ddl_fields(fields))
-            self.ok = self._objects(self.env.field(_OK).is_valid())
+            decoded = _cdc_rs.from_json(self.values, ct.ddl_fields(marker))
+            self.ok = self._objects(decoded.field(_OK).is_valid())
             self.wrapped = self.is_env = pa.repeat(False, self.n)
             return
         envelope = [("before", self.row.read), ("after", self.row.read), ("source", _SOURCE),
                     ("op", pa.string()), ("ts_ms", pa.int64())]
-        flat = [(f.name, f.type) for f in self.row.read]
-        flat += [(n, t) for n, t in _META.items() if n not in self.row.read.names]
-        names = {n for n, _ in flat}
-        if names.isdisjoint({*_ENVELOPE, "payload", "schema", _OK}):
-            ddl = ct.ddl_fields([*fields, ("payload", pa.struct(envelope + flat)), *envelope, *flat])
-            self.env = self.flat_dec = _cdc_rs.from_json(self.values, ddl)
-        else:  # a row column named like an envelope field: two decodes
-            ddl = ct.ddl_fields([*fields, ("payload", pa.struct(envelope)), *envelope])
-            self.env = _cdc_rs.from_json(self.values, ddl)
-            self.flat_dec = _cdc_rs.from_json(
-                self.values, ct.ddl_fields([("payload", pa.struct(flat)), *flat]))
-        self.ok = self._objects(self.env.field(_OK).is_valid())
-        self.wrapped = self.env.field("payload").is_valid()
-        self.is_env = _any(*(self._env(f).is_valid() for f in ("source", "before", "after")))
+        self.flat_types = dict((f.name, f.type) for f in self.row.read)
+        self.flat_types.update((n, t) for n, t in _META.items() if n not in self.flat_types)
+        flat = list(self.flat_types.items())
+        if self.shapes is None or True in self.shapes:
+            self.env = _cdc_rs.from_json(self.values, ct.ddl_fields(
+                [*marker, ("payload", pa.struct(envelope)), *envelope]))
+            self.ok = self._objects(self.env.field(_OK).is_valid())
+            self.wrapped = self.env.field("payload").is_valid()
+            self.is_env = _any(*(self._env(f).is_valid() for f in ("source", "before", "after")))
+            rest = _all(self.ok, pc.invert(self.is_env))
+            if (self.shapes is None and pc.any(rest).as_py()) or (self.shapes and False in self.shapes):
+                self.flat_dec = _cdc_rs.from_json(self.values, ct.ddl_fields(
+                    [("payload", pa.struct(flat)), *flat]))
+        else:  # only flattened rows (their schemas say so)
+            self.flat_dec = _cdc_rs.from_json(self.values, ct.ddl_fields(
+                [*marker, ("payload", pa.struct(flat)), *flat]))
+            self.ok = self._objects(self.flat_dec.field(_OK).is_valid())
+            self.wrapped = self.flat_dec.field("payload").is_valid()
+            self.is_env = pa.repeat(False, self.n)
 
     def _objects(self, marked: pa.Array) -> pa.Array:
         """JSON objects: marked by the decoder, or empty ones (``{}``, which _marked spoils)."""
@@ -312,13 +345,25 @@ class _Events:
         return pc.or_(marked, pc.fill_null(empty, False))
 
     def _pick(self, decoded: pa.StructArray, name: str) -> pa.Array:
-        top, inner = decoded.field(name), decoded.field("payload").field(name)
-        return pc.if_else(self.wrapped, inner, top)
+        """A field of the payload (wrapped events) or of the value itself."""
+        if self.wrapped_all is None:
+            self.wrapped_all = (bool(pc.all(self.wrapped).as_py()),
+                                not pc.any(self.wrapped).as_py())
+        every, none = self.wrapped_all
+        if every or none:  # one converter for the whole part: no per-row choice
+            return decoded.field("payload").field(name) if every else decoded.field(name)
+        return pc.if_else(self.wrapped, decoded.field("payload").field(name), decoded.field(name))
 
     def _env(self, name: str) -> pa.Array:
+        if self.env is None:
+            assert self.row is not None
+            return pa.nulls(self.n, dict(_ENVELOPE_TYPES, before=self.row.read,
+                                         after=self.row.read)[name])
         return self._pick(self.env, name)
 
     def _flat(self, name: str) -> pa.Array:
+        if self.flat_dec is None:
+            return pa.nulls(self.n, self.flat_types[name])
         return self._pick(self.flat_dec, name)
 
     def reasons(self) -> pa.Array:
@@ -446,11 +491,11 @@ class _Events:
 
     def flat(self, applied: pa.Array, bronze: pa.RecordBatch, position: pa.Array) -> pa.RecordBatch:
         """The applied events as the engine's rows (see :meth:`Normaliser.flat_schema`)."""
-        if self.row is None:
-            names = list(dict.fromkeys([*self.keys, *(s for s in self.sequence_by if s not in SEQUENCE)]))
-            arrays = [pa.nulls(0) for _ in names] + [pa.array([], pa.string())]
-            arrays += [pa.array([], t) for t in _SEQUENCE_TYPES]
-            names += [OP, *SEQUENCE]
+        if self.row is None:  # nothing applied; the columns of Normaliser.flat_schema
+            missing = list(dict.fromkeys([*self.keys, *(s for s in self.sequence_by if s not in SEQUENCE)]))
+            arrays = [pa.array([], pa.string()), *(pa.array([], t) for t in _SEQUENCE_TYPES)]
+            arrays += [pa.nulls(0) for _ in missing]
+            names = [OP, *SEQUENCE, *missing]
             if self.carry:
                 arrays += [pa.array([], pa.struct(list(bronze.schema))), pa.array([], pa.int64())]
                 names += [BRONZE, ROW]

@@ -398,6 +398,7 @@ def _format(format: Any, sequence_by: Any, operation_column: Any, delete_operati
 
 def _build_pipeline(config: dict[str, Any]) -> Any:
     c = dict(config)
+    c.pop(_debezium.PINNED, None)
     if c.pop("format", None) == "debezium":
         c = _debezium.engine_config(c)
     c["memory_limit"] = checks.memory_limit(c.get("memory_limit", "auto"))
