@@ -140,8 +140,11 @@ class Side:
         if not parts:
             return counts, False, self.bronze.empty_table().append_column(
                 "reason", pa.array([], pa.string()))
-        table = pa.concat_tables(parts, promote_options="permissive").sort_by(ROW)
-        return counts, False, table.drop_columns([ROW])
+        table = pa.concat_tables(parts, promote_options="permissive").sort_by(ROW).drop_columns([ROW])
+        wanted = pa.schema([*self.bronze, pa.field("reason", pa.string())])
+        if table.schema != wanted and table.column_names == wanted.names:
+            table = table.cast(wanted)  # view columns, unviewed for Arrow compute
+        return counts, False, table
 
 
 class Normaliser:
@@ -224,6 +227,9 @@ class Normaliser:
 
     def _part(self, bronze: pa.RecordBatch, first: int, side: Side) -> pa.RecordBatch:
         n = bronze.num_rows
+        if any(_is_view(t) for t in bronze.schema.types):  # Arrow compute takes no views
+            bronze = pa.RecordBatch.from_arrays([_unviewed(c) for c in bronze.columns],
+                                                names=bronze.schema.names)
         position = pa.array(range(first, first + n), pa.int64())
         if self.topic is not None:
             topics = _column(bronze, self.topic_column, "topic")
@@ -423,8 +429,8 @@ class _Events:
         candidates = pc.and_(self.ok, pc.invert(self.wrapped))
         if not pc.any(candidates).as_py():
             return candidates
-        return pc.and_(candidates, pc.fill_null(pc.match_substring_regex(self.values,
-                                                                         _TOMBSTONE_TEXT), False))
+        return pc.and_(candidates, pc.fill_null(
+            pc.match_substring_regex(_unviewed(self.raw), _TOMBSTONE_TEXT), False))
 
     def _flat_row(self) -> pa.StructArray:
         assert self.row is not None
@@ -543,6 +549,10 @@ def _check_names(names: list[str]) -> None:
     if taken:
         raise ConfigError(f"row columns {taken} use the _dbz_ prefix format='debezium' keeps "
                           "for its own columns")
+
+
+def _is_view(t: pa.DataType) -> bool:
+    return bool(pa.types.is_string_view(t) or pa.types.is_binary_view(t))
 
 
 def _unviewed(values: pa.Array) -> pa.Array:
