@@ -12,13 +12,13 @@ from __future__ import annotations
 import base64
 import json
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
 PLACEHOLDER = "__debezium_unavailable_value"
 EPOCH = datetime(1970, 1, 1)
-COUNTER = {"malformed_json": "malformed", "missing_schema": "malformed",
+COUNTER = {"malformed_json": "malformed", "missing_schema": "malformed", "invalid_schema": "malformed",
            "unknown_operation": "malformed", "missing_after": "malformed",
            "unavailable_value": "malformed", "out_of_range": "malformed",
            "tombstone": "ignored_operations", "message": "ignored_operations",
@@ -96,6 +96,9 @@ def classify(arrival: int, value: bytes | None, keys: list[str], given: dict | N
         return e
     if given is None and schema is None:
         e.reason = "missing_schema"
+        return e
+    if given is None and not (isinstance(schema, dict) and schema.get("type") == "struct"):
+        e.reason = "invalid_schema"
         return e
     columns = given if given is not None else row_schema(schema)
     envelope = any(isinstance(payload.get(f), dict) for f in ("source", "before", "after"))

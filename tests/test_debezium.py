@@ -183,6 +183,15 @@ def test_malformed_envelopes_are_rejected_with_a_reason_and_every_row_counted():
     assert report.accounted == report.rows_in == len(values)
 
 
+def test_an_unreadable_schema_rejects_its_events_not_the_batch():
+    upsert = debezium()
+    report = upsert(bronze({"schema": {"type": "struct", "fields": [
+                                {"type": "no-such-type", "field": "id"}]}, "payload": ANNE},
+                           {"schema": "not a schema", "payload": ANNE},
+                           envelope("c", None, ANNE, postgres_source(1), row_schema=CUSTOMERS_VALUE)), 0)
+    assert (reasons(report), report.inserted) == (["invalid_schema", "invalid_schema"], 1)
+
+
 def test_rows_of_other_topics_are_counted_not_decoded():
     upsert = debezium(value_schema=CUSTOMERS_DDL, topic=TOPIC)
     batch = bronze(envelope("c", None, ANNE, postgres_source(10)), "garbage",

@@ -21,8 +21,8 @@ import pyarrow.compute as pc
 from . import _cdc_rs
 from .exceptions import SchemaError
 
-__all__ = ["CONTROL_FIELDS", "Spec", "convert", "ddl_fields", "from_arrow", "from_connect",
-           "row_struct", "union"]
+__all__ = ["CONTROL_FIELDS", "Spec", "convert", "ddl_fields", "ddl_type", "from_arrow",
+           "from_connect", "from_ddl", "is_envelope", "row_struct", "union"]
 
 DECIMAL = "org.apache.kafka.connect.data.Decimal"
 #: logical type name → what its integer counts (see :func:`convert`)

@@ -1,22 +1,13 @@
-"""``format="debezium"``: bronze rows whose value is a Debezium change event become the flat
-rows the engine merges — the table's columns, an operation and a sequence.
+"""``format="debezium"``: a micro-batch of bronze rows whose value is a Debezium change event
+becomes the flat rows the engine merges — the table's columns, an operation (``_dbz_op``) and
+a sequence (:data:`SEQUENCE`) — before the engine sees it, wherever it runs (a call,
+``apply_all``'s screening thread, a dry run, Spark's executors).
 
-Each bronze part is decoded by ``cdc_rs.from_json`` (in Rust) and the rest is Arrow compute:
-
-* the value is an envelope ``{before, after, source, op, ts_ms}``, or a row flattened by
-  ExtractNewRecordState (``__op``, ``__deleted``, ``__lsn``…), each with or without the JSON
-  converter's ``{"schema": …, "payload": …}`` wrapper;
-* ``c``/``u``/``r`` upsert ``after``, ``d`` deletes the key of ``before`` (a flattened row
-  deletes when ``__deleted`` is ``"true"`` or ``__op`` is ``d``);
-* the sequence is :data:`SEQUENCE`: snapshot reads (``r``) before streamed changes, then the
-  Postgres LSN, the MySQL binlog file, position and row, else the event's ``ts_ms``;
-* a Kafka tombstone (null value) and a message (``op`` ``m``) are ignored operations, a
-  truncate too, with a rejected row saying it was not applied; a TOAST placeholder that
-  ``before`` cannot fill, and values that are not events, are rejected with a reason.
-
-Rows this step rejects or ignores never reach the engine: their counters and rejected rows
-(the bronze rows, with a ``reason``) are kept in a :class:`Side` and added to the engine's
-outcome (:meth:`Side.merged`), so every bronze row is still counted once.
+The bronze rows are read part by part (:class:`Normaliser`); each part's events are decoded
+and classified by :class:`cdc_rs._debezium_events.Events`. Rows that go no further (a
+tombstone, a malformed envelope, a truncate…) never reach the engine: their counters and
+rejected rows (the bronze rows, with a ``reason``) are kept in a :class:`Side` and added to
+the engine's outcome (:meth:`Side.merged`), so every bronze row is still counted once.
 """
 
 from __future__ import annotations
@@ -34,52 +25,16 @@ from . import _cdc_rs
 from . import _connect_types as ct
 from ._report import BatchOutcome
 from .exceptions import ConfigError, InputError, SchemaError
+from ._debezium_events import (BRONZE, OP, PLACEHOLDER, REASONS, ROW, SEQUENCE, SEQUENCE_TYPES,
+                               SILENT, Events, is_view, marked, unviewed)
 
-#: The default ``sequence_by`` of ``format="debezium"``, compared left to right: 0 for a
-#: snapshot read (``op`` ``r``) and 1 for a streamed change, then the Postgres LSN, the MySQL
-#: binlog file, position and row in the event; the event's ``ts_ms`` only when it has
-#: neither (the unused components are 0 or "").
-SEQUENCE = ("_dbz_streamed", "_dbz_lsn", "_dbz_binlog_file", "_dbz_binlog_pos", "_dbz_binlog_row",
-            "_dbz_ts_ms")
-#: The operation the engine applies: ``upsert`` or ``delete``.
-OP = "_dbz_op"
-#: With an inner lookup (the one engine reject left): each row's bronze row and position.
-BRONZE, ROW = "_dbz_bronze", "_dbz_row"
-PLACEHOLDER = "__debezium_unavailable_value"
+__all__ = ["BRONZE", "OP", "PINNED", "PLACEHOLDER", "REASONS", "ROW", "SEQUENCE", "Normaliser",
+           "Side", "engine_config", "row_spec"]
+
 #: A configuration key of executors only: the row schema (Connect JSON) the driver found in a
 #: micro-batch's messages, so that every partition makes the same columns.
 PINNED = "_messages_schema"
-_SEQUENCE_TYPES = (pa.int8(), pa.int64(), pa.string(), pa.int64(), pa.int64(), pa.int64())
 _PART_ROWS = 65536
-_OK = "__dbz_ok"  # a field the decoder fills only for JSON objects (see _marked)
-_SOURCE = pa.struct([("lsn", pa.int64()), ("file", pa.string()), ("pos", pa.int64()),
-                     ("row", pa.int64()), ("ts_ms", pa.int64()), ("snapshot", pa.string())])
-#: ExtractNewRecordState's metadata fields (``add.fields``) read for the operation and sequence.
-_META = {"__op": pa.string(), "__deleted": pa.string(), "__snapshot": pa.string(),
-         "__source_snapshot": pa.string(), **{f"__{p}{n}": pa.int64() for p in ("", "source_")
-                                               for n in ("lsn", "pos", "row", "ts_ms")},
-         "__file": pa.string(), "__source_file": pa.string()}
-_ENVELOPE_TYPES = {"source": _SOURCE, "op": pa.string(), "ts_ms": pa.int64()}
-_TOMBSTONE_TEXT = r'^\s*\{\s*"schema"\s*:\s*null\s*,\s*"payload"\s*:\s*null\s*\}'
-_SNAPSHOT_FLAGS = ["true", "first", "first_in_data_collection", "last_in_data_collection", "last",
-                   "incremental"]
-
-#: reason → the counter its rows land in; reasons in ``_SILENT`` leave no rejected row.
-REASONS = {
-    "malformed_json": "malformed",          # not a JSON object
-    "missing_schema": "malformed",          # no schema wrapper, and no value_schema
-    "unknown_operation": "malformed",       # an op Debezium does not write (or none)
-    "missing_after": "malformed",           # c/u/r without an ``after`` row
-    "unavailable_value": "malformed",       # a TOAST placeholder ``before`` cannot fill
-    "out_of_range": "malformed",            # a decimal or timestamp the column cannot hold
-    "tombstone": "ignored_operations",      # a Kafka tombstone (null value)
-    "message": "ignored_operations",        # op m: a logical decoding message
-    "truncate_not_applied": "ignored_operations",  # op t: the table is not truncated
-    "delete_without_before": "null_keys",   # d without ``before`` (REPLICA IDENTITY NOTHING)
-    "null_key": "null_keys",
-    "null_sequence": "null_sequences",
-}
-_SILENT = ("tombstone", "message")
 
 
 def row_spec(value_schema: str | None, keep: list[str] | None = None) -> ct.Spec | None:
@@ -198,7 +153,7 @@ class Normaliser:
         row = row or self.row or self.pinned
         assert row is not None, "a row spec, given or from the messages"
         fields = list(row.type) + [pa.field(OP, pa.string())]
-        fields += [pa.field(n, t) for n, t in zip(SEQUENCE, _SEQUENCE_TYPES)]
+        fields += [pa.field(n, t) for n, t in zip(SEQUENCE, SEQUENCE_TYPES)]
         for name in [*self.keys, *self.sequence]:  # a row without them (none in the schema)
             if name not in row.type.names:
                 fields.append(pa.field(name, pa.null()))
@@ -211,7 +166,7 @@ class Normaliser:
         if self.topic is not None:
             topics = _column(bronze, self.topic_column, "topic").cast(pa.string())
             bronze = bronze.filter(pc.fill_null(pc.equal(topics, self.topic), False))
-        values = _unviewed(_column(bronze, self.value_column, "the bronze value"))
+        values = unviewed(_column(bronze, self.value_column, "the bronze value"))
         texts = _cdc_rs.from_json(values, "`schema` STRING").field("schema")
         return [str(t) for t in pc.unique(texts.drop_null()).to_pylist()]
 
@@ -227,8 +182,8 @@ class Normaliser:
 
     def _part(self, bronze: pa.RecordBatch, first: int, side: Side) -> pa.RecordBatch:
         n = bronze.num_rows
-        if any(_is_view(t) for t in bronze.schema.types):  # Arrow compute takes no views
-            bronze = pa.RecordBatch.from_arrays([_unviewed(c) for c in bronze.columns],
+        if any(is_view(t) for t in bronze.schema.types):  # Arrow compute takes no views
+            bronze = pa.RecordBatch.from_arrays([unviewed(c) for c in bronze.columns],
                                                 names=bronze.schema.names)
         position = pa.array(range(first, first + n), pa.int64())
         if self.topic is not None:
@@ -242,7 +197,7 @@ class Normaliser:
                 or pa.types.is_string_view(values.type) or pa.types.is_binary_view(values.type)):
             raise InputError(f"the bronze value column {self.value_column!r} is {values.type}; it "
                              "must hold JSON text (string or binary)")
-        event = _Events(self, values)
+        event = self._events(values)
         reason = event.reasons()
         flat = event.flat(pc.is_null(reason), bronze, position)
         self._side(side, bronze, position, reason)
@@ -252,11 +207,34 @@ class Normaliser:
         counted = pc.value_counts(reason.drop_null()) if reason.null_count < len(reason) else []
         for entry in counted:
             side.counts[REASONS[entry["values"].as_py()]] += entry["counts"].as_py()
-        shown = pc.and_(reason.is_valid(), pc.invert(pc.is_in(reason, value_set=pa.array(_SILENT))))
+        shown = pc.and_(reason.is_valid(), pc.invert(pc.is_in(reason, value_set=pa.array(SILENT))))
         if pc.any(shown).as_py():
             rows = pa.Table.from_batches([bronze.filter(shown)])
             side.rejected.append(rows.append_column("reason", reason.filter(shown))
                                  .append_column(ROW, position.filter(shown)))
+
+    def _events(self, values: pa.Array) -> Events:
+        """The part's events, decoded with the row spec: the given one, or the one of the
+        messages' schemas (a schema that cannot be read rejects its events, not the batch)."""
+        mark = marked(values)
+        if self.row is not None:
+            return Events(values, mark, self.row, keys=self.keys, sequence_by=self.sequence_by,
+                          carry=self.carry)
+        texts = _cdc_rs.from_json(mark, "`schema` STRING").field("schema")
+        found, unreadable = [], []
+        for text in pc.unique(texts.drop_null()).to_pylist():
+            try:
+                found.append(self.row_of(text))
+            except (SchemaError, InputError) as exc:
+                unreadable.append((text, str(exc)))
+        row = self.pinned
+        if row is None and found:
+            row = self.derive([r for r, _ in found])
+        invalid = pc.is_in(texts, value_set=pa.array([t for t, _ in unreadable], pa.string()))
+        return Events(values, mark, row, keys=self.keys, sequence_by=self.sequence_by,
+                      carry=self.carry, no_schema=texts.is_null(),
+                      invalid_schema=pc.fill_null(invalid, False),
+                      shapes={envelope for _, envelope in found})
 
     def derive(self, rows: list[dict[str, Any]]) -> ct.Spec:
         """The spec of the union of the messages' row schemas, checked: it must hold the keys
@@ -277,246 +255,13 @@ class Normaliser:
                 schema = json.loads(text)
             except ValueError as exc:
                 raise InputError(f"a message's schema is not valid JSON: {exc}") from None
-            found = (ct.row_struct(schema, "a message's schema", self.sequence),
-                     ct.is_envelope(schema))
+            row = ct.row_struct(schema, "a message's schema", self.sequence)
+            ct.from_connect(row, "a message's schema")  # its types too must be readable
+            found = (row, ct.is_envelope(schema))
             if len(self._rows_of) > 256:
                 self._rows_of.clear()
             self._rows_of[text] = found
         return found
-
-
-class _Events:
-    """One part's values decoded: what each event is, its row and its sequence."""
-
-    def __init__(self, normaliser: Normaliser, values: pa.Array) -> None:
-        self.n = len(values)
-        self.keys, self.sequence_by = normaliser.keys, normaliser.sequence_by
-        self.carry = normaliser.carry
-        self.raw, self.values = values, _marked(values)
-        self.tombstone = values.is_null()
-        self.no_schema: pa.Array | None = None
-        #: which shapes the part's messages have, when their schemas tell (else None: both)
-        self.shapes: set[bool] | None = None
-        row = normaliser.row
-        if row is None:  # from the messages' schemas
-            texts = _cdc_rs.from_json(self.values, "`schema` STRING").field("schema")
-            self.no_schema = texts.is_null()
-            found = [normaliser.row_of(t) for t in pc.unique(texts.drop_null()).to_pylist()]
-            self.shapes = {envelope for _, envelope in found}
-            row = normaliser.pinned
-            if row is None and found:
-                row = normaliser.derive([r for r, _ in found])
-        self.row = row if row is not None and row.type.num_fields else None
-        self._decode()
-
-    def _decode(self) -> None:
-        """Decode the envelope's fields, then the flattened row's if some event is not an
-        envelope: each shape's fields are decoded only for a part that has it."""
-        marker: list[tuple[str, pa.DataType]] = [(_OK, pa.int32())]
-        self.env: pa.StructArray | None = None
-        self.wrapped_all: tuple[bool, bool] | None = None
-        self.flat_dec: pa.StructArray | None = None
-        if self.row is None:
-            decoded = _cdc_rs.from_json(self.values, ct.ddl_fields(marker))
-            self.ok = self._objects(decoded.field(_OK).is_valid())
-            self.wrapped = self.is_env = pa.repeat(False, self.n)
-            return
-        envelope = [("before", self.row.read), ("after", self.row.read), ("source", _SOURCE),
-                    ("op", pa.string()), ("ts_ms", pa.int64())]
-        self.flat_types = dict((f.name, f.type) for f in self.row.read)
-        self.flat_types.update((n, t) for n, t in _META.items() if n not in self.flat_types)
-        flat = list(self.flat_types.items())
-        if self.shapes is None or True in self.shapes:
-            self.env = _cdc_rs.from_json(self.values, ct.ddl_fields(
-                [*marker, ("payload", pa.struct(envelope)), *envelope]))
-            self.ok = self._objects(self.env.field(_OK).is_valid())
-            self.wrapped = self.env.field("payload").is_valid()
-            self.is_env = _any(*(self._env(f).is_valid() for f in ("source", "before", "after")))
-            rest = _all(self.ok, pc.invert(self.is_env))
-            if (self.shapes is None and pc.any(rest).as_py()) or (self.shapes and False in self.shapes):
-                self.flat_dec = _cdc_rs.from_json(self.values, ct.ddl_fields(
-                    [("payload", pa.struct(flat)), *flat]))
-        else:  # only flattened rows (their schemas say so)
-            self.flat_dec = _cdc_rs.from_json(self.values, ct.ddl_fields(
-                [*marker, ("payload", pa.struct(flat)), *flat]))
-            self.ok = self._objects(self.flat_dec.field(_OK).is_valid())
-            self.wrapped = self.flat_dec.field("payload").is_valid()
-            self.is_env = pa.repeat(False, self.n)
-
-    def _objects(self, marked: pa.Array) -> pa.Array:
-        """JSON objects: marked by the decoder, or empty ones (``{}``, which _marked spoils)."""
-        if pc.all(pc.or_(marked, self.tombstone)).as_py():
-            return marked
-        empty = pc.match_substring_regex(_unviewed(self.raw), r"^\s*\{\s*\}")
-        return pc.or_(marked, pc.fill_null(empty, False))
-
-    def _pick(self, decoded: pa.StructArray, name: str) -> pa.Array:
-        """A field of the payload (wrapped events) or of the value itself."""
-        if self.wrapped_all is None:
-            self.wrapped_all = (bool(pc.all(self.wrapped).as_py()),
-                                not pc.any(self.wrapped).as_py())
-        every, none = self.wrapped_all
-        if every or none:  # one converter for the whole part: no per-row choice
-            return decoded.field("payload").field(name) if every else decoded.field(name)
-        return pc.if_else(self.wrapped, decoded.field("payload").field(name), decoded.field(name))
-
-    def _env(self, name: str) -> pa.Array:
-        if self.env is None:
-            assert self.row is not None
-            return pa.nulls(self.n, dict(_ENVELOPE_TYPES, before=self.row.read,
-                                         after=self.row.read)[name])
-        return self._pick(self.env, name)
-
-    def _flat(self, name: str) -> pa.Array:
-        if self.flat_dec is None:
-            return pa.nulls(self.n, self.flat_types[name])
-        return self._pick(self.flat_dec, name)
-
-    def reasons(self) -> pa.Array:
-        """Per event, why it goes no further (a :data:`REASONS` key), null if it is applied."""
-        if self.row is None:  # no message of the part has a schema: no row to apply
-            self.upsert = self.delete = pa.repeat(False, self.n)
-            reasons = [(self.tombstone, "tombstone"), (pc.invert(self.ok), "malformed_json"),
-                       (self._tombstone_text(), "tombstone"), (pa.repeat(True, self.n), "missing_schema")]
-            return _first(reasons, self.n)
-        op = self._env("op")
-        flat_op = self._flat("__op")
-        deleted = pc.fill_null(pc.or_kleene(pc.equal(pc.utf8_lower(self._flat("__deleted")), "true"),
-                                            pc.equal(flat_op, "d")), False)
-        env, flat = self.is_env, pc.invert(self.is_env)
-
-        def ops(codes: list[str], where: pa.Array, of: pa.Array) -> pa.Array:
-            return pc.and_(where, pc.fill_null(pc.is_in(of, value_set=pa.array(codes)), False))
-
-        flat_live = pc.and_(flat, pc.invert(deleted))
-        self.upsert = _any(ops(["c", "u", "r"], env, op),
-                           pc.and_(flat_live, pc.or_(flat_op.is_null(), pc.is_in(
-                               flat_op, value_set=pa.array(["c", "u", "r"])))))
-        self.delete = _any(ops(["d"], env, op), pc.and_(flat, deleted))
-        truncate = _any(ops(["t"], env, op), ops(["t"], flat_live, flat_op))
-        message = _any(ops(["m"], env, op), ops(["m"], flat_live, flat_op))
-        known = _any(self.upsert, self.delete, truncate, message)
-        before, after = self._env("before"), self._env("after")
-        missing_after = pc.and_(pc.and_(env, self.upsert), after.is_null())
-        missing_before = pc.and_(pc.and_(env, self.delete), before.is_null())
-        chosen = pc.if_else(env, pc.if_else(self.delete, before, after), self._flat_row())
-        chosen, unavailable = self._fill_placeholders(chosen, before)
-        self.rows, bad = ct.convert(chosen, self.row)
-        self._sequence_columns(op)
-        null_key = _any(*(self.rows.field(k).is_null() for k in self.keys))
-        null_sequence = _any(*(_null_within(c) for c in self._sequences()))
-        reasons = [
-            (self.tombstone, "tombstone"),
-            (pc.invert(self.ok), "malformed_json"),
-            (pc.and_(flat, self._tombstone_text()), "tombstone"),
-            (self.no_schema if self.no_schema is not None else pa.repeat(False, self.n),
-             "missing_schema"),
-            (pc.invert(known), "unknown_operation"),
-            (missing_after, "missing_after"),
-            (pc.and_(self.upsert, unavailable), "unavailable_value"),
-            (pc.and_(self.upsert, bad if bad is not None else pa.repeat(False, self.n)),
-             "out_of_range"),
-            (message, "message"),
-            (truncate, "truncate_not_applied"),
-            (missing_before, "delete_without_before"),
-            (null_key, "null_key"),
-            (null_sequence, "null_sequence"),
-        ]
-        return _first(reasons, self.n)
-
-    def _tombstone_text(self) -> pa.Array:
-        """``{"schema": null, "payload": null}``: the JSON converter's old tombstone."""
-        candidates = pc.and_(self.ok, pc.invert(self.wrapped))
-        if not pc.any(candidates).as_py():
-            return candidates
-        return pc.and_(candidates, pc.fill_null(
-            pc.match_substring_regex(_unviewed(self.raw), _TOMBSTONE_TEXT), False))
-
-    def _flat_row(self) -> pa.StructArray:
-        assert self.row is not None
-        return pa.StructArray.from_arrays([self._flat(n) for n in self.row.read.names],
-                                          fields=list(self.row.read))
-
-    def _fill_placeholders(self, rows: pa.StructArray,
-                           before: pa.StructArray) -> tuple[pa.StructArray, pa.Array]:
-        """Postgres TOAST placeholders of upserted rows, filled from ``before`` where it holds
-        the value (REPLICA IDENTITY FULL); the rows still holding one."""
-        assert self.row is not None
-        columns, left = [], pa.repeat(False, self.n)
-        before_valid = before.is_valid()
-        for i, f in enumerate(self.row.read):
-            column = rows.field(i)
-            marked = _placeholder(column, f.type)
-            if marked is None:
-                columns.append(column)
-                continue
-            marked = pc.and_(marked, self.upsert)
-            old = before.field(i)
-            old_marked = _placeholder(old, f.type)
-            assert old_marked is not None
-            fill = _all(marked, self.is_env, before_valid, old.is_valid(), pc.invert(old_marked))
-            columns.append(pc.if_else(fill, old, column))
-            left = pc.or_(left, pc.and_(marked, pc.invert(fill)))
-        mask = rows.is_null() if rows.null_count else None
-        return pa.StructArray.from_arrays(columns, fields=list(self.row.read), mask=mask), left
-
-    def _sequence_columns(self, op: pa.Array) -> None:
-        def position(source_field: str, *meta: str) -> pa.Array:
-            from_env = self._env("source").field(source_field)
-            found = pc.coalesce(*(_as_type(self._flat(name), from_env.type) for name in meta))
-            return pc.if_else(self.is_env, from_env, found)
-
-        lsn = position("lsn", "__lsn", "__source_lsn")
-        file = position("file", "__file", "__source_file")
-        pos = position("pos", "__pos", "__source_pos")
-        row = position("row", "__row", "__source_row")
-        ts = pc.if_else(self.is_env, pc.coalesce(self._env("ts_ms"), self._env("source").field("ts_ms")),
-                        pc.coalesce(_as_type(self._flat("__ts_ms"), pa.int64()),
-                                    _as_type(self._flat("__source_ts_ms"), pa.int64())))
-        flat_op = self._flat("__op")
-        snapshot = pc.coalesce(self._flat("__snapshot"), self._flat("__source_snapshot"))
-        read = pc.if_else(self.is_env, pc.equal(op, "r"),
-                          pc.if_else(flat_op.is_valid(), pc.equal(flat_op, "r"),
-                                     pc.is_in(snapshot, value_set=pa.array(_SNAPSHOT_FLAGS))))
-        has_lsn = lsn.is_valid()
-        has_file = pc.and_(pc.invert(has_lsn), file.is_valid())
-        neither = pc.invert(pc.or_(has_lsn, has_file))
-        zero = pa.scalar(0, pa.int64())
-        self.seq = [
-            pc.if_else(pc.fill_null(read, False), pa.scalar(0, pa.int8()), pa.scalar(1, pa.int8())),
-            pc.if_else(has_lsn, lsn, zero),
-            pc.if_else(has_file, file, pa.scalar("", pa.string())),
-            pc.if_else(has_file, pos, zero),
-            pc.if_else(has_file, pc.coalesce(row, zero), zero),
-            pc.if_else(neither, ts, zero),
-        ]
-
-    def _sequences(self) -> list[pa.Array]:
-        return [self.seq[SEQUENCE.index(n)] if n in SEQUENCE else self.rows.field(n)
-                for n in self.sequence_by]
-
-    def flat(self, applied: pa.Array, bronze: pa.RecordBatch, position: pa.Array) -> pa.RecordBatch:
-        """The applied events as the engine's rows (see :meth:`Normaliser.flat_schema`)."""
-        if self.row is None:  # nothing applied; the columns of Normaliser.flat_schema
-            missing = list(dict.fromkeys([*self.keys, *(s for s in self.sequence_by if s not in SEQUENCE)]))
-            arrays = [pa.array([], pa.string()), *(pa.array([], t) for t in _SEQUENCE_TYPES)]
-            arrays += [pa.nulls(0) for _ in missing]
-            names = [OP, *SEQUENCE, *missing]
-            if self.carry:
-                arrays += [pa.array([], pa.struct(list(bronze.schema))), pa.array([], pa.int64())]
-                names += [BRONZE, ROW]
-            return pa.RecordBatch.from_arrays(arrays, names=names)
-        rows = self.rows.filter(applied)
-        arrays = [rows.field(i) for i in range(rows.type.num_fields)]
-        names = list(rows.type.names)
-        op = pc.if_else(self.delete, pa.scalar("delete"), pa.scalar("upsert")).filter(applied)
-        arrays += [op, *(s.filter(applied) for s in self.seq)]
-        names += [OP, *SEQUENCE]
-        if self.carry:
-            arrays += [pa.StructArray.from_arrays(bronze.columns, fields=list(bronze.schema))
-                       .filter(applied), position.filter(applied)]
-            names += [BRONZE, ROW]
-        return pa.RecordBatch.from_arrays(arrays, names=names)
 
 
 # --------------------------------------------------------------------------- helpers
@@ -549,83 +294,3 @@ def _check_names(names: list[str]) -> None:
     if taken:
         raise ConfigError(f"row columns {taken} use the _dbz_ prefix format='debezium' keeps "
                           "for its own columns")
-
-
-def _is_view(t: pa.DataType) -> bool:
-    return bool(pa.types.is_string_view(t) or pa.types.is_binary_view(t))
-
-
-def _unviewed(values: pa.Array) -> pa.Array:
-    """View arrays as large ones: Arrow's regex kernels take no views."""
-    if pa.types.is_string_view(values.type):
-        return values.cast(pa.large_string())
-    if pa.types.is_binary_view(values.type):
-        return values.cast(pa.large_binary())
-    return values
-
-
-def _marked(values: pa.Array) -> pa.Array:
-    """Each value with a first field ``__dbz_ok`` when it starts as a JSON object: the decoder
-    fills it only for a well-formed object, which ``from_json`` alone does not tell."""
-    return pc.replace_substring_regex(_unviewed(values), r"^\s*\{", '{"' + _OK + '":1,',
-                                      max_replacements=1)
-
-
-def _any(*masks: pa.Array) -> pa.Array:
-    out = masks[0]
-    for m in masks[1:]:
-        out = pc.or_(out, m)
-    return pc.fill_null(out, False)
-
-
-def _all(*masks: pa.Array) -> pa.Array:
-    out = masks[0]
-    for m in masks[1:]:
-        out = pc.and_(out, m)
-    return pc.fill_null(out, False)
-
-
-def _first(cases: list[tuple[pa.Array, str]], n: int) -> pa.Array:
-    """Per row, the reason of the first case whose mask holds (null: none)."""
-    if not cases:
-        return pa.nulls(n, pa.string())
-    conditions = pc.make_struct(*(pc.fill_null(m, False) for m, _ in cases),
-                                field_names=[str(i) for i in range(len(cases))])
-    return pc.case_when(conditions, *(pa.scalar(r) for _, r in cases), pa.scalar(None, pa.string()))
-
-
-def _null_within(column: pa.Array) -> pa.Array:
-    """Null, or null in any field of a struct at any depth (the engine's null sequence)."""
-    out = column.is_null()
-    if pa.types.is_struct(column.type):
-        for i in range(column.type.num_fields):
-            out = pc.or_(out, _null_within(column.field(i)))
-    return out
-
-
-def _as_type(column: pa.Array, t: pa.DataType) -> pa.Array:
-    """A metadata field as ``t`` (integers given as text included); unreadable → null."""
-    if column.type == t:
-        return column
-    if pa.types.is_null(column.type):
-        return pa.nulls(len(column), t)
-    if pa.types.is_integer(t) and (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
-        digits = pc.match_substring_regex(column, r"^-?[0-9]{1,18}$")
-        return pc.if_else(digits, column, pa.scalar(None, column.type)).cast(t)
-    try:
-        return column.cast(t)
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        return pa.nulls(len(column), t)
-
-
-def _placeholder(column: pa.Array, t: pa.DataType) -> pa.Array | None:
-    """Values that are Debezium's placeholder for an unavailable (TOAST) value; None for a type
-    that cannot hold it."""
-    if pa.types.is_string(t) or pa.types.is_binary(t):
-        text = pa.scalar(PLACEHOLDER if pa.types.is_string(t) else PLACEHOLDER.encode(), t)
-        return pc.fill_null(pc.equal(column, text), False)
-    if (pa.types.is_list(t) and (pa.types.is_string(t.value_type) or pa.types.is_binary(t.value_type))):
-        first = _placeholder(pc.list_element(pc.if_else(pc.greater(pc.list_value_length(column), 0),
-                                                        column, pa.scalar(None, t)), 0), t.value_type)
-        return first
-    return None

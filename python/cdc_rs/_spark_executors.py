@@ -34,7 +34,7 @@ from ._input import spark_without_pandas_warning
 from ._report import OUTCOMES, BatchReport
 from ._spark_merge import CHANGE_OPERATION_COLUMN, SparkMergeTarget, change_set
 from ._upsert import BatchUpsert, _build_pipeline
-from .exceptions import ConfigError
+from .exceptions import CdcError, ConfigError
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
@@ -334,7 +334,12 @@ def _messages_schema(config: dict[str, Any], micro_batch: DataFrame) -> str:
     with spark_without_pandas_warning():
         texts = micro_batch.mapInArrow(_Schemas(config), "schema string").distinct().toArrow()
     normaliser = _debezium.Normaliser(config)
-    rows = [normaliser.row_of(t)[0] for t in texts.column("schema").to_pylist()]
+    rows = []
+    for text in texts.column("schema").to_pylist():
+        try:
+            rows.append(normaliser.row_of(text)[0])
+        except CdcError:  # an unreadable schema: its events are rejected on the executors
+            continue
     if rows:
         normaliser.derive(rows)  # refuses, as the driver path does, a schema without the keys
     return json.dumps(_connect_types.union(rows))
