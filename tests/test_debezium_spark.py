@@ -57,3 +57,29 @@ def test_a_micro_batch_of_tombstones_only_applies_nothing_on_executors(spark):
     report = upsert(spark.createDataFrame(tombstones), 0)
     assert (report.rows_in, report.ignored_operations, report.accounted) == (3, 3, 3)
     assert len(upsert.target) == 0
+
+
+def test_into_a_spark_merge_target_that_keeps_the_sequence(spark):
+    import uuid
+
+    feed = debezium(events=400, batches=2, seed=8, connector="mysql")
+    columns = ["id", "name", "email", "balance", "birth_date", "created_at", "seen_at",
+               "updated_at", "login_time", "notes", *cdc_rs.DEBEZIUM_SEQUENCE]
+    table = f"customers_{uuid.uuid4().hex[:8]}"
+    spark.sql(f"CREATE TABLE {table} (id INT, name STRING, email STRING, balance DECIMAL(12,2), "
+              "birth_date DATE, created_at TIMESTAMP_NTZ, seen_at TIMESTAMP_NTZ, updated_at "
+              "TIMESTAMP, login_time BIGINT, notes STRING, _dbz_streamed TINYINT, _dbz_lsn BIGINT, "
+              "_dbz_binlog_file STRING, _dbz_binlog_pos BIGINT, _dbz_binlog_row BIGINT, "
+              "_dbz_ts_ms BIGINT) USING delta")
+    target = cs.SparkMergeTarget(table, keys="id", sequence_by=cdc_rs.DEBEZIUM_SEQUENCE, spark=spark)
+    on_driver = cdc_rs.batch_upsert(target, columns=columns, **feed.upsert_options())
+    on_executors = cs.on_executors(on_driver)
+    memory = cdc_rs.batch_upsert(**feed.upsert_options())
+    for batch_id, batch in enumerate(feed.bronze):
+        micro = spark.createDataFrame(batch).repartition(2).localCheckpoint()
+        memory(micro.toArrow(), batch_id)
+        upsert = on_driver if batch_id == 0 else on_executors  # both shapes, one table
+        report = upsert(micro, batch_id)
+        assert report.accounted == report.rows_in == batch.num_rows
+    merged = spark.table(table).toArrow().drop_columns(list(cdc_rs.DEBEZIUM_SEQUENCE))
+    assert sorted_rows(merged) == sorted_rows(memory.target.to_arrow()) == sorted_rows(feed.final_rows)

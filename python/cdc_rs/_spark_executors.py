@@ -32,7 +32,7 @@ from . import _checks as checks
 from . import _connect_types, _debezium
 from ._input import spark_without_pandas_warning
 from ._report import OUTCOMES, BatchReport
-from ._spark_merge import CHANGE_OPERATION_COLUMN, SparkMergeTarget, change_set
+from ._spark_merge import CHANGE_OPERATION_COLUMN, SparkMergeTarget, carried, change_set
 from ._upsert import BatchUpsert, _build_pipeline
 from .exceptions import CdcError, ConfigError
 
@@ -290,7 +290,7 @@ def _screening(config: dict[str, Any], micro_batch: DataFrame
     """The executors' configuration, the target's columns, the change set's schema (the
     target's columns, the key and sequence columns the target leaves out: the change set is
     ranked by them, the operation and the private columns), and the columns of the change set
-    Spark carries in another type (:func:`_carried`) with their own."""
+    Spark carries in another type (:func:`carried`) with their own."""
     from pyspark.sql.pandas.types import to_arrow_schema
 
     if micro_batch.isStreaming:
@@ -308,10 +308,10 @@ def _screening(config: dict[str, Any], micro_batch: DataFrame
     if ranked_by:
         config = {**config, "columns": [*target, *ranked_by], "except_column_list": []}
         columns = _build_pipeline(config).output_schema(bronze)
-    schema = pa.schema([*map(_carried, columns), pa.field(CHANGE_OPERATION_COLUMN, pa.string()),
+    schema = pa.schema([*map(carried, columns), pa.field(CHANGE_OPERATION_COLUMN, pa.string()),
                         pa.field(ARRIVAL_COLUMN, pa.int32()), pa.field(COUNTS_COLUMN, pa.string()),
                         pa.field(REJECTED_COLUMN, pa.binary())])
-    return config, target, schema, {f.name: f.type for f in columns if _carried(f) != f}
+    return config, target, schema, {f.name: f.type for f in columns if carried(f) != f}
 
 
 class _Schemas:
@@ -345,14 +345,8 @@ def _messages_schema(config: dict[str, Any], micro_batch: DataFrame) -> str:
     return json.dumps(_connect_types.union(rows))
 
 
-def _carried(f: pa.Field) -> pa.Field:
-    """A change set column as Spark can carry it: Spark has no Arrow time type, so a time of
-    day travels as its count of units (cast back on the driver, see :func:`_restored`)."""
-    return f.with_type(pa.int64()) if pa.types.is_time(f.type) else f
-
-
 def _restored(changes: pa.Table, types: dict[str, pa.DataType]) -> pa.Table:
-    """``changes`` with the columns :func:`_carried` changed back to their types."""
+    """``changes`` with the columns :func:`carried` changed back to their types."""
     for i, name in enumerate(changes.column_names):
         if name in types and changes.schema.field(i).type != types[name]:
             changes = changes.set_column(i, name, changes.column(i).cast(types[name]))
