@@ -73,3 +73,26 @@ def test_scanned_parquet_files_stream_through_apply_all(tmp_path):
     reports = upsert.apply_all(cdc_rs.scan_parquet_files([str(p) for p in paths], None))
     assert [r.rows_in for r in reports] == [b.num_rows for b in feed.bronze]
     assert upsert.target.to_arrow().sort_by("id").equals(feed.final_rows)
+
+
+@pytest.mark.delta
+def test_a_config_file_pipeline_streams_a_folder_into_delta(tmp_path):
+    import pyarrow.parquet as pq
+
+    from cdc_rs.config import parse_config
+
+    feed = debezium(events=400, batches=3, seed=12, connector="postgresql", toast=False)
+    (tmp_path / "bronze").mkdir()
+    for i, batch in enumerate(feed.bronze[:2]):
+        pq.write_table(batch, tmp_path / "bronze" / f"bronze-{i}.parquet")
+    config = parse_config({"keys": ["id"], "format": "debezium", "topic": feed.topic})
+    upsert = config.build(tmp_path / "silver")
+    checkpoint = tmp_path / "checkpoint"
+    first = cdc_rs.stream(str(tmp_path / "bronze"), upsert, checkpoint=checkpoint, progress=False)
+    pq.write_table(feed.bronze[2], tmp_path / "bronze" / "bronze-2.parquet")
+    again = cdc_rs.stream(str(tmp_path / "bronze"), config.build(tmp_path / "silver"),
+                          checkpoint=checkpoint, progress=False)
+    assert (len(first), len(again)) == (2, 1)  # the new file only, in a new process
+    assert all(r.accounted == r.rows_in for r in first + again)
+    silver = cdc_rs.DeltaTarget(tmp_path / "silver").to_arrow()
+    assert sorted_rows(silver) == sorted_rows(feed.final_rows)
