@@ -26,7 +26,7 @@ from . import _connect_types as ct
 from ._report import BatchOutcome
 from .exceptions import ConfigError, InputError, SchemaError
 from ._debezium_events import (BRONZE, OP, PLACEHOLDER, REASONS, ROW, SEQUENCE, SEQUENCE_TYPES,
-                               SILENT, Events, is_view, marked, unviewed)
+                               SILENT, Events, is_view, unviewed)
 
 __all__ = ["BRONZE", "OP", "PINNED", "PLACEHOLDER", "REASONS", "ROW", "SEQUENCE", "Normaliser",
            "Side", "engine_config", "row_spec"]
@@ -119,6 +119,8 @@ class Normaliser:
         #: the row of the messages' schemas, fixed for the batch (executors; None: per part)
         self.pinned = None if pinned is None else ct.from_connect(json.loads(pinned), PINNED)
         self._rows_of: dict[str, tuple[dict[str, Any], bool]] = {}  # schema text → row, envelope?
+        #: the row spec and shapes of the last part's messages, tried first on the next part
+        self._guess: tuple[ct.Spec | None, set[bool]] | None = None
         if self.row is not None:
             names = set(self.row.type.names)
             for what, wanted in (("keys", self.keys), ("sequence_by", self.sequence)):
@@ -216,11 +218,21 @@ class Normaliser:
     def _events(self, values: pa.Array) -> Events:
         """The part's events, decoded with the row spec: the given one, or the one of the
         messages' schemas (a schema that cannot be read rejects its events, not the batch)."""
-        mark = marked(values)
+        values = unviewed(values)
         if self.row is not None:
-            return Events(values, mark, self.row, keys=self.keys, sequence_by=self.sequence_by,
+            return Events(values, self.row, keys=self.keys, sequence_by=self.sequence_by,
                           carry=self.carry)
-        texts = _cdc_rs.from_json(mark, "`schema` STRING").field("schema")
+        def events(row: ct.Spec | None, shapes: set[bool], read_schemas: bool = False) -> Events:
+            return Events(values, row, keys=self.keys, sequence_by=self.sequence_by,
+                          carry=self.carry, shapes=shapes, read_schemas=read_schemas)
+
+        guessed = None
+        if self._guess is not None:  # most parts have the schemas of the part before: one pass
+            guessed = events(*self._guess, read_schemas=True)
+        if guessed is not None and guessed.schema_texts is not None:
+            texts = guessed.schema_texts
+        else:
+            texts = _cdc_rs.from_json(values, "`schema` STRING").field("schema")
         found, unreadable = [], []
         for text in pc.unique(texts.drop_null()).to_pylist():
             try:
@@ -230,11 +242,17 @@ class Normaliser:
         row = self.pinned
         if row is None and found:
             row = self.derive([r for r, _ in found])
-        invalid = pc.is_in(texts, value_set=pa.array([t for t, _ in unreadable], pa.string()))
-        return Events(values, mark, row, keys=self.keys, sequence_by=self.sequence_by,
-                      carry=self.carry, no_schema=texts.is_null(),
-                      invalid_schema=pc.fill_null(invalid, False),
-                      shapes={envelope for _, envelope in found})
+        invalid = pc.fill_null(pc.is_in(texts, value_set=pa.array([t for t, _ in unreadable],
+                                                                   pa.string())), False)
+        shapes = {envelope for _, envelope in found}
+        if guessed is not None and guessed.schema_texts is not None and \
+                (row, shapes) == self._guess:
+            decoded = guessed
+        else:
+            decoded = events(row, shapes)
+        self._guess = (row, shapes)
+        decoded.no_schema, decoded.invalid_schema = texts.is_null(), invalid
+        return decoded
 
     def derive(self, rows: list[dict[str, Any]]) -> ct.Spec:
         """The spec of the union of the messages' row schemas, checked: it must hold the keys

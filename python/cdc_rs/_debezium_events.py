@@ -10,6 +10,8 @@ converter's ``{"schema": …, "payload": …}`` wrapper. See :mod:`cdc_rs._debez
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -28,7 +30,7 @@ OP = "_dbz_op"
 BRONZE, ROW = "_dbz_bronze", "_dbz_row"
 PLACEHOLDER = "__debezium_unavailable_value"
 SEQUENCE_TYPES = (pa.int8(), pa.int64(), pa.string(), pa.int64(), pa.int64(), pa.int64())
-_OK = "__dbz_ok"  # a field the decoder fills only for JSON objects (see _marked)
+_OK = "__dbz_ok"  # a field the decoder fills only for JSON objects (see marked)
 _SOURCE = pa.struct([("lsn", pa.int64()), ("file", pa.string()), ("pos", pa.int64()),
                      ("row", pa.int64()), ("ts_ms", pa.int64()), ("snapshot", pa.string())])
 #: ExtractNewRecordState's metadata fields (``add.fields``) read for the operation and sequence.
@@ -63,33 +65,39 @@ SILENT = ("tombstone", "message")
 class Events:
     """One part's values decoded: what each event is, its row and its sequence."""
 
-    def __init__(self, values: pa.Array, marked: pa.Array, row: ct.Spec | None, *,
-                 keys: list[str], sequence_by: list[str], carry: bool,
-                 no_schema: pa.Array | None = None, invalid_schema: pa.Array | None = None,
-                 shapes: set[bool] | None = None) -> None:
-        """``values`` (and the same :func:`marked`), decoded with the ``row`` spec (None: no
-        message has a schema). When the row comes from the messages' schemas: ``no_schema``
-        and ``invalid_schema`` mark the events without a (readable) one, and ``shapes`` says
-        whether their schemas are envelopes (True) or flattened rows (False)."""
+    def __init__(self, values: pa.Array, row: ct.Spec | None, *, keys: list[str],
+                 sequence_by: list[str], carry: bool, no_schema: pa.Array | None = None,
+                 invalid_schema: pa.Array | None = None, shapes: set[bool] | None = None,
+                 read_schemas: bool = False) -> None:
+        """``values`` (no view array) decoded with the ``row`` spec (None: no message has a
+        schema). When the row comes from the messages' schemas: ``no_schema`` and
+        ``invalid_schema`` mark the events without a (readable) one, and ``shapes`` says
+        whether their schemas are envelopes (True) or flattened rows (False).
+        ``read_schemas``: also read each event's schema text (:attr:`schema_texts`), in the
+        same pass (for a row spec guessed from earlier parts)."""
         self.n = len(values)
         self.keys, self.sequence_by, self.carry = keys, sequence_by, carry
-        self.raw, self.values = values, marked
+        self.values = values
         self.tombstone = values.is_null()
         self.no_schema, self.invalid_schema, self.shapes = no_schema, invalid_schema, shapes
         self.row = row if row is not None and row.type.num_fields else None
+        self.read_schemas = read_schemas and (self.row is None or "schema" not in self.row.read.names)
+        self.schema_texts: pa.Array | None = None
         self._decode()
 
     def _decode(self) -> None:
         """Decode the envelope's fields, then the flattened row's if some event is not an
         envelope: each shape's fields are decoded only for a part that has it."""
-        marker: list[tuple[str, pa.DataType]] = [(_OK, pa.int32())]
+        extra: list[tuple[str, pa.DataType]] = [("schema", pa.string())] if self.read_schemas else []
         self.env: pa.StructArray | None = None
         self.wrapped_all: tuple[bool, bool] | None = None
         self.flat_dec: pa.StructArray | None = None
         if self.row is None:
-            decoded = _cdc_rs.from_json(self.values, ct.ddl_fields(marker))
-            self.ok = self._objects(decoded.field(_OK).is_valid())
             self.wrapped = self.is_env = pa.repeat(False, self.n)
+            decoded = _cdc_rs.from_json(self.values, ct.ddl_fields(extra)) if extra else None
+            if decoded is not None:
+                self._texts(decoded)
+            self.ok = self._objects(decoded)
             return
         envelope = [("before", self.row.read), ("after", self.row.read), ("source", _SOURCE),
                     ("op", pa.string()), ("ts_ms", pa.int64())]
@@ -98,27 +106,43 @@ class Events:
         flat = list(self.flat_types.items())
         if self.shapes is None or True in self.shapes:
             self.env = _cdc_rs.from_json(self.values, ct.ddl_fields(
-                [*marker, ("payload", pa.struct(envelope)), *envelope]))
-            self.ok = self._objects(self.env.field(_OK).is_valid())
+                [*extra, ("payload", pa.struct(envelope)), *envelope]))
             self.wrapped = self.env.field("payload").is_valid()
+            self._texts(self.env)
             self.is_env = _any(*(self._env(f).is_valid() for f in ("source", "before", "after")))
-            rest = _all(self.ok, pc.invert(self.is_env))
+            rest = pc.invert(_any(self.is_env, self.tombstone))
             if (self.shapes is None and pc.any(rest).as_py()) or (self.shapes and False in self.shapes):
                 self.flat_dec = _cdc_rs.from_json(self.values, ct.ddl_fields(
                     [("payload", pa.struct(flat)), *flat]))
         else:  # only flattened rows (their schemas say so)
             self.flat_dec = _cdc_rs.from_json(self.values, ct.ddl_fields(
-                [*marker, ("payload", pa.struct(flat)), *flat]))
-            self.ok = self._objects(self.flat_dec.field(_OK).is_valid())
+                [*extra, ("payload", pa.struct(flat)), *flat]))
             self.wrapped = self.flat_dec.field("payload").is_valid()
+            self._texts(self.flat_dec)
             self.is_env = pa.repeat(False, self.n)
+        self.ok = self._objects(self.env, self.flat_dec)
 
-    def _objects(self, marked: pa.Array) -> pa.Array:
-        """JSON objects: marked by the decoder, or empty ones (``{}``, which _marked spoils)."""
-        if pc.all(pc.or_(marked, self.tombstone)).as_py():
-            return marked
-        empty = pc.match_substring_regex(unviewed(self.raw), r"^\s*\{\s*\}")
-        return pc.or_(marked, pc.fill_null(empty, False))
+    def _texts(self, decoded: pa.StructArray) -> None:
+        if self.read_schemas:
+            self.schema_texts = decoded.field("schema")
+
+    def _objects(self, *decoded: pa.StructArray | None) -> pa.Array:
+        """The well-formed JSON objects. The decoder fills no field of a malformed value (nor
+        of one that is not an object), so an event with a field decoded is one; the others —
+        none in a clean feed — are told apart by decoding them with a marker field."""
+        known = pa.repeat(False, self.n)
+        for fields in (d for d in decoded if d is not None):
+            for i in range(fields.type.num_fields):
+                if pc.all(pc.or_(known, self.tombstone)).as_py():
+                    return known
+                known = pc.or_(known, fields.field(i).is_valid())
+        unsure = pc.invert(pc.or_(known, self.tombstone))
+        if not pc.any(unsure).as_py():
+            return known
+        values = self.values.filter(unsure)
+        objects = _cdc_rs.from_json(marked(values), ct.ddl_fields([(_OK, pa.int32())]))
+        empty = pc.fill_null(pc.match_substring_regex(values, r"^\s*\{\s*\}"), False)
+        return pc.replace_with_mask(known, unsure, pc.or_(objects.field(_OK).is_valid(), empty))
 
     def _pick(self, decoded: pa.StructArray, name: str) -> pa.Array:
         """A field of the payload (wrapped events) or of the value itself."""
@@ -171,7 +195,8 @@ class Events:
         before, after = self._env("before"), self._env("after")
         missing_after = pc.and_(pc.and_(env, self.upsert), after.is_null())
         missing_before = pc.and_(pc.and_(env, self.delete), before.is_null())
-        chosen = pc.if_else(env, pc.if_else(self.delete, before, after), self._flat_row())
+        chosen = _choose(env, lambda: _choose(self.delete, lambda: before, lambda: after),
+                         self._flat_row)
         chosen, unavailable = self._fill_placeholders(chosen, before)
         self.rows, bad = ct.convert(chosen, self.row)
         self._sequence_columns(op)
@@ -204,7 +229,7 @@ class Events:
         if not pc.any(candidates).as_py():
             return candidates
         return pc.and_(candidates, pc.fill_null(
-            pc.match_substring_regex(unviewed(self.raw), _TOMBSTONE_TEXT), False))
+            pc.match_substring_regex(self.values, _TOMBSTONE_TEXT), False))
 
     def _flat_row(self) -> pa.StructArray:
         assert self.row is not None
@@ -225,6 +250,9 @@ class Events:
                 columns.append(column)
                 continue
             marked = pc.and_(marked, self.upsert)
+            if not pc.any(marked).as_py():
+                columns.append(column)
+                continue
             old = before.field(i)
             old_marked = _placeholder(old, f.type)
             assert old_marked is not None
@@ -328,6 +356,16 @@ def _all(*masks: pa.Array) -> pa.Array:
     for m in masks[1:]:
         out = pc.and_(out, m)
     return pc.fill_null(out, False)
+
+
+def _choose(mask: pa.Array, yes: Callable[[], pa.Array], no: Callable[[], pa.Array]) -> pa.Array:
+    """``if_else(mask, yes(), no())``, computing (and copying) one side only when the mask
+    holds everywhere or nowhere."""
+    if pc.all(mask).as_py():
+        return yes()
+    if not pc.any(mask).as_py():
+        return no()
+    return pc.if_else(mask, yes(), no())
 
 
 def _first(cases: list[tuple[pa.Array, str]], n: int) -> pa.Array:
