@@ -22,6 +22,10 @@ pub enum CdcError {
         message: String,
     },
 
+    /// A snapshot whose columns differ from the previous snapshot's (names or types).
+    #[error("{0}")]
+    SchemaChange(String),
+
     /// FAILFAST decoding met a value that is not a JSON object of the schema.
     #[error("malformed JSON at row {row}: {message}")]
     Decode { row: usize, message: String },

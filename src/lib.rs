@@ -22,6 +22,7 @@ pub mod report;
 pub mod schema;
 pub mod screen;
 pub mod short_bytes;
+pub mod snapshot;
 pub mod store;
 pub mod table;
 #[cfg(test)]

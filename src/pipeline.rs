@@ -454,7 +454,7 @@ fn canonical(field: &Field) -> Field {
         .with_data_type(canonical_type(field.data_type()))
 }
 
-fn canonical_type(data_type: &DataType) -> DataType {
+pub(crate) fn canonical_type(data_type: &DataType) -> DataType {
     match data_type {
         DataType::Utf8View | DataType::LargeUtf8 => DataType::Utf8,
         DataType::BinaryView | DataType::LargeBinary => DataType::Binary,

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 import cdc_rs
-from cdc_rs import _json, _read, _table, _upsert
+from cdc_rs import _json, _read, _snapshot, _table, _upsert
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -27,7 +27,7 @@ def test_the_package_type_checks_strictly():
     _mypy("mypy", "python/cdc_rs", "--config-file", str(ROOT / "pyproject.toml"))  # strict = true
 
 
-@pytest.mark.parametrize("module", [_json, _read, _table, _upsert], ids=lambda m: m.__name__)
+@pytest.mark.parametrize("module", [_json, _read, _snapshot, _table, _upsert], ids=lambda m: m.__name__)
 def test_docstring_examples_run(module):
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
     assert result.attempted > 0

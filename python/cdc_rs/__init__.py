@@ -24,6 +24,7 @@ from ._json import from_json, parse_schema
 from ._plots import plot_reports
 from ._read import read_parquet, scan_parquet, scan_parquet_files
 from ._report import BatchReport, DryRun, reports_to_arrow
+from ._snapshot import SnapshotReport, SnapshotUpsert, snapshot_upsert
 from ._table import MemoryTable
 from ._upsert import BatchUpsert, batch_upsert
 from .target import Target
@@ -39,6 +40,8 @@ __all__ = [
     "BatchReport",
     "DryRun",
     "BatchUpsert",
+    "SnapshotReport",
+    "SnapshotUpsert",
     "CdcError",
     "CheckpointError",
     "ConcurrentWriteError",
@@ -53,6 +56,7 @@ __all__ = [
     "SchemaError",
     "__version__",
     "batch_upsert",
+    "snapshot_upsert",
     "from_json",
     "parse_schema",
     "plot_reports",

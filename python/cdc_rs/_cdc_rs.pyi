@@ -6,9 +6,10 @@ import pyarrow as pa
 
 from ._report import BatchOutcome
 
-__all__ = ["Pipeline", "PlanCore", "ScreenedBatch", "Stop", "TableCore", "__version__",
-           "deletion_vector_file", "from_json", "key_hashes", "parse_schema", "read_deletion_vector",
-           "read_parquet", "scan_parquet", "z85_decode", "z85_encode"]
+__all__ = ["Pipeline", "PlanCore", "ScreenedBatch", "SnapshotDiff", "SnapshotState", "Stop",
+           "TableCore", "__version__", "deletion_vector_file", "from_json", "key_hashes",
+           "parse_schema", "read_deletion_vector", "read_parquet", "scan_parquet",
+           "snapshot_diff", "z85_decode", "z85_encode"]
 __version__: str
 
 @final
@@ -137,6 +138,47 @@ class Pipeline:
         """Decide one micro-batch (Arrow data or a ScreenedBatch) against ``table``."""
     def run(self, batch: Any, batch_id: int, table: TableCore) -> BatchOutcome:
         """Apply one micro-batch: (counters, skipped_replay, rejected rows or None)."""
+
+@final
+class SnapshotState:
+    """The last applied snapshot: each key with a 64-bit fingerprint of its row (immutable)."""
+
+    fingerprint: str
+    """The fingerprint scheme; a state saved under another one cannot be compared."""
+    @staticmethod
+    def restore(columns: pa.Schema, keys: list[str], saved: Any) -> SnapshotState:
+        """A state saved with ``to_arrow``, for the target ``columns`` keyed by ``keys``
+        (``TargetStateError`` if it has a key twice, a null key or no fingerprints)."""
+    def to_arrow(self) -> pa.Table:
+        """The key columns (``key.<name>``) and ``fingerprint`` (uint64), one row per key."""
+    @property
+    def columns(self) -> pa.Schema:
+        """The target columns, in the target's order and types."""
+    @property
+    def keys(self) -> list[str]:
+        """The key columns' names."""
+    def __len__(self) -> int: ...
+
+@final
+class SnapshotDiff:
+    """A snapshot's difference from the previous one (``snapshot_diff``)."""
+
+    def changes(self) -> pa.Table:
+        """The change batch: the target columns, the operation column (``"upsert"`` for new
+        and changed rows and rows with a null key, ``"delete"`` for vanished keys, whose other
+        columns are null) and the version column."""
+    @property
+    def counts(self) -> dict[str, int]:
+        """``rows_in``, ``inserted``, ``updated``, ``unchanged``, ``deleted``, ``null_keys``."""
+    @property
+    def state(self) -> SnapshotState:
+        """The state after this snapshot."""
+
+def snapshot_diff(snapshot: Any, previous: SnapshotState | None, *, keys: list[str], version: int,
+                  operation_column: str, version_column: str, columns: list[str] | None = None,
+                  except_column_list: list[str] = ...) -> SnapshotDiff:
+    """The difference of ``snapshot`` (Arrow data) from ``previous`` (None: the first one):
+    ``InputError`` for a key twice, ``SchemaError`` for other columns or types."""
 
 def from_json(values: Any, schema: str, mode: str = "PERMISSIVE", time_zone: str = "UTC") -> pa.StructArray:
     """Spark's ``from_json`` over string or binary values."""

@@ -162,6 +162,11 @@ class DeltaTarget:
         return self._path
 
     @property
+    def storage_options(self) -> dict[str, str] | None:
+        """The object store options the table was given (None: none)."""
+        return self._storage_options
+
+    @property
     def app_id(self) -> str | None:
         """The Delta ``txn`` application id (``None`` until the first batch if derived)."""
         return self._app_id

@@ -7,7 +7,7 @@ use crate::error::CdcError;
 
 pub fn to_py(err: CdcError) -> PyErr {
     let class = match &err {
-        CdcError::Schema { .. } => "SchemaError",
+        CdcError::Schema { .. } | CdcError::SchemaChange(_) => "SchemaError",
         CdcError::Decode { .. } => "DecodeError",
         CdcError::Config(_) | CdcError::Predicate { .. } => "ConfigError",
         CdcError::Input(_) | CdcError::Arrow(_) => "InputError",

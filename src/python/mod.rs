@@ -8,6 +8,7 @@ mod json;
 mod pipeline;
 mod plan;
 mod read;
+mod snapshot;
 mod table;
 
 use pyo3::prelude::*;
@@ -99,6 +100,9 @@ fn _cdc_rs(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<pipeline::Stop>()?;
     m.add_class::<table::TableCore>()?;
     m.add_class::<plan::PlanCore>()?;
+    m.add_class::<snapshot::SnapshotState>()?;
+    m.add_class::<snapshot::SnapshotDiff>()?;
+    m.add_function(wrap_pyfunction!(snapshot::snapshot_diff, m)?)?;
     m.add_function(wrap_pyfunction!(json::from_json, m)?)?;
     m.add_function(wrap_pyfunction!(bucket::key_hashes, m)?)?;
     m.add_function(wrap_pyfunction!(json::parse_schema, m)?)?;
