@@ -9,6 +9,8 @@ given as ``value_schema``) or from a Spark DDL row, read the way Debezium encode
 
 from __future__ import annotations
 
+import functools
+
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -292,7 +294,11 @@ def _convert_map(values: pa.MapArray, spec: Spec) -> tuple[pa.Array, pa.Array | 
     return out, _in_rows(len(values), parents, _either(bad_keys, bad_items))
 
 
-_SIGN_BYTES = (pa.scalar(b"\xff" * 32, pa.binary()), pa.scalar(b"\x00" * 32, pa.binary()))
+@functools.cache
+def _sign_bytes() -> tuple[pa.Scalar, pa.Scalar]:
+    """The bytes a short two's complement value is padded with, negative or not (built at
+    first use: pa.scalar() at import time would import pandas, see _report._NO_REJECTS)."""
+    return pa.scalar(b"\xff" * 32, pa.binary()), pa.scalar(b"\x00" * 32, pa.binary())
 
 
 def _decimal(values: pa.Array, t: pa.Decimal128Type) -> tuple[pa.Array, pa.Array | None]:
@@ -300,7 +306,7 @@ def _decimal(values: pa.Array, t: pa.Decimal128Type) -> tuple[pa.Array, pa.Array
     values = values.cast(pa.binary())
     n = len(values)
     negative = pc.greater_equal(pc.binary_slice(values, 0, 1), pa.scalar(b"\x80", pa.binary()))
-    padded = pc.binary_join_element_wise(pc.if_else(negative, *_SIGN_BYTES), values,
+    padded = pc.binary_join_element_wise(pc.if_else(negative, *_sign_bytes()), values,
                                          pa.scalar(b"", pa.binary()))
     # The last 32 bytes, little-endian: a decimal256's layout.
     wide = pc.binary_reverse(pc.binary_slice(padded, -32)).cast(pa.binary(32))
