@@ -9,6 +9,7 @@ import pytest
 import cdc_rs
 from cdc_rs.spark import CheckpointedTable, SparkMergeTarget
 from cdc_rs.target import Conflict, apply, is_target
+from pipeline_probes import Counting
 
 
 class Flaky(cdc_rs.MemoryTable):
@@ -33,24 +34,6 @@ class Flaky(cdc_rs.MemoryTable):
             self.conflicts -= 1
             raise Conflict()
         return super().commit(plan, None, batch_id)
-
-
-class Counting:
-    """A pipeline that counts how often a batch is screened and planned."""
-
-    def __init__(self, pipeline):
-        self.pipeline, self.screened, self.planned = pipeline, 0, 0
-
-    def __getattr__(self, name):
-        return getattr(self.pipeline, name)
-
-    def screen(self, batch, stop=None):
-        self.screened += 1
-        return self.pipeline.screen(batch, stop)
-
-    def plan(self, batch, batch_id, table):
-        self.planned += 1
-        return self.pipeline.plan(batch, batch_id, table)
 
 
 BATCH = pa.table({"id": [1, 2, 1], "ts": [1, 1, 2], "v": ["a", "b", "c"]})
