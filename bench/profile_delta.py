@@ -115,7 +115,6 @@ class _Proxy:
         return len(self._inner)
 
 
-
 def _numbering(step: Any) -> Any:
     """``step`` (whose last argument is the batch id) telling the timers which batch runs."""
     def numbered(self: Any, *args: Any) -> Any:
@@ -179,7 +178,8 @@ def instrumented(pkg: Any = cdc_rs) -> Iterator[Timers]:
     except ImportError:
         _bookkeeping = None
     targets: list[tuple[Any, str, str]] = [
-        (delta.DeltaTarget, "commit|apply_batch", "DeltaTarget.commit"),
+        (delta.DeltaTarget, "commit", "DeltaTarget.commit"),
+        (delta.DeltaTarget, "apply_batch", "DeltaTarget.apply_batch (before the protocol)"),
         (delta.DeltaTarget, "_stage|_write", "_stage (files)"),
         (delta.DeltaTarget, "_merge_batch", "_merge_batch"),
         (delta.DeltaTarget, "_create_merge_on_read", "_create_merge_on_read"),
@@ -243,14 +243,15 @@ def instrumented(pkg: Any = cdc_rs) -> Iterator[Timers]:
     orig_opened = delta.DeltaTarget._opened
     delta.DeltaTarget._opened = lambda self: _Mirror(orig_opened(self))
     # the batch each timing belongs to: the first step that knows its id (since the Target
-    # protocol: write; before: apply_batch), and the MemoryTable's whole batch
-    for obj, names, label in [(delta.DeltaTarget, "write|apply_batch", None),
-                              (cdc_rs.MemoryTable, "commit|apply_batch", "MemoryTable batch")]:
+    # protocol: write, commit; before it: apply_batch, the whole batch)
+    for obj, names, timed_as in [(delta.DeltaTarget, "write|apply_batch", False),
+                                 (cdc_rs.MemoryTable, "commit|apply_batch", True)]:
         name = next(n for n in names.split("|") if n in vars(obj))
         old = vars(obj)[name]
         saved.append((obj, name, old))
-        if label is not None:  # the engine's own commit takes the plan, not its timing proxy
-            old = timed(label, lambda self, *a, _step=old: _step(self, *[_unwrap(x) for x in a]))
+        if timed_as:  # the engine's own commit takes the plan, not its timing proxy
+            old = timed(f"MemoryTable.{name}",
+                        lambda self, *a, _step=old: _step(self, *[_unwrap(x) for x in a]))
         setattr(obj, name, _numbering(old))
     orig_call = BatchUpsert.__dict__["__call__"]
     saved.append((BatchUpsert, "__call__", orig_call))

@@ -1,7 +1,9 @@
 //! The parts of Arrow the engine uses, under the module names of the `arrow` umbrella crate.
 //!
-//! Depending on Arrow's subcrates alone leaves out the arithmetic and string kernels (and the
-//! regex engine under them) that we never call: a fresh machine compiles a third less Arrow.
+//! Depending on Arrow's subcrates alone leaves out the string kernels (and the regex engine
+//! under them) that we never call: a fresh machine compiles a third less Arrow. arrow-arith
+//! is here for its Kleene boolean kernels only (predicates); Cargo.toml builds it
+//! unoptimised in the `devel` profile.
 pub mod array {
     pub use arrow_array::builder;
     pub use arrow_array::cast::*;
@@ -20,6 +22,7 @@ pub mod compute {
     pub use arrow_select::take::*;
 
     pub mod kernels {
+        pub use arrow_arith::boolean;
         pub use arrow_ord::cmp;
     }
 }

@@ -4,6 +4,7 @@ use crate::arrow::datatypes::{DataType, Schema, SchemaRef};
 use crate::decode::DecodeOptions;
 use crate::enrich::Lookup;
 use crate::error::{CdcError, Result};
+use crate::predicate::Predicate;
 
 /// Everything `batch_upsert` is configured with, already validated and parsed.
 #[derive(Debug)]
@@ -18,6 +19,13 @@ pub struct Config {
     pub operation_column: Option<String>,
     pub upsert_operations: Vec<String>,
     pub delete_operations: Vec<String>,
+    /// Events for which it is TRUE are deletes; FALSE or NULL: upserts (AUTO CDC's
+    /// `apply_as_deletes`; `delete_operations` is its short form). It is tested first, so
+    /// with an `operation_column` the other events are upserts only if their operation is
+    /// one of `upsert_operations`.
+    pub apply_as_deletes: Option<Predicate>,
+    /// Only events for which it is TRUE are applied; the others count as `filtered_out`.
+    pub filter: Option<Predicate>,
     pub lookup: Option<Lookup>,
     pub columns: Option<Vec<String>>,
     pub except_column_list: Vec<String>,
@@ -55,6 +63,11 @@ impl Config {
                 "operation {op:?} is both an upsert and a delete"
             )));
         }
+        if self.apply_as_deletes.is_some() && !self.delete_operations.is_empty() {
+            return Err(CdcError::Config(
+                "give apply_as_deletes or delete_operations (its short form), not both".into(),
+            ));
+        }
         if self.operation_column.is_none() && !self.delete_operations.is_empty() {
             return Err(CdcError::Config(
                 "delete_operations needs operation_column".into(),
@@ -77,6 +90,13 @@ impl Config {
         }
         if let (Some(schema), Some(lookup)) = (&self.value_schema, &self.lookup) {
             check_lookup_types(schema, lookup)?;
+        }
+        if let Some(schema) = &self.value_schema {
+            // the events' columns are known: an unknown name or a literal that cannot meet
+            // its column is refused now, not at the first batch
+            for predicate in self.apply_as_deletes.iter().chain(&self.filter) {
+                predicate.check(schema, &self.decode.time_zone)?;
+            }
         }
         Ok(())
     }
@@ -136,6 +156,8 @@ impl Config {
             operation_column: None,
             upsert_operations: vec![],
             delete_operations: vec![],
+            apply_as_deletes: None,
+            filter: None,
             lookup: None,
             columns: None,
             except_column_list: vec![],
@@ -176,12 +198,25 @@ mod tests {
             ..Config::new(&["id"], &["ts"])
         };
         assert!(refused(deletes).contains("needs operation_column"));
+        let both_forms = Config {
+            operation_column: Some("op".into()),
+            delete_operations: vec!["d".into()],
+            apply_as_deletes: Some(Predicate::parse("apply_as_deletes=", "op = 'd'").unwrap()),
+            ..Config::new(&["id"], &["ts"])
+        };
+        assert!(refused(both_forms).contains("not both"));
         let schema = crate::schema::parse_ddl("id INT, ts INT").unwrap();
         let absent = Config {
             value_schema: Some(schema),
             ..Config::new(&["id"], &["when"])
         };
         assert!(refused(absent).contains("\"when\" is not in value_schema"));
+        let typo = Config {
+            value_schema: Some(crate::schema::parse_ddl("id INT, ts INT").unwrap()),
+            filter: Some(Predicate::parse("where=", "ts > 0 AND idd = 1").unwrap()),
+            ..Config::new(&["id"], &["ts"])
+        };
+        assert!(refused(typo).contains("where=: unknown column \"idd\""));
     }
 
     #[test]

@@ -11,6 +11,17 @@ pub enum CdcError {
         message: String,
     },
 
+    /// A predicate option (`where=`, `apply_as_deletes=`) that does not parse, names an
+    /// unknown column, or compares values that cannot meet; `position` is a 0-based
+    /// character offset.
+    #[error("{option}: {message} (at position {position})\n{}", pointer(text, *position))]
+    Predicate {
+        option: String,
+        text: String,
+        position: usize,
+        message: String,
+    },
+
     /// A snapshot whose columns differ from the previous snapshot's (names or types).
     #[error("{0}")]
     SchemaChange(String),
@@ -41,18 +52,31 @@ pub enum CdcError {
 
 pub type Result<T, E = CdcError> = std::result::Result<T, E>;
 
-/// The schema text around `position` (a character offset) with a caret under it; a long
-/// schema is cut to a window, so an error on a huge string stays readable.
-fn pointer(ddl: &str, position: usize) -> String {
+/// The line of text around `position` (a character offset) with a caret under it; a long
+/// line is cut to a window, so an error on a huge string stays readable.
+fn pointer(text: &str, position: usize) -> String {
     const SIDE: usize = 40;
-    let chars: Vec<char> = ddl.chars().collect();
-    let from = position.saturating_sub(SIDE);
-    let to = (position + SIDE).min(chars.len());
-    let before = if from > 0 { "…" } else { "" };
-    let after = if to < chars.len() { "…" } else { "" };
-    let text: String = chars[from..to].iter().collect();
+    let chars: Vec<char> = text.chars().collect();
+    let position = position.min(chars.len());
+    // Only the line holding `position`: under a multi-line text the caret would be misplaced.
+    let line_start = chars[..position]
+        .iter()
+        .rposition(|&c| c == '\n')
+        .map_or(0, |i| i + 1);
+    let line_end = chars[position..]
+        .iter()
+        .position(|&c| c == '\n')
+        .map_or(chars.len(), |i| position + i);
+    let from = position.saturating_sub(SIDE).max(line_start);
+    let to = (position + SIDE).min(line_end);
+    let before = if from > line_start { "…" } else { "" };
+    let after = if to < line_end { "…" } else { "" };
+    let shown: String = chars[from..to]
+        .iter()
+        .map(|&c| if c.is_whitespace() { ' ' } else { c })
+        .collect();
     let caret = before.chars().count() + position - from + 1;
-    format!("  {before}{text}{after}\n  {:>caret$}", "^")
+    format!("  {before}{shown}{after}\n  {:>caret$}", "^")
 }
 
 #[cfg(test)]
@@ -68,5 +92,6 @@ mod tests {
         let caret = lines[1].chars().count() - 1;
         assert_eq!(lines[0].chars().nth(caret), Some('x'));
         assert_eq!(pointer("a INT", 2), "  a INT\n    ^");
+        assert_eq!(pointer("a = 1\nAND\tb ==", 13), "  AND b ==\n         ^");
     }
 }

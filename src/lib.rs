@@ -16,6 +16,7 @@ pub mod latest;
 pub mod merge;
 pub mod pipeline;
 pub mod plan;
+pub mod predicate;
 pub mod read_parquet;
 pub mod report;
 pub mod schema;

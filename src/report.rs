@@ -6,6 +6,8 @@ pub struct Counts {
     pub rows_in: u64,
     pub other_topics: u64,
     pub malformed: u64,
+    /// Events for which `where=` is not TRUE.
+    pub filtered_out: u64,
     pub ignored_operations: u64,
     pub null_keys: u64,
     pub null_sequences: u64,
@@ -20,11 +22,12 @@ pub struct Counts {
 
 impl Counts {
     /// (name, value) pairs in screening order; the names are the Python report's attributes.
-    pub fn fields(&self) -> [(&'static str, u64); 13] {
+    pub fn fields(&self) -> [(&'static str, u64); 14] {
         [
             ("rows_in", self.rows_in),
             ("other_topics", self.other_topics),
             ("malformed", self.malformed),
+            ("filtered_out", self.filtered_out),
             ("ignored_operations", self.ignored_operations),
             ("null_keys", self.null_keys),
             ("null_sequences", self.null_sequences),
@@ -49,6 +52,7 @@ impl Counts {
             rows_in,
             other_topics,
             malformed,
+            filtered_out,
             ignored_operations,
             null_keys,
             null_sequences,

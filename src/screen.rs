@@ -1,5 +1,5 @@
-//! Screening one input chunk, in the report's order: topic, JSON decode, operation, null
-//! keys and sequences, lookup. Every row that does not survive is counted, and rejected
+//! Screening one input chunk, in the report's order: topic, JSON decode, `where=`,
+//! operation, null keys and sequences, lookup. Every row that does not survive is counted, and rejected
 //! rows keep their input position so the report can return them as they came in.
 use std::sync::Arc;
 
@@ -127,6 +127,10 @@ pub(crate) fn screen(c: &Config, chunk: &RecordBatch) -> Result<ScreenedPart> {
     };
 
     // Per-row decisions over `rows`; nothing is copied.
+    let passes = match &c.filter {
+        Some(filter) => Some(filter.evaluate(&rows, &c.decode.time_zone)?),
+        None => None,
+    };
     let ops = operations(c, &rows)?;
     let null_key = any_null(&columns(&rows, &c.keys)?);
     let null_sequence = any_null_within(&columns(&rows, &c.sequence_by)?);
@@ -143,6 +147,9 @@ pub(crate) fn screen(c: &Config, chunk: &RecordBatch) -> Result<ScreenedPart> {
         let reason = if decoded_ok.as_ref().is_some_and(|ok| !ok[i]) {
             counts.malformed += 1;
             Reason::MalformedJson
+        } else if passes.as_ref().is_some_and(|p| !is_true(p, i)) {
+            counts.filtered_out += 1; // FALSE or NULL: SQL's WHERE keeps TRUE only
+            continue;
         } else if op == Op::Ignored {
             counts.ignored_operations += 1;
             continue;
@@ -179,13 +186,25 @@ pub(crate) fn screen(c: &Config, chunk: &RecordBatch) -> Result<ScreenedPart> {
     })
 }
 
+/// Each row's operation: a delete when `apply_as_deletes` is TRUE, else by its
+/// `operation_column` (none: an upsert).
 fn operations(c: &Config, rows: &RecordBatch) -> Result<Vec<Op>> {
-    let Some(name) = &c.operation_column else {
-        return Ok(vec![Op::Upsert; rows.num_rows()]);
+    let deletes = match &c.apply_as_deletes {
+        Some(predicate) => Some(predicate.evaluate(rows, &c.decode.time_zone)?),
+        None => None,
     };
-    let ops = string_column(rows, name, "operation")?;
+    let ops = match &c.operation_column {
+        Some(name) => Some(string_column(rows, name, "operation")?),
+        None => None,
+    };
     Ok((0..rows.num_rows())
         .map(|i| {
+            if deletes.as_ref().is_some_and(|d| is_true(d, i)) {
+                return Op::Delete;
+            }
+            let Some(ops) = &ops else {
+                return Op::Upsert;
+            };
             if ops.is_null(i) {
                 return Op::Ignored;
             }
@@ -199,6 +218,10 @@ fn operations(c: &Config, rows: &RecordBatch) -> Result<Vec<Op>> {
             }
         })
         .collect())
+}
+
+fn is_true(condition: &BooleanArray, row: usize) -> bool {
+    condition.is_valid(row) && condition.value(row)
 }
 
 pub(crate) fn columns(rows: &RecordBatch, names: &[String]) -> Result<Vec<ArrayRef>> {
@@ -349,6 +372,44 @@ mod tests {
         assert_eq!(s.is_delete, vec![false, true]);
         let reasons: Vec<&str> = s.rejected.iter().map(|(_, r)| r.as_str()).collect();
         assert_eq!(reasons, vec!["malformed_json", "null_key", "null_sequence"]);
+    }
+
+    #[test]
+    fn where_counts_the_events_it_does_not_keep_and_apply_as_deletes_marks_deletes() {
+        use crate::predicate::Predicate;
+        let config = Config {
+            value_schema: Some(
+                crate::schema::parse_ddl("id INT, ts INT, op STRING, shop STRING").unwrap(),
+            ),
+            operation_column: Some("op".into()),
+            upsert_operations: vec!["insert".into()],
+            apply_as_deletes: Some(Predicate::parse("a=", "op IN ('d', 't')").unwrap()),
+            filter: Some(Predicate::parse("w=", "shop = 'a'").unwrap()),
+            ..Config::new(&["id"], &["ts"])
+        };
+        let part = bronze(&[
+            (
+                "t",
+                Some(r#"{"id": 1, "ts": 1, "op": "insert", "shop": "a"}"#),
+            ),
+            ("t", Some(r#"{"id": 2, "ts": 1, "op": "d", "shop": "a"}"#)),
+            ("t", Some(r#"{"id": 3, "ts": 1, "op": "t", "shop": "b"}"#)),
+            ("t", Some(r#"{"id": 4, "ts": 1, "op": "insert"}"#)), // shop NULL: not kept
+            (
+                "t",
+                Some(r#"{"id": 5, "ts": 1, "op": "merge", "shop": "a"}"#),
+            ),
+            ("t", Some("{oops")), // malformed before where=
+        ]);
+        let s = screen(&config, &part).unwrap();
+        let c = &s.counts;
+        assert_eq!(
+            (c.malformed, c.filtered_out, c.ignored_operations),
+            (1, 2, 1)
+        );
+        assert_eq!(s.kept, vec![0, 1]);
+        assert_eq!(s.is_delete, vec![false, true]);
+        assert_eq!(c.accounted() + s.kept.len() as u64, 6);
     }
 
     #[test]

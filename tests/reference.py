@@ -15,6 +15,7 @@ decoded here with `json.loads` (enough for the well-typed values the tests gener
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
@@ -22,6 +23,7 @@ from zoneinfo import ZoneInfo
 COUNTERS = (
     "other_topics",
     "malformed",
+    "filtered_out",
     "ignored_operations",
     "null_keys",
     "null_sequences",
@@ -64,6 +66,10 @@ class Config:
     lookup: list[dict] | None = None
     lookup_on: dict[str, str] | None = None
     lookup_how: str = "inner"
+    # `where=` / `apply_as_deletes=` as functions of the decoded event: True, False or None
+    # (reference_predicates.evaluate of the predicate the engine is given as text)
+    where: Callable[[dict], bool | None] | None = None
+    apply_as_deletes: Callable[[dict], bool | None] | None = None
 
     def __post_init__(self):
         if isinstance(self.keys, str):
@@ -140,8 +146,11 @@ def classify(config: Config, batch: list[dict], first_arrival: int = 0) -> Class
                 out.counters["malformed"] += 1
                 out.rejected.append((row, "malformed_json"))
                 continue
-        is_delete = False
-        if config.operation_column is not None:
+        if config.where is not None and config.where(event) is not True:
+            out.counters["filtered_out"] += 1
+            continue
+        is_delete = config.apply_as_deletes is not None and config.apply_as_deletes(event) is True
+        if not is_delete and config.operation_column is not None:
             op = event.get(config.operation_column)
             if op is not None and op in config.delete_operations:
                 is_delete = True

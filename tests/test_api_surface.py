@@ -45,3 +45,12 @@ def test_every_error_is_a_cdc_error_and_a_value_error():
     for error in (cdc_rs.SchemaError, cdc_rs.DecodeError, cdc_rs.ConfigError, cdc_rs.InputError):
         assert issubclass(error, cdc_rs.CdcError)
         assert issubclass(error, ValueError)
+
+
+def test_importing_cdc_rs_does_not_import_pandas():
+    """pandas costs most of a second to import (notebook start, every Spark Python worker):
+    only code that hands cdc_rs pandas objects, or asks for them, pays it."""
+    probe = "import sys, cdc_rs; print('pandas' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                            check=True)
+    assert result.stdout.strip() == "False"

@@ -18,6 +18,7 @@ import cdc_rs  # noqa: E402
 from cdc_rs.datasets import CUSTOMERS_SCHEMA, SILVER_COLUMNS, bookstore  # noqa: E402
 from cdc_rs.delta import ConcurrentWriteError, DeltaTarget, DeltaTargetError, TargetStateError  # noqa: E402
 from cdc_rs.target import apply  # noqa: E402
+from pipeline_probes import Counting  # noqa: E402
 
 from deltalake import DeltaTable  # noqa: E402
 from delta_readers import read_delta, read_with_duckdb  # noqa: E402
@@ -406,24 +407,6 @@ def test_two_writers_racing_on_the_same_batches_apply_each_exactly_once(tmp_path
     assert got.cast(expected.schema).equals(expected)
 
 
-class _Counting:
-    """A pipeline that counts how often a batch is screened (decoded) and planned."""
-
-    def __init__(self, pipeline):
-        self.pipeline, self.screened, self.planned = pipeline, 0, 0
-
-    def __getattr__(self, name):
-        return getattr(self.pipeline, name)
-
-    def screen(self, batch, stop=None):
-        self.screened += 1
-        return self.pipeline.screen(batch, stop)
-
-    def plan(self, batch, batch_id, table):
-        self.planned += 1
-        return self.pipeline.plan(batch, batch_id, table)
-
-
 def test_a_conflict_re_plans_the_batch_without_decoding_it_again(tmp_path):
     path = tmp_path / "t"
     bronze = pa.table({"value": ['{"id": 1, "ts": 2, "v": "b"}', '{"id": 2, "ts": 1, "v": "c"}']})
@@ -434,12 +417,12 @@ def test_a_conflict_re_plans_the_batch_without_decoding_it_again(tmp_path):
     a(pa.table({"value": ['{"id": 1, "ts": 1, "v": "a"}']}), 0)
     b.target.last_batch_id  # b opens the table at batch 0
     a(pa.table({"value": ['{"id": 3, "ts": 1, "v": "x"}']}), 1)
-    counting = _Counting(b._pipeline)
+    counting = Counting(b._pipeline)
     counts, skipped, _ = apply(b.target, counting, bronze, 2)  # conflicts once
     assert not skipped and counts["updated"] == 1 and counts["inserted"] == 1
     assert (counting.screened, counting.planned) == (1, 2)
     assert sorted(read_delta(path)["v"].to_pylist()) == ["b", "c", "x"]
     # a replayed batch id is not decoded at all
-    replay = _Counting(b._pipeline)
+    replay = Counting(b._pipeline)
     assert apply(b.target, replay, bronze, 2)[1]
     assert replay.screened == 0

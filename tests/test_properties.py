@@ -3,7 +3,8 @@
 Streams use a small key space and a small sequence space, so ties, late events, duplicates,
 deletes, null keys and sequences and unknown operations are common. For every stream:
 
-* the engine's per-batch counters and rejected reasons equal the incremental model's;
+* the engine's per-batch counters and rejected reasons equal the incremental model's (with
+  or without `where=` and `apply_as_deletes=` predicates over the events);
 * the final table equals the closed form, whatever the split (one event per batch, all in one);
 * re-sending any earlier batch with its old id changes nothing.
 """
@@ -25,6 +26,7 @@ from conftest import FRAMES
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from reference import COUNTERS, Config, ReferenceUpsert, closed_form, keyed, plain, project
+from reference_predicates import evaluate, sql
 
 # generated batches may hold only other topics: the topic warning is expected
 pytestmark = pytest.mark.filterwarnings("ignore:none of the batch's:UserWarning")
@@ -38,6 +40,12 @@ ZONES = ["UTC", "Asia/Tokyo", "America/New_York"]
 OFFSETS = [timezone.utc, timezone(timedelta(hours=9)), timezone(timedelta(hours=-5))]
 MALFORMED = ["{bad", "[1, 2]", "42", '"text"', "nul"]  # blank texts: see test_report
 LOOKUP = [{"code": "FR", "country": "France"}, {"code": "CN", "country": "China"}]
+# where= and apply_as_deletes= (reference_predicates trees); NULLs in `cc` and `op` are common
+WHERE = [None, None, ("cmp", "<>", ("col", "cc"), ("str", "ZZ")),
+         ("or", (("cmp", "<>", ("col", "CC"), ("str", "ZZ")), ("isnull", ("col", "cc"), False))),
+         ("in", ("col", "k1"), (("str", "k0"), ("str", "k1")), True)]
+DELETES_WHEN = [None, None, ("in", ("col", "op"), (("str", "delete"), ("str", "merge")), False),
+                ("cmp", "=", ("col", "cc"), ("str", "ZZ"))]
 
 
 @dataclass(frozen=True)
@@ -51,6 +59,8 @@ class Scenario:
     bronze: bool
     topic_filter: bool
     selection: str = "all"  # "all" | "columns" | "except": neither keeps a sequence column
+    where: tuple | None = None
+    apply_as_deletes: tuple | None = None
 
     @property
     def keys(self):
@@ -86,6 +96,9 @@ class Scenario:
             lookup=LOOKUP if self.lookup_how else None,
             lookup_on={"cc": "code"} if self.lookup_how else None,
             lookup_how=self.lookup_how or "inner",
+            where=None if self.where is None else lambda e: evaluate(self.where, e),
+            apply_as_deletes=None if self.apply_as_deletes is None
+            else lambda e: evaluate(self.apply_as_deletes, e),
         )
 
     def upsert(self):
@@ -94,6 +107,10 @@ class Scenario:
             options["operation_column"] = "op"
         if self.with_deletes:
             options["delete_operations"] = ("delete",)
+        if self.where is not None:
+            options["where"] = sql(self.where)
+        if self.apply_as_deletes is not None:
+            options["apply_as_deletes"] = sql(self.apply_as_deletes)
         if self.lookup_how:
             options.update(lookup=pa.Table.from_pylist(LOOKUP), lookup_on={"cc": "code"},
                            lookup_how=self.lookup_how)
@@ -128,17 +145,21 @@ class Scenario:
 @st.composite
 def scenarios(draw):
     with_operations = draw(st.booleans())
+    with_deletes = with_operations and draw(st.booleans())
     bronze = draw(st.booleans())
     return Scenario(
         composite_key=draw(st.booleans()),
         sequence=draw(st.sampled_from(["int", "timestamp", "pair"])),
         zone=draw(st.sampled_from(ZONES)),
         with_operations=with_operations,
-        with_deletes=with_operations and draw(st.booleans()),
+        with_deletes=with_deletes,
         lookup_how=draw(st.sampled_from([None, "inner", "left"])),
         bronze=bronze,
         topic_filter=bronze and draw(st.booleans()),
         selection=draw(st.sampled_from(["all", "all", "columns", "except"])),
+        where=draw(st.sampled_from(WHERE)),
+        # the long form of delete_operations: one or the other
+        apply_as_deletes=None if with_deletes else draw(st.sampled_from(DELETES_WHEN)),
     )
 
 

@@ -17,7 +17,7 @@ import cdc_rs._spark_executors as cs_executors
 import cdc_rs.spark as cs
 from cdc_rs.exceptions import ConfigError
 
-COUNTERS = ("rows_in", "other_topics", "malformed", "ignored_operations", "null_keys",
+COUNTERS = ("rows_in", "other_topics", "malformed", "filtered_out", "ignored_operations", "null_keys",
             "null_sequences", "lookup_misses", "superseded", "inserted", "updated", "deleted",
             "tombstoned", "stale", "skipped_replay")
 
@@ -58,6 +58,28 @@ def test_bookstore_equals_the_driver_path_in_memory_and_on_delta(spark, dataset,
     replay = on_delta(partitioned(spark, pa.table(dataset.bronze[1]), 2), 1)
     assert replay.skipped_replay and replay.rows_in == len(dataset.bronze[1])
     assert replay.inserted == replay.updated == replay.deleted == 0
+
+
+def test_where_and_apply_as_deletes_run_on_the_executors(spark, dataset, tmp_path):
+    """The predicates travel in the upsert's configuration to the executors' screening; the
+    change sets the executors send are applied without them."""
+    options = dict(delete_operations=(), apply_as_deletes="row_status = 'delete' OR email IS NULL",
+                   where="country_code NOT IN ('FR', 'DE')")
+    on_memory = cs.on_executors(notebook_upsert(dataset, **options), shuffle_above=0)
+    on_delta = cs.on_executors(notebook_upsert(dataset, cdc_rs.DeltaTarget(tmp_path / "silver"),
+                                               **options))
+    driver = notebook_upsert(dataset, **options)
+    for batch_id, batch in enumerate(dataset.bronze[:2]):
+        micro = partitioned(spark, pa.table(batch), 3)
+        expected = driver(micro.toArrow(), batch_id)
+        assert expected.filtered_out and expected.tombstoned + expected.deleted
+        for upsert in (on_memory, on_delta):
+            report = upsert(micro, batch_id)
+            assert counters(report) == counters(expected)
+            assert report.accounted == report.rows_in
+    expected_rows = sorted_rows(driver.target.to_arrow())
+    assert sorted_rows(on_memory.target.to_arrow()) == expected_rows
+    assert sorted_rows(on_delta.target.to_arrow()) == expected_rows
 
 
 def test_into_a_spark_merge_target_on_delta(spark, dataset):

@@ -9,6 +9,7 @@ import pytest
 import cdc_rs
 from cdc_rs.spark import CheckpointedTable, SparkMergeTarget
 from cdc_rs.target import Conflict, apply, is_target
+from pipeline_probes import Counting
 
 
 class Flaky(cdc_rs.MemoryTable):
@@ -33,24 +34,6 @@ class Flaky(cdc_rs.MemoryTable):
             self.conflicts -= 1
             raise Conflict()
         return super().commit(plan, None, batch_id)
-
-
-class Counting:
-    """A pipeline that counts how often a batch is screened and planned."""
-
-    def __init__(self, pipeline):
-        self.pipeline, self.screened, self.planned = pipeline, 0, 0
-
-    def __getattr__(self, name):
-        return getattr(self.pipeline, name)
-
-    def screen(self, batch, stop=None):
-        self.screened += 1
-        return self.pipeline.screen(batch, stop)
-
-    def plan(self, batch, batch_id, table):
-        self.planned += 1
-        return self.pipeline.plan(batch, batch_id, table)
 
 
 BATCH = pa.table({"id": [1, 2, 1], "ts": [1, 1, 2], "v": ["a", "b", "c"]})
@@ -147,3 +130,100 @@ def test_a_target_that_decides_as_it_merges_plans_against_an_empty_state():
         [(1, "delete"), (2, "upsert")]
     with pytest.raises(cdc_rs.ConfigError, match="dry run"):
         up.plan(batch)
+
+
+# -- DeltaTarget on the protocol: what a failure at each step means ------------------------
+
+
+def delta_upsert(path, **kw):
+    from cdc_rs.delta import DeltaTarget
+
+    return upsert(DeltaTarget(path, **kw))
+
+
+def failing_at(monkeypatch, point, error, times=1):
+    import cdc_rs._faults as faults
+
+    left = [times]
+
+    def reached(name):
+        if name == point and left[0]:
+            left[0] -= 1
+            raise error
+
+    monkeypatch.setattr(faults, "reached", reached)
+
+
+def test_a_failure_after_the_commit_landed_is_raised_as_it_is_and_the_batch_stays(tmp_path, monkeypatch):
+    pytest.importorskip("deltalake")
+    up = delta_upsert(tmp_path / "t", max_retries=0)
+    up(BATCH, 0)
+    failing_at(monkeypatch, "after_commit", OSError("lost the connection"))
+    with pytest.raises(OSError, match="lost the connection"):  # not "nothing committed"
+        up(pa.table({"id": [3], "ts": [1], "v": ["d"]}), 1)
+    report = up(pa.table({"id": [3], "ts": [1], "v": ["d"]}), 1)
+    assert report.skipped_replay  # it is in the table: the retried batch changes nothing
+    assert sorted(up.target.to_arrow().column("v").to_pylist()) == ["b", "c", "d"]
+
+
+def test_a_write_error_is_retried_once_per_call_never_as_a_concurrent_write(tmp_path, monkeypatch):
+    pytest.importorskip("deltalake")
+    up = delta_upsert(tmp_path / "t", max_retries=0)
+    up(BATCH, 0)
+    later = pa.table({"id": [3], "ts": [1], "v": ["d"]})
+    failing_at(monkeypatch, "before_commit", OSError("No space left on device"), times=1)
+    assert up(later, 1).inserted == 1  # one re-open cured it, with max_retries=0
+    for _ in range(2):  # the same failure twice: raised, on every call alike
+        failing_at(monkeypatch, "before_commit", OSError("No space left on device"), times=2)
+        with pytest.raises(cdc_rs.DeltaTargetError, match="No space left") as raised:
+            up(pa.table({"id": [4], "ts": [1], "v": ["e"]}), 2)
+        assert not isinstance(raised.value, cdc_rs.ConcurrentWriteError)
+    assert up.target.last_batch_id == 1
+
+
+def test_a_failed_dry_run_leaves_the_target_as_it_was(tmp_path):
+    pytest.importorskip("deltalake")
+    from cdc_rs.delta import DeltaTarget
+
+    upsert(DeltaTarget(tmp_path / "t", app_id="q"))(BATCH, 0)
+    target = DeltaTarget(tmp_path / "t")  # no app id: the table's only one is used
+    assert (target.last_batch_id, len(target)) == (0, 2)
+    with pytest.raises(cdc_rs.TargetStateError):  # as applying it would: another app id
+        upsert(target).plan(BATCH)
+    assert (target.app_id, target.last_batch_id, len(target)) == (None, 0, 2)
+
+
+def test_a_checkpointed_table_holds_one_lock_while_it_swaps_in_the_saved_copy(tmp_path):
+    first = CheckpointedTable(tmp_path)
+    upsert(first)(BATCH, 0)
+    fresh = CheckpointedTable(tmp_path)  # a new process's copy, behind the saved one
+    lock = fresh.batch_lock()
+    up = upsert(fresh)
+    assert up(pa.table({"id": [3], "ts": [1], "v": ["d"]}), 1).inserted == 1
+    assert fresh.batch_lock() is lock and len(fresh) == 3
+    import pickle
+
+    copy = pickle.loads(pickle.dumps(fresh))
+    assert copy.last_batch_id == 1 and copy.batch_lock() is not lock
+
+
+def test_a_checkpointed_table_whose_save_failed_starts_again_from_the_saved_one(tmp_path, monkeypatch):
+    table = CheckpointedTable(tmp_path)
+    up = upsert(table)
+    up(BATCH, 0)
+
+    def full(*a):
+        raise cdc_rs.CheckpointError("disk full")
+
+    monkeypatch.setattr(table, "_save", full)
+    with pytest.raises(cdc_rs.CheckpointError):
+        up(pa.table({"id": [3], "ts": [1], "v": ["d"]}), 1)
+    monkeypatch.undo()
+    report = up(pa.table({"id": [3], "ts": [1], "v": ["d"]}), 1)  # Spark's retry
+    assert not report.skipped_replay and report.inserted == 1
+    assert CheckpointedTable(tmp_path).saved().last_batch_id == 1
+
+
+def test_a_class_is_not_a_target():
+    with pytest.raises(cdc_rs.ConfigError, match="Target protocol"):
+        upsert(cdc_rs.MemoryTable)

@@ -278,6 +278,8 @@ fuzz_target!(|data: &[u8]| {
         operation_column: Some("op".into()),
         upsert_operations: vec!["insert".into(), "update".into()],
         delete_operations: vec!["delete".into()],
+        apply_as_deletes: None,
+        filter: None,
         lookup: None,
         columns: None,
         except_column_list: vec![],

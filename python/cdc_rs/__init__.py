@@ -19,6 +19,7 @@ from ._memory import native_allocator_defaults
 
 with native_allocator_defaults():  # read by the Rust side's jemalloc when it loads
     from ._cdc_rs import __version__
+from ._debezium import SEQUENCE as DEBEZIUM_SEQUENCE
 from ._json import from_json, parse_schema
 from ._plots import plot_reports
 from ._read import read_parquet, scan_parquet, scan_parquet_files
@@ -45,6 +46,7 @@ __all__ = [
     "CheckpointError",
     "ConcurrentWriteError",
     "ConfigError",
+    "DEBEZIUM_SEQUENCE",
     "DecodeError",
     "DeltaTargetError",
     "InputError",

@@ -117,6 +117,8 @@ class Pipeline:
         operation_column: str | None = None,
         upsert_operations: list[str] = ...,
         delete_operations: list[str] = ...,
+        apply_as_deletes: str | None = None,
+        where: str | None = None,
         lookup: Any = None,
         lookup_on: list[tuple[str, str]] = ...,
         lookup_how: str = "inner",

@@ -10,7 +10,9 @@ from typing import Any
 import pyarrow as pa
 
 #: A batch's rejected rows when it has none.
-_NO_REJECTS = pa.table({"reason": pa.array([], pa.string())})
+# (from no batches: pa.table() or pa.array() would import pandas, most of a second of
+# every `import cdc_rs`, to ask whether the values are pandas objects)
+_NO_REJECTS = pa.Table.from_batches([], pa.schema([("reason", pa.string())]))
 
 #: What the engine returns for one applied micro-batch: the counters, whether it was skipped as
 #: a replay, and its rejected rows (None: none).
@@ -20,6 +22,7 @@ BatchOutcome = tuple[dict[str, int], bool, "pa.Table | None"]
 OUTCOMES = (
     "other_topics",
     "malformed",
+    "filtered_out",
     "ignored_operations",
     "null_keys",
     "null_sequences",
@@ -51,6 +54,8 @@ class BatchReport:
     rows_in: int = 0
     other_topics: int = 0
     malformed: int = 0
+    #: events for which ``where=`` is not TRUE
+    filtered_out: int = 0
     ignored_operations: int = 0
     null_keys: int = 0
     null_sequences: int = 0

@@ -29,11 +29,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from . import _checks as checks
+from . import _connect_types, _debezium
 from ._input import spark_without_pandas_warning
 from ._report import OUTCOMES, BatchReport
-from ._spark_merge import CHANGE_OPERATION_COLUMN, SparkMergeTarget, change_set
+from ._spark_merge import CHANGE_OPERATION_COLUMN, SparkMergeTarget, carried, change_set
 from ._upsert import BatchUpsert, _build_pipeline
-from .exceptions import ConfigError
+from .exceptions import CdcError, ConfigError
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
@@ -50,8 +51,8 @@ _UPSERTS, _DELETES = "upserts", "deletes"
 #: bytes of rejected rows per summary row (one Spark binary value)
 _REJECTS_PER_CELL = 64 << 20
 _PRIVATE = (CHANGE_OPERATION_COLUMN, ARRIVAL_COLUMN, COUNTS_COLUMN, REJECTED_COLUMN)
-_SCREENING = ("rows_in", "other_topics", "malformed", "ignored_operations", "null_keys",
-              "null_sequences", "lookup_misses", "superseded")
+_SCREENING = ("rows_in", "other_topics", "malformed", "filtered_out", "ignored_operations",
+              "null_keys", "null_sequences", "lookup_misses", "superseded")
 
 
 class _Screen:
@@ -71,7 +72,13 @@ class _Screen:
         if first is None:  # an empty partition: nothing to count
             return
         reader = pa.RecordBatchReader.from_batches(first.schema, itertools.chain([first], batches))
-        counts, rejected, changes = change_set(_build_pipeline(self.config), reader)
+        data: Any = reader
+        side = None
+        if self.config.get("format") == "debezium":  # the events as flat rows, here too
+            data, side = _debezium.Normaliser(self.config).prepare(reader)
+        counts, rejected, changes = change_set(_build_pipeline(self.config), data)
+        if side is not None:
+            counts, _, rejected = side.merged((counts, False, rejected))
         yield from _tagged(changes, arrival, self.schema)
         yield from _summaries({k: counts.get(k, 0) for k in _SCREENING}, rejected, self.schema, arrival,
                               self.rejects_per_cell)
@@ -133,6 +140,7 @@ class ExecutorUpsert:
         #: seconds of the last batch's two stages: ``changes`` (the executors' work, up to the
         #: change set being materialised or on the driver) and ``merge`` (into the target)
         self.last_stage_seconds: dict[str, float] = {}
+        self._times: dict[str, pa.DataType] = {}  # change set columns Spark carries as int64
 
     @property
     def target(self) -> Any:
@@ -150,7 +158,7 @@ class ExecutorUpsert:
         and sequence columns it ranks by)."""
         from pyspark.sql.pandas.types import from_arrow_schema
 
-        config, columns, schema = _screening(self.upsert.config, micro_batch)
+        config, columns, schema, self._times = _screening(self.upsert.config, micro_batch)
         try:
             spark_schema = from_arrow_schema(schema)
         except (TypeError, ValueError) as exc:  # e.g. a lookup column of an unsigned type
@@ -218,6 +226,7 @@ class ExecutorUpsert:
         changes = table.filter(pc.invert(is_summary)).sort_by(ARRIVAL_COLUMN).drop_columns(
             [ARRIVAL_COLUMN, COUNTS_COLUMN, REJECTED_COLUMN])
         del table
+        changes = _restored(changes, self._times)
         changed = time.perf_counter()
         apply = BatchUpsert(self.target, _change_set_config(self.upsert.config, columns))
         merged = apply(changes, batch_id)
@@ -250,11 +259,14 @@ def _partitions(df: DataFrame) -> int:
 
 def _change_set_config(config: dict[str, Any], names: list[str]) -> dict[str, Any]:
     """The upsert's configuration for change sets (decoded rows whose operation is
-    ``_cdc_rs_operation``) writing the columns ``names``."""
+    ``_cdc_rs_operation``) writing the columns ``names``: the conditions were applied to the
+    events already (and may name columns the change set lacks)."""
     columns = [n for n in names if n != CHANGE_OPERATION_COLUMN]
-    return {**config, "value_schema": None, "topic": None, "lookup": None, "lookup_on": [],
+    return {**config, "format": None, "value_schema": None, "topic": None, "lookup": None,
+            "lookup_on": [],
             "operation_column": CHANGE_OPERATION_COLUMN, "upsert_operations": ["upsert"],
-            "delete_operations": ["delete"], "columns": columns, "except_column_list": []}
+            "delete_operations": ["delete"], "apply_as_deletes": None, "where": None,
+            "columns": columns, "except_column_list": []}
 
 
 def _summed(summaries: pa.Table) -> tuple[dict[str, int], pa.Table | None]:
@@ -275,16 +287,22 @@ def _summed(summaries: pa.Table) -> tuple[dict[str, int], pa.Table | None]:
     return counts, (pa.concat_tables(rejected, promote_options="permissive") if rejected else None)
 
 
-def _screening(config: dict[str, Any], micro_batch: DataFrame) -> tuple[dict[str, Any], list[str], pa.Schema]:
-    """The executors' configuration, the target's columns, and the change set's schema: the
-    target's columns, the key and sequence columns the target leaves out (the change set is
-    ranked by them), the operation and the private columns."""
+def _screening(config: dict[str, Any], micro_batch: DataFrame
+               ) -> tuple[dict[str, Any], list[str], pa.Schema, dict[str, pa.DataType]]:
+    """The executors' configuration, the target's columns, the change set's schema (the
+    target's columns, the key and sequence columns the target leaves out: the change set is
+    ranked by them, the operation and the private columns), and the columns of the change set
+    Spark carries in another type (:func:`carried`) with their own."""
     from pyspark.sql.pandas.types import to_arrow_schema
 
     if micro_batch.isStreaming:
         raise ConfigError("on_executors: call it inside foreachBatch (on a micro-batch), "
                           "not on the streaming DataFrame")
     bronze = to_arrow_schema(micro_batch.schema, timezone="UTC", prefers_large_types=False)
+    if config.get("format") == "debezium":
+        if config.get("value_schema") is None:  # every partition must make the same columns
+            config = {**config, _debezium.PINNED: _messages_schema(config, micro_batch)}
+        bronze = _debezium.Normaliser(config).flat_schema(bronze)
     pipeline = _build_pipeline(config)
     target = pipeline.output_schema(bronze).names
     ranked_by = [c for c in dict.fromkeys([*config["keys"], *config["sequence_by"]]) if c not in target]
@@ -292,10 +310,49 @@ def _screening(config: dict[str, Any], micro_batch: DataFrame) -> tuple[dict[str
     if ranked_by:
         config = {**config, "columns": [*target, *ranked_by], "except_column_list": []}
         columns = _build_pipeline(config).output_schema(bronze)
-    schema = pa.schema([*columns, pa.field(CHANGE_OPERATION_COLUMN, pa.string()),
+    schema = pa.schema([*map(carried, columns), pa.field(CHANGE_OPERATION_COLUMN, pa.string()),
                         pa.field(ARRIVAL_COLUMN, pa.int32()), pa.field(COUNTS_COLUMN, pa.string()),
                         pa.field(REJECTED_COLUMN, pa.binary())])
-    return config, target, schema
+    return config, target, schema, {f.name: f.type for f in columns if carried(f) != f}
+
+
+class _Schemas:
+    """The distinct schemas of a partition's wrapped Debezium messages (of the topic)."""
+
+    def __init__(self, config: dict[str, Any]) -> None:
+        self.config = config
+
+    def __call__(self, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        normaliser = _debezium.Normaliser(self.config)
+        for batch in batches:
+            found = normaliser.schemas(batch)
+            if found:
+                yield pa.RecordBatch.from_pydict({"schema": found})
+
+
+def _messages_schema(config: dict[str, Any], micro_batch: DataFrame) -> str:
+    """The row schema of a micro-batch's Debezium messages (the union of their schemas), as a
+    Kafka Connect schema: one extra pass over the micro-batch when ``value_schema`` is unset."""
+    with spark_without_pandas_warning():
+        texts = micro_batch.mapInArrow(_Schemas(config), "schema string").distinct().toArrow()
+    normaliser = _debezium.Normaliser(config)
+    rows = []
+    for text in texts.column("schema").to_pylist():
+        try:
+            rows.append(normaliser.row_of(text)[0])
+        except CdcError:  # an unreadable schema: its events are rejected on the executors
+            continue
+    if rows:
+        normaliser.derive(rows)  # refuses, as the driver path does, a schema without the keys
+    return json.dumps(_connect_types.union(rows))
+
+
+def _restored(changes: pa.Table, types: dict[str, pa.DataType]) -> pa.Table:
+    """``changes`` with the columns :func:`carried` changed back to their types."""
+    for i, name in enumerate(changes.column_names):
+        if name in types and changes.schema.field(i).type != types[name]:
+            changes = changes.set_column(i, name, changes.column(i).cast(types[name]))
+    return changes
 
 
 def _tagged(changes: pa.Table, arrival: int, schema: pa.Schema) -> Iterator[pa.RecordBatch]:

@@ -271,7 +271,7 @@ class SparkMergeTarget:
         if changes.num_rows == 0:
             return counts, False, rejected
         deletes = pc.sum(pc.equal(changes.column(CHANGE_OPERATION_COLUMN), "delete")).as_py() or 0
-        source = self._session().createDataFrame(changes)
+        source = self._session().createDataFrame(changes.cast(pa.schema(map(carried, changes.schema))))
         return self.merge(source, counts, upserts=changes.num_rows - deletes, deletes=deletes), False, rejected
 
     def merge(self, changes: DataFrame, counts: dict[str, int], *, upserts: int,
@@ -348,6 +348,12 @@ class SparkMergeTarget:
 
     def __repr__(self) -> str:
         return f"SparkMergeTarget({self.table_name!r}, keys={self.keys}, sequence_by={self.sequence_by})"
+
+
+def carried(f: pa.Field) -> pa.Field:
+    """A change set column as Spark can carry it: Spark has no Arrow time type, so a time of
+    day travels as its count of units (a ``BIGINT`` column of a Spark table)."""
+    return f.with_type(pa.int64()) if pa.types.is_time(f.type) else f
 
 
 def change_set(pipeline: Any, batch: Any, batch_id: int = 0) -> tuple[dict[str, int], pa.Table | None, pa.Table]:

@@ -23,7 +23,7 @@ from urllib.parse import urlparse
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ._files import atomic_write
+from ._files import atomic_write, make_folders, sync
 from .exceptions import DeltaTargetError
 
 
@@ -155,7 +155,7 @@ class LocalStore(Store):
 
     def create(self, rel: str, data: bytes) -> bool:
         target = self.root / rel
-        target.parent.mkdir(parents=True, exist_ok=True)
+        make_folders(target.parent)
         tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
         try:
             with open(tmp, "wb") as f:
@@ -166,7 +166,7 @@ class LocalStore(Store):
                 os.link(tmp, target)  # never replaces an existing file
             except FileExistsError:
                 return False
-            _fsync(target.parent)
+            sync(target.parent)
             return True
         finally:
             tmp.unlink(missing_ok=True)
@@ -246,21 +246,12 @@ class LocalStore(Store):
         # A new file under a unique name, not committed yet: no reader looks for it. Synced
         # before the commit that names it, as every file a commit names is.
         path = self.root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
+        make_folders(path.parent)
         pq.write_table(table, path, compression="snappy", use_dictionary=use_dictionary,
                        metadata_collector=metadata_collector)
-        _fsync(path)
-        _fsync(path.parent)
+        sync(path)
+        sync(path.parent)
         return path.stat().st_size
-
-
-def _fsync(path: Path) -> None:
-    """Syncs a file's data, or a folder's entries, to the disk (a read-only descriptor does)."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 _OBJECT_STORE_SCHEMES = {"s3", "s3a", "gs", "az", "abfs", "abfss", "azure"}

@@ -14,6 +14,7 @@ import pyarrow as pa
 
 from . import _cdc_rs
 from . import _checks as checks
+from . import _debezium
 from ._input import as_arrow
 from ._report import BatchOutcome, BatchReport, DryRun
 from ._types import MicroBatch
@@ -36,6 +37,8 @@ class BatchUpsert:
         self._target = target
         self._config = config
         self._pipeline = _build_pipeline(config)
+        self._debezium = (_debezium.Normaliser(config) if config.get("format") == "debezium"
+                          else None)
         self._warned_topic = False  # warn once per upsert, every report says it
 
     @property
@@ -57,8 +60,27 @@ class BatchUpsert:
         """
         started = time.perf_counter()
         batch_id = checks.batch_id(batch_id)
-        batch = micro_batch if isinstance(micro_batch, _cdc_rs.ScreenedBatch) else as_arrow(micro_batch)
-        return self.report(batch_id, apply(self._target, self._pipeline, batch, batch_id), started)
+        side = None
+        if isinstance(micro_batch, _Ahead):
+            batch, side = micro_batch.screened, micro_batch.side
+        elif isinstance(micro_batch, _cdc_rs.ScreenedBatch):
+            batch = micro_batch
+        else:
+            batch, side = self._prepared(as_arrow(micro_batch))
+        outcome = apply(self._target, self._pipeline, batch, batch_id)
+        return self.report(batch_id, outcome if side is None else side.merged(outcome), started)
+
+    def _prepared(self, data: Any) -> tuple[Any, _debezium.Side | None]:
+        """What the engine takes for ``data``: itself, or (``format="debezium"``) its events as
+        flat rows, with the outcome of the rows that never reach the engine."""
+        if self._debezium is None:
+            return data, None
+        return self._debezium.prepare(data)
+
+    def _screen(self, data: Any, stop: _cdc_rs.Stop) -> _cdc_rs.ScreenedBatch | _Ahead:
+        batch, side = self._prepared(data)
+        screened = self._pipeline.screen(batch, stop)
+        return screened if side is None else _Ahead(screened, side)
 
     def plan(self, micro_batch: MicroBatch, batch_id: int | None = None) -> DryRun:
         """A dry run: what applying ``micro_batch`` would do, without changing the target.
@@ -88,15 +110,17 @@ class BatchUpsert:
         if not self._target.keeps_key_state:
             raise ConfigError(f"{type(self._target).__name__} keeps no key state to plan a dry "
                               "run against: it decides when it merges")
+        # (a Spark job, maybe: not while holding the target)
+        batch, side = self._prepared(as_arrow(micro_batch))
         with self._target.batch_lock():
             core = self._target.open(self._pipeline)
             if batch_id is None:
                 last = core.last_batch_id
                 batch_id = 0 if last is None else last + 1
             batch_id = checks.batch_id(batch_id)
-            plan = self._pipeline.plan(as_arrow(micro_batch), batch_id, core)
-        report = self.report(batch_id, (plan.counts, plan.skipped_replay, plan.rejected()),
-                              started)
+            plan = self._pipeline.plan(batch, batch_id, core)
+        outcome: BatchOutcome = (plan.counts, plan.skipped_replay, plan.rejected())
+        report = self.report(batch_id, outcome if side is None else side.merged(outcome), started)
         upserts, deletes = plan.upserts(), plan.deletes()
         nothing = pa.table({})  # the batch changes no row (e.g. a replay)
         return DryRun(report, nothing if upserts is None else upserts,
@@ -176,7 +200,7 @@ class BatchUpsert:
                     replay: Future[Any] = Future()
                     replay.set_result(data)
                     return replay
-                return screener.submit(self._pipeline.screen, data, stop)
+                return screener.submit(self._screen, data, stop)
 
             batch_id = checks.batch_id(first_batch_id)
             upcoming = take(batch_id)
@@ -215,16 +239,27 @@ class BatchUpsert:
         return f"<div><strong>BatchUpsert</strong> → {escape(repr(self._target))}<table>{rows}</table></div>"
 
 
+class _Ahead:
+    """A batch :meth:`BatchUpsert.apply_all` screened ahead, with its ``format="debezium"``
+    side outcome."""
+
+    def __init__(self, screened: _cdc_rs.ScreenedBatch, side: _debezium.Side) -> None:
+        self.screened, self.side = screened, side
+
+
 def batch_upsert(
     target: Target | None = None,
     *,
     keys: str | Sequence[str],
-    sequence_by: str | Sequence[str],
+    sequence_by: str | Sequence[str] | None = None,
     value_schema: str | None = None,
+    format: str | None = None,
     topic: str | None = None,
     operation_column: str | None = None,
     upsert_operations: Sequence[str] = ("insert", "update"),
     delete_operations: Sequence[str] = (),
+    apply_as_deletes: str | None = None,
+    where: str | None = None,
     lookup: MicroBatch | None = None,
     lookup_on: Mapping[str, str] | Sequence[tuple[str, str]] | str | None = None,
     lookup_how: str = "inner",
@@ -243,15 +278,36 @@ def batch_upsert(
         target: the silver table (default: a new :class:`MemoryTable`).
         keys: key column(s) identifying a row.
         sequence_by: column(s) ordering events, compared left to right; the newest wins, and
-            among equal sequences the earliest-arriving event.
+            among equal sequences the earliest-arriving event. Required, except with
+            ``format="debezium"`` (default: :data:`cdc_rs.DEBEZIUM_SEQUENCE`, the events'
+            log positions).
         value_schema: a Spark DDL schema; when set, batches are bronze rows whose ``value``
             holds JSON, decoded like Spark's ``from_json`` (PERMISSIVE). Malformed values are
-            rejected with reason ``malformed_json``.
+            rejected with reason ``malformed_json``. With ``format="debezium"``: the table's
+            row (not the envelope), as DDL or as a Kafka Connect schema in JSON; optional when
+            the events carry the JSON converter's schema.
+        format: ``None`` (or ``"json"``): ``value`` holds the row as JSON. ``"debezium"``:
+            ``value`` holds a Debezium change event (envelope or flattened by
+            ExtractNewRecordState, with or without its schema), which gives the operation
+            and the sequence; see the README's "Debezium change events".
         topic: keep only bronze rows of this topic (others are counted as ``other_topics``).
         operation_column: column holding the operation (e.g. ``row_status``); without it every
             row is an upsert.
         upsert_operations: operations applied as insert-or-update.
         delete_operations: operations applied as deletes (leaving a tombstone).
+        apply_as_deletes: AUTO CDC's long form of ``delete_operations`` (give one of the two):
+            a SQL condition on the event's columns, e.g. ``"op = 'DELETE'"``. Events for
+            which it is TRUE are deletes; FALSE or NULL, upserts. It is tested first, so with
+            ``operation_column`` the other events are upserts only if their operation is in
+            ``upsert_operations`` (else they count as ``ignored_operations``).
+        where: a SQL condition on the event's columns: only events for which it is TRUE are
+            applied, the others count as ``filtered_out`` (after ``malformed``, before the
+            operation). Both conditions are a small part of Spark SQL, parsed in Rust (never
+            evaluated as Python): column names (plain, or in backquotes; matched ignoring case),
+            numbers, ``'strings'``, ``TRUE``/``FALSE``/``NULL``, ``= <> != < <= > >=``,
+            ``[NOT] IN (…)``, ``IS [NOT] NULL``, ``NOT``/``AND``/``OR`` and parentheses, with
+            SQL's three-valued logic. A literal is read as the type of the column it meets (a
+            timestamp string in ``time_zone``).
         lookup: a small table joined to every upsert (a broadcast join), hashed once here.
         lookup_on: ``{batch_column: lookup_column}`` (or one name for both sides).
         lookup_how: ``"inner"`` (a miss rejects the row: ``lookup_miss``) or ``"left"``.
@@ -271,7 +327,11 @@ def batch_upsert(
         A picklable :class:`BatchUpsert`, callable as ``upsert(micro_batch, batch_id)``.
 
     Raises:
-        ConfigError: an option that cannot work (e.g. duplicate lookup keys, naming the key).
+        ConfigError: an option that cannot work (e.g. duplicate lookup keys, naming the key),
+            or a condition that does not parse (its message points at the position). A
+            condition naming an unknown column, or a literal that cannot meet its column, is
+            refused here when ``value_schema`` gives the types, else at the first batch
+            (before anything is applied).
         SchemaError: ``value_schema`` does not parse.
 
     Example:
@@ -284,11 +344,50 @@ def batch_upsert(
         2
         >>> upsert.target.to_arrow().sort_by("id").column("v").to_pylist()
         ['b', 'c']
+
+        AUTO CDC's SQL conditions, on the event's columns:
+
+        >>> upsert = cdc_rs.batch_upsert(keys="id", sequence_by="ts",
+        ...                              apply_as_deletes="op = 'DELETE'", where="shop <> 'test'")
+        >>> batch = pa.table({"id": [1, 2, 1, 3], "ts": [1, 1, 2, 1],
+        ...                   "op": ["INSERT", "INSERT", "DELETE", "INSERT"],
+        ...                   "shop": ["a", "a", "a", "test"]})
+        >>> report = upsert(batch, 0)
+        >>> report.inserted, report.tombstoned, report.filtered_out
+        (1, 1, 1)
+        >>> upsert.target.to_arrow().column("id").to_pylist()
+        [2]
+        >>> cdc_rs.batch_upsert(keys="id", sequence_by="ts", where="shop = 'a' AND")
+        Traceback (most recent call last):
+        ...
+        cdc_rs.exceptions.ConfigError: where=: expected a value, found the end (at position 14)
+          shop = 'a' AND
+                        ^
+
+        Debezium change events (here without the JSON converter's schema, so the row's
+        columns are given):
+
+        >>> events = [{"before": None, "after": {"id": 1, "v": "a"}, "op": "c",
+        ...            "source": {"connector": "postgresql", "lsn": 100}, "ts_ms": 1},
+        ...           {"before": {"id": 1, "v": "a"}, "after": {"id": 1, "v": "b"}, "op": "u",
+        ...            "source": {"connector": "postgresql", "lsn": 200}, "ts_ms": 2}]
+        >>> import json
+        >>> bronze = pa.table({"value": [json.dumps(e) for e in events]})
+        >>> cdc = cdc_rs.batch_upsert(keys="id", format="debezium", value_schema="id INT, v STRING")
+        >>> report = cdc(bronze, 0)
+        >>> report.inserted, report.superseded, cdc.target.to_arrow().column("v").to_pylist()
+        (1, 1, ['b'])
     """
     if column_list is not None:
         if columns is not None:
             raise ConfigError("give columns= or its AUTO CDC name column_list=, not both")
         columns = column_list
+    format = _format(format, sequence_by, operation_column, delete_operations)
+    if sequence_by is None:
+        if format != "debezium":
+            raise ConfigError("sequence_by= is required (the column(s) ordering events), "
+                              "except with format='debezium'")
+        sequence_by = list(_debezium.SEQUENCE)
     config = {
         "keys": checks.names(keys, "keys"),
         "sequence_by": checks.names(sequence_by, "sequence_by"),
@@ -299,6 +398,9 @@ def batch_upsert(
         else checks.name(operation_column, "operation_column"),
         "upsert_operations": [checks.text(op, "upsert_operations") for op in upsert_operations],
         "delete_operations": [checks.text(op, "delete_operations") for op in delete_operations],
+        "apply_as_deletes": None if apply_as_deletes is None
+        else checks.text(apply_as_deletes, "apply_as_deletes"),
+        "where": None if where is None else checks.text(where, "where"),
         "lookup": None if lookup is None else _lookup_table(lookup),
         "lookup_on": [(checks.name(a, "lookup_on"), checks.name(b, "lookup_on"))
                       for a, b in _pairs(lookup_on)],
@@ -310,6 +412,7 @@ def batch_upsert(
         "value_column": checks.name(value_column, "value_column"),
         "topic_column": checks.name(topic_column, "topic_column"),
         "memory_limit": memory_limit,
+        "format": format,
     }
     checks.memory_limit(memory_limit)  # refused here, not at the first batch
     if isinstance(target, (str, os.PathLike)):  # a path: a Delta table
@@ -322,8 +425,24 @@ def batch_upsert(
     return BatchUpsert(MemoryTable() if target is None else target, config)
 
 
+def _format(format: Any, sequence_by: Any, operation_column: Any, delete_operations: Any) -> str | None:
+    """``format=`` checked: None for JSON rows, or ``"debezium"``."""
+    if format is None or format == "json":
+        return None
+    if format != "debezium":
+        raise ConfigError(f"format must be None, 'json' or 'debezium', got {format!r}")
+    if operation_column is not None or delete_operations:
+        raise ConfigError("format='debezium' takes each event's operation from the event (op, "
+                          "or __op / __deleted when flattened): leave operation_column and "
+                          "delete_operations unset")
+    return "debezium"
+
+
 def _build_pipeline(config: dict[str, Any]) -> Any:
     c = dict(config)
+    c.pop(_debezium.PINNED, None)
+    if c.pop("format", None) == "debezium":
+        c = _debezium.engine_config(c)
     c["memory_limit"] = checks.memory_limit(c.get("memory_limit", "auto"))
     if c["operation_column"] is None:
         c["upsert_operations"] = []

@@ -287,8 +287,9 @@ def _subfolder(folder: str, name: str) -> str:
 
 #: Why a row is quarantined (into ``BatchReport.rejected``): one ``rejected`` column.
 REJECT_REASONS = ("malformed", "null_keys", "null_sequences", "lookup_misses")
-#: Rows deliberately left alone (not this table's topic or operation): one ``skipped`` column.
-SKIP_REASONS = ("other_topics", "ignored_operations")
+#: Rows deliberately left alone (not this table's topic, ``where=`` or operation): one
+#: ``skipped`` column.
+SKIP_REASONS = ("other_topics", "filtered_out", "ignored_operations")
 #: Columns shown only when some batch has them.
 _SHOWN_IF_ANY = ("skipped", "rejected", "superseded", "tombstoned", "stale", "skipped_replay")
 #: Two-line headers keep the table within 100 columns.
@@ -300,9 +301,9 @@ def format_reports(reports: pa.Table) -> str:
     """The per-batch reports as a compact text table (fits 100 columns), with a ``total`` row.
 
     The reasons a row is quarantined are one ``rejected`` column and the rows left alone
-    (other topics, ignored operations) one ``skipped`` column; :func:`format_rejects` lists
-    them by reason. Outcomes no batch had are left out, and so are the warnings (see
-    :func:`format_warnings`).
+    (other topics, filtered out by ``where=``, ignored operations) one ``skipped`` column;
+    :func:`format_rejects` lists them by reason. Outcomes no batch had are left out, and so
+    are the warnings (see :func:`format_warnings`).
 
     Example:
         >>> t = pa.table({"batch_id": [0, 1], "rows_in": [10, 12], "malformed": [1, 0],

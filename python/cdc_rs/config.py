@@ -20,6 +20,13 @@ or CSV path (relative paths are relative to the config file). Optional ``[target
     [stream]
     pattern = "bronze-*.parquet"   # max_rows_per_batch, on_bad_file, storage_options (of an
                                    # object store source and checkpoint)
+
+A Debezium feed (``format = "debezium"``) needs no ``sequence_by``: its events' log positions
+order it::
+
+    keys = ["id"]
+    format = "debezium"
+    topic = "pg1.inventory.customers"
 """
 
 from __future__ import annotations
@@ -114,9 +121,11 @@ def parse_config(data: dict[str, Any], *, base: str | os.PathLike[str] = ".",
         if unknown:
             raise ConfigError(f"{where}: unknown {name}option(s) {unknown}; "
                               f"known: {sorted(known)}")
-    for required in ("keys", "sequence_by"):
-        if required not in data:
-            raise ConfigError(f"{where}: missing required option {required!r}")
+    # format = "debezium" orders events by their log positions unless sequence_by is given
+    required = ("keys",) if data.get("format") == "debezium" else ("keys", "sequence_by")
+    for name in required:
+        if name not in data:
+            raise ConfigError(f"{where}: missing required option {name!r}")
     if isinstance(data.get("lookup"), str):
         data["lookup"] = _read_lookup(Path(base) / data["lookup"], where)
     if isinstance(data.get("lookup_on"), list):

@@ -142,7 +142,6 @@ class DeltaTarget:
             raise ConfigError("change_data_feed=True needs a merge-on-read table "
                               "(deletion_vectors=True)")
         self._lock = TargetLock()
-        self._retrying: int | None = None  # the batch re-planned after a write error
         self._reset()
 
     def _reset(self) -> None:
@@ -263,23 +262,39 @@ class DeltaTarget:
 
     def open(self, pipeline: _cdc_rs.Pipeline) -> _cdc_rs.TableCore:
         """The key index (copy-on-write: the rows too), read from the table when first needed
-        or after a conflict; the app id is derived from ``pipeline`` unless given."""
-        if self._app_id is None:
-            self._app_id = self._derive_app_id(pipeline)
-        return self._opened()
+        or after a conflict; the app id is derived from ``pipeline`` unless given (and kept
+        only once the table opens with it)."""
+        if self._app_id is not None:
+            return self._opened()
+        self._app_id = self._derive_app_id(pipeline)
+        try:
+            return self._opened()
+        except BaseException:
+            self._app_id = None
+            self._reset()
+            raise
 
     def write(self, plan: _cdc_rs.PlanCore, batch_id: int) -> _Staged:
         """The batch's data files, deletion vectors and bookkeeping, which no reader sees until
         :meth:`commit` writes the Delta log entry naming them."""
-        with self._failing(batch_id, None):
-            return self._stage(plan, batch_id)
+        # "cdc_rs.changes" names the batch's change file once written (_record_changes)
+        metadata: dict[str, Any] = {"cdc_rs.app_id": self._app_id, "cdc_rs.batch_id": str(batch_id),
+                                     "cdc_rs.changes": ""}
+        staged = _Staged(metadata, self._version)
+        with self._failing(batch_id, staged):
+            self._stage(plan, batch_id, staged)
+        return staged
 
     def commit(self, plan: _cdc_rs.PlanCore, staged: _Staged, batch_id: int) -> BatchOutcome:
         """The batch's one Delta commit (with its ``txn``), then the key index follows it."""
         with self._failing(batch_id, staged):
             staged.land()
+        try:  # committed: whatever fails now, the batch is in the table
             if staged.commits_table:
                 self._after_commit(staged)
+        except BaseException:
+            self._reset()  # the mirror is read again from the table, which has the batch
+            raise
         fallback = (plan.counts, False, plan.rejected())
         mirror = self._opened()
         try:
@@ -289,7 +304,6 @@ class DeltaTarget:
             # after tombstone-only batches): re-open it from the table next time.
             self._reset()
             return fallback
-        self._retrying = None
         self._since_snapshot += 1
         if self._since_snapshot >= self._snapshot_every:
             self._snapshot()
@@ -546,25 +560,23 @@ class DeltaTarget:
                 self._abandon(staged)  # another writer created the table first
                 raise Conflict() from exc
             self._reset()  # whether it landed or not, re-read the table next time
-            error = exc if isinstance(exc, CdcError) else DeltaTargetError(
+            if isinstance(exc, CdcError) and not isinstance(exc, DeltaTargetError):
+                raise  # e.g. a SchemaError: planning again cannot change it
+            error = exc if isinstance(exc, DeltaTargetError) else DeltaTargetError(
                 f"batch {batch_id}: writing {self._path} failed, nothing committed: {exc}")
-            if isinstance(error, DeltaTargetError) and self._retrying != batch_id:
-                # e.g. files of an old snapshot removed by OPTIMIZE + VACUUM: once, re-open the
-                # table at its latest version and plan again; a second failure is real.
-                self._retrying = batch_id
-                raise Conflict() from error
-            self._retrying = None
-            if error is exc:
-                raise
-            raise error from exc
+            if error is not exc:
+                error.__cause__ = exc
+            # e.g. files of an old snapshot removed by OPTIMIZE + VACUUM: re-open the table at
+            # its latest version and plan again (once: a second failure is raised)
+            raise Conflict(error) from error
 
     def _abandon(self, staged: _Staged | None) -> None:
         self._reset()
         if staged is not None:
             self._book.abandon(staged.metadata["cdc_rs.changes"])
 
-    def _stage(self, plan: _cdc_rs.PlanCore, batch_id: int) -> _Staged:
-        """Writes the batch's files; returns how to commit them (``_Staged.land``)."""
+    def _stage(self, plan: _cdc_rs.PlanCore, batch_id: int, staged: _Staged) -> None:
+        """Writes the batch's files, and sets how to commit them (``staged.land``)."""
         from deltalake import CommitProperties, Transaction
 
         if not self._writable:
@@ -584,10 +596,7 @@ class DeltaTarget:
                 raise SchemaError(
                     f"batch {batch_id}: target columns changed from {describe(self._rows_schema)} "
                     f"to {describe(upserts.schema)}; nothing of the batch was written")
-        # "cdc_rs.changes" names the batch's change file once written (_record_changes)
-        metadata: dict[str, Any] = {"cdc_rs.app_id": self._app_id, "cdc_rs.batch_id": str(batch_id),
-                                     "cdc_rs.changes": ""}
-        staged = _Staged(metadata, self._version)
+        metadata = staged.metadata
 
         def props() -> Any:
             assert self._app_id is not None  # derived before the first write
@@ -624,7 +633,6 @@ class DeltaTarget:
         else:
             staged.land = self._rewrite(plan, upserts, deletes, _keys_of(changes), metadata,
                                         props)
-        return staged
 
     def _after_commit(self, staged: _Staged) -> None:
         """The table as just committed: exactly the version after the one planned against, so

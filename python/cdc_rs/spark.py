@@ -56,6 +56,7 @@ from ._spark_merge import (
     tombstone_statements,
 )
 from ._spark_merge import names as _names
+from ._locks import TargetLock
 from ._table import MemoryTable
 from ._upsert import BatchUpsert, batch_upsert
 from .exceptions import CdcError, CheckpointError, ConfigError
@@ -473,32 +474,49 @@ class CheckpointedTable:
         self.directory = str(directory)
         #: the table in this process (behind the saved one until a batch catches it up)
         self.memory = MemoryTable() if memory is None else memory
+        self._lock = TargetLock()  # its own: open() may swap ``memory`` for the saved copy
+        self._ahead = False  # ``memory`` holds a batch whose save failed: load the saved one
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"directory": self.directory, "memory": self.memory}
+
+    def __setstate__(self, saved: dict[str, Any]) -> None:
+        self.__init__(saved["directory"], saved["memory"])  # type: ignore[misc]
 
     @property
     def last_batch_id(self) -> int | None:
+        """The last batch id of the table in this process (the saved one may be newer)."""
         return self.memory.last_batch_id
 
     def __len__(self) -> int:
+        """Rows of the table in this process (the saved one may be newer)."""
         return len(self.memory)
 
-    def batch_lock(self) -> Any:
-        return self.memory.batch_lock()
+    def batch_lock(self) -> TargetLock:
+        """Held while a batch is applied."""
+        return self._lock
 
     def open(self, pipeline: Any) -> Any:
+        """The table in this process, replaced first by the saved one when that is newer (a
+        fresh copy catches up) or when a save failed."""
         saved_id, current = self._saved_batch_id(), self.memory.last_batch_id
-        if saved_id is not None and (current is None or saved_id > current):
-            self.memory = self.saved()  # a fresh copy: catch up
+        if self._ahead or (saved_id is not None and (current is None or saved_id > current)):
+            self.memory = self.saved()
+            self._ahead = False
         return self.memory.open(pipeline)
 
     def write(self, plan: Any, batch_id: int) -> None:
+        """Nothing ahead of the commit."""
         return None
 
     def commit(self, plan: Any, staged: None, batch_id: int) -> Any:
+        """The batch into the table in memory, then the table saved; a failed save raises,
+        and the next batch starts again from the saved table (which lacks this batch)."""
         outcome = self.memory.commit(plan, staged, batch_id)
         try:
             self._save()
-        except CheckpointError:
-            self.memory = self.saved()  # in step with the directory, which lacks this batch
+        except BaseException:
+            self._ahead = True
             raise
         return outcome
 
@@ -578,9 +596,6 @@ def checkpointed(upsert: BatchUpsert, directory: str | os.PathLike[str]) -> Chec
         ({'id': [1], 'ts': [2]}, [1])
     """
     return CheckpointedUpsert(upsert, directory)
-
-
-
 
 
 def _write_ipc(table: pa.Table, path: Path) -> None:

@@ -25,15 +25,28 @@ from . import _cdc_rs
 from ._report import BatchOutcome
 from .exceptions import CdcError, ConcurrentWriteError, InputError
 
-__all__ = ["Conflict", "NoLock", "Target", "apply", "is_target"]
+__all__ = ["Conflict", "KeyState", "NoLock", "Target", "apply", "is_target"]
 
 
 class Conflict(Exception):
     """Raised by :meth:`Target.write` or :meth:`Target.commit` when the table changed since
     :meth:`Target.open`: nothing of the batch is visible and it is planned again.
 
-    Not a :class:`cdc_rs.CdcError`: it never reaches the caller of an upsert.
+    With ``failure``: the write failed in a way a fresh :meth:`Target.open` may cure (e.g. a
+    file removed by a VACUUM under an old snapshot): the batch is planned once more, and a
+    second such failure is raised. Not a :class:`cdc_rs.CdcError`: it never reaches the
+    caller of an upsert.
     """
+
+    def __init__(self, failure: BaseException | None = None) -> None:
+        super().__init__()
+        self.failure = failure
+
+
+#: The per-key state the engine plans against (what :meth:`Target.open` returns):
+#: ``KeyState()`` keeps rows too (a table in memory), ``KeyState(keeps_rows=False)`` only
+#: the key index (a target that stores the rows itself).
+KeyState = _cdc_rs.TableCore
 
 
 @runtime_checkable
@@ -46,7 +59,7 @@ class Target(Protocol):
         >>> class Printed:
         ...     max_retries, keeps_key_state = 0, True
         ...     def __init__(self):
-        ...         self.state, self.lock = cdc_rs._cdc_rs.TableCore(), cdc_rs.target.NoLock()
+        ...         self.state, self.lock = cdc_rs.target.KeyState(), cdc_rs.target.NoLock()
         ...     last_batch_id = property(lambda self: self.state.last_batch_id)
         ...     def __len__(self):
         ...         return len(self.state)
@@ -91,7 +104,8 @@ class Target(Protocol):
         ...
 
     def open(self, pipeline: _cdc_rs.Pipeline) -> _cdc_rs.TableCore:
-        """The per-key state to plan the next batch against (``pipeline`` names the query)."""
+        """The per-key state (a :data:`KeyState`) to plan the next batch against
+        (``pipeline`` names the query)."""
         ...
 
     def write(self, plan: _cdc_rs.PlanCore, batch_id: int) -> Any:
@@ -107,11 +121,12 @@ class Target(Protocol):
 
 
 def is_target(obj: object) -> bool:
-    """Whether ``obj`` has the :class:`Target` protocol's members. Unlike ``isinstance``, it
-    reads no property: ``last_batch_id`` may open a table."""
+    """Whether ``obj`` (an instance) has the :class:`Target` protocol's members. Unlike
+    ``isinstance``, it reads no property of the class: ``last_batch_id`` may open a table."""
     members = ("max_retries", "keeps_key_state", "last_batch_id", "__len__", "batch_lock",
                "open", "write", "commit")
-    return all(hasattr(type(obj), m) or m in getattr(obj, "__dict__", {}) for m in members)
+    return not isinstance(obj, type) and all(hasattr(type(obj), m) or hasattr(obj, m)
+                                             for m in members)
 
 
 class NoLock:
@@ -133,19 +148,26 @@ def apply(target: Target, pipeline: _cdc_rs.Pipeline, batch: Any, batch_id: int)
         if last is not None and batch_id <= last:  # a replay: counted, not screened
             return state.commit(pipeline.plan(batch, batch_id, state))
         screened = _screened(pipeline, batch, batch_id)
-        for attempt in range(target.max_retries + 1):
-            if attempt:
-                state = target.open(pipeline)
+        conflicts, failed = 0, False
+        while True:
             plan = pipeline.plan(screened, batch_id, state)
             if plan.skipped_replay:  # another writer applied this batch meanwhile
                 return state.commit(plan)
             try:
                 return target.commit(plan, target.write(plan, batch_id), batch_id)
-            except Conflict:
-                continue
-        raise ConcurrentWriteError(
-            f"batch {batch_id}: {target!r} kept changing under concurrent writers; gave up after "
-            f"{target.max_retries + 1} attempts, nothing of the batch applied")
+            except Conflict as conflict:
+                if conflict.failure is not None:  # once per batch, and no concurrent write
+                    if failed:
+                        raise conflict.failure from conflict.failure.__cause__
+                    failed = True
+                else:
+                    conflicts += 1
+                    if conflicts > target.max_retries:
+                        raise ConcurrentWriteError(
+                            f"batch {batch_id}: {target!r} kept changing under concurrent "
+                            f"writers; gave up after {conflicts} attempts, nothing of the "
+                            "batch applied") from None
+            state = target.open(pipeline)
 
 
 def _screened(pipeline: _cdc_rs.Pipeline, batch: Any, batch_id: int) -> _cdc_rs.ScreenedBatch:
@@ -163,4 +185,3 @@ def _screened(pipeline: _cdc_rs.Pipeline, batch: Any, batch_id: int) -> _cdc_rs.
     except Exception as exc:  # noqa: BLE001 - whatever the stream's source raised
         raise InputError(f"batch {batch_id}: reading the micro-batch failed, nothing of it was "
                          f"applied and the batch id is still free: {exc}") from exc
-

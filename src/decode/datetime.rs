@@ -289,6 +289,29 @@ pub fn parse_timestamp_ntz(s: &[u8]) -> Option<i64> {
     i64::try_from(local_micros(&p, date_of(&p)?)?).ok()
 }
 
+/// Spark's `CAST(string AS TIMESTAMP)`, without the JSON reader's fallbacks: a string
+/// without an offset is read in `tz`.
+pub fn cast_timestamp(s: &[u8], tz: &TimeZone) -> Option<i64> {
+    match ts_fast(s, tz) {
+        Some(v) => v,
+        None => ts_once(s, tz),
+    }
+}
+
+/// Spark's `CAST(string AS TIMESTAMP_NTZ)`: the wall-clock time, an offset ignored.
+pub fn cast_timestamp_ntz(s: &[u8]) -> Option<i64> {
+    let p = parse_parts(s)?;
+    if p.just_time {
+        return None;
+    }
+    i64::try_from(local_micros(&p, date_of(&p)?)?).ok()
+}
+
+/// Spark's `CAST(string AS DATE)`, without the JSON reader's integer fallback.
+pub fn cast_date(s: &[u8]) -> Option<i32> {
+    string_to_date(s).map(|d| d as i32)
+}
+
 /// Spark's `stringToDate`: `[+-]yyyy*[-[m]m[-[d]d[( |T)anything]]]`.
 fn string_to_date(s: &[u8]) -> Option<i64> {
     let (mut j, end) = trim(s);

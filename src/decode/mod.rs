@@ -24,6 +24,7 @@ use crate::arrow::buffer::{BooleanBuffer, NullBuffer};
 use crate::arrow::datatypes::{DataType, Schema, SchemaRef};
 use rayon::prelude::*;
 
+pub use datetime::{cast_date, cast_timestamp, cast_timestamp_ntz};
 pub use tz::TimeZone;
 
 use crate::error::{CdcError, Result};

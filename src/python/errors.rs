@@ -9,7 +9,7 @@ pub fn to_py(err: CdcError) -> PyErr {
     let class = match &err {
         CdcError::Schema { .. } | CdcError::SchemaChange(_) => "SchemaError",
         CdcError::Decode { .. } => "DecodeError",
-        CdcError::Config(_) => "ConfigError",
+        CdcError::Config(_) | CdcError::Predicate { .. } => "ConfigError",
         CdcError::Input(_) | CdcError::Arrow(_) => "InputError",
         CdcError::State(_) => "TargetStateError",
         CdcError::Interrupted => {

@@ -17,6 +17,7 @@ use crate::enrich::{JoinHow, Lookup};
 use crate::error::CdcError;
 use crate::interrupt::Interrupt;
 use crate::pipeline;
+use crate::predicate::Predicate;
 use crate::schema::parse_ddl;
 
 #[pyclass(module = "cdc_rs._cdc_rs", frozen)]
@@ -76,7 +77,8 @@ impl Pipeline {
     #[pyo3(signature = (
         *, keys, sequence_by, value_schema=None, value_column="value".to_string(), topic=None,
         topic_column="topic".to_string(), operation_column=None, upsert_operations=vec![],
-        delete_operations=vec![], lookup=None, lookup_on=vec![], lookup_how="inner",
+        delete_operations=vec![], apply_as_deletes=None, r#where=None, lookup=None,
+        lookup_on=vec![], lookup_how="inner",
         columns=None, except_column_list=vec![], time_zone="UTC", memory_limit=None
     ))]
     fn new(
@@ -90,6 +92,8 @@ impl Pipeline {
         operation_column: Option<String>,
         upsert_operations: Vec<String>,
         delete_operations: Vec<String>,
+        apply_as_deletes: Option<&str>,
+        r#where: Option<&str>,
         lookup: Option<AnyRecordBatch>,
         lookup_on: Vec<(String, String)>,
         lookup_how: &str,
@@ -99,6 +103,10 @@ impl Pipeline {
         memory_limit: Option<usize>,
     ) -> PyResult<Self> {
         let value_schema = value_schema.map(parse_ddl).transpose().py()?;
+        let predicate =
+            |option, text: Option<&str>| text.map(|t| Predicate::parse(option, t)).transpose().py();
+        let apply_as_deletes = predicate("apply_as_deletes=", apply_as_deletes)?;
+        let filter = predicate("where=", r#where)?;
         let how: JoinHow = lookup_how.parse().py()?;
         let lookup = match lookup {
             None => None,
@@ -127,6 +135,8 @@ impl Pipeline {
             operation_column,
             upsert_operations,
             delete_operations,
+            apply_as_deletes,
+            filter,
             lookup,
             columns,
             except_column_list,

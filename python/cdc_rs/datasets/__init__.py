@@ -1,4 +1,5 @@
-"""Synthetic "bookstore" change-data-capture data in the shape of the reference notebook.
+"""Synthetic change-data-capture data: the "bookstore" feed in the shape of the reference
+notebook, and a Debezium feed (:func:`debezium`) of one Postgres or MySQL table.
 
 The reference (a Databricks course notebook) reads a Kafka-to-Delta *bronze* table whose
 ``value`` column holds JSON events of three topics (``customers``, ``orders``, ``books``)
@@ -32,6 +33,7 @@ from __future__ import annotations
 
 from ._bookstore import (Bookstore, bookstore, country_lookup, read_country_lookup,
                          read_parquet_batches)
+from ._debezium import DebeziumFeed, debezium
 from ._layout import (BOOKS_SCHEMA, BRONZE_SCHEMA, CUSTOMERS_SCHEMA, LOOKUP_FILE, ORDERS_SCHEMA,
                       SILVER_COLUMNS, TOPICS, Anomalies)
 
@@ -45,7 +47,9 @@ __all__ = [
     "LOOKUP_FILE",
     "Anomalies",
     "Bookstore",
+    "DebeziumFeed",
     "bookstore",
+    "debezium",
     "country_lookup",
     "read_country_lookup",
     "read_parquet_batches",
