@@ -18,6 +18,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from . import _cdc_rs
 from ._bookkeeping import state_columns
 from ._merge_on_read import FileIndex, LiveFile
 
@@ -84,15 +85,19 @@ def _positions(files: pa.ChunkedArray, rows: pa.ChunkedArray, live: dict[str, Li
                moved: list[pa.Table]) -> pa.Array:
     """The positions of places; null where there is none, or it is in no live file."""
     file = _dictionary(files)
-    row = rows.combine_chunks().cast(pa.uint32()).fill_null(0).to_numpy().astype(np.int64)
-    positions, missing, gone = _lookup(file, row, live)
+    row = rows.combine_chunks().cast(pa.uint32())
+    positions, gone = _lookup(file, row, live)
     if len(gone) and moved:
-        new_file, new_row = _follow(pc.cast(file.take(pa.array(gone)), pa.string()),
-                                    pa.array(row[gone], pa.uint32()), live, moved)
-        found, not_found, _ = _lookup(_dictionary(pa.chunked_array([new_file])),
-                                      new_row.fill_null(0).to_numpy().astype(np.int64), live)
-        positions[gone], missing[gone] = found, not_found
-    return pa.array(positions, pa.uint32(), mask=missing)
+        new_file, new_row = _follow(pc.cast(file.take(gone), pa.string()), row.take(gone),
+                                    live, moved)
+        found, _ = _lookup(_dictionary(pa.chunked_array([new_file])), new_row, live)
+        at = gone.to_numpy()
+        values = positions.fill_null(0).to_numpy(zero_copy_only=False).copy()
+        valid = positions.is_valid().to_numpy(zero_copy_only=False).copy()
+        values[at] = found.fill_null(0).to_numpy(zero_copy_only=False)
+        valid[at] = found.is_valid().to_numpy(zero_copy_only=False)
+        positions = pa.array(values, pa.uint32(), mask=~valid)
+    return positions
 
 
 def _dictionary(files: pa.ChunkedArray) -> pa.DictionaryArray:
@@ -103,19 +108,17 @@ def _dictionary(files: pa.ChunkedArray) -> pa.DictionaryArray:
     return files.unify_dictionaries().combine_chunks()
 
 
-def _lookup(file: pa.DictionaryArray, row: np.ndarray,
-            live: dict[str, LiveFile]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Positions of (file, row) places, looked up per file of the dictionary (few), not per
-    row (millions): the positions, where none was found, and which places are in files no
-    longer live."""
+def _lookup(file: pa.DictionaryArray, row: pa.Array,
+            live: dict[str, LiveFile]) -> tuple[pa.Array, pa.Array]:
+    """The positions of (file, row) places (null where there is none) and which places are
+    in files no longer live; looked up per file of the dictionary (few), then per row in
+    one pass (``_cdc_rs.place_positions``)."""
     paths = file.dictionary.to_pylist()
-    starts = np.array([live[p].start if p in live else -1 for p in paths] + [-1], np.int64)
-    sizes = np.array([live[p].rows if p in live else 0 for p in paths] + [0], np.int64)
-    which = file.indices.fill_null(len(paths)).to_numpy().astype(np.int64)
-    start = starts[which]
-    missing = (start < 0) | (row >= sizes[which])
-    gone = np.flatnonzero((start < 0) & (which < len(paths)))
-    return np.where(missing, 0, start + row), missing, gone
+    starts = pa.array([live[p].start if p in live else -1 for p in paths], pa.int64())
+    sizes = pa.array([live[p].rows if p in live else 0 for p in paths], pa.int64())
+    indices = file.indices.cast(pa.int32())
+    positions, gone = _cdc_rs.place_positions(indices, row, starts, sizes)
+    return positions, gone
 
 
 def _follow(file: pa.Array, row: pa.Array, live: dict[str, LiveFile],
