@@ -82,15 +82,24 @@ def located_state(parts: list[pa.Table], index: FileIndex,
 
 
 def _positions(files: pa.ChunkedArray, rows: pa.ChunkedArray, live: dict[str, LiveFile],
-               moved: list[pa.Table]) -> pa.Array:
-    """The positions of places; null where there is none, or it is in no live file."""
-    file = _dictionary(files)
-    row = rows.combine_chunks().cast(pa.uint32())
+               moved: list[pa.Table]) -> pa.ChunkedArray:
+    """The positions of places, chunk by chunk (a snapshot's row groups: no copy of them
+    whole); null where there is none, or it is in no live file."""
+    chunks = pa.table({FILE: files, ROW: rows}).to_batches()
+    return pa.chunked_array([_chunk_positions(c.column(0), c.column(1), live, moved)
+                             for c in chunks], pa.uint32())
+
+
+def _chunk_positions(file: pa.Array, row: pa.Array, live: dict[str, LiveFile],
+                     moved: list[pa.Table]) -> pa.Array:
+    if not pa.types.is_dictionary(file.type):
+        file = pc.dictionary_encode(file)
+    row = row.cast(pa.uint32())
     positions, gone = _lookup(file, row, live)
     if len(gone) and moved:
         new_file, new_row = _follow(pc.cast(file.take(gone), pa.string()), row.take(gone),
                                     live, moved)
-        found, _ = _lookup(_dictionary(pa.chunked_array([new_file])), new_row, live)
+        found, _ = _lookup(pc.dictionary_encode(new_file), new_row, live)
         at = gone.to_numpy()
         values = positions.fill_null(0).to_numpy(zero_copy_only=False).copy()
         valid = positions.is_valid().to_numpy(zero_copy_only=False).copy()
@@ -98,14 +107,6 @@ def _positions(files: pa.ChunkedArray, rows: pa.ChunkedArray, live: dict[str, Li
         valid[at] = found.is_valid().to_numpy(zero_copy_only=False)
         positions = pa.array(values, pa.uint32(), mask=~valid)
     return positions
-
-
-def _dictionary(files: pa.ChunkedArray) -> pa.DictionaryArray:
-    if not pa.types.is_dictionary(files.type):
-        files = pc.dictionary_encode(files)
-    if files.num_chunks == 0:
-        return pa.array([], pa.dictionary(pa.int32(), pa.string()))
-    return files.unify_dictionaries().combine_chunks()
 
 
 def _lookup(file: pa.DictionaryArray, row: pa.Array,
