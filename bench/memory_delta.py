@@ -61,7 +61,7 @@ def reset_hwm() -> None:
 PY_STAGES = {
     "DeltaTarget.write", "DeltaTarget.commit", "DeltaTarget._open", "DeltaTarget._stage",
     "DeltaTarget._merge_batch", "DeltaTarget._create_merge_on_read", "DeltaTarget._snapshot",
-    "DeltaTarget._restored_from_places", "DeltaTarget._restored_by_key",
+    "DeltaTarget._restored_index", "DeltaTarget._restored_by_key", "read_files",
     "DeltaTarget._record_changes", "DeltaTarget._commit", "DeltaTarget._checkpoint",
     "DeltaTarget._blank_partitions",
     "Bookkeeping.load", "Bookkeeping.write_changes", "Bookkeeping.write_snapshot",

@@ -15,6 +15,7 @@ pub mod keys;
 pub mod latest;
 pub mod merge;
 pub mod pipeline;
+pub mod places;
 pub mod plan;
 pub mod predicate;
 pub mod read_parquet;

@@ -565,7 +565,8 @@ mod tests {
             &crate::arrow::array::UInt32Array::from(vec![1, 0]),
         )
         .unwrap();
-        let mut restored = MemoryTable::restore(reversed, &state, Some(1)).unwrap();
+        let mut restored =
+            MemoryTable::restore(reversed, std::slice::from_ref(&state), Some(1)).unwrap();
         assert_eq!((restored.len(), restored.keys_tracked()), (2, 3));
         assert_eq!(restored.state_batch().unwrap().unwrap().num_rows(), 3);
         // the tombstone still wins over an older event, and an update finds its row
@@ -589,14 +590,14 @@ mod tests {
             (pick(vec![0]), "a live key without its row"),
             (pick(vec![0, 0, 1]), "a row twice"),
         ] {
-            let err = MemoryTable::restore(rows, &state, None).unwrap_err();
+            let err = MemoryTable::restore(rows, std::slice::from_ref(&state), None).unwrap_err();
             assert!(matches!(err, CdcError::State(_)), "{case}: {err}");
         }
         // a row whose key is a tombstone
         let tombstone_row = events(&[(2, 2, "u", "x")]);
         let both =
             crate::arrow::compute::concat_batches(&rows.schema(), &[rows, tombstone_row]).unwrap();
-        let err = MemoryTable::restore(both, &state, None).unwrap_err();
+        let err = MemoryTable::restore(both, std::slice::from_ref(&state), None).unwrap_err();
         assert!(matches!(err, CdcError::State(_)), "{err}");
     }
 
@@ -606,11 +607,26 @@ mod tests {
         let state = table.state_batch().unwrap().unwrap();
         let keys = rows_of(&table).project(&[0]).unwrap();
         let schema = rows_of(&table).schema();
-        let restored =
-            MemoryTable::restore_index(schema.clone(), &keys, &[7, 3], &state, 8, Some(1)).unwrap();
+        let restored = MemoryTable::restore_index(
+            schema.clone(),
+            &keys,
+            &[7, 3],
+            std::slice::from_ref(&state),
+            8,
+            Some(1),
+        )
+        .unwrap();
         assert!(!restored.keeps_rows());
         assert_eq!((restored.len(), restored.next_row()), (2, 8));
-        assert!(MemoryTable::restore_index(schema, &keys, &[7, 8], &state, 8, None).is_err());
+        assert!(MemoryTable::restore_index(
+            schema,
+            &keys,
+            &[7, 8],
+            std::slice::from_ref(&state),
+            8,
+            None
+        )
+        .is_err());
     }
 
     #[test]
@@ -633,8 +649,14 @@ mod tests {
         fields.push(Arc::new(Field::new("position", DataType::UInt32, true)));
         let located = RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).unwrap();
         let deleted = [0, 1, 2, 4, 5, 6];
-        let restored =
-            MemoryTable::restore_located(schema.clone(), &located, 8, &deleted, Some(1)).unwrap();
+        let restored = MemoryTable::restore_located(
+            schema.clone(),
+            std::slice::from_ref(&located),
+            8,
+            &deleted,
+            Some(1),
+        )
+        .unwrap();
         assert!(!restored.keeps_rows());
         assert_eq!((restored.len(), restored.next_row()), (2, 8));
         assert_eq!(restored.last_batch_id(), Some(1));
@@ -656,11 +678,49 @@ mod tests {
             (&[0, 1, 2, 3, 4, 5, 6][..], 8, "a live key's row deleted"),
             (&[0, 1, 2, 4, 5, 6][..], 7, "a position out of range"),
         ] {
-            let err =
-                MemoryTable::restore_located(schema.clone(), &located, next_row, deleted, None)
-                    .unwrap_err();
+            let err = MemoryTable::restore_located(
+                schema.clone(),
+                std::slice::from_ref(&located),
+                next_row,
+                deleted,
+                None,
+            )
+            .unwrap_err();
             assert!(matches!(err, CdcError::State(_)), "{case}: {err}");
         }
+    }
+
+    #[test]
+    fn a_located_state_in_batches_restores_each_key_from_its_last_row() {
+        let table = with_a_tombstone();
+        let schema = rows_of(&table).schema();
+        let state = table.state_batch().unwrap().unwrap();
+        let live: Vec<bool> = (0..state.num_rows())
+            .map(|i| state["live"].as_boolean().value(i))
+            .collect();
+        let with_positions = |positions: &mut dyn Iterator<Item = Option<u32>>| {
+            let position: UInt32Array = live
+                .iter()
+                .map(|&l| if l { positions.next().unwrap() } else { None })
+                .collect();
+            let mut columns = state.columns().to_vec();
+            columns.push(Arc::new(position));
+            let mut fields: Vec<_> = state.schema().fields().iter().cloned().collect();
+            fields.push(Arc::new(Field::new("position", DataType::UInt32, true)));
+            RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).unwrap()
+        };
+        // an older batch whose places were lost (null), then the keys' last rows
+        let lost = with_positions(&mut std::iter::repeat(None));
+        let placed = with_positions(&mut [Some(7), Some(3)].into_iter());
+        let deleted = [0, 1, 2, 4, 5, 6];
+        let both = [lost.clone(), placed.clone()];
+        let restored =
+            MemoryTable::restore_located(schema.clone(), &both, 8, &deleted, None).unwrap();
+        assert_eq!((restored.len(), restored.keys_tracked()), (2, 3));
+        // the last row of a live key without a place: the state disagrees with the files
+        let err =
+            MemoryTable::restore_located(schema, &[placed, lost], 8, &deleted, None).unwrap_err();
+        assert!(matches!(err, CdcError::State(_)), "{err}");
     }
 
     #[test]
@@ -678,7 +738,8 @@ mod tests {
         // the bookkeeping of two batches, oldest first: key 2 live, then a tombstone
         let both = crate::arrow::compute::concat_batches(&older.schema(), &[older, newer]).unwrap();
         let rows = rows_of(&table);
-        let restored = MemoryTable::restore(rows.clone(), &both, Some(1)).unwrap();
+        let restored =
+            MemoryTable::restore(rows.clone(), std::slice::from_ref(&both), Some(1)).unwrap();
         assert_eq!((restored.len(), restored.keys_tracked()), (1, 2));
         let stale = events(&[(2, 2, "u", "late")]);
         let mut restored = restored;
@@ -689,6 +750,6 @@ mod tests {
             &[rows, events(&[(2, 1, "u", "b")])],
         )
         .unwrap();
-        assert!(MemoryTable::restore(with_two, &both, None).is_err());
+        assert!(MemoryTable::restore(with_two, std::slice::from_ref(&both), None).is_err());
     }
 }

@@ -52,6 +52,19 @@ impl RowStore {
         })
     }
 
+    /// An index-only store of `live.len()` positions, those set in `live` live (`live_rows`
+    /// of them).
+    pub fn index_only_mask(schema: SchemaRef, live: Vec<bool>, live_rows: usize) -> Self {
+        debug_assert_eq!(live.iter().filter(|&&l| l).count(), live_rows);
+        Self {
+            schema,
+            chunks: Vec::new(),
+            live,
+            live_rows,
+            keeps_rows: false,
+        }
+    }
+
     pub fn keeps_rows(&self) -> bool {
         self.keeps_rows
     }

@@ -1,19 +1,17 @@
 //! The embedded target: rows in a `RowStore`, per-key state in a `KeyState`, and the id of
 //! the last batch applied (for exactly-once replays).
-use std::hash::BuildHasher;
 use std::sync::Arc;
 
 use crate::arrow::array::{
-    new_empty_array, Array, ArrayRef, BooleanArray, RecordBatch, UInt32Array,
+    new_empty_array, Array, AsArray, BooleanArray, RecordBatch, UInt32Array,
 };
 use crate::arrow::compute::cast;
 use crate::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
-use crate::arrow::row::Rows;
 use rayon::prelude::*;
 
 use crate::error::{CdcError, Result};
 use crate::gather::fit_to;
-use crate::merge::{Action, KeyState, MergeCounts};
+use crate::merge::{Action, Emit, KeyState, MergeCounts};
 use crate::plan::{Changes, Layout, Outcome, Plan};
 use crate::store::RowStore;
 
@@ -380,7 +378,7 @@ impl MemoryTable {
     /// each live key gets the row holding that key (pickling, copy-on-write targets).
     pub fn restore(
         rows: RecordBatch,
-        state: &RecordBatch,
+        state: &[RecordBatch],
         last_batch_id: Option<i64>,
     ) -> Result<Self> {
         let n = u32::try_from(rows.num_rows())
@@ -407,7 +405,7 @@ impl MemoryTable {
         schema: SchemaRef,
         keys: &RecordBatch,
         positions: &[u32],
-        state: &RecordBatch,
+        state: &[RecordBatch],
         next_row: usize,
         last_batch_id: Option<i64>,
     ) -> Result<Self> {
@@ -435,26 +433,38 @@ impl MemoryTable {
     /// uint32, as `state_batch_with_positions()` gives it), so no row is read: the positions
     /// below `next_row` are the live keys' rows and the `deleted` ones, each exactly once. A
     /// state that says otherwise (e.g. another writer changed the files) is a `State` error;
-    /// the target then restores by key (`restore_index`).
+    /// the target then restores by key (`restore_index`). `state` is in batches, oldest
+    /// first (a key's last row is its state), read a block of rows at a time: no copy of it
+    /// whole, encoded or not.
     pub fn restore_located(
         schema: SchemaRef,
-        state: &RecordBatch,
+        state: &[RecordBatch],
         next_row: usize,
         deleted: &[u32],
         last_batch_id: Option<i64>,
     ) -> Result<Self> {
-        let position = state
-            .column_by_name("position")
-            .and_then(|c| c.as_any().downcast_ref::<UInt32Array>())
-            .ok_or_else(|| restore_error("no uint32 column 'position'"))?;
-        if u32::try_from(next_row).is_err() {
+        if next_row > UNPLACED as usize {
             return Err(restore_error(
-                "more row positions than a table holds (2^32)",
+                "more row positions than a table holds (2^32 - 2)",
             ));
         }
-        let read = StateColumns::of(state)?;
-        let last = last_of_each_key(&read.keys);
-        let live_last = || last.iter().copied().filter(|&i| read.live.value(i));
+        let columns = StateColumns::of(state, true)?;
+        let position = columns.position.expect("asked for");
+        // A live key's row; UNPLACED (out of range) where its place was in no live file.
+        let (state, layout) = columns.load(state, |chunk, live| {
+            let position = chunk
+                .column(position)
+                .as_any()
+                .downcast_ref::<UInt32Array>()
+                .ok_or_else(|| restore_error("no uint32 column 'position'"))?;
+            Ok((0..chunk.num_rows())
+                .map(|i| {
+                    live.value(i)
+                        .then(|| position.is_valid(i).then(|| position.value(i)))
+                        .map(|p| p.unwrap_or(UNPLACED))
+                })
+                .collect())
+        })?;
         // Every position below next_row is either one live key's row or deleted, once.
         let mut taken = vec![false; next_row];
         let mut take = |p: u32| match taken.get_mut(p as usize) {
@@ -464,21 +474,23 @@ impl MemoryTable {
             }
             _ => false,
         };
+        let mut live_rows = 0;
         let all_once = deleted.iter().all(|&p| take(p))
-            && live_last().all(|i| position.is_valid(i) && take(position.value(i)))
-            && deleted.len() + live_last().count() == next_row;
+            && state.iter().filter_map(|(_, slot)| slot.row).all(|p| {
+                live_rows += 1;
+                take(p)
+            })
+            && deleted.len() + live_rows == next_row;
         if !all_once {
             return Err(disagree());
         }
-        let live_positions: Vec<u32> = live_last().map(|i| position.value(i)).collect();
+        for &p in deleted {
+            taken[p as usize] = false;
+        }
         let mut table = MemoryTable::new();
-        table.state.insert_absent(last.len(), |j| {
-            let i = last[j];
-            let row = read.live.value(i).then(|| position.value(i));
-            (read.keys.row(i).data(), read.sequences.row(i).data(), row)
-        });
-        table.layout = Some(read.layout);
-        table.store = Some(RowStore::index_only(schema, next_row, &live_positions)?);
+        table.state = state;
+        table.layout = Some(layout);
+        table.store = Some(RowStore::index_only_mask(schema, taken, live_rows));
         table.index_only = true;
         table.last_batch_id = last_batch_id;
         Ok(table)
@@ -488,23 +500,16 @@ impl MemoryTable {
     /// with its key; an error unless live keys and rows match one to one. `state` may hold a
     /// key several times (the bookkeeping files of several batches, oldest first): its last
     /// row is the key's state.
-    fn restore_keyed(rows: &RecordBatch, positions: &[u32], state: &RecordBatch) -> Result<Self> {
-        let StateColumns {
-            layout,
-            keys,
-            sequences,
-            live,
-        } = StateColumns::of(state)?;
-        let last = last_of_each_key(&keys);
-        let live_keys = last.iter().filter(|&&i| live.value(i)).count();
-        let mut table = MemoryTable::new();
+    fn restore_keyed(rows: &RecordBatch, positions: &[u32], state: &[RecordBatch]) -> Result<Self> {
         // Live keys start UNPLACED; each row then claims its key's slot.
-        table.state.insert_absent(last.len(), |j| {
-            let i = last[j];
-            let row = live.value(i).then_some(UNPLACED);
-            (keys.row(i).data(), sequences.row(i).data(), row)
-        });
-        drop((keys, sequences, last)); // the state holds its own copies now: peak memory
+        let (state, layout) = StateColumns::of(state, false)?.load(state, |chunk, live| {
+            Ok((0..chunk.num_rows())
+                .map(|i| live.value(i).then_some(UNPLACED))
+                .collect())
+        })?;
+        let live_keys = state.iter().filter(|(_, slot)| slot.row.is_some()).count();
+        let mut table = MemoryTable::new();
+        table.state = state;
         let row_keys = layout
             .key_fields
             .iter()
@@ -539,75 +544,115 @@ impl MemoryTable {
     }
 }
 
-/// A state batch's columns, read: its key and sequence layout, the encoded keys and
-/// sequences, and `live`.
+/// Where a state's columns are (`key.*`, `sequence.*`, `live`, optionally `position`), and
+/// the key and sequence layout they give.
 struct StateColumns {
     layout: Layout,
-    keys: Rows,
-    sequences: Rows,
-    live: BooleanArray,
+    keys: Vec<usize>,
+    sequences: Vec<usize>,
+    live: usize,
+    position: Option<usize>,
 }
 
 impl StateColumns {
-    fn of(state: &RecordBatch) -> Result<Self> {
-        let schema = state.schema();
-        let pick = |prefix: &str| -> (Vec<Field>, Vec<ArrayRef>) {
+    /// The columns of `state` (batches of one schema; none is an empty state).
+    fn of(state: &[RecordBatch], with_position: bool) -> Result<Self> {
+        let Some(first) = state.first() else {
+            return Err(restore_error("no key.* or sequence.* columns"));
+        };
+        let schema = first.schema();
+        if state.iter().any(|b| b.schema() != schema) {
+            return Err(restore_error("state batches of different schemas"));
+        }
+        let pick = |prefix: &str| -> (Vec<Field>, Vec<usize>) {
             schema
                 .fields()
                 .iter()
-                .zip(state.columns())
-                .filter_map(|(f, c)| {
+                .enumerate()
+                .filter_map(|(i, f)| {
                     let name = f.name().strip_prefix(prefix)?;
-                    Some((f.as_ref().clone().with_name(name), c.clone()))
+                    Some((f.as_ref().clone().with_name(name), i))
                 })
                 .unzip()
         };
-        let (key_fields, key_columns) = pick("key.");
-        let (sequence_fields, sequence_columns) = pick("sequence.");
-        let live = state
-            .column_by_name("live")
-            .and_then(|c| c.as_any().downcast_ref::<BooleanArray>())
-            .filter(|c| c.null_count() == 0)
-            .ok_or_else(|| restore_error("no boolean column 'live' without nulls"))?
-            .clone();
+        let (key_fields, keys) = pick("key.");
+        let (sequence_fields, sequences) = pick("sequence.");
+        let live = schema
+            .index_of("live")
+            .ok()
+            .filter(|&i| schema.field(i).data_type() == &DataType::Boolean)
+            .ok_or_else(|| restore_error("no boolean column 'live' without nulls"))?;
+        if state.iter().any(|b| b.column(live).null_count() > 0) {
+            return Err(restore_error("no boolean column 'live' without nulls"));
+        }
+        let position = if with_position {
+            Some(
+                schema
+                    .index_of("position")
+                    .ok()
+                    .filter(|&i| schema.field(i).data_type() == &DataType::UInt32)
+                    .ok_or_else(|| restore_error("no uint32 column 'position'"))?,
+            )
+        } else {
+            None
+        };
         if key_fields.is_empty() || sequence_fields.is_empty() {
             return Err(restore_error("no key.* or sequence.* columns"));
         }
-        let layout = Layout::new(key_fields, sequence_fields)?;
-        let keys = layout.keys.encode(&key_columns)?;
-        let sequences = layout.sequences.encode(&sequence_columns)?;
         Ok(Self {
-            layout,
+            layout: Layout::new(key_fields, sequence_fields)?,
             keys,
             sequences,
             live,
+            position,
         })
     }
-}
 
-/// The index of the last row of each distinct key of `keys`, ascending: rows are sorted by
-/// key hash on all cores, and only rows of equal hash are compared.
-fn last_of_each_key(keys: &Rows) -> Vec<usize> {
-    let hasher = foldhash::fast::RandomState::default();
-    let mut order: Vec<(u64, u32)> = (0..keys.num_rows())
-        .into_par_iter()
-        .map(|i| (hasher.hash_one(keys.row(i).data()), i as u32))
-        .collect();
-    order.par_sort_unstable();
-    let mut superseded = vec![false; keys.num_rows()];
-    for run in order
-        .chunk_by(|a, b| a.0 == b.0)
-        .filter(|run| run.len() > 1)
-    {
-        // ascending indices: a row is superseded if a later row has its key
-        for (j, &(_, i)) in run.iter().enumerate() {
-            let key = keys.row(i as usize).data();
-            superseded[i as usize] = run[j + 1..]
-                .iter()
-                .any(|&(_, k)| keys.row(k as usize).data() == key);
-        }
+    /// The key state of `state` (oldest rows first: a key's last row is its state), each
+    /// key given the row `rows(piece, live)` says (None: a tombstone), and the layout.
+    /// Built a block of rows at a time on all cores (see `KeyState::build`): no encoded
+    /// copy of the whole state.
+    fn load(
+        self,
+        state: &[RecordBatch],
+        rows: impl Fn(&RecordBatch, &BooleanArray) -> Result<Vec<Option<u32>>> + Sync,
+    ) -> Result<(KeyState, Layout)> {
+        let starts: Vec<usize> = state
+            .iter()
+            .scan(0, |at, batch| {
+                let start = *at;
+                *at += batch.num_rows();
+                Some(start)
+            })
+            .collect();
+        let total = state.iter().map(RecordBatch::num_rows).sum();
+        let fill = |range: std::ops::Range<usize>, emit: &mut Emit<'_>| -> Result<()> {
+            // the pieces of the batches that hold these rows
+            let mut b = starts.partition_point(|&s| s <= range.start) - 1;
+            let mut at = range.start;
+            while at < range.end {
+                let (batch, start) = (&state[b], starts[b]);
+                let len = (batch.num_rows() - (at - start)).min(range.end - at);
+                let piece = batch.slice(at - start, len);
+                let pick = |of: &[usize]| {
+                    of.iter()
+                        .map(|&i| piece.column(i).clone())
+                        .collect::<Vec<_>>()
+                };
+                let keys = self.layout.keys.encode(&pick(&self.keys))?;
+                let sequences = self.layout.sequences.encode(&pick(&self.sequences))?;
+                let rows = rows(&piece, piece.column(self.live).as_boolean())?;
+                for (i, &row) in rows.iter().enumerate() {
+                    emit(keys.row(i).data(), sequences.row(i).data(), row);
+                }
+                at += len;
+                b += 1;
+            }
+            Ok(())
+        };
+        let keys = KeyState::build(total, fill)?;
+        Ok((keys, self.layout))
     }
-    (0..keys.num_rows()).filter(|&i| !superseded[i]).collect()
 }
 
 /// How many rows `actions` insert or update.

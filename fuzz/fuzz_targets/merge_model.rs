@@ -21,8 +21,8 @@ use std::sync::Arc;
 use arrow::array::{Array, ArrayRef, AsArray, Int64Array, RecordBatch, StringArray};
 use arrow::compute::concat_batches;
 use arrow::datatypes::Int64Type;
-use cdc_rs::decode::{DecodeOptions, Mode};
 use cdc_rs::config::Config;
+use cdc_rs::decode::{DecodeOptions, Mode};
 use cdc_rs::pipeline::Pipeline;
 use cdc_rs::report::Counts;
 use cdc_rs::table::MemoryTable;
@@ -326,7 +326,12 @@ fuzz_target!(|data: &[u8]| {
                     (table.to_batches().unwrap(), table.state_batch().unwrap())
                 {
                     let rows = concat_batches(&schema, &chunks).unwrap();
-                    table = MemoryTable::restore(rows, &state, table.last_batch_id()).unwrap();
+                    table = MemoryTable::restore(
+                        rows,
+                        std::slice::from_ref(&state),
+                        table.last_batch_id(),
+                    )
+                    .unwrap();
                     check(&table, &model, int_keys, two_seqs);
                 }
             }

@@ -21,6 +21,7 @@ import base64
 import json
 import re
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -28,7 +29,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from . import _faults
-from ._delta_layout import dictionary_columns
+from ._delta_layout import _WORKERS, dictionary_columns
 from ._store import Store
 from .exceptions import DeltaTargetError, TargetStateError
 
@@ -96,20 +97,20 @@ class Bookkeeping:
             elif m := _MOVED.match(entry.name):
                 moved[int(m[1])] = entry.name
         base = max((i for i in snapshots if i <= txn), default=None)
+        todo = sorted(i for i in changes if (base is None or i > base) and i <= txn)
+        names = [name for name in (self._committed_file(i, changes[i], committed) for i in todo)
+                 if name is not None]
+        tables = read_files(self.store, [f"{self.folder}/{name}" for name in
+                                         ([snapshots[base]] if base is not None else []) + names])
         loaded = Loaded()
         schema_bytes = None
         folded = -1  # moves at or below the snapshot's table version are in its places
         if base is not None:
-            snap = self.store.read_parquet(f"{self.folder}/{snapshots[base]}")
+            snap = tables.pop(0)
             schema_bytes = (snap.schema.metadata or {}).get(ROWS_SCHEMA_KEY)
             folded = int((snap.schema.metadata or {}).get(TABLE_VERSION_KEY, b"-1"))
             loaded.parts.append(snap)
-        todo = sorted(i for i in changes if (base is None or i > base) and i <= txn)
-        names = [self._committed_file(i, changes[i], committed) for i in todo]
-        for name in names:
-            if name is None:
-                continue
-            table = self.store.read_parquet(f"{self.folder}/{name}")
+        for table in tables:
             schema_bytes = (table.schema.metadata or {}).get(ROWS_SCHEMA_KEY) or schema_bytes
             loaded.parts.append(table)
         if not loaded.parts:
@@ -213,6 +214,30 @@ def read_json(store: Store, rel: str) -> dict[str, object]:
         return data
     except FileNotFoundError:
         return {}
+
+
+def read_files(store: Store, rels: list[str]) -> list[pa.Table]:
+    """The bookkeeping files ``rels``, each whole, their row groups read on ``_WORKERS``
+    threads: ``pq.read_table`` decodes a file's columns in parallel but its row groups (a
+    10M-key snapshot has ten) one after the other, at twice the CPU time."""
+    fs = store.arrow_filesystem()
+    data: list[pa.Buffer] = []
+    if fs is None:  # an object store: each file's bytes, fetched once
+        with ThreadPoolExecutor(_WORKERS) as pool:
+            data = list(pool.map(lambda rel: pa.py_buffer(store.read(rel)), rels))
+
+    def open_file(i: int, metadata: pq.FileMetaData | None = None) -> pq.ParquetFile:
+        source = pa.BufferReader(data[i]) if fs is None else rels[i]
+        return pq.ParquetFile(source, filesystem=fs, metadata=metadata)
+
+    footers = [open_file(i).metadata for i in range(len(rels))]
+    groups = [(i, g) for i, footer in enumerate(footers) for g in range(footer.num_row_groups)]
+    with ThreadPoolExecutor(_WORKERS) as pool:
+        read = iter(list(pool.map(
+            lambda at: open_file(at[0], footers[at[0]]).read_row_group(at[1]), groups)))
+    return [pa.concat_tables([next(read) for _ in range(footer.num_row_groups)])
+            if footer.num_row_groups else open_file(i, footer).read()
+            for i, footer in enumerate(footers)]
 
 
 def write_parquet(store: Store, rel: str, table: pa.Table) -> None:

@@ -8,8 +8,8 @@ from ._report import BatchOutcome
 
 __all__ = ["Pipeline", "PlanCore", "ScreenedBatch", "SnapshotDiff", "SnapshotState", "Stop",
            "TableCore", "__version__", "deletion_vector_file", "from_json", "key_hashes",
-           "parse_schema", "read_deletion_vector", "read_parquet", "scan_parquet",
-           "snapshot_diff", "z85_decode", "z85_encode"]
+           "parse_schema", "place_positions", "read_deletion_vector", "read_parquet",
+           "scan_parquet", "snapshot_diff", "z85_decode", "z85_encode"]
 __version__: str
 
 @final
@@ -205,3 +205,8 @@ def read_deletion_vector(data: bytes, offset: int | None, size: int) -> pa.UInt6
     inline in ``data`` without an offset."""
 def z85_encode(data: bytes) -> str: ...
 def z85_decode(text: str) -> bytes: ...
+def place_positions(files: Any, rows: Any, starts: Any, sizes: Any) -> tuple[pa.Array, pa.Array]:
+    """``(positions, gone)``: the row position of each place (file index ``files``, int32,
+    into ``starts``/``sizes``, int64, a negative start for a file no longer live; ``rows``,
+    uint32), null where there is none, and the indices of the places in files no longer live
+    (uint32)."""

@@ -18,6 +18,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from . import _cdc_rs
 from ._bookkeeping import state_columns
 from ._merge_on_read import FileIndex, LiveFile
 
@@ -81,41 +82,44 @@ def located_state(parts: list[pa.Table], index: FileIndex,
 
 
 def _positions(files: pa.ChunkedArray, rows: pa.ChunkedArray, live: dict[str, LiveFile],
-               moved: list[pa.Table]) -> pa.Array:
-    """The positions of places; null where there is none, or it is in no live file."""
-    file = _dictionary(files)
-    row = rows.combine_chunks().cast(pa.uint32()).fill_null(0).to_numpy().astype(np.int64)
-    positions, missing, gone = _lookup(file, row, live)
+               moved: list[pa.Table]) -> pa.ChunkedArray:
+    """The positions of places, chunk by chunk (a snapshot's row groups: no copy of them
+    whole); null where there is none, or it is in no live file."""
+    chunks = pa.table({FILE: files, ROW: rows}).to_batches()
+    return pa.chunked_array([_chunk_positions(c.column(0), c.column(1), live, moved)
+                             for c in chunks], pa.uint32())
+
+
+def _chunk_positions(file: pa.Array, row: pa.Array, live: dict[str, LiveFile],
+                     moved: list[pa.Table]) -> pa.Array:
+    if not pa.types.is_dictionary(file.type):
+        file = pc.dictionary_encode(file)
+    row = row.cast(pa.uint32())
+    positions, gone = _lookup(file, row, live)
     if len(gone) and moved:
-        new_file, new_row = _follow(pc.cast(file.take(pa.array(gone)), pa.string()),
-                                    pa.array(row[gone], pa.uint32()), live, moved)
-        found, not_found, _ = _lookup(_dictionary(pa.chunked_array([new_file])),
-                                      new_row.fill_null(0).to_numpy().astype(np.int64), live)
-        positions[gone], missing[gone] = found, not_found
-    return pa.array(positions, pa.uint32(), mask=missing)
+        new_file, new_row = _follow(pc.cast(file.take(gone), pa.string()), row.take(gone),
+                                    live, moved)
+        found, _ = _lookup(pc.dictionary_encode(new_file), new_row, live)
+        at = gone.to_numpy()
+        values = positions.fill_null(0).to_numpy(zero_copy_only=False).copy()
+        valid = positions.is_valid().to_numpy(zero_copy_only=False).copy()
+        values[at] = found.fill_null(0).to_numpy(zero_copy_only=False)
+        valid[at] = found.is_valid().to_numpy(zero_copy_only=False)
+        positions = pa.array(values, pa.uint32(), mask=~valid)
+    return positions
 
 
-def _dictionary(files: pa.ChunkedArray) -> pa.DictionaryArray:
-    if not pa.types.is_dictionary(files.type):
-        files = pc.dictionary_encode(files)
-    if files.num_chunks == 0:
-        return pa.array([], pa.dictionary(pa.int32(), pa.string()))
-    return files.unify_dictionaries().combine_chunks()
-
-
-def _lookup(file: pa.DictionaryArray, row: np.ndarray,
-            live: dict[str, LiveFile]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Positions of (file, row) places, looked up per file of the dictionary (few), not per
-    row (millions): the positions, where none was found, and which places are in files no
-    longer live."""
+def _lookup(file: pa.DictionaryArray, row: pa.Array,
+            live: dict[str, LiveFile]) -> tuple[pa.Array, pa.Array]:
+    """The positions of (file, row) places (null where there is none) and which places are
+    in files no longer live; looked up per file of the dictionary (few), then per row in
+    one pass (``_cdc_rs.place_positions``)."""
     paths = file.dictionary.to_pylist()
-    starts = np.array([live[p].start if p in live else -1 for p in paths] + [-1], np.int64)
-    sizes = np.array([live[p].rows if p in live else 0 for p in paths] + [0], np.int64)
-    which = file.indices.fill_null(len(paths)).to_numpy().astype(np.int64)
-    start = starts[which]
-    missing = (start < 0) | (row >= sizes[which])
-    gone = np.flatnonzero((start < 0) & (which < len(paths)))
-    return np.where(missing, 0, start + row), missing, gone
+    starts = pa.array([live[p].start if p in live else -1 for p in paths], pa.int64())
+    sizes = pa.array([live[p].rows if p in live else 0 for p in paths], pa.int64())
+    indices = file.indices.cast(pa.int32())
+    positions, gone = _cdc_rs.place_positions(indices, row, starts, sizes)
+    return positions, gone
 
 
 def _follow(file: pa.Array, row: pa.Array, live: dict[str, LiveFile],

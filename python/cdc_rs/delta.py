@@ -477,9 +477,9 @@ class DeltaTarget:
             located = None
         if located is None:
             return self._restored_by_key(loaded.state(), txn)
-        # Peak memory: one chunk the Rust side takes without a copy, the files as read let go
+        # Peak memory: the files as read let go (their places are positions now); the Rust
+        # side takes the chunks as they are, a few rows at a time, without a copy
         loaded.parts = []
-        located = located.combine_chunks()
         self._files.check_present()
         try:
             return _cdc_rs.TableCore.restore_located(

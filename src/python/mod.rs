@@ -6,6 +6,7 @@ mod errors;
 mod import;
 mod json;
 mod pipeline;
+mod places;
 mod plan;
 mod read;
 mod snapshot;
@@ -112,5 +113,6 @@ fn _cdc_rs(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(deletion_vector::read_deletion_vector, m)?)?;
     m.add_function(wrap_pyfunction!(deletion_vector::z85_encode, m)?)?;
     m.add_function(wrap_pyfunction!(deletion_vector::z85_decode, m)?)?;
+    m.add_function(wrap_pyfunction!(places::place_positions, m)?)?;
     Ok(())
 }

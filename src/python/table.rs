@@ -14,7 +14,7 @@ use pyo3_arrow::{PyArray, PyTable};
 
 use super::detached;
 use super::errors::IntoPyResult;
-use super::import::read_one_batch;
+use super::import::{read_batches, read_one_batch};
 use super::plan::{outcome_to_py, PlanCore, PyOutcome};
 use crate::error::CdcError;
 use crate::interrupt::Interrupt;
@@ -51,6 +51,16 @@ fn positions(array: PyArray) -> PyResult<Vec<u32>> {
             )))
         })?;
     Ok(values.values().to_vec())
+}
+
+/// A key state's batches as handed over (a table's chunks: no copy into one), at least one.
+fn state_batches(state: AnyRecordBatch) -> PyResult<Vec<RecordBatch>> {
+    let (mut batches, schema) = read_batches(state)?;
+    batches.retain(|b| b.num_rows() > 0);
+    if batches.is_empty() {
+        batches.push(RecordBatch::new_empty(schema));
+    }
+    Ok(batches)
 }
 
 impl TableCore {
@@ -171,7 +181,7 @@ impl TableCore {
         last_batch_id: Option<i64>,
     ) -> PyResult<Self> {
         let rows = read_one_batch(rows)?;
-        let state = read_one_batch(state)?;
+        let state = state_batches(state)?;
         let inner = detached(py, || MemoryTable::restore(rows, &state, last_batch_id)).py()?;
         Ok(Self {
             inner: Mutex::new(inner),
@@ -194,7 +204,7 @@ impl TableCore {
     ) -> PyResult<Self> {
         let schema = read_one_batch(schema)?.schema();
         let keys = read_one_batch(keys)?;
-        let state = read_one_batch(state)?;
+        let state = state_batches(state)?;
         let positions = positions.array();
         let positions = positions
             .as_any()
@@ -232,7 +242,7 @@ impl TableCore {
         last_batch_id: Option<i64>,
     ) -> PyResult<Self> {
         let schema = read_one_batch(schema)?.schema();
-        let state = read_one_batch(state)?;
+        let state = state_batches(state)?;
         let deleted = positions(deleted)?;
         let inner = detached(py, || {
             MemoryTable::restore_located(schema, &state, next_row, &deleted, last_batch_id)
